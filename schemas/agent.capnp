@@ -1,0 +1,32 @@
+# The conversation between an agent and the master.
+@0xd00664439794a8d8;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("caldera::schema");
+using Common = import "common.capnp";
+
+# agent -> master. A non-empty agentId asks to re-register under that id.
+struct RegisterAgent {
+  agentId @0 :Text;
+  hostname @1 :Text;
+  resources @2 :List(Common.Resource);
+  attributes @3 :List(Common.Attribute);
+  endpoint @4 :Text;         # host:port the agent's executors connect to
+  version @5 :Text;
+}
+
+# master -> agent.
+struct AgentRegistered {
+  agentId @0 :Text;
+  masterId @1 :Text;
+}
+
+# master -> agent, agent -> executor.
+struct RunTask {
+  framework @0 :Common.FrameworkInfo;
+  task @1 :Common.TaskInfo;
+}
+
+# master -> agent.
+struct ShutdownFramework {
+  frameworkId @0 :Text;
+}

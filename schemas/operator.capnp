@@ -1,0 +1,51 @@
+# The operator API: what the CLI and HTTP endpoints read from the master.
+@0xc1e9721b2bc31129;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("caldera::schema");
+using Common = import "common.capnp";
+
+struct GetState {
+}
+
+struct AgentState {
+  id @0 :Text;
+  hostname @1 :Text;
+  endpoint @2 :Text;
+  active @3 :Bool;
+  resources @4 :List(Common.Resource);
+  usedResources @5 :List(Common.Resource);
+  offeredResources @6 :List(Common.Resource);
+  registeredAt @7 :Float64;
+}
+
+struct FrameworkState {
+  id @0 :Text;
+  name @1 :Text;
+  user @2 :Text;
+  roles @3 :List(Text);
+  active @4 :Bool;
+  usedResources @5 :List(Common.Resource);
+  offeredResources @6 :List(Common.Resource);
+  registeredAt @7 :Float64;
+}
+
+struct TaskEntry {
+  id @0 :Text;
+  name @1 :Text;
+  frameworkId @2 :Text;
+  agentId @3 :Text;
+  executorId @4 :Text;
+  state @5 :Common.TaskState;
+  resources @6 :List(Common.Resource);
+  statuses @7 :List(Common.TaskStatus);
+}
+
+struct State {
+  masterId @0 :Text;
+  startedAt @1 :Float64;
+  agents @2 :List(AgentState);
+  frameworks @3 :List(FrameworkState);
+  tasks @4 :List(TaskEntry);
+  recoveredAgents @5 :UInt32;
+  recoveredFrameworks @6 :UInt32;
+}

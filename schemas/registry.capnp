@@ -1,0 +1,24 @@
+# The master's durable records (RocksDB, through storage/).
+@0xf8d19845dc8e9ece;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("caldera::schema");
+using Common = import "common.capnp";
+
+struct AgentRecord {
+  agentId @0 :Text;
+  hostname @1 :Text;
+  resources @2 :List(Common.Resource);
+  attributes @3 :List(Common.Attribute);
+  endpoint @4 :Text;
+  registeredAt @5 :Float64;
+}
+
+struct FrameworkRecord {
+  framework @0 :Common.FrameworkInfo;
+  registeredAt @1 :Float64;
+}
+
+struct MasterRecord {
+  masterId @0 :Text;
+  startedAt @1 :Float64;
+}
