@@ -1,0 +1,133 @@
+// caldera: the operator and user command line.
+//
+//   caldera run   --master HOST:PORT --resources 'cpus:0.5;mem:64' -- CMD ARGS...
+//   caldera state --master HOST:PORT [--json]
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/cli/cli.hpp"
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/node.hpp"
+#include "actors/types.hpp"
+#include "master/state_json.hpp"
+
+namespace caldera::cli {
+
+std::optional<std::string> parse_args(int argc, char** argv, int first,
+                                      const std::vector<std::string>& flags,
+                                      const std::vector<std::string>& valued,
+                                      parsed_args& out) {
+  auto is = [](const std::vector<std::string>& xs, const std::string& x) {
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      for (int j = i + 1; j < argc; ++j)
+        out.rest.emplace_back(argv[j]);
+      break;
+    }
+    if (a.rfind("--", 0) != 0) {
+      out.positional.push_back(a);
+      continue;
+    }
+    auto name = a.substr(2);
+    std::string value;
+    auto eq = name.find('=');
+    bool has_value = eq != std::string::npos;
+    if (has_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (is(flags, name)) {
+      out.opts[name] = "";
+      continue;
+    }
+    if (!is(valued, name))
+      return "unknown option '--" + name + "'";
+    if (!has_value) {
+      if (i + 1 >= argc)
+        return "option '--" + name + "' needs a value";
+      value = argv[++i];
+    }
+    out.opts[name] = value;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage:\n"
+               "  caldera run   --master HOST:PORT --resources RES [--name NAME] [--role ROLE]\n"
+               "                [--user USER] [--offer-timeout SECS] -- COMMAND [ARGS...]\n"
+               "  caldera state --master HOST:PORT [--json]\n");
+  return 2;
+}
+
+} // namespace
+
+int cmd_state(int argc, char** argv) {
+  parsed_args args;
+  if (auto err = parse_args(argc, argv, 2, {"json"}, {"master", "timeout"}, args)) {
+    std::fprintf(stderr, "caldera state: %s\n", err->c_str());
+    return 2;
+  }
+  auto ep = parse_endpoint(args.opts.count("master") ? args.opts["master"]
+                                                     : "127.0.0.1:5050");
+  if (!ep) {
+    std::fprintf(stderr, "caldera state: --master: %s\n", describe(ep.error()).c_str());
+    return 2;
+  }
+  node_config cfg{"cli"};
+  apply_runtime_defaults(cfg);
+  log::set_level(log::level::error);
+  caf::actor_system sys{cfg};
+  auto master = sys.middleman().remote_actor(ep->host, ep->port);
+  if (!master) {
+    std::fprintf(stderr, "caldera state: cannot reach the master at %s: %s\n",
+                 ep->to_string().c_str(), describe(master.error()).c_str());
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  int rc = 0;
+  self->request(*master, std::chrono::seconds(10), get_state_msg{})
+    .receive(
+      [&](const state_msg& st) {
+        auto v = st.read();
+        if (args.opts.count("json"))
+          std::cout << state_to_json(v.get()).dump(2) << std::endl;
+        else
+          std::cout << state_to_table(v.get());
+      },
+      [&](caf::error& err) {
+        std::fprintf(stderr, "caldera state: %s\n", describe(err).c_str());
+        rc = 1;
+      });
+  return rc;
+}
+
+} // namespace caldera::cli
+
+int main(int argc, char** argv) {
+  if (argc < 2)
+    return caldera::cli::usage();
+  std::string cmd = argv[1];
+  if (cmd == "run")
+    return caldera::cli::cmd_run(argc, argv);
+  if (cmd == "state")
+    return caldera::cli::cmd_state(argc, argv);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    caldera::cli::usage();
+    return 0;
+  }
+  std::fprintf(stderr, "caldera: unknown command '%s'\n", cmd.c_str());
+  return caldera::cli::usage();
+}

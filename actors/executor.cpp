@@ -1,0 +1,264 @@
+#include "actors/executor.hpp"
+
+#include <cstdlib>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/error.hpp"
+#include "actors/guard.hpp"
+#include "actors/log.hpp"
+
+namespace caldera {
+
+namespace {
+using recover_timeout_atom = caf::atom_constant<caf::atom("rectimeout")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+} // namespace
+
+caf::expected<executor_options> executor_options::from_env() {
+  executor_options o;
+  auto get = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0')
+      return std::nullopt;
+    return std::string{v};
+  };
+  auto ep = get("CALDERA_AGENT_ENDPOINT");
+  if (!ep)
+    return make_error(errc::invalid_config, "CALDERA_AGENT_ENDPOINT is not set");
+  auto parsed = parse_endpoint(*ep);
+  if (!parsed)
+    return make_error(errc::invalid_config,
+                      "CALDERA_AGENT_ENDPOINT: " + describe(parsed.error()));
+  o.agent_endpoint = *parsed;
+  auto fid = get("CALDERA_FRAMEWORK_ID");
+  auto eid = get("CALDERA_EXECUTOR_ID");
+  if (!fid)
+    return make_error(errc::invalid_config, "CALDERA_FRAMEWORK_ID is not set");
+  if (!eid)
+    return make_error(errc::invalid_config, "CALDERA_EXECUTOR_ID is not set");
+  o.framework_id = *fid;
+  o.executor_id = *eid;
+  o.sandbox = get("CALDERA_SANDBOX_DIRECTORY").value_or(".");
+  if (auto rt = get("CALDERA_RECOVERY_TIMEOUT")) {
+    char* end = nullptr;
+    double secs = std::strtod(rt->c_str(), &end);
+    if (end == rt->c_str() || *end != '\0' || secs < 0)
+      return make_error(errc::invalid_config,
+                        "CALDERA_RECOVERY_TIMEOUT: '" + *rt
+                          + "' is not a number of seconds");
+    o.recovery_timeout = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>(secs));
+  }
+  return o;
+}
+
+executor::executor(caf::actor_config& cfg, executor_options opts)
+  : caf::event_based_actor(cfg), opts_(std::move(opts)) {
+}
+
+void executor::registered(const std::string&, const std::string&) {
+}
+void executor::reregistered(const std::string&) {
+}
+void executor::disconnected() {
+}
+void executor::kill_task(const std::string& task_id) {
+  send_status(task_id, schema::TaskState::KILLED, "killed");
+}
+void executor::framework_message(const std::string&) {
+}
+void executor::shutdown() {
+  std::vector<std::string> ids;
+  for (auto& [id, _] : tasks_)
+    ids.push_back(id);
+  for (auto& id : ids)
+    kill_task(id);
+  finish();
+}
+void executor::error(const std::string& message) {
+  log::warn("executor_error", {{"executor_id", opts_.executor_id}, {"message", message}});
+}
+caf::message_handler executor::extra_handlers() {
+  return {};
+}
+
+void executor::connect() {
+  if (opts_.agent) {
+    on_connected(opts_.agent);
+    return;
+  }
+  connect_async(
+    this, *opts_.agent_endpoint, [this](caf::actor a) { on_connected(std::move(a)); },
+    [this](const caf::error& err) {
+      log::debug("agent_connect_failed", {{"reason", describe(err)}});
+      delayed_send(this, std::chrono::seconds(1), retry_atom::value);
+    });
+}
+
+void executor::on_connected(caf::actor a) {
+  agent_ = std::move(a);
+  monitor(agent_);
+  send(agent_, make<schema::RegisterExecutor>([&](auto b) {
+         b.setFrameworkId(opts_.framework_id);
+         b.setExecutorId(opts_.executor_id);
+       }));
+}
+
+void executor::on_agent_down() {
+  agent_ = nullptr;
+  log::warn("agent_disconnected", {{"executor_id", opts_.executor_id}});
+  disconnected();
+  auto epoch = ++disconnect_epoch_;
+  delayed_send(this, opts_.recovery_timeout, recover_timeout_atom::value, epoch);
+  if (!opts_.agent)
+    delayed_send(this, std::chrono::seconds(1), retry_atom::value);
+}
+
+void executor::resend_unacknowledged() {
+  for (auto& [uuid, m] : unacked_)
+    send(agent_, m);
+}
+
+void executor::send_status(const std::string& task_id, schema::TaskState state,
+                           std::string message, std::optional<int> exit_code,
+                           std::string reason) {
+  status_info st;
+  st.task_id = task_id;
+  st.state = state;
+  st.message = std::move(message);
+  st.reason = std::move(reason);
+  st.exit_code = exit_code;
+  st.source = schema::StatusSource::EXECUTOR;
+  st.framework_id = opts_.framework_id;
+  st.executor_id = opts_.executor_id;
+  st.agent_id = agent_id_;
+  st.timestamp = wall_seconds();
+  st.uuid = ids_.uuid();
+  auto m = make_status_update(st);
+  unacked_.emplace_back(st.uuid, m);
+  if (is_terminal(state))
+    tasks_.erase(task_id);
+  if (agent_)
+    send(agent_, m);
+}
+
+void executor::send_message(const std::string& data) {
+  if (!agent_)
+    return;
+  send(agent_, make<schema::ExecutorMessage>([&](auto b) {
+         b.setFrameworkId(opts_.framework_id);
+         b.setExecutorId(opts_.executor_id);
+         b.setAgentId(agent_id_);
+         b.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()),
+                                data.size()));
+       }));
+}
+
+void executor::finish(caf::timespan grace) {
+  finishing_ = true;
+  delayed_send(this, grace, finish_atom::value);
+  maybe_quit();
+}
+
+void executor::maybe_quit() {
+  if (finishing_ && unacked_.empty())
+    quit();
+}
+
+caf::behavior executor::make_behavior() {
+  set_down_handler([this](caf::down_msg& dm) {
+    if (agent_ && dm.source == agent_.address())
+      on_agent_down();
+  });
+  connect();
+  caf::message_handler base{
+    [this](retry_atom) {
+      if (!agent_)
+        connect();
+    },
+    [this](recover_timeout_atom, uint64_t epoch) {
+      if (agent_ || epoch != disconnect_epoch_)
+        return;
+      log::warn("agent_recovery_timeout", {{"executor_id", opts_.executor_id}});
+      shutdown();
+      quit();
+    },
+    [this](finish_atom) {
+      if (!unacked_.empty())
+        log::warn("executor_exit_with_unacknowledged_updates",
+                  {{"executor_id", opts_.executor_id}, {"count", unacked_.size()}});
+      quit();
+    },
+    [this](const executor_registered_msg& m) {
+      guarded("ExecutorRegistered", [&] {
+        auto v = m.read();
+        agent_id_ = v->getAgentId();
+        if (!registered_once_) {
+          registered_once_ = true;
+          registered(agent_id_, v->getHostname());
+        } else {
+          reregistered(agent_id_);
+        }
+        resend_unacknowledged();
+      });
+    },
+    [this](const run_task_msg& m) {
+      guarded("RunTask", [&] {
+        auto v = m.read();
+        auto t = v->getTask();
+        task_info ti;
+        ti.task_id = t.getTaskId();
+        ti.name = t.getName();
+        ti.agent_id = t.getAgentId();
+        ti.framework_id = opts_.framework_id;
+        ti.executor_id = opts_.executor_id;
+        ti.command = t.getCommand().getShell();
+        ti.user = t.getCommand().getUser();
+        for (auto e : t.getCommand().getEnvironment())
+          ti.env[e.getName()] = e.getValue();
+        if (auto r = resources::from_capnp(t.getResources()))
+          ti.res = std::move(*r);
+        auto data = t.getData();
+        ti.data.assign(reinterpret_cast<const char*>(data.begin()), data.size());
+        ti.kill_grace_period = t.getKillGracePeriod();
+        tasks_[ti.task_id] = ti;
+        launch_task(ti);
+      });
+    },
+    [this](const kill_msg& m) {
+      guarded("Kill", [&] {
+        auto v = m.read();
+        std::string tid = v->getTaskId();
+        kill_task(tid);
+      });
+    },
+    [this](const acknowledge_msg& m) {
+      guarded("Acknowledge", [&] {
+        std::string uuid = m.read()->getUuid();
+        for (auto i = unacked_.begin(); i != unacked_.end(); ++i)
+          if (i->first == uuid) {
+            unacked_.erase(i);
+            break;
+          }
+        maybe_quit();
+      });
+    },
+    [this](const scheduler_message_msg& m) {
+      guarded("SchedulerMessage", [&] {
+        auto d = m.read()->getData();
+        framework_message(std::string{reinterpret_cast<const char*>(d.begin()), d.size()});
+      });
+    },
+    [this](const shutdown_executor_msg&) { shutdown(); },
+    [this](const scheduler_error_msg& m) {
+      guarded("Error", [&] { error(m.read()->getMessage()); });
+    },
+  };
+  auto extra = extra_handlers();
+  return caf::behavior{extra ? base.or_else(extra) : base};
+}
+
+} // namespace caldera

@@ -1,0 +1,150 @@
+// The executor SDK: framework authors subclass `caldera::executor` to run
+// their tasks on agents (Mesos' Executor interface, as an actor).
+//
+// An executor is started by the agent, once per executor id, either as a
+// process (it finds the agent through CALDERA_* environment variables, see
+// `executor_options::from_env`) or as an actor in the agent's process. It
+// registers with the agent, then receives the tasks launched on it.
+//
+// Connection states:
+//
+//   connecting --registered--> registered --agent down--> disconnected
+//        ^                                                     |
+//        +------------- reconnect every second ----------------+
+//                (gives up after recovery_timeout: shutdown)
+//
+// Status updates sent with `send_status` are reliable: kept until the agent
+// acknowledges them and resent after a reconnection.
+//
+// Callbacks run in the actor's context, one at a time; none may block.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/message_handler.hpp>
+
+#include "actors/ids.hpp"
+#include "actors/node.hpp"
+#include "actors/resources.hpp"
+#include "actors/status.hpp"
+#include "actors/types.hpp"
+
+namespace caldera {
+
+struct executor_options {
+  /// In-process: the agent actor. Otherwise empty and `agent_endpoint` used.
+  caf::actor agent;
+  std::optional<endpoint> agent_endpoint;
+  std::string framework_id;
+  std::string executor_id;
+  std::string sandbox;
+  /// How long to wait for a lost agent to come back before shutting down.
+  caf::timespan recovery_timeout = std::chrono::minutes(15);
+
+  /// Reads CALDERA_AGENT_ENDPOINT, CALDERA_FRAMEWORK_ID, CALDERA_EXECUTOR_ID,
+  /// CALDERA_SANDBOX_DIRECTORY and CALDERA_RECOVERY_TIMEOUT (seconds). Fails
+  /// naming the variable that is missing or malformed.
+  static caf::expected<executor_options> from_env();
+};
+
+/// A task as the executor receives it.
+struct task_info {
+  std::string task_id;
+  std::string name;
+  std::string agent_id;
+  std::string framework_id;
+  std::string executor_id;
+  std::string command;   // shell command (command tasks)
+  std::string user;
+  std::map<std::string, std::string> env;
+  resources res;
+  std::string data;
+  double kill_grace_period = 0; // seconds; 0 = the executor's default
+};
+
+class executor : public caf::event_based_actor {
+public:
+  executor(caf::actor_config& cfg, executor_options opts);
+
+  caf::behavior make_behavior() final;
+
+  const executor_options& options() const { return opts_; }
+  const std::string& agent_id() const { return agent_id_; }
+
+protected:
+  // -- callbacks ------------------------------------------------------------
+
+  /// Once, when the agent first accepts the registration. Before any task.
+  virtual void registered(const std::string& agent_id, const std::string& hostname);
+
+  /// After each successful re-registration following `disconnected`.
+  virtual void reregistered(const std::string& agent_id);
+
+  /// When the connection to the agent is lost; tasks keep running.
+  virtual void disconnected();
+
+  /// Once per task launched on this executor, after `registered`. The
+  /// executor reports the task's progress with `send_status`.
+  virtual void launch_task(const task_info& task) = 0;
+
+  /// When the framework (or the agent) asks to kill a task. The executor
+  /// must eventually send a terminal status (usually TASK_KILLED) for it.
+  virtual void kill_task(const std::string& task_id);
+
+  /// For each message the scheduler sent to this executor, in order.
+  virtual void framework_message(const std::string& data);
+
+  /// When the agent asks the executor to stop (framework torn down, agent
+  /// shutting down, recovery timeout). The default kills every task it knows
+  /// through `kill_task` and quits once the updates are acknowledged.
+  virtual void shutdown();
+
+  /// When something this executor sent was refused.
+  virtual void error(const std::string& message);
+
+  /// Handlers of the subclass's own messages (timers, child exits, ...).
+  virtual caf::message_handler extra_handlers();
+
+  // -- actions ----------------------------------------------------------------
+
+  /// Sends a status update for `task_id`; reliable (see above).
+  void send_status(const std::string& task_id, schema::TaskState state,
+                   std::string message = {}, std::optional<int> exit_code = {},
+                   std::string reason = {});
+
+  /// Sends `data` to the framework's scheduler (best effort).
+  void send_message(const std::string& data);
+
+  /// Quits once every status update is acknowledged, or after `grace`.
+  void finish(caf::timespan grace = std::chrono::seconds(5));
+
+  /// Tasks launched here that have no terminal update yet.
+  const std::map<std::string, task_info>& active_tasks() const { return tasks_; }
+
+private:
+  void connect();
+  void on_connected(caf::actor agent);
+  void on_agent_down();
+  void resend_unacknowledged();
+  void maybe_quit();
+
+  executor_options opts_;
+  caf::actor agent_;
+  std::string agent_id_;
+  bool registered_once_ = false;
+  bool finishing_ = false;
+  uint64_t disconnect_epoch_ = 0;
+  std::map<std::string, task_info> tasks_;
+  // Unacknowledged updates by uuid, in send order.
+  std::vector<std::pair<std::string, status_update_msg>> unacked_;
+  id_generator ids_;
+};
+
+} // namespace caldera

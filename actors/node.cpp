@@ -1,0 +1,241 @@
+#include "actors/node.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <pthread.h>
+#include <sstream>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/node_id.hpp>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/types.hpp"
+
+namespace caldera {
+
+node_config::node_config(std::string name) : component(std::move(name)) {
+  register_types(*this);
+  load<caf::io::middleman>();
+  options()
+    .add(log_level, "log-level", "log level: debug, info, warn, error")
+    .add(seed, "seed", "seed for ids and randomness (0: random)");
+}
+
+caf::config_option_adder node_config::options() {
+  return caf::config_option_adder{custom_options_, "global"};
+}
+
+std::optional<std::string> node_config::validate() {
+  return std::nullopt;
+}
+
+namespace {
+
+std::string ini_error_message(const std::string& file, const std::string& text,
+                              const caf::error& err) {
+  std::string out = "config file '" + file + "': ";
+  int line = 0;
+  int column = 0;
+  auto& ctx = err.context();
+  // parser errors carry a dictionary with "line" / "column" or "argument".
+  if (ctx.size() > 0 && ctx.match_element<caf::config_value::dictionary>(0)) {
+    auto& dict = ctx.get_as<caf::config_value::dictionary>(0);
+    if (auto i = dict.find("line"); i != dict.end())
+      if (auto v = caf::get_if<int64_t>(&i->second))
+        line = static_cast<int>(*v);
+    if (auto i = dict.find("column"); i != dict.end())
+      if (auto v = caf::get_if<int64_t>(&i->second))
+        column = static_cast<int>(*v);
+  }
+  if (line > 0) {
+    std::istringstream in{text};
+    std::string l;
+    for (int i = 0; i < line && std::getline(in, l); ++i) {
+    }
+    auto eq = l.find('=');
+    std::string key = eq == std::string::npos ? l : l.substr(0, eq);
+    out += "line " + std::to_string(line) + " column " + std::to_string(column)
+           + " (option '" + key + "', text '" + l + "'): ";
+  }
+  out += caf::to_string(static_cast<caf::pec>(err.code()));
+  if (err.code() == static_cast<uint8_t>(caf::pec::unexpected_character))
+    out += " (strings must be quoted: key=\"value\")";
+  return out;
+}
+
+std::string cli_error_message(const caf::error& err) {
+  std::string out;
+  std::string arg;
+  auto& ctx = err.context();
+  if (ctx.size() > 0 && ctx.match_element<caf::config_value::dictionary>(0)) {
+    auto& dict = ctx.get_as<caf::config_value::dictionary>(0);
+    if (auto i = dict.find("argument"); i != dict.end())
+      if (auto v = caf::get_if<std::string>(&i->second))
+        arg = *v;
+  }
+  auto code = static_cast<caf::pec>(err.code());
+  if (code == caf::pec::not_an_option)
+    return "unknown option '" + arg + "' (see --help)";
+  if (code == caf::pec::missing_argument)
+    return "option '" + arg + "' needs a value";
+  return "invalid value in '" + arg + "': " + caf::to_string(code);
+}
+
+} // namespace
+
+std::optional<std::string> node_config::configure(int argc, char** argv) {
+  // Split off --config FILE; turn "--name value" into "--name=value" for
+  // options that take a value (CAF's CLI parser wants the '=' form).
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" || a == "-c") {
+      if (i + 1 >= argc)
+        return "option '--config' needs a file name";
+      config_file = argv[++i];
+      continue;
+    }
+    if (a.rfind("--config=", 0) == 0) {
+      config_file = a.substr(9);
+      continue;
+    }
+    if (a.rfind("--", 0) == 0 && a.find('=') == std::string::npos && a != "--help") {
+      auto opt = custom_options_.cli_long_name_lookup(a.substr(2));
+      if (opt == nullptr)
+        return "unknown option '" + a + "' (see --help)";
+      if (!opt->is_flag()) {
+        if (i + 1 >= argc)
+          return "option '" + a + "' needs a value";
+        a += "=";
+        a += argv[++i];
+      }
+    }
+    args.push_back(std::move(a));
+  }
+  std::string text;
+  if (!config_file.empty()) {
+    std::ifstream in{config_file};
+    if (!in)
+      return "cannot read config file '" + config_file + "'";
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    // '#' comments, as operators write them, become CAF's ';' comments.
+    std::string converted;
+    std::istringstream lines{text};
+    for (std::string l; std::getline(lines, l);) {
+      auto first = l.find_first_not_of(" \t");
+      if (first != std::string::npos && l[first] == '#')
+        l[first] = ';';
+      converted += l;
+      converted += '\n';
+    }
+    text = std::move(converted);
+    // A file without sections holds global options.
+    if (text.find('[') == std::string::npos
+        || text.substr(0, text.find('[')).find('=') != std::string::npos)
+      text = "[global]\n" + text;
+  }
+  std::istringstream ini{text};
+  if (auto err = parse(std::move(args), ini)) {
+    // Errors from the file carry a line; errors from the command line an
+    // argument.
+    auto& ctx = err.context();
+    bool from_file = false;
+    if (ctx.size() > 0 && ctx.match_element<caf::config_value::dictionary>(0))
+      from_file = ctx.get_as<caf::config_value::dictionary>(0).count("line") > 0;
+    if (from_file)
+      return ini_error_message(config_file, text, err);
+    return cli_error_message(err);
+  }
+  if (cli_helptext_printed)
+    return std::nullopt;
+  log::level lvl;
+  if (!log::parse_level(log_level, lvl))
+    return "option 'log-level': '" + log_level
+           + "' is not one of debug, info, warn, error";
+  log::set_level(lvl);
+  log::set_component(component);
+  apply_runtime_defaults(*this);
+  return validate();
+}
+
+caf::expected<endpoint> parse_endpoint(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return make_error(errc::invalid_config,
+                      "'" + std::string{text} + "' is not HOST:PORT");
+  endpoint ep;
+  ep.host = std::string{text.substr(0, colon)};
+  auto p = text.substr(colon + 1);
+  unsigned long port = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9' || port > 65535)
+      return make_error(errc::invalid_config,
+                        "'" + std::string{text} + "' has an invalid port");
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (p.empty() || port == 0 || port > 65535)
+    return make_error(errc::invalid_config,
+                      "'" + std::string{text} + "' has an invalid port");
+  ep.port = static_cast<uint16_t>(port);
+  return ep;
+}
+
+caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
+                                uint16_t port, const std::string& ip) {
+  return sys.middleman().publish(whom, port, ip.empty() ? nullptr : ip.c_str(),
+                                 true);
+}
+
+void connect_async(caf::event_based_actor* self, const endpoint& ep,
+                   std::function<void(caf::actor)> on_ok,
+                   std::function<void(const caf::error&)> on_err) {
+  auto mm = self->system().middleman().actor_handle();
+  self
+    ->request(mm, std::chrono::seconds(10), caf::connect_atom::value, ep.host,
+              ep.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        if (!ptr) {
+          on_err(make_error(errc::not_connected, "no actor published there"));
+          return;
+        }
+        on_ok(caf::actor_cast<caf::actor>(std::move(ptr)));
+      },
+      [=](caf::error& err) { on_err(err); });
+}
+
+void block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int wait_for_termination() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+void apply_runtime_defaults(caf::actor_system_config& cfg) {
+  if (!caf::get_if(&cfg.content, "scheduler.policy"))
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (!caf::get_if(&cfg.content, "middleman.workers"))
+    cfg.set("middleman.workers", size_t{0});
+}
+
+} // namespace caldera

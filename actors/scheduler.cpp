@@ -1,0 +1,318 @@
+#include "actors/scheduler.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/error.hpp"
+#include "actors/guard.hpp"
+#include "actors/log.hpp"
+
+namespace caldera {
+
+scheduler::scheduler(caf::actor_config& cfg, scheduler_options opts)
+  : caf::event_based_actor(cfg), opts_(std::move(opts)) {
+  framework_id_ = opts_.framework_id;
+}
+
+void scheduler::registered(const std::string&, const std::string&) {
+}
+void scheduler::reregistered(const std::string&) {
+}
+void scheduler::disconnected() {
+}
+void scheduler::resource_offers(const std::vector<offer>& offers) {
+  std::vector<std::string> ids;
+  for (auto& o : offers)
+    ids.push_back(o.id);
+  decline(ids);
+}
+void scheduler::offer_rescinded(const std::string&) {
+}
+void scheduler::status_update(const status_info&) {
+}
+void scheduler::framework_message(const std::string&, const std::string&,
+                                  const std::string&) {
+}
+void scheduler::agent_lost(const std::string&) {
+}
+void scheduler::executor_lost(const std::string&, const std::string&, int) {
+}
+void scheduler::error(const std::string& message) {
+  log::warn("scheduler_error", {{"framework_id", framework_id_}, {"message", message}});
+}
+caf::message_handler scheduler::extra_handlers() {
+  return {};
+}
+
+void scheduler::connect() {
+  if (opts_.master) {
+    on_connected(opts_.master);
+    return;
+  }
+  if (!opts_.master_endpoint) {
+    error("no master given");
+    quit();
+    return;
+  }
+  connect_async(
+    this, *opts_.master_endpoint, [this](caf::actor a) { on_connected(std::move(a)); },
+    [this](const caf::error& err) {
+      log::debug("master_connect_failed", {{"reason", describe(err)}});
+      delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+    });
+}
+
+void scheduler::on_connected(caf::actor m) {
+  master_ = std::move(m);
+  monitor(master_);
+  do_register();
+}
+
+void scheduler::do_register() {
+  auto req = make<schema::RegisterFramework>([&](schema::RegisterFramework::Builder b) {
+    auto f = b.initFramework();
+    f.setId(framework_id_);
+    f.setName(opts_.name);
+    f.setUser(opts_.user);
+    f.setPrincipal(opts_.principal);
+    f.setFailoverTimeout(opts_.failover_timeout);
+    auto roles = f.initRoles(static_cast<unsigned>(opts_.roles.size()));
+    for (unsigned i = 0; i < opts_.roles.size(); ++i)
+      roles.set(i, opts_.roles[i]);
+  });
+  request(master_, std::chrono::seconds(30), req)
+    .then(
+      [this](const framework_registered_msg& m) {
+        guarded("FrameworkRegistered", [&] {
+          auto v = m.read();
+          framework_id_ = v->getFrameworkId();
+          registered_ = true;
+          std::string master_id = v->getMasterId();
+          if (!ever_registered_) {
+            ever_registered_ = true;
+            registered(framework_id_, master_id);
+          } else {
+            reregistered(master_id);
+          }
+        });
+      },
+      [this](caf::error& err) {
+        if (err.category() == caf::atom("caldera")) {
+          error("registration refused: " + describe(err));
+          quit(err);
+          return;
+        }
+        log::warn("framework_registration_failed", {{"reason", describe(err)}});
+        delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+      });
+}
+
+void scheduler::on_master_down() {
+  master_ = nullptr;
+  registered_ = false;
+  log::warn("master_disconnected", {{"framework_id", framework_id_}});
+  disconnected();
+  delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+}
+
+void scheduler::accept(const std::vector<std::string>& offer_ids,
+                       const std::vector<task_spec>& tasks, double refuse_seconds) {
+  accept_impl(offer_ids, tasks, refuse_seconds, false);
+}
+
+void scheduler::accept_group(const std::vector<std::string>& offer_ids,
+                             const std::vector<task_spec>& tasks,
+                             double refuse_seconds) {
+  accept_impl(offer_ids, tasks, refuse_seconds, true);
+}
+
+void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
+                            const std::vector<task_spec>& tasks,
+                            double refuse_seconds, bool group) {
+  if (!master_)
+    return;
+  send(master_, make<schema::Accept>([&](schema::Accept::Builder b) {
+         b.setFrameworkId(framework_id_);
+         auto ids = b.initOfferIds(static_cast<unsigned>(offer_ids.size()));
+         for (unsigned i = 0; i < offer_ids.size(); ++i)
+           ids.set(i, offer_ids[i]);
+         b.initFilters().setRefuseSeconds(refuse_seconds);
+         auto ops = b.initOperations(tasks.empty() ? 0 : 1);
+         if (tasks.empty())
+           return;
+         auto ts = group ? ops[0].initLaunchGroup(static_cast<unsigned>(tasks.size()))
+                         : ops[0].initLaunch(static_cast<unsigned>(tasks.size()));
+         for (unsigned i = 0; i < tasks.size(); ++i) {
+           auto& t = tasks[i];
+           auto tb = ts[i];
+           tb.setTaskId(t.task_id);
+           tb.setName(t.name.empty() ? t.task_id : t.name);
+           tb.setAgentId(t.agent_id);
+           t.res.to_capnp(tb.initResources(static_cast<unsigned>(t.res.entry_count())));
+           tb.setKillGracePeriod(t.kill_grace_period);
+           if (!t.data.empty())
+             tb.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.data.data()),
+                                     t.data.size()));
+           auto cmd = tb.initCommand();
+           cmd.setShell(t.command);
+           cmd.setUser(t.user.empty() ? opts_.user : t.user);
+           auto env = cmd.initEnvironment(static_cast<unsigned>(t.env.size()));
+           for (unsigned j = 0; j < t.env.size(); ++j) {
+             env[j].setName(t.env[j].first);
+             env[j].setValue(t.env[j].second);
+           }
+           if (!t.executor_id.empty()) {
+             auto ex = tb.initExecutor();
+             ex.setExecutorId(t.executor_id);
+             ex.setFrameworkId(framework_id_);
+             ex.initCommand().setShell(t.executor_command);
+           }
+         }
+       }));
+}
+
+void scheduler::decline(const std::vector<std::string>& offer_ids,
+                        double refuse_seconds) {
+  if (!master_ || offer_ids.empty())
+    return;
+  send(master_, make<schema::Decline>([&](schema::Decline::Builder b) {
+         b.setFrameworkId(framework_id_);
+         auto ids = b.initOfferIds(static_cast<unsigned>(offer_ids.size()));
+         for (unsigned i = 0; i < offer_ids.size(); ++i)
+           ids.set(i, offer_ids[i]);
+         b.initFilters().setRefuseSeconds(refuse_seconds);
+       }));
+}
+
+void scheduler::kill(const std::string& task_id, const std::string& agent_id) {
+  if (!master_)
+    return;
+  send(master_, make<schema::Kill>([&](auto b) {
+         b.setFrameworkId(framework_id_);
+         b.setTaskId(task_id);
+         b.setAgentId(agent_id);
+       }));
+}
+
+void scheduler::acknowledge(const status_info& st) {
+  if (!master_ || st.uuid.empty())
+    return;
+  send(master_, make<schema::Acknowledge>([&](auto b) {
+         b.setFrameworkId(framework_id_);
+         b.setAgentId(st.agent_id);
+         b.setTaskId(st.task_id);
+         b.setUuid(st.uuid);
+       }));
+}
+
+void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>& tasks) {
+  if (!master_)
+    return;
+  send(master_, make<schema::Reconcile>([&](schema::Reconcile::Builder b) {
+         b.setFrameworkId(framework_id_);
+         auto ts = b.initTasks(static_cast<unsigned>(tasks.size()));
+         for (unsigned i = 0; i < tasks.size(); ++i) {
+           ts[i].setTaskId(tasks[i].first);
+           ts[i].setAgentId(tasks[i].second);
+         }
+       }));
+}
+
+void scheduler::revive() {
+  if (master_)
+    send(master_, make<schema::Revive>([&](auto b) { b.setFrameworkId(framework_id_); }));
+}
+
+void scheduler::suppress() {
+  if (master_)
+    send(master_, make<schema::Suppress>([&](auto b) { b.setFrameworkId(framework_id_); }));
+}
+
+void scheduler::send_framework_message(const std::string& agent_id,
+                                       const std::string& executor_id,
+                                       const std::string& data) {
+  if (!master_)
+    return;
+  send(master_, make<schema::SchedulerMessage>([&](auto b) {
+         b.setFrameworkId(framework_id_);
+         b.setAgentId(agent_id);
+         b.setExecutorId(executor_id);
+         b.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()),
+                                data.size()));
+       }));
+}
+
+void scheduler::stop() {
+  if (master_ && registered_)
+    send(master_, make<schema::Teardown>([&](auto b) { b.setFrameworkId(framework_id_); }));
+  quit();
+}
+
+caf::behavior scheduler::make_behavior() {
+  set_down_handler([this](caf::down_msg& dm) {
+    if (master_ && dm.source == master_.address())
+      on_master_down();
+  });
+  connect();
+  caf::message_handler base{
+    [this](retry_atom) {
+      if (!master_)
+        connect();
+      else if (!registered_)
+        do_register();
+    },
+    [this](const resource_offers_msg& m) {
+      guarded("ResourceOffers", [&] {
+        auto v = m.read();
+        std::vector<offer> offers;
+        for (auto o : v->getOffers()) {
+          offer x;
+          x.id = o.getId();
+          x.agent_id = o.getAgentId();
+          x.hostname = o.getHostname();
+          if (auto r = resources::from_capnp(o.getResources()))
+            x.res = std::move(*r);
+          for (auto a : o.getAttributes())
+            x.attributes.emplace_back(a.getName(), a.getValue());
+          offers.push_back(std::move(x));
+        }
+        resource_offers(offers);
+      });
+    },
+    [this](const rescind_offer_msg& m) {
+      guarded("RescindOffer", [&] { offer_rescinded(m.read()->getOfferId()); });
+    },
+    [this](const status_update_msg& m) {
+      guarded("StatusUpdate", [&] {
+        auto st = status_info::from_capnp(m.read()->getStatus());
+        status_update(st);
+        if (opts_.implicit_acknowledgements)
+          acknowledge(st);
+      });
+    },
+    [this](const executor_message_msg& m) {
+      guarded("ExecutorMessage", [&] {
+        auto v = m.read();
+        auto d = v->getData();
+        framework_message(v->getAgentId(), v->getExecutorId(),
+                          std::string{reinterpret_cast<const char*>(d.begin()), d.size()});
+      });
+    },
+    [this](const agent_lost_msg& m) {
+      guarded("AgentLost", [&] { agent_lost(m.read()->getAgentId()); });
+    },
+    [this](const executor_lost_msg& m) {
+      guarded("ExecutorLost", [&] {
+        auto v = m.read();
+        executor_lost(v->getExecutorId(), v->getAgentId(), v->getStatus());
+      });
+    },
+    [this](const scheduler_error_msg& m) {
+      guarded("SchedulerError", [&] { error(m.read()->getMessage()); });
+    },
+  };
+  auto extra = extra_handlers();
+  return caf::behavior{extra ? base.or_else(extra) : base};
+}
+
+} // namespace caldera

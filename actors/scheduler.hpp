@@ -1,0 +1,161 @@
+// The scheduler SDK: framework authors subclass `caldera::scheduler` to
+// decide what runs where (Mesos' Scheduler interface, as an actor).
+//
+// Lifecycle and connection states:
+//
+//   connecting --FrameworkRegistered--> registered --master down--> disconnected
+//        ^                                                               |
+//        +---------- reconnect every `reconnect_interval` ---------------+
+//                     (re-registers with the same framework id)
+//
+// Order of callbacks: `registered` first (once; `reregistered` after each
+// reconnection), then any number of `resource_offers`, `offer_rescinded`,
+// `status_update`, `framework_message`, `agent_lost`, `executor_lost` and
+// `error`, in the order the master sent them. `disconnected` when the master
+// connection is lost. Callbacks run in the actor's context, one at a time;
+// none may block.
+//
+// Status updates are acknowledged automatically after `status_update`
+// returns, unless `implicit_acknowledgements` is off; then the scheduler calls
+// `acknowledge` itself, and unacknowledged updates are redelivered.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/message_handler.hpp>
+
+#include "actors/node.hpp"
+#include "actors/resources.hpp"
+#include "actors/status.hpp"
+#include "actors/types.hpp"
+
+namespace caldera {
+
+struct scheduler_options {
+  std::string name = "framework";
+  std::string user;
+  std::vector<std::string> roles{"*"};
+  std::string principal;
+  /// Seconds the master keeps the framework's tasks while the scheduler is
+  /// disconnected; then it tears the framework down.
+  double failover_timeout = 0;
+  /// Set to re-register as an existing framework (failover).
+  std::string framework_id;
+  /// In-process: the master actor. Otherwise `master_endpoint`.
+  caf::actor master;
+  std::optional<endpoint> master_endpoint;
+  bool implicit_acknowledgements = true;
+  caf::timespan reconnect_interval = std::chrono::seconds(1);
+};
+
+/// An offer as the scheduler sees it.
+struct offer {
+  std::string id;
+  std::string agent_id;
+  std::string hostname;
+  resources res;
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+/// What to launch: a command task (`command` set) or a task for a custom
+/// executor (`executor_id` and `executor_command` set; tasks with the same
+/// executor id share one executor on an agent).
+struct task_spec {
+  std::string task_id;
+  std::string name;
+  std::string agent_id;
+  resources res;
+  std::string command;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string user;
+  std::string executor_id;
+  std::string executor_command;
+  std::string data;
+  double kill_grace_period = 0;
+};
+
+class scheduler : public caf::event_based_actor {
+public:
+  scheduler(caf::actor_config& cfg, scheduler_options opts);
+
+  caf::behavior make_behavior() final;
+
+  const std::string& framework_id() const { return framework_id_; }
+  bool connected() const { return registered_ && master_; }
+
+protected:
+  // -- callbacks ------------------------------------------------------------
+
+  /// Once, when the master first registers the framework.
+  virtual void registered(const std::string& framework_id, const std::string& master_id);
+  /// After each re-registration that follows `disconnected`.
+  virtual void reregistered(const std::string& master_id);
+  /// When the connection to the master is lost; the SDK reconnects.
+  virtual void disconnected();
+  /// Whenever the master offers resources; every offer must eventually be
+  /// accepted or declined (or it is held until rescinded).
+  virtual void resource_offers(const std::vector<offer>& offers);
+  /// When an offer is no longer valid (its agent went away, ...).
+  virtual void offer_rescinded(const std::string& offer_id);
+  /// For each status update of each task, in order per task, at least once.
+  virtual void status_update(const status_info& status);
+  /// For each message an executor sent.
+  virtual void framework_message(const std::string& agent_id,
+                                 const std::string& executor_id,
+                                 const std::string& data);
+  /// When an agent is lost; its tasks get TASK_LOST updates as well.
+  virtual void agent_lost(const std::string& agent_id);
+  /// When an executor ended; `status` is its wait status.
+  virtual void executor_lost(const std::string& executor_id,
+                             const std::string& agent_id, int status);
+  /// When the master refused a call or registration. Registration errors
+  /// end the scheduler after this callback.
+  virtual void error(const std::string& message);
+
+  /// Handlers of the subclass's own messages.
+  virtual caf::message_handler extra_handlers();
+
+  // -- actions (fire and forget; problems come back as `error` or as
+  //    TASK_ERROR status updates) ------------------------------------------
+
+  void accept(const std::vector<std::string>& offer_ids,
+              const std::vector<task_spec>& tasks, double refuse_seconds = 5);
+  /// All-or-nothing launch of `tasks` across the given offers of one agent.
+  void accept_group(const std::vector<std::string>& offer_ids,
+                    const std::vector<task_spec>& tasks, double refuse_seconds = 5);
+  void decline(const std::vector<std::string>& offer_ids, double refuse_seconds = 5);
+  void kill(const std::string& task_id, const std::string& agent_id = {});
+  void acknowledge(const status_info& status);
+  /// Empty: implicit reconciliation (all of the framework's tasks).
+  void reconcile(const std::vector<std::pair<std::string, std::string>>& tasks = {});
+  void revive();
+  void suppress();
+  void send_framework_message(const std::string& agent_id,
+                              const std::string& executor_id,
+                              const std::string& data);
+  /// Tears the framework down (its tasks are killed) and quits the actor.
+  void stop();
+
+private:
+  void connect();
+  void on_connected(caf::actor master);
+  void do_register();
+  void on_master_down();
+  void accept_impl(const std::vector<std::string>& offer_ids,
+                   const std::vector<task_spec>& tasks, double refuse_seconds,
+                   bool group);
+
+  scheduler_options opts_;
+  caf::actor master_;
+  std::string framework_id_;
+  bool registered_ = false;
+  bool ever_registered_ = false;
+};
+
+} // namespace caldera

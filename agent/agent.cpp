@@ -1,0 +1,534 @@
+#include "agent/agent.hpp"
+
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/error.hpp"
+#include "actors/guard.hpp"
+#include "actors/ids.hpp"
+#include "actors/log.hpp"
+#include "actors/status.hpp"
+
+namespace caldera {
+
+namespace {
+
+using key_t = std::pair<std::string, std::string>;
+
+enum class phase { idle, connecting, registering, registered };
+
+struct executor_rec {
+  enum class state { launching, running } st = state::launching;
+  caf::actor handle;
+  std::string container_id;
+  std::vector<run_task_msg> queued;
+  std::set<std::string> tasks; // non-terminal task ids
+  std::string sandbox;
+};
+
+struct task_rec {
+  std::string executor_id;
+  schema::TaskState state = schema::TaskState::STAGING;
+};
+
+struct update_queue {
+  std::deque<std::pair<std::string, status_update_msg>> q; // uuid, update
+  caf::timespan backoff = std::chrono::seconds(10);
+};
+
+struct agent_data {
+  agent_options opts;
+  phase ph = phase::idle;
+  std::string agent_id;
+  caf::actor master;
+  caf::timespan reconnect_backoff = std::chrono::seconds(1);
+  std::map<key_t, executor_rec> executors;
+  std::map<key_t, task_rec> tasks;
+  std::map<key_t, update_queue> updates;
+  id_generator ids{0};
+  bool shutting_down = false;
+  static inline const char* name = "agent";
+};
+
+using agent_actor = caf::stateful_actor<agent_data>;
+
+constexpr auto max_update_backoff = std::chrono::minutes(10);
+constexpr auto max_reconnect_backoff = std::chrono::seconds(5);
+
+void send_head(agent_actor* self, const key_t& key) {
+  auto& d = self->state;
+  auto i = d.updates.find(key);
+  if (i == d.updates.end() || i->second.q.empty())
+    return;
+  if (d.ph != phase::registered || !d.master)
+    return; // resent on registration
+  auto& [uuid, m] = i->second.q.front();
+  self->send(d.master, m);
+  self->delayed_send(self, i->second.backoff, retry_atom::value, key.first,
+                     key.second, uuid);
+}
+
+void enqueue_update(agent_actor* self, const status_info& st) {
+  auto& d = self->state;
+  key_t key{st.framework_id, st.task_id};
+  auto& uq = d.updates[key];
+  uq.q.emplace_back(st.uuid, make_status_update(st));
+  if (uq.q.size() == 1)
+    send_head(self, key);
+}
+
+// A status the agent itself generates (launch failures, executor exits, ...).
+void agent_status(agent_actor* self, const std::string& fid, const std::string& tid,
+                  const std::string& eid, schema::TaskState state,
+                  std::string reason, std::string message,
+                  std::optional<int> exit_code = std::nullopt) {
+  auto& d = self->state;
+  status_info st;
+  st.task_id = tid;
+  st.state = state;
+  st.reason = std::move(reason);
+  st.message = std::move(message);
+  st.source = schema::StatusSource::AGENT;
+  st.framework_id = fid;
+  st.agent_id = d.agent_id;
+  st.executor_id = eid;
+  st.timestamp = wall_seconds();
+  st.uuid = d.ids.uuid();
+  st.exit_code = exit_code;
+  if (auto t = d.tasks.find({fid, tid}); t != d.tasks.end())
+    t->second.state = state;
+  log::info("task_status", {{"framework_id", fid}, {"task_id", tid},
+                            {"state", state_name(state)}, {"message", st.message}});
+  enqueue_update(self, st);
+}
+
+void connect(agent_actor* self);
+
+void do_register(agent_actor* self) {
+  auto& d = self->state;
+  d.ph = phase::registering;
+  auto req = make<schema::RegisterAgent>([&](schema::RegisterAgent::Builder b) {
+    b.setAgentId(d.agent_id);
+    b.setHostname(d.opts.hostname);
+    b.setEndpoint(d.opts.executor_endpoint);
+    b.setVersion("0.1.0");
+    d.opts.res.to_capnp(b.initResources(static_cast<unsigned>(d.opts.res.entry_count())));
+    auto at = b.initAttributes(static_cast<unsigned>(d.opts.attributes.size()));
+    for (unsigned i = 0; i < d.opts.attributes.size(); ++i) {
+      at[i].setName(d.opts.attributes[i].first);
+      at[i].setValue(d.opts.attributes[i].second);
+    }
+  });
+  self->request(d.master, std::chrono::seconds(30), req)
+    .then(
+      [=](const agent_registered_msg& m) {
+        guarded("AgentRegistered", [&] {
+          auto& d = self->state;
+          auto v = m.read();
+          bool again = !d.agent_id.empty();
+          d.agent_id = v->getAgentId();
+          d.ph = phase::registered;
+          d.reconnect_backoff = std::chrono::seconds(1);
+          log::info(again ? "agent_reregistered" : "agent_registered",
+                    {{"agent_id", d.agent_id}, {"master_id", std::string{v->getMasterId()}},
+                     {"resources", d.opts.res.to_string()}});
+          for (auto& [key, uq] : d.updates)
+            if (!uq.q.empty())
+              send_head(self, key);
+        });
+      },
+      [=](caf::error& err) {
+        auto& d = self->state;
+        if (err.category() == caf::atom("caldera")) {
+          log::error("agent_registration_refused", {{"reason", describe(err)}});
+          self->quit(err);
+          return;
+        }
+        log::warn("agent_registration_failed", {{"reason", describe(err)}});
+        d.ph = phase::connecting;
+        self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+      });
+}
+
+void on_master(agent_actor* self, caf::actor m) {
+  auto& d = self->state;
+  d.master = std::move(m);
+  self->monitor(d.master);
+  do_register(self);
+}
+
+void connect(agent_actor* self) {
+  auto& d = self->state;
+  d.ph = phase::connecting;
+  if (d.opts.master) {
+    on_master(self, d.opts.master);
+    return;
+  }
+  connect_async(
+    self, *d.opts.master_endpoint, [=](caf::actor a) { on_master(self, std::move(a)); },
+    [=](const caf::error& err) {
+      auto& d = self->state;
+      log::debug("master_connect_failed", {{"reason", describe(err)}});
+      self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+      d.reconnect_backoff = std::min<caf::timespan>(d.reconnect_backoff * 2,
+                                                    max_reconnect_backoff);
+    });
+}
+
+void launch_on_executor(agent_actor* self, const run_task_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  auto t = v->getTask();
+  std::string fid = v->getFramework().getId();
+  std::string tid = t.getTaskId();
+  std::string eid = t.getExecutor().getExecutorId();
+  if (fid.empty() || tid.empty() || eid.empty()) {
+    log::warn("run_task_refused", {{"reason", "missing framework, task or executor id"}});
+    return;
+  }
+  if (auto i = d.tasks.find({fid, tid}); i != d.tasks.end() && !is_terminal(i->second.state))
+    return; // a duplicate
+  d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING};
+  if (d.shutting_down) {
+    agent_status(self, fid, tid, eid, schema::TaskState::LOST,
+                 "REASON_AGENT_RESTARTED", "agent is shutting down");
+    return;
+  }
+  key_t ekey{fid, eid};
+  auto ex = d.executors.find(ekey);
+  if (ex == d.executors.end()) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    auto sandbox = fs::absolute(fs::path{d.opts.work_dir} / "sandboxes" / fid / eid, ec);
+    fs::create_directories(sandbox, ec);
+    if (ec) {
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                   "REASON_CONTAINER_LAUNCH_FAILED",
+                   "cannot create sandbox '" + sandbox.string() + "': " + ec.message());
+      return;
+    }
+    container_spec spec;
+    spec.framework_id = fid;
+    spec.executor_id = eid;
+    spec.command = t.getExecutor().getCommand().getShell();
+    spec.sandbox = sandbox.string();
+    spec.agent = caf::actor_cast<caf::actor>(self);
+    spec.env["CALDERA_AGENT_ENDPOINT"] = d.opts.executor_endpoint;
+    spec.env["CALDERA_AGENT_ID"] = d.agent_id;
+    spec.env["CALDERA_FRAMEWORK_ID"] = fid;
+    spec.env["CALDERA_EXECUTOR_ID"] = eid;
+    spec.env["CALDERA_SANDBOX_DIRECTORY"] = spec.sandbox;
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {
+      caf::anon_send(me, exited_atom::value, fid, eid, status);
+    });
+    if (!launched) {
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                   "REASON_CONTAINER_LAUNCH_FAILED", describe(launched.error()));
+      return;
+    }
+    log::info("executor_launched", {{"framework_id", fid}, {"executor_id", eid},
+                                    {"container", *launched}});
+    auto& rec = d.executors[ekey];
+    rec.container_id = *launched;
+    rec.sandbox = spec.sandbox;
+    rec.queued.push_back(m);
+    rec.tasks.insert(tid);
+    return;
+  }
+  ex->second.tasks.insert(tid);
+  if (ex->second.st == executor_rec::state::running && ex->second.handle)
+    self->send(ex->second.handle, m);
+  else
+    ex->second.queued.push_back(m);
+}
+
+void executor_exited(agent_actor* self, const std::string& fid, const std::string& eid,
+                     int status) {
+  auto& d = self->state;
+  auto ex = d.executors.find({fid, eid});
+  if (ex == d.executors.end())
+    return;
+  auto rec = std::move(ex->second);
+  d.executors.erase(ex);
+  auto why = d.opts.containers->name() == std::string{"posix"}
+               ? describe_wait_status(status)
+               : std::string{status == 0 ? "executor actor ended" : "executor actor failed"};
+  log::info("executor_exited", {{"framework_id", fid}, {"executor_id", eid},
+                                {"status", why}});
+  for (auto& tid : rec.tasks) {
+    auto t = d.tasks.find({fid, tid});
+    if (t == d.tasks.end() || is_terminal(t->second.state))
+      continue;
+    agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                 "REASON_EXECUTOR_TERMINATED",
+                 rec.st == executor_rec::state::launching
+                   ? "executor ended before registering: " + why
+                   : "executor ended: " + why);
+  }
+  if (d.master)
+    self->send(d.master, make<schema::ExecutorLost>([&](auto b) {
+                 b.setFrameworkId(fid);
+                 b.setAgentId(d.agent_id);
+                 b.setExecutorId(eid);
+                 b.setStatus(status);
+               }));
+}
+
+caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
+  self->state.opts = std::move(opts);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& d = self->state;
+    if (d.master && dm.source == d.master.address()) {
+      log::warn("master_disconnected", {{"agent_id", d.agent_id}});
+      d.master = nullptr;
+      d.ph = phase::connecting;
+      self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+      return;
+    }
+    for (auto& [key, rec] : d.executors)
+      if (rec.handle && rec.handle.address() == dm.source) {
+        log::debug("executor_disconnected", {{"executor_id", key.second}});
+        rec.handle = nullptr;
+      }
+  });
+  return {
+    [=](start_atom, const std::string& endpoint) {
+      if (self->state.ph != phase::idle)
+        return;
+      self->state.opts.executor_endpoint = endpoint;
+      connect(self);
+    },
+    [=](retry_atom) {
+      auto& d = self->state;
+      if (d.ph == phase::registered || d.ph == phase::registering)
+        return;
+      if (d.master)
+        do_register(self);
+      else
+        connect(self);
+    },
+    [=](retry_atom, const std::string& fid, const std::string& tid,
+        const std::string& uuid) {
+      auto& d = self->state;
+      auto i = d.updates.find({fid, tid});
+      if (i == d.updates.end() || i->second.q.empty() || i->second.q.front().first != uuid)
+        return;
+      i->second.backoff = std::min<caf::timespan>(i->second.backoff * 2, max_update_backoff);
+      log::debug("status_update_retry", {{"task_id", tid}, {"uuid", uuid}});
+      send_head(self, {fid, tid});
+    },
+    [=](const run_task_msg& m) {
+      guarded("RunTask", [&] { launch_on_executor(self, m); });
+    },
+    [=](const register_executor_msg& m) {
+      guarded("RegisterExecutor", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        key_t key{v->getFrameworkId(), v->getExecutorId()};
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        auto ex = d.executors.find(key);
+        if (ex == d.executors.end() || !sender) {
+          log::warn("unknown_executor", {{"framework_id", key.first},
+                                         {"executor_id", key.second}});
+          if (sender)
+            self->send(sender, make<schema::ShutdownExecutor>([](auto b) {
+                         b.setReason("unknown executor");
+                       }));
+          return;
+        }
+        auto& rec = ex->second;
+        rec.handle = sender;
+        rec.st = executor_rec::state::running;
+        self->monitor(sender);
+        self->send(sender, make<schema::ExecutorRegistered>([&](auto b) {
+                     b.setAgentId(d.agent_id);
+                     b.setHostname(d.opts.hostname);
+                     auto e = b.initExecutor();
+                     e.setExecutorId(key.second);
+                     e.setFrameworkId(key.first);
+                   }));
+        for (auto& q : rec.queued)
+          self->send(sender, q);
+        rec.queued.clear();
+        log::debug("executor_registered", {{"executor_id", key.second}});
+      });
+    },
+    [=](const status_update_msg& m) {
+      guarded("StatusUpdate", [&] {
+        auto& d = self->state;
+        auto st = status_info::from_capnp(m.read()->getStatus());
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        auto ex = d.executors.find({st.framework_id, st.executor_id});
+        if (ex == d.executors.end() || ex->second.handle != sender) {
+          log::warn("status_from_unknown_executor", {{"task_id", st.task_id}});
+          return;
+        }
+        auto t = d.tasks.find({st.framework_id, st.task_id});
+        if (t == d.tasks.end() || is_terminal(t->second.state)) {
+          // Already final (or never here): acknowledge so the executor stops
+          // resending, but do not forward a second terminal state.
+          if (sender && !st.uuid.empty())
+            self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                         b.setFrameworkId(st.framework_id);
+                         b.setTaskId(st.task_id);
+                         b.setUuid(st.uuid);
+                       }));
+          return;
+        }
+        t->second.state = st.state;
+        st.agent_id = d.agent_id;
+        if (st.uuid.empty())
+          st.uuid = d.ids.uuid();
+        if (is_terminal(st.state))
+          ex->second.tasks.erase(st.task_id);
+        log::debug("task_status", {{"task_id", st.task_id}, {"state", state_name(st.state)}});
+        enqueue_update(self, st);
+        self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                     b.setFrameworkId(st.framework_id);
+                     b.setAgentId(d.agent_id);
+                     b.setTaskId(st.task_id);
+                     b.setUuid(st.uuid);
+                   }));
+      });
+    },
+    [=](const acknowledge_msg& m) {
+      guarded("Acknowledge", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        key_t key{v->getFrameworkId(), v->getTaskId()};
+        auto i = d.updates.find(key);
+        if (i == d.updates.end() || i->second.q.empty()
+            || i->second.q.front().first != std::string{v->getUuid().cStr()})
+          return; // stale or duplicate
+        i->second.q.pop_front();
+        i->second.backoff = std::chrono::seconds(10);
+        if (!i->second.q.empty()) {
+          send_head(self, key);
+          return;
+        }
+        d.updates.erase(i);
+        auto t = d.tasks.find(key);
+        if (t != d.tasks.end() && is_terminal(t->second.state))
+          d.tasks.erase(t);
+      });
+    },
+    [=](const kill_msg& m) {
+      guarded("Kill", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        std::string fid = v->getFrameworkId();
+        std::string tid = v->getTaskId();
+        auto t = d.tasks.find({fid, tid});
+        if (t == d.tasks.end()) {
+          agent_status(self, fid, tid, "", schema::TaskState::LOST,
+                       "REASON_RECONCILIATION", "task is unknown to the agent");
+          return;
+        }
+        if (is_terminal(t->second.state))
+          return;
+        auto ex = d.executors.find({fid, t->second.executor_id});
+        if (ex == d.executors.end())
+          return;
+        auto& rec = ex->second;
+        if (rec.st == executor_rec::state::launching || !rec.handle) {
+          auto& q = rec.queued;
+          for (auto i = q.begin(); i != q.end(); ++i)
+            if (std::string{i->read()->getTask().getTaskId().cStr()} == tid) {
+              q.erase(i);
+              break;
+            }
+          rec.tasks.erase(tid);
+          agent_status(self, fid, tid, t->second.executor_id, schema::TaskState::KILLED,
+                       "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started");
+          if (rec.tasks.empty())
+            d.opts.containers->destroy(rec.container_id);
+          return;
+        }
+        self->send(rec.handle, m);
+      });
+    },
+    [=](const shutdown_framework_msg& m) {
+      guarded("ShutdownFramework", [&] {
+        auto& d = self->state;
+        std::string fid = m.read()->getFrameworkId();
+        for (auto& [key, rec] : d.executors) {
+          if (key.first != fid)
+            continue;
+          for (auto& q : rec.queued) {
+            std::string tid = q.read()->getTask().getTaskId();
+            rec.tasks.erase(tid);
+            agent_status(self, fid, tid, key.second, schema::TaskState::KILLED,
+                         "REASON_FRAMEWORK_REMOVED", "framework torn down");
+          }
+          rec.queued.clear();
+          if (rec.handle)
+            self->send(rec.handle, make<schema::ShutdownExecutor>([](auto b) {
+                         b.setReason("framework torn down");
+                       }));
+          self->delayed_send(self, d.opts.executor_shutdown_grace, destroy_atom::value,
+                             key.first, key.second, rec.container_id);
+        }
+      });
+    },
+    [=](destroy_atom, const std::string& fid, const std::string& eid,
+        const std::string& container) {
+      auto& d = self->state;
+      auto ex = d.executors.find({fid, eid});
+      if (ex != d.executors.end() && ex->second.container_id == container)
+        d.opts.containers->destroy(container);
+    },
+    [=](exited_atom, const std::string& fid, const std::string& eid, int status) {
+      executor_exited(self, fid, eid, status);
+    },
+    [=](const scheduler_message_msg& m) {
+      guarded("SchedulerMessage", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        auto ex = d.executors.find({v->getFrameworkId(), v->getExecutorId()});
+        if (ex != d.executors.end() && ex->second.handle)
+          self->send(ex->second.handle, m);
+      });
+    },
+    [=](const executor_message_msg& m) {
+      guarded("ExecutorMessage", [&] {
+        auto& d = self->state;
+        if (!d.master)
+          return;
+        auto v = m.read();
+        if (std::string{v->getAgentId().cStr()} == d.agent_id) {
+          self->send(d.master, m);
+          return;
+        }
+        capnp::MallocMessageBuilder mb;
+        mb.setRoot(v.get());
+        mb.getRoot<schema::ExecutorMessage>().setAgentId(d.agent_id);
+        self->send(d.master, executor_message_msg{mb});
+      });
+    },
+    [=](shutdown_atom) {
+      auto& d = self->state;
+      d.shutting_down = true;
+      for (auto& [key, rec] : d.executors)
+        d.opts.containers->destroy(rec.container_id);
+      log::info("agent_shutdown", {{"agent_id", d.agent_id},
+                                   {"executors", d.executors.size()}});
+      self->quit();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_agent(caf::actor_system& sys, agent_options opts) {
+  return sys.spawn(agent_behavior, std::move(opts));
+}
+
+} // namespace caldera

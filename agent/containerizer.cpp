@@ -1,0 +1,205 @@
+#include "agent/containerizer.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+
+extern char** environ;
+
+namespace caldera {
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status))
+    return "Command exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    return std::string{"Command terminated by signal SIG"} + (name ? name : "?");
+  }
+  return "Command ended with wait status " + std::to_string(status);
+}
+
+namespace {
+
+class posix_containerizer : public containerizer {
+public:
+  explicit posix_containerizer(std::string executor_path)
+    : executor_path_(std::move(executor_path)) {
+  }
+
+  caf::expected<std::string> launch(const container_spec& spec,
+                                    std::function<void(int)> on_exit) override {
+    std::vector<std::string> argv_s;
+    if (spec.command.empty())
+      argv_s = {executor_path_};
+    else
+      argv_s = {"/bin/sh", "-c", spec.command};
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string kv = *e;
+      if (kv.rfind("CALDERA_", 0) != 0)
+        env_s.push_back(std::move(kv));
+    }
+    for (auto& [k, v] : spec.env)
+      env_s.push_back(k + "=" + v);
+    std::vector<char*> argv;
+    for (auto& s : argv_s)
+      argv.push_back(s.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& s : env_s)
+      envp.push_back(s.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    std::string out = spec.sandbox + "/stdout";
+    std::string err = spec.sandbox + "/stderr";
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addchdir_np(&fa, spec.sandbox.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t all;
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK
+                                      | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+      return make_error(errc::invalid_config, "cannot start '" + argv_s[0]
+                                                + "': " + std::strerror(rc));
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      live_->pids[std::to_string(pid)] = pid;
+    }
+    // The reaper shares `live_`, never `this`: it may outlive the
+    // containerizer.
+    std::thread([live = live_, pid, on_exit = std::move(on_exit)] {
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      {
+        std::lock_guard<std::mutex> g{live->mtx};
+        live->pids.erase(std::to_string(pid));
+      }
+      // The session may have left processes behind: kill the group.
+      ::kill(-pid, SIGKILL);
+      on_exit(status);
+    }).detach();
+    return std::to_string(pid);
+  }
+
+  void destroy(const std::string& container_id) override {
+    std::lock_guard<std::mutex> g{live_->mtx};
+    auto i = live_->pids.find(container_id);
+    if (i == live_->pids.end())
+      return;
+    ::kill(-i->second, SIGKILL);
+    ::kill(i->second, SIGKILL);
+  }
+
+  const char* name() const override {
+    return "posix";
+  }
+
+private:
+  struct live_set {
+    std::mutex mtx;
+    std::map<std::string, pid_t> pids;
+  };
+  std::string executor_path_;
+  std::shared_ptr<live_set> live_ = std::make_shared<live_set>();
+};
+
+class in_process_containerizer : public containerizer {
+public:
+  in_process_containerizer(caf::actor_system& sys, executor_factory f)
+    : sys_(sys), factory_(std::move(f)) {
+  }
+
+  caf::expected<std::string> launch(const container_spec& spec,
+                                    std::function<void(int)> on_exit) override {
+    executor_options opts;
+    opts.agent = spec.agent;
+    opts.framework_id = spec.framework_id;
+    opts.executor_id = spec.executor_id;
+    opts.sandbox = spec.sandbox;
+    auto a = factory_(sys_, opts);
+    if (!a)
+      return make_error(errc::invalid_config, "executor factory returned nothing");
+    auto id = spec.framework_id + "/" + spec.executor_id + "#" + std::to_string(++n_);
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      live_->actors[id] = a;
+    }
+    a->attach_functor([live = live_, id, on_exit](const caf::error& reason) {
+      {
+        std::lock_guard<std::mutex> g{live->mtx};
+        live->actors.erase(id);
+      }
+      on_exit(reason && reason != caf::exit_reason::normal ? 1 : 0);
+    });
+    return id;
+  }
+
+  void destroy(const std::string& container_id) override {
+    caf::actor a;
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      auto i = live_->actors.find(container_id);
+      if (i == live_->actors.end())
+        return;
+      a = i->second;
+    }
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+  }
+
+  const char* name() const override {
+    return "in-process";
+  }
+
+private:
+  struct live_set {
+    std::mutex mtx;
+    std::map<std::string, caf::actor> actors;
+  };
+  caf::actor_system& sys_;
+  executor_factory factory_;
+  std::shared_ptr<live_set> live_ = std::make_shared<live_set>();
+  uint64_t n_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path) {
+  return std::make_unique<posix_containerizer>(std::move(executor_path));
+}
+
+std::unique_ptr<containerizer>
+make_in_process_containerizer(caf::actor_system& sys, executor_factory factory) {
+  return std::make_unique<in_process_containerizer>(sys, std::move(factory));
+}
+
+} // namespace caldera

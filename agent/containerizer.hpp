@@ -1,0 +1,66 @@
+// Containerizers start, watch and destroy executors for the agent.
+//
+// - posix: each executor is its own process (`setsid`, so it leads a session
+//   and a process group), started in its sandbox directory with stdout and
+//   stderr going to files there, reaped by a waiting thread. Destroying the
+//   container kills the whole group.
+// - in-process: the executor is an actor in the agent's actor system (tests,
+//   simulation, benchmarks); destroying it kills the actor.
+//
+// `on_exit(status)` is called exactly once per launched container, from any
+// thread, with the wait status (posix) or 0 / 1 (in-process: normal exit or
+// not). Callers forward it to their actor with a message.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/executor.hpp"
+
+namespace caldera {
+
+struct container_spec {
+  std::string framework_id;
+  std::string executor_id;
+  /// Shell command of a custom executor; empty: the command executor.
+  std::string command;
+  std::string sandbox;
+  std::map<std::string, std::string> env;
+  /// The agent itself, for in-process executors.
+  caf::actor agent;
+};
+
+class containerizer {
+public:
+  virtual ~containerizer() = default;
+  /// Starts the executor. Returns a container id, or an error saying why it
+  /// could not start (then `on_exit` is never called).
+  virtual caf::expected<std::string> launch(const container_spec& spec,
+                                            std::function<void(int)> on_exit) = 0;
+  /// Kills every process (or the actor) of the container. Idempotent.
+  virtual void destroy(const std::string& container_id) = 0;
+  /// "posix" or "in-process".
+  virtual const char* name() const = 0;
+};
+
+/// Executors as processes; `executor_path` is the command executor binary.
+std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path);
+
+/// Builds an executor actor for an in-process container.
+using executor_factory
+  = std::function<caf::actor(caf::actor_system&, executor_options)>;
+
+/// Executors as actors of `sys`, made by `factory`.
+std::unique_ptr<containerizer> make_in_process_containerizer(caf::actor_system& sys,
+                                                             executor_factory factory);
+
+/// "Command exited with status 3" / "Command terminated by signal SIGKILL".
+std::string describe_wait_status(int status);
+
+} // namespace caldera

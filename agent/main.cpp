@@ -1,0 +1,148 @@
+// caldera-agent: the agent daemon, one per machine.
+//
+//   caldera-agent --config conf/agent.conf [--port 5051] [--work-dir DIR] ...
+#include <atomic>
+#include <climits>
+#include <memory>
+#include <thread>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/node.hpp"
+#include "agent/agent.hpp"
+#include "agent/resources_detect.hpp"
+
+namespace {
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return ".";
+  buf[n] = '\0';
+  return std::filesystem::path{buf}.parent_path().string();
+}
+
+struct agent_config : caldera::node_config {
+  std::string master = "127.0.0.1:5050";
+  uint16_t port = 5051;
+  std::string ip = "127.0.0.1";
+  std::string work_dir = "run/agent";
+  std::string resources_text;
+  std::string attributes_text;
+  std::string hostname;
+  std::string executor_path;
+
+  caldera::resources res;
+  caldera::endpoint master_ep;
+  std::vector<std::pair<std::string, std::string>> attributes;
+
+  agent_config() : node_config("agent") {
+    options()
+      .add(master, "master", "the master's actor endpoint, HOST:PORT")
+      .add(port, "port", "TCP port executors connect to (0: any)")
+      .add(ip, "ip", "address to listen on")
+      .add(work_dir, "work-dir", "directory for sandboxes and agent state")
+      .add(resources_text, "resources",
+           "offered resources in Mesos syntax, e.g. cpus:4;mem:8192 "
+           "(missing ones are detected)")
+      .add(attributes_text, "attributes", "attributes, e.g. rack:r1;zone:a")
+      .add(hostname, "hostname", "hostname reported to the master")
+      .add(executor_path, "executor-path",
+           "the command executor binary (default: caldera-executor beside this one)");
+  }
+
+  std::optional<std::string> validate() override {
+    auto ep = caldera::parse_endpoint(master);
+    if (!ep)
+      return "option 'master': " + caldera::describe(ep.error());
+    master_ep = *ep;
+    if (work_dir.empty())
+      return "option 'work-dir': must not be empty";
+    auto r = caldera::resources::parse(resources_text);
+    if (!r)
+      return "option 'resources': " + caldera::describe(r.error());
+    res = *r;
+    std::string rest = attributes_text;
+    while (!rest.empty()) {
+      auto semi = rest.find(';');
+      auto item = rest.substr(0, semi);
+      rest = semi == std::string::npos ? "" : rest.substr(semi + 1);
+      if (item.empty())
+        continue;
+      auto colon = item.find(':');
+      if (colon == std::string::npos || colon == 0)
+        return "option 'attributes': '" + item + "' is not NAME:VALUE";
+      attributes.emplace_back(item.substr(0, colon), item.substr(colon + 1));
+    }
+    if (hostname.empty()) {
+      char buf[256] = {};
+      gethostname(buf, sizeof(buf) - 1);
+      hostname = buf;
+    }
+    if (executor_path.empty())
+      executor_path = self_dir() + "/caldera-executor";
+    if (access(executor_path.c_str(), X_OK) != 0)
+      return "option 'executor-path': '" + executor_path + "' is not an executable";
+    return std::nullopt;
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace caldera;
+  block_termination_signals();
+  agent_config cfg;
+  if (auto err = cfg.configure(argc, argv)) {
+    std::fprintf(stderr, "caldera-agent: %s\n", err->c_str());
+    return 2;
+  }
+  if (cfg.help_printed())
+    return 0;
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.work_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "caldera-agent: option 'work-dir': cannot create '%s': %s\n",
+                 cfg.work_dir.c_str(), ec.message().c_str());
+    return 2;
+  }
+  caf::actor_system sys{cfg};
+  agent_options opts;
+  opts.master_endpoint = cfg.master_ep;
+  opts.hostname = cfg.hostname;
+  opts.res = complete_resources(cfg.res, cfg.work_dir);
+  opts.attributes = cfg.attributes;
+  opts.work_dir = cfg.work_dir;
+  opts.containers = make_posix_containerizer(cfg.executor_path);
+  auto agent = spawn_agent(sys, std::move(opts));
+  auto port = publish(sys, agent, cfg.port, cfg.ip);
+  if (!port) {
+    std::fprintf(stderr, "caldera-agent: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),
+                 cfg.port, describe(port.error()).c_str());
+    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  auto endpoint = cfg.ip + ":" + std::to_string(*port);
+  log::info("agent_listening", {{"endpoint", endpoint}, {"work_dir", cfg.work_dir},
+                                {"containerizer", "posix"}});
+  caf::anon_send(agent, start_atom::value, endpoint);
+  // Stop on a signal (every container destroyed first), or when the agent
+  // ends by itself (registration refused: exit 1).
+  auto signaled = std::make_shared<std::atomic<bool>>(false);
+  std::thread([agent, signaled] {
+    int sig = wait_for_termination();
+    log::info("agent_stopping", {{"signal", sig}});
+    *signaled = true;
+    caf::anon_send(agent, shutdown_atom::value);
+  }).detach();
+  sys.await_all_actors_done();
+  return *signaled ? 0 : 1;
+}

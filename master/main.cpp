@@ -1,0 +1,89 @@
+// caldera-master: the master daemon.
+//
+//   caldera-master --config conf/master.conf [--port 5050] [--work-dir DIR] ...
+#include <cstdio>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/node.hpp"
+#include "master/master.hpp"
+#include "master/registrar.hpp"
+
+namespace {
+
+struct master_config : caldera::node_config {
+  uint16_t port = 5050;
+  std::string ip = "127.0.0.1";
+  std::string work_dir = "run/master";
+  std::string hostname = "localhost";
+  caf::timespan allocation_interval = std::chrono::seconds(1);
+
+  master_config() : node_config("master") {
+    options()
+      .add(port, "port", "TCP port of the master's actor endpoint (0: any)")
+      .add(ip, "ip", "address to listen on")
+      .add(work_dir, "work-dir", "directory of the registry (RocksDB)")
+      .add(hostname, "hostname", "hostname shown to operators")
+      .add(allocation_interval, "allocation-interval",
+           "time between allocation cycles, e.g. 1s or 500ms");
+  }
+
+  std::optional<std::string> validate() override {
+    if (work_dir.empty())
+      return "option 'work-dir': must not be empty";
+    if (allocation_interval.count() <= 0)
+      return "option 'allocation-interval': must be positive";
+    return std::nullopt;
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace caldera;
+  block_termination_signals();
+  master_config cfg;
+  if (auto err = cfg.configure(argc, argv)) {
+    std::fprintf(stderr, "caldera-master: %s\n", err->c_str());
+    return 2;
+  }
+  if (cfg.help_printed())
+    return 0;
+  auto store = registry_store::open(cfg.work_dir + "/registry");
+  if (!store) {
+    std::fprintf(stderr, "caldera-master: %s\n", describe(store.error()).c_str());
+    return 1;
+  }
+  auto snapshot = (*store)->load();
+  if (!snapshot) {
+    std::fprintf(stderr, "caldera-master: %s\n", describe(snapshot.error()).c_str());
+    return 1;
+  }
+  caf::actor_system sys{cfg};
+  master_options opts;
+  opts.allocation_interval = cfg.allocation_interval;
+  opts.hostname = cfg.hostname;
+  opts.seed = cfg.seed;
+  opts.recovered = std::move(*snapshot);
+  auto registrar = spawn_registrar(sys, std::move(*store));
+  auto master = spawn_master(sys, registrar, std::move(opts));
+  auto port = publish(sys, master, cfg.port, cfg.ip);
+  if (!port) {
+    std::fprintf(stderr, "caldera-master: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),
+                 cfg.port, describe(port.error()).c_str());
+    caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  log::info("master_listening",
+            {{"endpoint", cfg.ip + ":" + std::to_string(*port)}, {"work_dir", cfg.work_dir}});
+  int sig = wait_for_termination();
+  log::info("master_stopping", {{"signal", sig}});
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
+  return 0;
+}

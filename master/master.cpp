@@ -1,0 +1,849 @@
+#include "master/master.hpp"
+
+#include <cstdio>
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/error.hpp"
+#include "actors/guard.hpp"
+#include "actors/ids.hpp"
+#include "actors/log.hpp"
+#include "master/allocator.hpp"
+#include "master/master_state.hpp"
+#include "master/registrar.hpp"
+
+namespace caldera {
+
+namespace {
+
+using key_t = std::pair<std::string, std::string>;
+
+struct master_data {
+  master_options opts;
+  caf::actor registrar;
+  master_state st;
+  allocator alloc;
+  id_generator ids{0};
+  std::string master_id;
+  double started_at = 0;
+  uint64_t next_agent = 0;
+  uint64_t next_framework = 0;
+  uint64_t next_offer = 0;
+  bool allocation_pending = false;
+  // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
+  std::map<caf::actor_addr, std::pair<char, std::string>> watched;
+  std::set<std::string> admitted_agents;
+  std::set<std::string> known_frameworks;
+  static inline const char* name = "master";
+};
+
+using master_actor = caf::stateful_actor<master_data>;
+
+std::string counter_id(const std::string& prefix, const char* sep, uint64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%s%04llu", sep, static_cast<unsigned long long>(n));
+  return prefix + buf;
+}
+
+caf::actor sender_of(master_actor* self) {
+  return caf::actor_cast<caf::actor>(self->current_sender());
+}
+
+void send_status(master_actor* self, const framework_entry& fw,
+                 status_info st) {
+  if (!fw.handle)
+    return;
+  st.source = schema::StatusSource::MASTER;
+  st.framework_id = fw.id;
+  if (st.timestamp == 0)
+    st.timestamp = wall_seconds();
+  self->send(fw.handle, make_status_update(st));
+}
+
+void scheduler_error(master_actor* self, const caf::actor& to, const std::string& m) {
+  log::warn("scheduler_call_refused", {{"reason", m}});
+  if (to)
+    self->send(to, make<schema::SchedulerError>([&](auto b) { b.setMessage(m); }));
+}
+
+void request_allocation(master_actor* self) {
+  auto& d = self->state;
+  if (d.allocation_pending)
+    return;
+  d.allocation_pending = true;
+  self->send(self, allocate_atom::value);
+}
+
+// Removes an offer, returning its resources to the allocator (with a filter
+// for the framework when `refuse` is set).
+void drop_offer(master_actor* self, const std::string& offer_id,
+                std::optional<caf::timespan> refuse, bool rescind) {
+  auto& d = self->state;
+  auto i = d.st.offers.find(offer_id);
+  if (i == d.st.offers.end())
+    return;
+  auto o = std::move(i->second);
+  d.st.offers.erase(i);
+  if (auto a = d.st.agents.find(o.agent_id); a != d.st.agents.end())
+    a->second.offered -= o.res;
+  auto f = d.st.frameworks.find(o.framework_id);
+  if (f != d.st.frameworks.end())
+    f->second.offered -= o.res;
+  std::optional<allocator::time_point> until;
+  if (refuse && refuse->count() > 0)
+    until = self->clock().now() + *refuse;
+  d.alloc.recover(o.agent_id, o.res, o.framework_id, until);
+  if (rescind && f != d.st.frameworks.end() && f->second.handle)
+    self->send(f->second.handle,
+               make<schema::RescindOffer>([&](auto b) { b.setOfferId(offer_id); }));
+}
+
+void allocate(master_actor* self) {
+  auto& d = self->state;
+  auto decisions = d.alloc.allocate(self->clock().now());
+  if (decisions.empty())
+    return;
+  std::map<std::string, std::vector<offer_entry>> by_fw;
+  for (auto& dec : decisions) {
+    auto f = d.st.frameworks.find(dec.framework_id);
+    auto a = d.st.agents.find(dec.agent_id);
+    if (f == d.st.frameworks.end() || a == d.st.agents.end() || !f->second.handle) {
+      d.alloc.recover(dec.agent_id, dec.offered);
+      continue;
+    }
+    offer_entry o{counter_id(d.master_id, "-O", d.next_offer++), dec.framework_id,
+                  dec.agent_id, dec.offered};
+    a->second.offered += o.res;
+    f->second.offered += o.res;
+    d.st.offers.emplace(o.id, o);
+    by_fw[o.framework_id].push_back(std::move(o));
+  }
+  for (auto& [fid, offers] : by_fw) {
+    auto& fw = d.st.frameworks[fid];
+    auto m = make<schema::ResourceOffers>([&](schema::ResourceOffers::Builder b) {
+      auto os = b.initOffers(static_cast<unsigned>(offers.size()));
+      for (unsigned i = 0; i < offers.size(); ++i) {
+        auto& o = offers[i];
+        auto& ag = d.st.agents[o.agent_id];
+        auto ob = os[i];
+        ob.setId(o.id);
+        ob.setFrameworkId(fid);
+        ob.setAgentId(o.agent_id);
+        ob.setHostname(ag.hostname);
+        o.res.to_capnp(ob.initResources(static_cast<unsigned>(o.res.entry_count())));
+        auto at = ob.initAttributes(static_cast<unsigned>(ag.attributes.size()));
+        for (unsigned j = 0; j < ag.attributes.size(); ++j) {
+          at[j].setName(ag.attributes[j].first);
+          at[j].setValue(ag.attributes[j].second);
+        }
+      }
+    });
+    log::debug("offers_sent", {{"framework_id", fid}, {"offers", offers.size()}});
+    self->send(fw.handle, m);
+  }
+}
+
+// Ends a task in the master's books: resources back to the pool.
+void finish_task(master_actor* self, const key_t& key) {
+  auto& d = self->state;
+  auto i = d.st.tasks.find(key);
+  if (i == d.st.tasks.end())
+    return;
+  auto& t = i->second;
+  if (auto a = d.st.agents.find(t.agent_id); a != d.st.agents.end()) {
+    a->second.used -= t.res;
+    if (a->second.active)
+      d.alloc.recover(t.agent_id, t.res);
+  }
+  if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+    f->second.used -= t.res;
+  d.st.complete_task(key);
+}
+
+void teardown(master_actor* self, const std::string& fid, const std::string& why) {
+  auto& d = self->state;
+  auto f = d.st.frameworks.find(fid);
+  if (f == d.st.frameworks.end() || f->second.completed)
+    return;
+  log::info("framework_teardown", {{"framework_id", fid}, {"reason", why}});
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.framework_id == fid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, false);
+  std::set<std::string> agents;
+  std::vector<key_t> keys;
+  for (auto& [k, t] : d.st.tasks)
+    if (t.framework_id == fid) {
+      keys.push_back(k);
+      agents.insert(t.agent_id);
+    }
+  for (auto& k : keys) {
+    auto& t = d.st.tasks[k];
+    status_info st;
+    st.task_id = t.id;
+    st.state = schema::TaskState::KILLED;
+    st.message = "framework torn down: " + why;
+    st.timestamp = wall_seconds();
+    t.state = st.state;
+    t.statuses.push_back(st);
+    finish_task(self, k);
+  }
+  auto shutdown = make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); });
+  for (auto& aid : agents)
+    if (auto a = d.st.agents.find(aid); a != d.st.agents.end() && a->second.handle)
+      self->send(a->second.handle, shutdown);
+  d.alloc.remove_framework(fid);
+  auto& fw = f->second;
+  if (fw.handle) {
+    d.watched.erase(fw.handle.address());
+    self->demonitor(fw.handle);
+  }
+  fw.handle = nullptr;
+  fw.active = false;
+  fw.completed = true;
+  request_allocation(self);
+}
+
+void agent_gone(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  auto a = d.st.agents.find(aid);
+  if (a == d.st.agents.end() || !a->second.active)
+    return;
+  log::warn("agent_lost", {{"agent_id", aid}});
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.agent_id == aid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, true);
+  a->second.active = false;
+  a->second.handle = nullptr;
+  d.alloc.remove_agent(aid);
+  std::vector<key_t> keys;
+  for (auto& [k, t] : d.st.tasks)
+    if (t.agent_id == aid)
+      keys.push_back(k);
+  for (auto& k : keys) {
+    auto& t = d.st.tasks[k];
+    status_info st;
+    st.task_id = t.id;
+    st.agent_id = aid;
+    st.executor_id = t.executor_id;
+    st.state = schema::TaskState::LOST;
+    st.reason = "REASON_AGENT_REMOVED";
+    st.message = "agent " + aid + " disconnected";
+    st.timestamp = wall_seconds();
+    t.state = st.state;
+    t.statuses.push_back(st);
+    if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+      send_status(self, f->second, st);
+    finish_task(self, k);
+  }
+  a->second.used = resources{};
+  auto lost = make<schema::AgentLost>([&](auto b) { b.setAgentId(aid); });
+  for (auto& [fid, fw] : d.st.frameworks)
+    if (fw.handle)
+      self->send(fw.handle, lost);
+}
+
+void framework_disconnected(master_actor* self, const std::string& fid) {
+  auto& d = self->state;
+  auto f = d.st.frameworks.find(fid);
+  if (f == d.st.frameworks.end())
+    return;
+  auto& fw = f->second;
+  log::info("framework_disconnected", {{"framework_id", fid},
+                                       {"failover_timeout", fw.failover_timeout}});
+  fw.handle = nullptr;
+  fw.active = false;
+  d.alloc.activate_framework(fid, false);
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.framework_id == fid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, false);
+  auto timeout = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(std::max(0.0, fw.failover_timeout)));
+  self->delayed_send(self, timeout, timeout_atom::value, fid, fw.epoch);
+  request_allocation(self);
+}
+
+// Checks that the sender is the connected scheduler of `fid`.
+framework_entry* caller(master_actor* self, const std::string& fid) {
+  auto& d = self->state;
+  auto sender = sender_of(self);
+  auto f = d.st.frameworks.find(fid);
+  if (f == d.st.frameworks.end() || f->second.completed) {
+    scheduler_error(self, sender, "framework '" + fid + "' is not registered");
+    return nullptr;
+  }
+  if (f->second.handle != sender) {
+    scheduler_error(self, sender,
+                    "framework '" + fid + "' is registered by another scheduler");
+    return nullptr;
+  }
+  return &f->second;
+}
+
+void handle_accept(master_actor* self, const accept_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  std::string fid = v->getFrameworkId();
+  auto* fw = caller(self, fid);
+  if (!fw)
+    return;
+  // Offers: all must be outstanding, this framework's, and of one agent.
+  std::string agent_id;
+  std::string problem;
+  resources available;
+  std::vector<std::string> offer_ids;
+  for (auto oid : v->getOfferIds()) {
+    std::string id = oid;
+    auto o = d.st.offers.find(id);
+    if (o == d.st.offers.end() || o->second.framework_id != fid) {
+      problem = "offer '" + id + "' is unknown or no longer valid";
+      break;
+    }
+    if (!agent_id.empty() && agent_id != o->second.agent_id) {
+      problem = "offers of different agents in one accept";
+      break;
+    }
+    agent_id = o->second.agent_id;
+    available += o->second.res;
+    offer_ids.push_back(id);
+  }
+  if (problem.empty() && offer_ids.empty())
+    problem = "accept names no offers";
+  if (!problem.empty()) {
+    // Nothing changes: every task of this accept is refused with TASK_ERROR.
+    bool any_task = false;
+    for (auto op : v->getOperations()) {
+      auto ts = op.isLaunch() ? op.getLaunch() : op.getLaunchGroup();
+      for (auto t : ts) {
+        any_task = true;
+        status_info st;
+        st.task_id = t.getTaskId();
+        st.state = schema::TaskState::ERROR;
+        st.reason = "REASON_INVALID_OFFERS";
+        st.message = problem;
+        send_status(self, *fw, st);
+      }
+    }
+    if (!any_task)
+      scheduler_error(self, fw->handle, "accept refused: " + problem);
+    else
+      log::warn("accept_refused", {{"framework_id", fid}, {"reason", problem}});
+    return;
+  }
+  for (auto& oid : offer_ids) {
+    auto o = d.st.offers.find(oid);
+    d.st.agents[agent_id].offered -= o->second.res;
+    fw->offered -= o->second.res;
+    d.st.offers.erase(o);
+  }
+  auto agent_it = d.st.agents.find(agent_id);
+  if (agent_it == d.st.agents.end() || !agent_it->second.active) {
+    d.alloc.recover(agent_id, available);
+    return;
+  }
+  auto& agent = agent_it->second;
+  framework_entry fw_copy = *fw;
+  for (auto op : v->getOperations()) {
+    bool group = op.isLaunchGroup();
+    auto ts = group ? op.getLaunchGroup() : op.getLaunch();
+    auto plan = d.st.validate_launch(fid, agent_id, ts, available);
+    if (group && !plan.errors.empty()) {
+      // All or nothing: one bad task refuses the whole group.
+      std::string why = "task group refused: task '" + plan.errors[0].first
+                        + "': " + plan.errors[0].second;
+      for (auto t : ts) {
+        status_info st;
+        st.task_id = t.getTaskId();
+        st.state = schema::TaskState::ERROR;
+        st.reason = "REASON_TASK_GROUP_INVALID";
+        st.message = why;
+        send_status(self, *fw, st);
+      }
+      continue;
+    }
+    for (auto& [tid, why] : plan.errors) {
+      status_info st;
+      st.task_id = tid;
+      st.state = schema::TaskState::ERROR;
+      st.reason = "REASON_TASK_INVALID";
+      st.message = why;
+      send_status(self, *fw, st);
+    }
+    size_t k = 0;
+    for (auto t : ts) {
+      if (k >= plan.ok.size() || plan.ok[k].task_id != std::string{t.getTaskId().cStr()})
+        continue;
+      auto& item = plan.ok[k++];
+      available -= item.res;
+      task_entry te;
+      te.id = item.task_id;
+      te.name = t.getName();
+      te.framework_id = fid;
+      te.agent_id = agent_id;
+      bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
+      te.executor_id = has_executor ? std::string{t.getExecutor().getExecutorId()}
+                                    : item.task_id;
+      te.res = item.res;
+      status_info st0;
+      st0.task_id = te.id;
+      st0.state = schema::TaskState::STAGING;
+      st0.timestamp = wall_seconds();
+      st0.source = schema::StatusSource::MASTER;
+      te.statuses.push_back(st0);
+      agent.used += te.res;
+      fw->used += te.res;
+      auto run = make<schema::RunTask>([&](schema::RunTask::Builder b) {
+        auto fi = b.initFramework();
+        fi.setId(fw_copy.id);
+        fi.setName(fw_copy.name);
+        fi.setUser(fw_copy.user);
+        fi.setPrincipal(fw_copy.principal);
+        auto roles = fi.initRoles(static_cast<unsigned>(fw_copy.roles.size()));
+        for (unsigned j = 0; j < fw_copy.roles.size(); ++j)
+          roles.set(j, fw_copy.roles[j]);
+        b.setTask(t);
+        auto tb = b.getTask();
+        tb.setAgentId(agent_id);
+        auto ex = tb.getExecutor();
+        if (!has_executor) {
+          ex.setExecutorId(te.executor_id);
+          ex.setName("command executor");
+        }
+        ex.setFrameworkId(fid);
+      });
+      log::debug("task_launching", {{"framework_id", fid}, {"task_id", te.id},
+                                    {"agent_id", agent_id}});
+      d.st.tasks.emplace(key_t{fid, te.id}, std::move(te));
+      self->send(agent.handle, run);
+    }
+  }
+  // What the launches left over goes back, filtered as asked.
+  auto refuse = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(std::max(0.0, v->getFilters().getRefuseSeconds())));
+  std::optional<allocator::time_point> until;
+  if (refuse.count() > 0)
+    until = self->clock().now() + refuse;
+  d.alloc.recover(agent_id, available, fid, until);
+}
+
+void handle_status(master_actor* self, const status_update_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  auto s = v->getStatus();
+  auto st = status_info::from_capnp(s);
+  key_t key{st.framework_id, st.task_id};
+  auto t = d.st.tasks.find(key);
+  if (t != d.st.tasks.end()) {
+    t->second.state = st.state;
+    t->second.statuses.push_back(st);
+    if (is_terminal(st.state)) {
+      finish_task(self, key);
+      request_allocation(self);
+    }
+  }
+  auto f = d.st.frameworks.find(st.framework_id);
+  if (f != d.st.frameworks.end() && f->second.handle) {
+    self->send(f->second.handle, m); // the same bytes: no copy in-process
+    return;
+  }
+  if (f == d.st.frameworks.end() || f->second.completed) {
+    // Nobody will acknowledge: do it for the gone framework.
+    auto sender = sender_of(self);
+    if (sender && !st.uuid.empty())
+      self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                   b.setFrameworkId(st.framework_id);
+                   b.setAgentId(st.agent_id);
+                   b.setTaskId(st.task_id);
+                   b.setUuid(st.uuid);
+                 }));
+  }
+  // Otherwise the scheduler is failing over; the agent retries later.
+}
+
+void reconcile(master_actor* self, const reconcile_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  std::string fid = v->getFrameworkId();
+  auto* fw = caller(self, fid);
+  if (!fw)
+    return;
+  auto latest = [&](const task_entry& t) {
+    status_info st = t.statuses.empty() ? status_info{} : t.statuses.back();
+    st.task_id = t.id;
+    st.state = t.state;
+    st.agent_id = t.agent_id;
+    st.executor_id = t.executor_id;
+    st.uuid.clear();
+    st.reason = "REASON_RECONCILIATION";
+    return st;
+  };
+  if (v->getTasks().size() == 0) {
+    for (auto& [k, t] : d.st.tasks)
+      if (t.framework_id == fid)
+        send_status(self, *fw, latest(t));
+    return;
+  }
+  for (auto rt : v->getTasks()) {
+    std::string tid = rt.getTaskId();
+    if (auto* t = d.st.find_task(fid, tid)) {
+      send_status(self, *fw, latest(*t));
+    } else {
+      status_info st;
+      st.task_id = tid;
+      st.agent_id = rt.getAgentId();
+      st.state = schema::TaskState::LOST;
+      st.reason = "REASON_RECONCILIATION";
+      st.message = "task is unknown to the master";
+      send_status(self, *fw, st);
+    }
+  }
+}
+
+caf::behavior master_behavior(master_actor* self, master_options opts,
+                              caf::actor registrar) {
+  auto& d = self->state;
+  d.opts = std::move(opts);
+  d.registrar = std::move(registrar);
+  d.ids = id_generator{d.opts.seed};
+  d.master_id = d.ids.token();
+  d.started_at = wall_seconds();
+  for (auto& rec : d.opts.recovered.agents)
+    d.admitted_agents.insert(std::string{rec.read()->getAgentId()});
+  for (auto& rec : d.opts.recovered.frameworks)
+    d.known_frameworks.insert(std::string{rec.read()->getFramework().getId()});
+  log::info("master_started", {{"master_id", d.master_id},
+                               {"recovered_agents", d.admitted_agents.size()},
+                               {"recovered_frameworks", d.known_frameworks.size()},
+                               {"seed", d.ids.seed()}});
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto i = self->state.watched.find(dm.source);
+    if (i == self->state.watched.end())
+      return;
+    auto [kind, id] = i->second;
+    self->state.watched.erase(i);
+    if (kind == 'a')
+      agent_gone(self, id);
+    else
+      framework_disconnected(self, id);
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      request_allocation(self);
+      self->delayed_send(self, self->state.opts.allocation_interval, tick_atom::value);
+    },
+    [=](allocate_atom) {
+      self->state.allocation_pending = false;
+      guarded("allocate", [&] { allocate(self); });
+    },
+    [=](const register_agent_msg& m) -> caf::result<agent_registered_msg> {
+      // Before the promise: making it takes the sender out of the message.
+      auto sender = sender_of(self);
+      auto rp = self->make_response_promise<agent_registered_msg>();
+      bool ok = guarded("RegisterAgent", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        auto res = resources::from_capnp(v->getResources());
+        if (!res) {
+          rp.deliver(res.error());
+          return;
+        }
+        if (!sender) {
+          rp.deliver(make_error(errc::invalid_message, "anonymous agent"));
+          return;
+        }
+        std::string want = v->getAgentId();
+        std::string id;
+        if (!want.empty() && (d.admitted_agents.count(want) > 0 || d.st.agents.count(want) > 0))
+          id = want;
+        else
+          id = counter_id(d.master_id, "-S", d.next_agent++);
+        agent_entry a;
+        a.id = id;
+        a.hostname = v->getHostname();
+        a.endpoint = v->getEndpoint();
+        a.total = *res;
+        a.handle = sender;
+        a.registered_at = wall_seconds();
+        for (auto at : v->getAttributes())
+          a.attributes.emplace_back(at.getName(), at.getValue());
+        auto rec = make<schema::AgentRecord>([&](schema::AgentRecord::Builder b) {
+          b.setAgentId(id);
+          b.setHostname(a.hostname);
+          b.setEndpoint(a.endpoint);
+          b.setRegisteredAt(a.registered_at);
+          b.setResources(v->getResources());
+          b.setAttributes(v->getAttributes());
+        });
+        registry_store::batch batch;
+        batch.put_agent(id, rec);
+        self->request(self->state.registrar, caf::infinite, std::move(batch))
+          .then(
+            [=](bool) mutable {
+              auto& d = self->state;
+              if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()
+                                                    && old->second.active) {
+                // The same agent again (a restart): its old self is gone.
+                d.watched.erase(old->second.handle.address());
+                agent_gone(self, a.id);
+              }
+              d.admitted_agents.insert(a.id);
+              d.alloc.add_agent(a.id, a.total);
+              d.watched[a.handle.address()] = {'a', a.id};
+              self->monitor(a.handle);
+              log::info("agent_registered", {{"agent_id", a.id},
+                                             {"hostname", a.hostname},
+                                             {"resources", a.total.to_string()}});
+              auto reply = make<schema::AgentRegistered>([&](auto b) {
+                b.setAgentId(a.id);
+                b.setMasterId(d.master_id);
+              });
+              d.st.agents[a.id] = std::move(a);
+              rp.deliver(reply);
+              request_allocation(self);
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
+      });
+      if (!ok)
+        rp.deliver(make_error(errc::invalid_message, "RegisterAgent does not decode"));
+      return rp;
+    },
+    [=](const register_framework_msg& m) -> caf::result<framework_registered_msg> {
+      // Before the promise: making it takes the sender out of the message.
+      auto sender = sender_of(self);
+      auto rp = self->make_response_promise<framework_registered_msg>();
+      bool ok = guarded("RegisterFramework", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        auto info = v->getFramework();
+        if (!sender) {
+          rp.deliver(make_error(errc::invalid_message, "anonymous scheduler"));
+          return;
+        }
+        if (info.getName().size() == 0) {
+          rp.deliver(make_error(errc::invalid_message, "framework name is empty"));
+          return;
+        }
+        std::string want = info.getId();
+        bool rereg = false;
+        std::string id;
+        if (!want.empty()) {
+          auto f = d.st.frameworks.find(want);
+          bool known = (f != d.st.frameworks.end() && !f->second.completed)
+                       || (f == d.st.frameworks.end() && d.known_frameworks.count(want) > 0);
+          if (!known) {
+            rp.deliver(make_error(errc::unknown_framework,
+                                  "framework '" + want
+                                    + "' is unknown or was torn down"));
+            return;
+          }
+          id = want;
+          rereg = true;
+        } else {
+          id = counter_id(d.master_id, "-", d.next_framework++);
+        }
+        framework_entry fe;
+        fe.id = id;
+        fe.name = info.getName();
+        fe.user = info.getUser();
+        fe.principal = info.getPrincipal();
+        fe.failover_timeout = info.getFailoverTimeout();
+        for (auto r : info.getRoles())
+          fe.roles.emplace_back(r);
+        if (fe.roles.empty())
+          fe.roles.push_back("*");
+        fe.handle = sender;
+        fe.registered_at = wall_seconds();
+        auto rec = make<schema::FrameworkRecord>([&](schema::FrameworkRecord::Builder b) {
+          b.setFramework(info);
+          b.getFramework().setId(id);
+          b.setRegisteredAt(fe.registered_at);
+        });
+        registry_store::batch batch;
+        batch.put_framework(id, rec);
+        self->request(self->state.registrar, caf::infinite, std::move(batch))
+          .then(
+            [=](bool) mutable {
+              auto& d = self->state;
+              d.known_frameworks.insert(fe.id);
+              auto& slot = d.st.frameworks[fe.id];
+              if (slot.handle && slot.handle != fe.handle) {
+                d.watched.erase(slot.handle.address());
+                self->demonitor(slot.handle);
+                self->send(slot.handle, make<schema::SchedulerError>([](auto b) {
+                  b.setMessage("framework failed over to another scheduler");
+                }));
+              }
+              fe.used = slot.used;
+              fe.offered = slot.offered;
+              fe.epoch = slot.epoch + 1;
+              if (slot.registered_at > 0)
+                fe.registered_at = slot.registered_at;
+              slot = fe;
+              d.alloc.add_framework(fe.id, fe.roles);
+              d.alloc.activate_framework(fe.id, true);
+              d.watched[fe.handle.address()] = {'f', fe.id};
+              self->monitor(fe.handle);
+              log::info(rereg ? "framework_reregistered" : "framework_registered",
+                        {{"framework_id", fe.id}, {"name", fe.name}});
+              rp.deliver(make<schema::FrameworkRegistered>([&](auto b) {
+                b.setFrameworkId(fe.id);
+                b.setMasterId(d.master_id);
+                b.setReregistered(rereg);
+              }));
+              request_allocation(self);
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
+      });
+      if (!ok)
+        rp.deliver(make_error(errc::invalid_message, "RegisterFramework does not decode"));
+      return rp;
+    },
+    [=](const accept_msg& m) { guarded("Accept", [&] { handle_accept(self, m); }); },
+    [=](const decline_msg& m) {
+      guarded("Decline", [&] {
+        auto v = m.read();
+        if (!caller(self, v->getFrameworkId()))
+          return;
+        auto refuse = std::chrono::duration_cast<caf::timespan>(
+          std::chrono::duration<double>(std::max(0.0, v->getFilters().getRefuseSeconds())));
+        for (auto oid : v->getOfferIds()) {
+          auto o = self->state.st.offers.find(oid);
+          if (o == self->state.st.offers.end()
+              || o->second.framework_id != std::string{v->getFrameworkId().cStr()})
+            continue;
+          drop_offer(self, oid, refuse, false);
+        }
+      });
+    },
+    [=](const kill_msg& m) {
+      guarded("Kill", [&] {
+        auto& d = self->state;
+        auto v = m.read();
+        std::string fid = v->getFrameworkId();
+        std::string tid = v->getTaskId();
+        auto* fw = caller(self, fid);
+        if (!fw)
+          return;
+        auto t = d.st.tasks.find({fid, tid});
+        if (t == d.st.tasks.end()) {
+          status_info st;
+          st.task_id = tid;
+          st.state = schema::TaskState::LOST;
+          st.reason = "REASON_RECONCILIATION";
+          st.message = "kill of a task the master does not know";
+          send_status(self, *fw, st);
+          return;
+        }
+        auto a = d.st.agents.find(t->second.agent_id);
+        if (a == d.st.agents.end() || !a->second.handle)
+          return;
+        self->send(a->second.handle, m);
+      });
+    },
+    [=](const acknowledge_msg& m) {
+      guarded("Acknowledge", [&] {
+        auto v = m.read();
+        if (!caller(self, v->getFrameworkId()))
+          return;
+        auto a = self->state.st.agents.find(v->getAgentId());
+        if (a == self->state.st.agents.end() || !a->second.handle)
+          return;
+        self->send(a->second.handle, m);
+      });
+    },
+    [=](const status_update_msg& m) { guarded("StatusUpdate", [&] { handle_status(self, m); }); },
+    [=](const reconcile_msg& m) { guarded("Reconcile", [&] { reconcile(self, m); }); },
+    [=](const revive_msg& m) {
+      guarded("Revive", [&] {
+        auto v = m.read();
+        if (!caller(self, v->getFrameworkId()))
+          return;
+        self->state.alloc.revive(v->getFrameworkId());
+        request_allocation(self);
+      });
+    },
+    [=](const suppress_msg& m) {
+      guarded("Suppress", [&] {
+        auto v = m.read();
+        if (!caller(self, v->getFrameworkId()))
+          return;
+        self->state.alloc.suppress(v->getFrameworkId());
+      });
+    },
+    [=](const teardown_msg& m) {
+      guarded("Teardown", [&] {
+        auto v = m.read();
+        if (!caller(self, v->getFrameworkId()))
+          return;
+        teardown(self, v->getFrameworkId(), "the framework asked for it");
+      });
+    },
+    [=](const scheduler_message_msg& m) {
+      guarded("SchedulerMessage", [&] {
+        auto v = m.read();
+        if (!caller(self, v->getFrameworkId()))
+          return;
+        auto a = self->state.st.agents.find(v->getAgentId());
+        if (a == self->state.st.agents.end() || !a->second.handle) {
+          scheduler_error(self, sender_of(self),
+                          "message for unknown agent '"
+                            + std::string{v->getAgentId().cStr()} + "'");
+          return;
+        }
+        self->send(a->second.handle, m);
+      });
+    },
+    [=](const executor_message_msg& m) {
+      guarded("ExecutorMessage", [&] {
+        auto v = m.read();
+        auto f = self->state.st.frameworks.find(v->getFrameworkId());
+        if (f != self->state.st.frameworks.end() && f->second.handle)
+          self->send(f->second.handle, m);
+      });
+    },
+    [=](const executor_lost_msg& m) {
+      guarded("ExecutorLost", [&] {
+        auto v = m.read();
+        auto f = self->state.st.frameworks.find(v->getFrameworkId());
+        if (f != self->state.st.frameworks.end() && f->second.handle)
+          self->send(f->second.handle, m);
+      });
+    },
+    [=](const get_state_msg&) -> state_msg {
+      auto& d = self->state;
+      return d.st.snapshot(d.master_id, d.started_at,
+                           static_cast<uint32_t>(d.opts.recovered.agents.size()),
+                           static_cast<uint32_t>(d.opts.recovered.frameworks.size()));
+    },
+    [=](timeout_atom, const std::string& fid, uint64_t epoch) {
+      auto& d = self->state;
+      auto f = d.st.frameworks.find(fid);
+      if (f == d.st.frameworks.end() || f->second.handle || f->second.epoch != epoch)
+        return;
+      teardown(self, fid, "failover timeout elapsed");
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_master(caf::actor_system& sys, caf::actor registrar,
+                        master_options opts) {
+  return sys.spawn(master_behavior, std::move(opts), std::move(registrar));
+}
+
+} // namespace caldera

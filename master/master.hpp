@@ -1,0 +1,40 @@
+// The master actor: registers agents and frameworks, turns the allocator's
+// decisions into offers, validates accepts and launches tasks on agents,
+// forwards status updates (and their acknowledgements) between agents and
+// schedulers, and recovers resources when tasks end or peers go away.
+//
+// Every agent and scheduler handle is monitored. A scheduler that goes away
+// leaves its framework disconnected (offers rescinded) for
+// `failover_timeout`; then the framework is torn down. An agent that goes away
+// has its offers rescinded and its tasks reported TASK_LOST.
+//
+// Registry changes (admitted agents, framework ids) go through the registrar
+// actor; the master answers a registration only after the change is durable,
+// and never blocks on disk itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+#include "storage/registry_store.hpp"
+
+namespace caldera {
+
+struct master_options {
+  caf::timespan allocation_interval = std::chrono::seconds(1);
+  std::string hostname = "localhost";
+  uint64_t seed = 0;
+  /// Shown in state; the registry content loaded at start.
+  registry_snapshot recovered;
+};
+
+/// Spawns a master that persists through `registrar`.
+caf::actor spawn_master(caf::actor_system& sys, caf::actor registrar,
+                        master_options opts);
+
+} // namespace caldera

@@ -1,0 +1,143 @@
+#include "master/master_state.hpp"
+
+#include <set>
+
+#include "actors/error.hpp"
+
+namespace caldera {
+
+launch_plan master_state::validate_launch(
+  const std::string& framework_id, const std::string& tasks_agent,
+  capnp::List<schema::TaskInfo>::Reader launch, resources available) const {
+  launch_plan plan;
+  std::set<std::string> seen;
+  for (auto t : launch) {
+    std::string id = t.getTaskId();
+    auto fail = [&](std::string why) { plan.errors.emplace_back(id, std::move(why)); };
+    if (id.empty()) {
+      fail("task id is empty");
+      continue;
+    }
+    if (!seen.insert(id).second) {
+      fail("task id '" + id + "' is used twice in this launch");
+      continue;
+    }
+    if (tasks.find({framework_id, id}) != tasks.end()) {
+      fail("task id '" + id + "' is already in use by an active task");
+      continue;
+    }
+    std::string agent = t.getAgentId();
+    if (!agent.empty() && agent != tasks_agent) {
+      fail("task names agent '" + agent + "' but the offers are of agent '"
+           + tasks_agent + "'");
+      continue;
+    }
+    auto res = resources::from_capnp(t.getResources());
+    if (!res) {
+      fail("invalid resources: " + describe(res.error()));
+      continue;
+    }
+    if (res->empty()) {
+      fail("task uses no resources");
+      continue;
+    }
+    bool has_command = t.hasCommand() && t.getCommand().getShell().size() > 0;
+    bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
+    if (!has_command && !has_executor) {
+      fail("task has neither a command nor an executor");
+      continue;
+    }
+    if (!available.contains(*res)) {
+      fail("task needs " + res->to_string() + " but the offers have "
+           + (available.empty() ? std::string{"nothing"} : available.to_string())
+           + " left");
+      continue;
+    }
+    available -= *res;
+    plan.ok.push_back(launch_item{id, std::move(*res)});
+  }
+  return plan;
+}
+
+void master_state::complete_task(const std::pair<std::string, std::string>& key) {
+  auto i = tasks.find(key);
+  if (i == tasks.end())
+    return;
+  completed_tasks.push_back(std::move(i->second));
+  tasks.erase(i);
+  while (completed_tasks.size() > max_completed_tasks)
+    completed_tasks.pop_front();
+}
+
+const task_entry* master_state::find_task(const std::string& framework_id,
+                                          const std::string& task_id) const {
+  if (auto i = tasks.find({framework_id, task_id}); i != tasks.end())
+    return &i->second;
+  for (auto i = completed_tasks.rbegin(); i != completed_tasks.rend(); ++i)
+    if (i->framework_id == framework_id && i->id == task_id)
+      return &*i;
+  return nullptr;
+}
+
+state_msg master_state::snapshot(const std::string& master_id, double started_at,
+                                 uint32_t recovered_agents,
+                                 uint32_t recovered_frameworks) const {
+  capnp::MallocMessageBuilder mb;
+  auto st = mb.initRoot<schema::State>();
+  st.setMasterId(master_id);
+  st.setStartedAt(started_at);
+  st.setRecoveredAgents(recovered_agents);
+  st.setRecoveredFrameworks(recovered_frameworks);
+  auto as = st.initAgents(static_cast<unsigned>(agents.size()));
+  unsigned i = 0;
+  for (auto& [id, a] : agents) {
+    auto b = as[i++];
+    b.setId(a.id);
+    b.setHostname(a.hostname);
+    b.setEndpoint(a.endpoint);
+    b.setActive(a.active);
+    b.setRegisteredAt(a.registered_at);
+    a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
+    a.used.to_capnp(b.initUsedResources(static_cast<unsigned>(a.used.entry_count())));
+    a.offered.to_capnp(
+      b.initOfferedResources(static_cast<unsigned>(a.offered.entry_count())));
+  }
+  auto fs = st.initFrameworks(static_cast<unsigned>(frameworks.size()));
+  i = 0;
+  for (auto& [id, f] : frameworks) {
+    auto b = fs[i++];
+    b.setId(f.id);
+    b.setName(f.name);
+    b.setUser(f.user);
+    auto roles = b.initRoles(static_cast<unsigned>(f.roles.size()));
+    for (unsigned j = 0; j < f.roles.size(); ++j)
+      roles.set(j, f.roles[j]);
+    b.setActive(f.active && !f.completed);
+    b.setRegisteredAt(f.registered_at);
+    f.used.to_capnp(b.initUsedResources(static_cast<unsigned>(f.used.entry_count())));
+    f.offered.to_capnp(
+      b.initOfferedResources(static_cast<unsigned>(f.offered.entry_count())));
+  }
+  auto ts = st.initTasks(static_cast<unsigned>(tasks.size() + completed_tasks.size()));
+  i = 0;
+  auto put = [&](const task_entry& t) {
+    auto b = ts[i++];
+    b.setId(t.id);
+    b.setName(t.name);
+    b.setFrameworkId(t.framework_id);
+    b.setAgentId(t.agent_id);
+    b.setExecutorId(t.executor_id);
+    b.setState(t.state);
+    t.res.to_capnp(b.initResources(static_cast<unsigned>(t.res.entry_count())));
+    auto ss = b.initStatuses(static_cast<unsigned>(t.statuses.size()));
+    for (unsigned j = 0; j < t.statuses.size(); ++j)
+      t.statuses[j].to_capnp(ss[j]);
+  };
+  for (auto& t : completed_tasks)
+    put(t);
+  for (auto& [k, t] : tasks)
+    put(t);
+  return state_msg{mb};
+}
+
+} // namespace caldera

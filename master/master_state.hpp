@@ -1,0 +1,114 @@
+// The master's soft state: agents, frameworks, tasks and outstanding offers,
+// as plain data with the checks that do not need an actor (launch validation,
+// the operator snapshot). The master actor owns one and is its only writer.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "actors/resources.hpp"
+#include "actors/status.hpp"
+#include "actors/types.hpp"
+
+namespace caldera {
+
+struct agent_entry {
+  std::string id;
+  std::string hostname;
+  std::string endpoint;
+  resources total;
+  resources used;     // by tasks
+  resources offered;  // in outstanding offers
+  std::vector<std::pair<std::string, std::string>> attributes;
+  caf::actor handle;
+  bool active = true;
+  double registered_at = 0;
+};
+
+struct framework_entry {
+  std::string id;
+  std::string name;
+  std::string user;
+  std::vector<std::string> roles;
+  std::string principal;
+  double failover_timeout = 0;
+  caf::actor handle;   // the scheduler; null while disconnected
+  bool active = true;
+  bool completed = false;
+  double registered_at = 0;
+  uint64_t epoch = 0;  // bumped on every (re)connect; guards failover timers
+  resources used;
+  resources offered;
+};
+
+struct task_entry {
+  std::string id;
+  std::string name;
+  std::string framework_id;
+  std::string agent_id;
+  std::string executor_id;
+  resources res;
+  schema::TaskState state = schema::TaskState::STAGING;
+  std::vector<status_info> statuses;
+};
+
+struct offer_entry {
+  std::string id;
+  std::string framework_id;
+  std::string agent_id;
+  resources res;
+};
+
+/// One task of an accepted launch, after validation.
+struct launch_item {
+  std::string task_id;
+  resources res;
+};
+
+/// What `validate_launch` decided for each task of one launch operation.
+struct launch_plan {
+  std::vector<launch_item> ok;
+  std::vector<std::pair<std::string, std::string>> errors; // task id, reason
+};
+
+class master_state {
+public:
+  std::map<std::string, agent_entry> agents;
+  std::map<std::string, framework_entry> frameworks;
+  /// Active tasks by (framework id, task id).
+  std::map<std::pair<std::string, std::string>, task_entry> tasks;
+  /// Terminal tasks, newest last, bounded by `max_completed_tasks`.
+  std::deque<task_entry> completed_tasks;
+  std::map<std::string, offer_entry> offers;
+  size_t max_completed_tasks = 1000;
+
+  /// Checks each task of `launch` against what the offers hold (`available`,
+  /// consumed in order), id uniqueness (within the launch and among the
+  /// framework's active tasks) and completeness. `tasks_agent` is the agent
+  /// of the offers.
+  launch_plan validate_launch(const std::string& framework_id,
+                              const std::string& tasks_agent,
+                              capnp::List<schema::TaskInfo>::Reader launch,
+                              resources available) const;
+
+  /// Moves a task to the completed list (after a terminal update).
+  void complete_task(const std::pair<std::string, std::string>& key);
+
+  /// Finds a task, active or completed.
+  const task_entry* find_task(const std::string& framework_id,
+                              const std::string& task_id) const;
+
+  /// The operator view (agents, frameworks, tasks) as a State message.
+  state_msg snapshot(const std::string& master_id, double started_at,
+                     uint32_t recovered_agents,
+                     uint32_t recovered_frameworks) const;
+};
+
+} // namespace caldera

@@ -1,0 +1,72 @@
+#include "master/registrar.hpp"
+
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+
+namespace caldera {
+
+namespace {
+
+struct registrar_state {
+  std::unique_ptr<registry_store> store;
+  registry_store::batch pending;
+  std::vector<caf::response_promise> waiting;
+  bool flush_scheduled = false;
+  uint64_t writes = 0;
+  static inline const char* name = "registrar";
+};
+
+caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
+                        std::shared_ptr<std::unique_ptr<registry_store>> store) {
+  self->state.store = std::move(*store);
+  return {
+    [=](const registry_store::batch& b) -> caf::response_promise {
+      auto& st = self->state;
+      st.pending.append(b);
+      st.waiting.push_back(self->make_response_promise());
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return st.waiting.back();
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      auto batch = std::move(st.pending);
+      st.pending = registry_store::batch{};
+      auto waiting = std::move(st.waiting);
+      st.waiting.clear();
+      auto err = st.store->apply(batch);
+      ++st.writes;
+      if (err) {
+        log::error("registry_write_failed", {{"reason", describe(err)},
+                                             {"ops", batch.size()}});
+        for (auto& rp : waiting)
+          rp.deliver(err);
+        return;
+      }
+      log::debug("registry_write", {{"ops", batch.size()},
+                                    {"requests", waiting.size()}});
+      for (auto& rp : waiting)
+        rp.deliver(true);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_registrar(caf::actor_system& sys,
+                           std::unique_ptr<registry_store> store) {
+  auto holder = std::make_shared<std::unique_ptr<registry_store>>(std::move(store));
+  return sys.spawn(registrar, holder);
+}
+
+} // namespace caldera

@@ -1,0 +1,82 @@
+// The master's durable registry in RocksDB: the only place (with the agent
+// checkpoint, later) that includes RocksDB. Records are Cap'n Proto flat
+// arrays keyed by kind and id:
+//
+//   agent/<agent-id>          AgentRecord       (admitted agents)
+//   framework/<framework-id>  FrameworkRecord
+//   master/info               MasterRecord
+//
+// A change is a `batch` of puts and deletes applied as one atomic, synced
+// WriteBatch. Not thread-safe: one owner (the registrar actor) uses it. Calls
+// block on disk; never call them from the master's own mailbox.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/types.hpp"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace caldera {
+
+using agent_record_msg = msg<schema::AgentRecord>;
+using framework_record_msg = msg<schema::FrameworkRecord>;
+using master_record_msg = msg<schema::MasterRecord>;
+
+/// What the registry held when it was opened.
+struct registry_snapshot {
+  std::vector<agent_record_msg> agents;
+  std::vector<framework_record_msg> frameworks;
+  std::optional<master_record_msg> master;
+};
+
+class registry_store {
+public:
+  /// A set of changes applied atomically by `apply`.
+  class batch {
+  public:
+    void put_agent(const std::string& id, const agent_record_msg& rec);
+    void remove_agent(const std::string& id);
+    void put_framework(const std::string& id, const framework_record_msg& rec);
+    void remove_framework(const std::string& id);
+    void put_master(const master_record_msg& rec);
+    bool empty() const { return ops_.empty(); }
+    size_t size() const { return ops_.size(); }
+    void append(const batch& other);
+
+  private:
+    friend class registry_store;
+    struct op {
+      std::string key;
+      word_buffer value; // null: delete
+    };
+    std::vector<op> ops_;
+  };
+
+  ~registry_store();
+
+  /// Opens (creating if needed) the registry under `dir`. Fails with
+  /// errc::storage_error naming the path and RocksDB's reason.
+  static caf::expected<std::unique_ptr<registry_store>> open(const std::string& dir);
+
+  /// Reads every record. Records that do not decode fail with storage_error.
+  caf::expected<registry_snapshot> load();
+
+  /// Applies `b` as one synced WriteBatch; returns only after the write.
+  caf::error apply(const batch& b);
+
+private:
+  registry_store() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
+};
+
+} // namespace caldera
