@@ -1,0 +1,62 @@
+// Real processes for tests: start a binary with its output on a pipe, wait
+// (bounded) for a line to appear or for it to exit, and never leak it: the
+// destructor kills its whole process group.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace caldera::test {
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+uint16_t free_port();
+
+/// A fresh directory under the system temp dir, removed by `~temp_dir`.
+struct temp_dir {
+  temp_dir();
+  ~temp_dir();
+  std::string path;
+};
+
+class child {
+public:
+  /// Starts `argv` (argv[0] a path) in its own process group, stdout and
+  /// stderr both to a pipe this object reads.
+  explicit child(std::vector<std::string> argv);
+  ~child();
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  /// Reads output until it contains `text`; false if the process ended or
+  /// `timeout` passed first.
+  bool wait_for(const std::string& text,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// Reads output until EOF and reaps the process; returns its exit code
+  /// (128 + signal if it was killed), or -1 on timeout (then it is killed).
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  void signal(int sig);
+  const std::string& output() const { return out_; }
+  pid_t pid() const { return pid_; }
+
+private:
+  bool read_some(std::chrono::steady_clock::time_point deadline);
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool eof_ = false;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string out_;
+};
+
+/// Path of a caldera binary in the build tree.
+std::string bin(const std::string& name);
+
+/// Path of a file in the source tree.
+std::string source(const std::string& rel);
+
+} // namespace caldera::test

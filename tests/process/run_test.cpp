@@ -1,0 +1,156 @@
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <set>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/process/process_util.hpp"
+
+using namespace caldera::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A master and two agents as real processes on loopback, started the way the
+// README does it (config files plus command-line overrides).
+struct local_cluster {
+  temp_dir dir;
+  uint16_t master_port = free_port();
+  std::string master_ep = "127.0.0.1:" + std::to_string(master_port);
+  std::unique_ptr<child> master;
+  std::vector<std::unique_ptr<child>> agents;
+
+  explicit local_cluster(int n_agents) {
+    master = std::make_unique<child>(std::vector<std::string>{
+      bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
+      std::to_string(master_port), "--work-dir", dir.path + "/master"});
+    REQUIRE_MESSAGE(master->wait_for("master_listening"), master->output());
+    for (int i = 0; i < n_agents; ++i) {
+      auto port = free_port();
+      agents.push_back(std::make_unique<child>(std::vector<std::string>{
+        bin("caldera-agent"), "--config", source("conf/agent.conf"), "--master",
+        master_ep, "--port", std::to_string(port), "--work-dir",
+        dir.path + "/a" + std::to_string(i), "--resources", "cpus:2;mem:512"}));
+      REQUIRE_MESSAGE(agents.back()->wait_for("agent_registered"), agents.back()->output());
+    }
+  }
+
+  ~local_cluster() {
+    for (auto& a : agents) {
+      a->signal(SIGTERM);
+      CHECK_MESSAGE(a->wait_exit(20s) == 0, a->output());
+    }
+    master->signal(SIGTERM);
+    CHECK_MESSAGE(master->wait_exit(20s) == 0, master->output());
+  }
+
+  std::unique_ptr<child> run(std::vector<std::string> cmd, const char* res = "cpus:0.5;mem:64") {
+    std::vector<std::string> argv{bin("caldera"), "run", "--master", master_ep,
+                                  "--resources", res, "--offer-timeout", "30", "--"};
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    return std::make_unique<child>(argv);
+  }
+};
+
+} // namespace
+
+TEST_SUITE("process") {
+
+TEST_CASE("caldera run on a master and two agent processes: exit codes, kill, state") {
+  local_cluster c{2};
+
+  auto failing = c.run({"sh", "-c", "echo hi; exit 3"});
+  CHECK(failing->wait_exit(60s) == 3);
+  INFO(failing->output());
+  CHECK(failing->output().find("TASK_STAGING") != std::string::npos);
+  CHECK(failing->output().find("TASK_RUNNING") != std::string::npos);
+  CHECK(failing->output().find("TASK_FAILED") != std::string::npos);
+  CHECK(failing->output().find("exited with status 3") != std::string::npos);
+
+  auto ok = c.run({"true"});
+  CHECK(ok->wait_exit(60s) == 0);
+  CHECK(ok->output().find("TASK_FINISHED") != std::string::npos);
+
+  auto sleeper = c.run({"sleep", "300"});
+  REQUIRE_MESSAGE(sleeper->wait_for("TASK_RUNNING", 60s), sleeper->output());
+  sleeper->signal(SIGTERM);
+  CHECK(sleeper->wait_exit(60s) == 137);
+  CHECK(sleeper->output().find("TASK_KILLED") != std::string::npos);
+
+  // The command's output is in its sandbox.
+  bool found_hi = false;
+  for (int i = 0; i < 2; ++i) {
+    auto root = c.dir.path + "/a" + std::to_string(i) + "/sandboxes";
+    if (!std::filesystem::exists(root))
+      continue;
+    for (auto& e : std::filesystem::recursive_directory_iterator(root))
+      if (e.path().filename() == "stdout" && slurp(e.path().string()) == "hi\n")
+        found_hi = true;
+  }
+  CHECK(found_hi);
+
+  child state{{bin("caldera"), "state", "--master", c.master_ep, "--json"}};
+  REQUIRE(state.wait_exit(30s) == 0);
+  auto j = nlohmann::json::parse(state.output());
+  CHECK(j["agents"].size() == 2);
+  CHECK(j["frameworks"].size() == 3);
+  REQUIRE(j["tasks"].size() == 3);
+  std::multiset<std::string> states;
+  for (auto& t : j["tasks"])
+    states.insert(t["state"].get<std::string>());
+  CHECK(states == std::multiset<std::string>{"TASK_FAILED", "TASK_FINISHED", "TASK_KILLED"});
+  for (auto& a : j["agents"])
+    CHECK(a["used_resources"].empty());
+
+  child table{{bin("caldera"), "state", "--master", c.master_ep}};
+  REQUIRE(table.wait_exit(30s) == 0);
+  CHECK(table.output().find("AGENTS") != std::string::npos);
+  CHECK(table.output().find("TASK_KILLED") != std::string::npos);
+}
+
+TEST_CASE("caldera run reports an unreachable master and a bad command line") {
+  child unreachable{{bin("caldera"), "run", "--master",
+                     "127.0.0.1:" + std::to_string(free_port()), "--", "true"}};
+  CHECK(unreachable.wait_exit(30s) == 1);
+  CHECK(unreachable.output().find("cannot reach the master") != std::string::npos);
+  child bad{{bin("caldera"), "run", "--resources", "cpus:abc", "--", "true"}};
+  CHECK(bad.wait_exit(30s) == 2);
+  CHECK(bad.output().find("not a number") != std::string::npos);
+}
+
+TEST_CASE("the master keeps its registry across a restart") {
+  temp_dir dir;
+  auto port = free_port();
+  std::vector<std::string> argv{bin("caldera-master"), "--port", std::to_string(port),
+                                "--work-dir", dir.path + "/m"};
+  {
+    child m{argv};
+    REQUIRE(m.wait_for("master_listening"));
+    child a{{bin("caldera-agent"), "--master", "127.0.0.1:" + std::to_string(port),
+             "--port", std::to_string(free_port()), "--work-dir", dir.path + "/a",
+             "--resources", "cpus:1;mem:128"}};
+    REQUIRE(a.wait_for("agent_registered"));
+    a.signal(SIGTERM);
+    CHECK(a.wait_exit(20s) == 0);
+    m.signal(SIGTERM);
+    CHECK(m.wait_exit(20s) == 0);
+  }
+  child m{argv};
+  REQUIRE(m.wait_for("master_listening"));
+  CHECK(m.output().find("recovered_agents=1") != std::string::npos);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
+}
