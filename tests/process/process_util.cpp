@@ -69,8 +69,11 @@ child::child(std::vector<std::string> argv_s) {
   fd_ = fds[0];
   if (rc != 0) {
     ::close(fd_);
+    fd_ = -1;
+    reaped_ = true;
     throw std::runtime_error("cannot start " + argv_s[0] + ": " + std::strerror(rc));
   }
+  reader_ = std::thread([this] { drain(); });
 }
 
 child::~child() {
@@ -81,53 +84,58 @@ child::~child() {
     while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
     }
   }
+  if (reader_.joinable()) {
+    // Processes of its group may still hold the pipe: kill them too.
+    ::kill(-pid_, SIGKILL);
+    reader_.join();
+  }
   if (fd_ >= 0)
     ::close(fd_);
 }
 
-bool child::read_some(std::chrono::steady_clock::time_point deadline) {
-  if (eof_)
-    return false;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-    deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0)
-    return false;
-  pollfd p{fd_, POLLIN, 0};
-  int n = ::poll(&p, 1, static_cast<int>(left.count()));
-  if (n <= 0)
-    return n < 0 && errno == EINTR;
+void child::drain() {
   char buf[4096];
-  auto got = ::read(fd_, buf, sizeof(buf));
-  if (got <= 0) {
-    eof_ = true;
-    return false;
+  for (;;) {
+    auto got = ::read(fd_, buf, sizeof(buf));
+    if (got < 0 && errno == EINTR)
+      continue;
+    std::lock_guard<std::mutex> g{mtx_};
+    if (got <= 0) {
+      eof_ = true;
+      cv_.notify_all();
+      return;
+    }
+    out_.append(buf, static_cast<size_t>(got));
+    cv_.notify_all();
   }
-  out_.append(buf, static_cast<size_t>(got));
-  return true;
+}
+
+std::string child::output() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return out_;
 }
 
 bool child::wait_for(const std::string& text, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (out_.find(text) == std::string::npos)
-    if (!read_some(deadline))
-      return out_.find(text) != std::string::npos;
-  return true;
+  std::unique_lock<std::mutex> g{mtx_};
+  return cv_.wait_for(g, timeout, [&] {
+    return eof_ || out_.find(text) != std::string::npos;
+  }) && out_.find(text) != std::string::npos;
 }
 
 int child::wait_exit(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!eof_ && read_some(deadline)) {
+  bool closed;
+  {
+    std::unique_lock<std::mutex> g{mtx_};
+    closed = cv_.wait_for(g, timeout, [&] { return eof_; });
   }
-  if (!eof_ && !reaped_) {
-    // Output still open at the deadline: give up on it.
-    ::kill(-pid_, SIGKILL);
-  }
+  if (!closed)
+    ::kill(-pid_, SIGKILL); // output still open at the deadline: give up on it
   if (!reaped_) {
     while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
     }
     reaped_ = true;
   }
-  if (!eof_)
+  if (!closed)
     return -1;
   if (WIFEXITED(status_))
     return WEXITSTATUS(status_);

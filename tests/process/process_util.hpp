@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 namespace caldera::test {
@@ -40,17 +43,23 @@ public:
   int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   void signal(int sig);
-  const std::string& output() const { return out_; }
+  /// Everything read so far.
+  std::string output() const;
   pid_t pid() const { return pid_; }
 
 private:
-  bool read_some(std::chrono::steady_clock::time_point deadline);
+  // A reader thread drains the pipe all the time, so a chatty daemon never
+  // blocks on a full pipe while nobody waits on it.
+  void drain();
   pid_t pid_ = -1;
   int fd_ = -1;
-  bool eof_ = false;
   bool reaped_ = false;
   int status_ = 0;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  bool eof_ = false;
   std::string out_;
+  std::thread reader_;
 };
 
 /// Path of a caldera binary in the build tree.
