@@ -97,7 +97,8 @@ void scheduler::do_register() {
         });
       },
       [this](caf::error& err) {
-        if (err.category() == caf::atom("caldera")) {
+        if (err.category() == caf::atom("caldera")
+            && err.code() != static_cast<uint8_t>(errc::storage_error)) {
           error("registration refused: " + describe(err));
           quit(err);
           return;

@@ -146,7 +146,12 @@ void do_register(agent_actor* self) {
       },
       [=](caf::error& err) {
         auto& d = self->state;
-        if (err.category() == caf::atom("caldera")) {
+        // Refusals of what this agent is (its resources, its message) are
+        // final; anything else (a registry write failing, a timeout) is
+        // retried.
+        if (err.category() == caf::atom("caldera")
+            && (err.code() == static_cast<uint8_t>(errc::invalid_resources)
+                || err.code() == static_cast<uint8_t>(errc::invalid_message))) {
           log::error("agent_registration_refused", {{"reason", describe(err)}});
           self->quit(err);
           return;

@@ -92,6 +92,10 @@ struct cluster {
   ~cluster() {
     for (auto& a : others)
       caf::anon_send_exit(a, caf::exit_reason::kill);
+    // Agents destroy their executors (in-process containers) and quit.
+    for (auto& a : agents)
+      caf::anon_send(a, shutdown_atom::value);
+    drain();
     for (auto& a : agents)
       caf::anon_send_exit(a, caf::exit_reason::kill);
     caf::anon_send_exit(master, caf::exit_reason::kill);

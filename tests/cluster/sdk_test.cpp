@@ -1,0 +1,221 @@
+// The framework SDK against a whole in-process cluster: kill, framework
+// messages both ways, reconciliation and scheduler failover.
+#include "tests/cluster/fixture.hpp"
+
+#include <map>
+
+#include "actors/scheduler.hpp"
+
+using namespace caldera;
+using namespace caldera::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Keeps every task RUNNING until killed; answers "ping" with "pong:ping".
+class echo_executor : public executor {
+public:
+  using executor::executor;
+
+protected:
+  void launch_task(const task_info& t) override {
+    send_status(t.task_id, schema::TaskState::RUNNING);
+  }
+  void framework_message(const std::string& data) override {
+    send_message("pong:" + data);
+  }
+};
+
+struct log_t {
+  std::map<std::string, std::vector<status_info>> updates;
+  std::vector<std::string> messages;
+  std::vector<std::string> errors;
+  std::string framework_id;
+  int registrations = 0;
+  int reregistrations = 0;
+  std::string agent_id;
+};
+
+// Launches the given task ids on the first offer, then holds nothing.
+class sdk_scheduler : public scheduler {
+public:
+  sdk_scheduler(caf::actor_config& cfg, scheduler_options o, std::vector<std::string> ids,
+                std::shared_ptr<log_t> log)
+    : scheduler(cfg, std::move(o)), ids_(std::move(ids)), log_(std::move(log)) {
+  }
+  using scheduler::kill;
+  using scheduler::reconcile;
+  using scheduler::send_framework_message;
+
+protected:
+  void registered(const std::string& fid, const std::string&) override {
+    log_->framework_id = fid;
+    ++log_->registrations;
+  }
+  void reregistered(const std::string&) override {
+    ++log_->reregistrations;
+  }
+  void resource_offers(const std::vector<offer>& offers) override {
+    std::vector<std::string> rest;
+    for (auto& o : offers) {
+      if (ids_.empty()) {
+        rest.push_back(o.id);
+        continue;
+      }
+      std::vector<task_spec> ts;
+      for (auto& id : ids_) {
+        task_spec t;
+        t.task_id = id;
+        t.res = *resources::parse("cpus:0.5;mem:64");
+        t.executor_id = "echo";
+        ts.push_back(t);
+      }
+      ids_.clear();
+      log_->agent_id = o.agent_id;
+      accept({o.id}, ts);
+    }
+    decline(rest, 3600);
+  }
+  void status_update(const status_info& st) override {
+    log_->updates[st.task_id].push_back(st);
+  }
+  void framework_message(const std::string&, const std::string&,
+                         const std::string& data) override {
+    log_->messages.push_back(data);
+  }
+  void error(const std::string& m) override {
+    log_->errors.push_back(m);
+  }
+  caf::message_handler extra_handlers() override {
+    return {
+      [this](const std::string& cmd, const std::string& arg) {
+        if (cmd == "kill")
+          kill(arg);
+        else if (cmd == "msg")
+          send_framework_message(log_->agent_id, "echo", arg);
+        else if (cmd == "reconcile-explicit")
+          reconcile({{arg, ""}, {"nobody-knows-me", ""}});
+        else if (cmd == "reconcile-implicit")
+          reconcile();
+      },
+    };
+  }
+
+private:
+  std::vector<std::string> ids_;
+  std::shared_ptr<log_t> log_;
+};
+
+executor_factory echo_factory() {
+  return [](caf::actor_system& s, executor_options o) {
+    return s.spawn<echo_executor>(std::move(o));
+  };
+}
+
+schema::TaskState last(const log_t& l, const std::string& id) {
+  auto i = l.updates.find(id);
+  REQUIRE(i != l.updates.end());
+  return i->second.back().state;
+}
+
+} // namespace
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("kill, framework messages and reconciliation through the SDK") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  auto s = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"a", "b"}, log);
+  c.advance(1s);
+  CHECK(last(*log, "a") == schema::TaskState::RUNNING);
+  CHECK(last(*log, "b") == schema::TaskState::RUNNING);
+
+  caf::anon_send(s, std::string{"msg"}, std::string{"ping"});
+  c.drain();
+  REQUIRE(log->messages.size() == 1);
+  CHECK(log->messages[0] == "pong:ping");
+
+  caf::anon_send(s, std::string{"reconcile-explicit"}, std::string{"a"});
+  c.drain();
+  CHECK(log->updates["a"].back().state == schema::TaskState::RUNNING);
+  CHECK(log->updates["a"].back().reason == "REASON_RECONCILIATION");
+  CHECK(log->updates["nobody-knows-me"].back().state == schema::TaskState::LOST);
+
+  caf::anon_send(s, std::string{"kill"}, std::string{"a"});
+  c.drain();
+  CHECK(last(*log, "a") == schema::TaskState::KILLED);
+  CHECK(last(*log, "b") == schema::TaskState::RUNNING);
+
+  auto before = log->updates["b"].size();
+  caf::anon_send(s, std::string{"reconcile-implicit"}, std::string{});
+  c.drain();
+  CHECK(log->updates["b"].size() == before + 1);
+  CHECK(log->updates["a"].back().reason != "REASON_RECONCILIATION"); // not active
+
+  // Killing an unknown task answers TASK_LOST.
+  caf::anon_send(s, std::string{"kill"}, std::string{"ghost"});
+  c.drain();
+  CHECK(last(*log, "ghost") == schema::TaskState::LOST);
+
+  auto st = c.state();
+  auto agent = st.read()->getAgents()[0];
+  auto used = resources::from_capnp(agent.getUsedResources());
+  REQUIRE(used);
+  CHECK(*used == *resources::parse("cpus:0.5;mem:64"));
+  CHECK(log->errors.empty());
+}
+
+TEST_CASE("a scheduler that fails over within failover_timeout keeps its tasks") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  so.failover_timeout = 10;
+  auto first = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  c.drain();
+  c.advance(5s);
+  so.framework_id = log->framework_id;
+  auto log2 = std::make_shared<log_t>();
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{}, log2);
+  c.advance(20s);
+  CHECK(log2->registrations == 1);
+  CHECK(log2->framework_id == log->framework_id);
+  CHECK(log2->errors.empty());
+  auto st = c.state();
+  auto v = st.read();
+  REQUIRE(v->getTasks().size() == 1);
+  CHECK(v->getTasks()[0].getState() == schema::TaskState::RUNNING);
+}
+
+TEST_CASE("past failover_timeout the framework is torn down and its resources return") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  so.failover_timeout = 10;
+  auto s = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  caf::anon_send_exit(s, caf::exit_reason::kill);
+  c.drain();
+  c.advance(11s);
+  c.advance(6s); // the agent's shutdown grace
+  auto st = c.state();
+  auto v = st.read();
+  CHECK(v->getTasks()[0].getState() == schema::TaskState::KILLED);
+  CHECK(v->getAgents()[0].getUsedResources().size() == 0);
+  CHECK_FALSE(v->getFrameworks()[0].getActive());
+  // The same id can no longer register.
+  so.framework_id = log->framework_id;
+  auto log2 = std::make_shared<log_t>();
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{}, log2);
+  c.drain();
+  REQUIRE(log2->errors.size() == 1);
+  CHECK(log2->errors[0].find("unknown_framework") != std::string::npos);
+}
+
+}
