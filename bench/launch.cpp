@@ -36,6 +36,7 @@
 #include "agent/agent.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
+#include "tests/cluster/instant_executor.hpp"
 #include "tests/process/process_util.hpp"
 
 using namespace caldera;
@@ -121,18 +122,6 @@ private:
   std::shared_ptr<result> out_;
 };
 
-class instant_executor : public executor {
-public:
-  using executor::executor;
-
-protected:
-  void launch_task(const task_info& t) override {
-    send_status(t.task_id, schema::TaskState::RUNNING);
-    send_status(t.task_id, schema::TaskState::FINISHED);
-    finish();
-  }
-};
-
 double percentile(std::vector<double> xs, double p) {
   if (xs.empty())
     return 0;
@@ -164,7 +153,7 @@ int run_in_process(size_t n, size_t n_agents, size_t in_flight) {
   auto master = spawn_master(sys, registrar, master_options{});
   std::shared_ptr<containerizer> cont = make_in_process_containerizer(
     sys, [](caf::actor_system& s, executor_options o) {
-      return s.spawn<instant_executor>(std::move(o));
+      return s.spawn<test::instant_executor>(std::move(o));
     });
   std::vector<caf::actor> agents;
   for (size_t i = 0; i < n_agents; ++i) {

@@ -22,22 +22,9 @@
 #include "agent/agent.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
+#include "tests/cluster/instant_executor.hpp"
 
 namespace caldera::test {
-
-/// An executor that reports RUNNING then FINISHED for every task at once.
-class instant_executor : public executor {
-public:
-  using executor::executor;
-
-protected:
-  void launch_task(const task_info& t) override {
-    send_status(t.task_id, schema::TaskState::RUNNING);
-    send_status(t.task_id, schema::TaskState::FINISHED);
-    if (active_tasks().empty())
-      finish();
-  }
-};
 
 struct cluster {
   caf::actor_system_config cfg;

@@ -1,0 +1,66 @@
+// Internals of the master actor, shared by its source files
+// (master.cpp: behaviour, registration, peers going away; master_ops.cpp:
+// accept, status updates, reconciliation). Not a public interface.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/ids.hpp"
+#include "actors/status.hpp"
+#include "master/allocator.hpp"
+#include "master/master.hpp"
+#include "master/master_state.hpp"
+
+namespace caldera::detail {
+
+using key_t = std::pair<std::string, std::string>;
+
+struct master_data {
+  master_options opts;
+  caf::actor registrar;
+  master_state st;
+  allocator alloc;
+  id_generator ids{0};
+  std::string master_id;
+  double started_at = 0;
+  uint64_t next_agent = 0;
+  uint64_t next_framework = 0;
+  uint64_t next_offer = 0;
+  bool allocation_pending = false;
+  // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
+  std::map<caf::actor_addr, std::pair<char, std::string>> watched;
+  std::set<std::string> admitted_agents;
+  std::set<std::string> known_frameworks;
+  static inline const char* name = "master";
+};
+
+using master_actor = caf::stateful_actor<master_data>;
+
+std::string counter_id(const std::string& prefix, const char* sep, uint64_t n);
+caf::actor sender_of(master_actor* self);
+/// A status from the master itself (no acknowledgement needed).
+void send_status(master_actor* self, const framework_entry& fw, status_info st);
+void scheduler_error(master_actor* self, const caf::actor& to, const std::string& m);
+/// Schedules one allocation behind what is already in the mailbox.
+void request_allocation(master_actor* self);
+/// Removes an offer, returning its resources (filtered for the framework
+/// when `refuse` is set); tells the framework when `rescind`.
+void drop_offer(master_actor* self, const std::string& offer_id,
+                std::optional<caf::timespan> refuse, bool rescind);
+/// Ends a task in the master's books: resources back to the pool.
+void finish_task(master_actor* self, const key_t& key);
+/// The connected scheduler of `fid`, or nullptr (and an error to the sender).
+framework_entry* caller(master_actor* self, const std::string& fid);
+
+void handle_accept(master_actor* self, const accept_msg& m);
+void handle_status(master_actor* self, const status_update_msg& m);
+void reconcile(master_actor* self, const reconcile_msg& m);
+
+} // namespace caldera::detail
