@@ -339,6 +339,43 @@ void resources::add_ranges(std::string name, std::vector<range> rs,
   *this += r;
 }
 
+void resources::cap(const std::string& name, double max) {
+  int64_t have = 0;
+  for (auto& [k, v] : entries_)
+    if (k.first == name && !v.is_ranges)
+      have += v.milli;
+  int64_t excess = have - to_milli(std::max(0.0, max));
+  if (excess <= 0)
+    return;
+  auto take = [&](bool reserved) {
+    for (auto& [k, v] : entries_) {
+      if (excess <= 0)
+        return;
+      if (k.first != name || v.is_ranges || (k.second != "*") != reserved)
+        continue;
+      auto d = std::min(excess, v.milli);
+      v.milli -= d;
+      excess -= d;
+    }
+  };
+  take(false);
+  take(true);
+  for (auto i = entries_.begin(); i != entries_.end();) {
+    if (!i->second.is_ranges && i->second.milli <= 0)
+      i = entries_.erase(i);
+    else
+      ++i;
+  }
+}
+
+std::map<std::string, double> resources::scalars() const {
+  std::map<std::string, double> out;
+  for (auto& [k, v] : entries_)
+    if (!v.is_ranges)
+      out[k.first] += static_cast<double>(v.milli) / 1000.0;
+  return out;
+}
+
 resources resources::of_role(std::string_view role) const {
   resources out;
   for (auto& [k, v] : entries_)

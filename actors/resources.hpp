@@ -70,6 +70,13 @@ public:
   void add_scalar(std::string name, double amount, std::string role = "*");
   void add_ranges(std::string name, std::vector<range> rs, std::string role = "*");
 
+  /// Lowers the scalar `name` (summed over roles) to at most `max`, taking
+  /// from unreserved entries first.
+  void cap(const std::string& name, double max);
+
+  /// Scalar sums by name (cpus, mem, ...), over all roles.
+  std::map<std::string, double> scalars() const;
+
   /// Only the entries reserved to `role` ("*": the unreserved ones).
   resources of_role(std::string_view role) const;
 

@@ -4,37 +4,91 @@
 
 namespace caldera {
 
+namespace {
+
+std::string parent_of(const std::string& role) {
+  auto slash = role.rfind('/');
+  return slash == std::string::npos ? std::string{} : role.substr(0, slash);
+}
+
+} // namespace
+
+std::vector<resources> allocator::default_min_allocatable() {
+  return {*resources::parse("cpus:0.01"), *resources::parse("mem:32")};
+}
+
+allocator::allocator(std::vector<resources> min_allocatable)
+  : min_allocatable_(std::move(min_allocatable)) {
+  roles_[""];
+}
+
+void allocator::update_totals() {
+  totals_.clear();
+  for (auto& [id, a] : agents_)
+    for (auto& [k, v] : a.total.scalars())
+      totals_[k] += v;
+  for (auto& [name, node] : roles_) {
+    node.children.set_totals(totals_);
+    node.frameworks.set_totals(totals_);
+  }
+}
+
 void allocator::add_agent(const std::string& agent_id, const resources& total) {
   agents_[agent_id] = agent_entry{total, total};
+  update_totals();
 }
 
 void allocator::remove_agent(const std::string& agent_id) {
   agents_.erase(agent_id);
   for (auto& [_, fw] : frameworks_)
     fw.filters.erase(agent_id);
+  update_totals();
 }
 
 bool allocator::has_agent(const std::string& agent_id) const {
   return agents_.count(agent_id) > 0;
 }
 
+void allocator::ensure_role(const std::string& role) {
+  if (roles_.count(role) > 0)
+    return;
+  auto parent = parent_of(role);
+  ensure_role(parent);
+  auto& node = roles_[role];
+  node.parent = parent;
+  node.children.set_totals(totals_);
+  node.frameworks.set_totals(totals_);
+  node.children.add("");
+  auto w = weights_.find(role);
+  roles_[parent].children.add(role, w == weights_.end() ? 1.0 : w->second);
+}
+
 void allocator::add_framework(const std::string& framework_id,
                               std::vector<std::string> roles) {
   if (roles.empty())
     roles.push_back("*");
-  auto [it, added] = frameworks_.try_emplace(framework_id);
-  it->second.roles = std::move(roles);
-  it->second.active = true;
-  if (added)
-    rotation_.push_back(framework_id);
+  auto& fw = frameworks_[framework_id];
+  fw.roles = std::move(roles);
+  fw.active = true;
+  for (auto& r : fw.roles) {
+    ensure_role(r);
+    roles_[r].frameworks.add(framework_id);
+  }
 }
 
 void allocator::remove_framework(const std::string& framework_id) {
-  frameworks_.erase(framework_id);
-  rotation_.erase(std::remove(rotation_.begin(), rotation_.end(), framework_id),
-                  rotation_.end());
-  if (cursor_ >= rotation_.size())
-    cursor_ = 0;
+  auto i = frameworks_.find(framework_id);
+  if (i == frameworks_.end())
+    return;
+  for (auto& r : i->second.roles) {
+    auto& node = roles_[r];
+    // Whatever is still charged leaves the role with the framework.
+    auto left = node.frameworks.allocation(framework_id);
+    if (!left.empty())
+      charge(framework_id, r, left, false);
+    node.frameworks.remove(framework_id);
+  }
+  frameworks_.erase(i);
 }
 
 void allocator::activate_framework(const std::string& framework_id, bool active) {
@@ -54,26 +108,63 @@ void allocator::revive(const std::string& framework_id) {
   }
 }
 
-bool allocator::use(const std::string& agent_id, const resources& r) {
-  auto i = agents_.find(agent_id);
-  if (i == agents_.end() || !i->second.free.contains(r))
-    return false;
-  i->second.free -= r;
-  return true;
+void allocator::set_weight(const std::string& role, double weight) {
+  if (weight <= 0)
+    return;
+  weights_[role] = weight;
+  if (roles_.count(role) > 0)
+    roles_[roles_[role].parent].children.set_weight(role, weight);
 }
 
-void allocator::recover(const std::string& agent_id, const resources& r,
-                        const std::string& framework_id,
+double allocator::weight(const std::string& role) const {
+  auto i = weights_.find(role);
+  return i == weights_.end() ? 1.0 : i->second;
+}
+
+void allocator::set_quota(const std::string& role, quota q) {
+  ensure_role(role);
+  quotas_[role] = std::move(q);
+}
+
+void allocator::remove_quota(const std::string& role) {
+  quotas_.erase(role);
+}
+
+void allocator::charge(const std::string& framework_id, const std::string& role,
+                       const scalars& s, bool add) {
+  if (roles_.count(role) == 0)
+    return;
+  auto apply = [&](drf_sorter& sorter, const std::string& name) {
+    if (add)
+      sorter.allocate(name, s);
+    else
+      sorter.unallocate(name, s);
+  };
+  auto& node = roles_[role];
+  apply(node.frameworks, framework_id);
+  apply(node.children, "");
+  for (std::string r = role; !r.empty();) {
+    auto parent = roles_[r].parent;
+    apply(roles_[parent].children, r);
+    r = parent;
+  }
+}
+
+void allocator::recover(const std::string& agent_id, const std::string& framework_id,
+                        const std::string& role, const resources& r,
                         std::optional<time_point> refuse_until) {
+  if (r.empty())
+    return;
+  charge(framework_id, role, r.scalars(), false);
   auto i = agents_.find(agent_id);
   if (i == agents_.end())
     return;
   auto& a = i->second;
   a.free += r;
-  // Never more free than the agent has.
+  // Never more free than the agent has (the intersection with its total).
   if (!a.total.contains(a.free))
     a.free = a.total - (a.total - a.free);
-  if (refuse_until && !framework_id.empty() && !r.empty()) {
+  if (refuse_until) {
     if (auto f = frameworks_.find(framework_id); f != frameworks_.end())
       f->second.filters[agent_id] = filter{r, *refuse_until};
   }
@@ -81,6 +172,8 @@ void allocator::recover(const std::string& agent_id, const resources& r,
 
 bool allocator::filtered(framework_entry& fw, const std::string& agent_id,
                          const resources& offerable, time_point now) {
+  if (fw.filters.empty())
+    return false;
   auto i = fw.filters.find(agent_id);
   if (i == fw.filters.end())
     return false;
@@ -91,25 +184,124 @@ bool allocator::filtered(framework_entry& fw, const std::string& agent_id,
   return i->second.refused.contains(offerable);
 }
 
+bool allocator::allocatable(const resources& r) const {
+  if (r.empty())
+    return false;
+  if (min_allocatable_.empty())
+    return true;
+  for (auto& m : min_allocatable_)
+    if (r.contains(m))
+      return true;
+  // Reserved resources count by name, whatever their role.
+  auto s = r.scalars();
+  for (auto& m : min_allocatable_) {
+    bool ok = true;
+    for (auto& [k, v] : m.scalars())
+      if (s[k] + 1e-9 < v)
+        ok = false;
+    if (ok)
+      return true;
+  }
+  return false;
+}
+
+void allocator::apply_limits(const std::string& role, resources& r) const {
+  for (std::string q = role;; q = parent_of(q)) {
+    auto i = quotas_.find(q);
+    if (i != quotas_.end() && !i->second.limit.empty()) {
+      auto used = role_allocation(q);
+      for (auto& [k, v] : i->second.limit.scalars())
+        r.cap(k, v - used[k]);
+    }
+    if (q.empty())
+      break;
+  }
+}
+
+template <class F>
+bool allocator::walk(const std::string& node_name, F&& f) {
+  auto& node = roles_[node_name];
+  for (auto& [share, child] : node.children.order()) {
+    if (child.empty()) {
+      if (node_name.empty())
+        continue;
+      for (auto& [fshare, fid] : node.frameworks.order())
+        if (f(node_name, fid))
+          return true;
+    } else if (walk(child, f)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<allocator::allocation> allocator::allocate(time_point now) {
   std::vector<allocation> out;
-  if (rotation_.empty())
+  if (frameworks_.empty())
     return out;
-  for (auto& [agent_id, a] : agents_) {
-    if (a.free.empty())
+  // Offers `r` (already checked) to `fid` in `role` on agent `aid`.
+  auto give = [&](agent_entry& a, const std::string& aid, const std::string& role,
+                  const std::string& fid, resources r) {
+    a.free -= r;
+    charge(fid, role, r.scalars(), true);
+    out.push_back(allocation{fid, aid, role, std::move(r)});
+  };
+  // What `fid` in `role` may be offered of `a` now (empty: nothing).
+  auto offerable = [&](agent_entry& a, const std::string& aid, const std::string& role,
+                       const std::string& fid) -> resources {
+    auto& fw = frameworks_[fid];
+    if (!fw.active || fw.suppressed)
+      return {};
+    auto r = a.free.allocatable_to({role});
+    if (r.empty())
+      return {};
+    apply_limits(role, r);
+    if (!allocatable(r) || filtered(fw, aid, r, now))
+      return {};
+    return r;
+  };
+
+  // Stage 1: unmet quota guarantees first.
+  for (auto& [role, q] : quotas_) {
+    if (q.guarantee.empty() || roles_.count(role) == 0)
       continue;
-    for (size_t n = 0; n < rotation_.size(); ++n) {
-      auto& fid = rotation_[(cursor_ + n) % rotation_.size()];
-      auto& fw = frameworks_[fid];
-      if (!fw.active || fw.suppressed)
+    for (auto& [aid, a] : agents_) {
+      auto lacking = q.guarantee.scalars();
+      auto have = role_allocation(role);
+      bool met = true;
+      for (auto& [k, v] : lacking) {
+        v -= have[k];
+        if (v > 1e-9)
+          met = false;
+      }
+      if (met)
+        break;
+      if (a.free.empty())
         continue;
-      auto offerable = a.free.allocatable_to(fw.roles);
-      if (offerable.empty() || filtered(fw, agent_id, offerable, now))
-        continue;
-      a.free -= offerable;
-      out.push_back(allocation{fid, agent_id, std::move(offerable)});
-      cursor_ = (cursor_ + n + 1) % rotation_.size();
-      break;
+      walk(role, [&](const std::string& r, const std::string& fid) {
+        auto o = offerable(a, aid, r, fid);
+        for (auto& [k, v] : lacking)
+          o.cap(k, std::max(0.0, v));
+        if (!allocatable(o))
+          return false;
+        give(a, aid, r, fid, std::move(o));
+        return true;
+      });
+    }
+  }
+
+  // Stage 2: fair share, agent by agent.
+  for (auto& [aid, a] : agents_) {
+    while (!a.free.empty()) {
+      bool gave = walk("", [&](const std::string& role, const std::string& fid) {
+        auto o = offerable(a, aid, role, fid);
+        if (o.empty())
+          return false;
+        give(a, aid, role, fid, std::move(o));
+        return true;
+      });
+      if (!gave)
+        break;
     }
   }
   return out;
@@ -123,6 +315,33 @@ const resources* allocator::total(const std::string& agent_id) const {
 const resources* allocator::free(const std::string& agent_id) const {
   auto i = agents_.find(agent_id);
   return i == agents_.end() ? nullptr : &i->second.free;
+}
+
+scalars allocator::role_allocation(const std::string& role) const {
+  if (role.empty()) {
+    scalars all;
+    for (auto& [share, name] : roles_.at("").children.order())
+      for (auto& [k, v] : roles_.at("").children.allocation(name))
+        all[k] += v;
+    return all;
+  }
+  auto i = roles_.find(role);
+  if (i == roles_.end())
+    return {};
+  return roles_.at(i->second.parent).children.allocation(role);
+}
+
+double allocator::role_share(const std::string& role) const {
+  auto i = roles_.find(role);
+  if (i == roles_.end() || role.empty())
+    return 0;
+  return roles_.at(i->second.parent).children.share(role);
+}
+
+double allocator::framework_share(const std::string& framework_id,
+                                  const std::string& role) const {
+  auto i = roles_.find(role);
+  return i == roles_.end() ? 0 : i->second.frameworks.share(framework_id);
 }
 
 } // namespace caldera

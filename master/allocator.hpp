@@ -1,18 +1,28 @@
-// The first allocation policy: every free resource of an agent is offered to
-// one framework at a time, frameworks taken round robin. A plain class (no
-// actors): the master calls it and turns its decisions into offers. The DRF
-// allocator of issue 3 replaces the policy behind the same calls.
+// The allocator core: hierarchical Dominant Resource Fairness over roles,
+// then over the frameworks of each role, with weights, quota, reservations,
+// filters, suppression and a minimum offer size. A plain class (no actors):
+// the master calls it and turns its decisions into offers; tests and
+// bench-allocator drive it directly.
 //
-// Semantics kept from Mesos:
-// - a framework is offered only unreserved resources and those reserved to
-//   one of its roles;
-// - a decline (or the unused part of an accepted offer) with refuse_seconds
-//   installs a filter: that agent's resources are not offered again to that
-//   framework before the filter expires, unless what is free there is no
-//   longer a subset of what was refused (something new was freed);
-// - suppressed and inactive frameworks get nothing until revived/reactivated.
+// One allocation cycle (`allocate`):
+//  1. quota: roles whose guarantee is not met yet are served first, each
+//     offer capped to what the guarantee still lacks;
+//  2. fair share: every agent's free resources go to the framework found
+//     first when walking the role tree in ascending weighted dominant share
+//     (roles, then their frameworks); reserved resources only to their role.
+//  Both stages cap offers so a role's quota limit is never exceeded, skip
+//  inactive and suppressed frameworks, honour filters and never offer less
+//  than one of `min_allocatable` (default: cpus:0.01 or mem:32).
 //
-// Time is passed in by the caller (the actor clock), never read here.
+// Semantics kept from Mesos: a decline (or the unused part of an accepted
+// offer) with refuse_seconds installs a filter: that agent's resources are not
+// offered again to that framework before it expires, unless what is free
+// there is no longer a subset of what was refused. Roles are paths
+// ("eng/ml" shares inside "eng"); a role's weight applies among its siblings.
+//
+// Sorters keep their order incrementally, so a cycle costs about
+// agents × (frameworks skipped before one takes the offer), never a full
+// re-sort per agent. Time is passed in by the caller, never read here.
 #pragma once
 
 #include <chrono>
@@ -20,9 +30,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/resources.hpp"
+#include "master/sorter.hpp"
 
 namespace caldera {
 
@@ -33,38 +45,60 @@ public:
   struct allocation {
     std::string framework_id;
     std::string agent_id;
+    std::string role;
     resources offered;
   };
 
+  struct quota {
+    resources guarantee;
+    resources limit; // empty: no limit
+  };
+
+  /// cpus:0.01 or mem:32, as Mesos.
+  static std::vector<resources> default_min_allocatable();
+
+  explicit allocator(std::vector<resources> min_allocatable = default_min_allocatable());
+
   void add_agent(const std::string& agent_id, const resources& total);
+  /// The agent's resources leave the pool; allocations on it stay charged to
+  /// their frameworks until recovered.
   void remove_agent(const std::string& agent_id);
   bool has_agent(const std::string& agent_id) const;
 
-  void add_framework(const std::string& framework_id,
-                     std::vector<std::string> roles);
+  void add_framework(const std::string& framework_id, std::vector<std::string> roles);
   void remove_framework(const std::string& framework_id);
-  /// Inactive frameworks (scheduler disconnected) are offered nothing.
   void activate_framework(const std::string& framework_id, bool active);
   void suppress(const std::string& framework_id);
   /// Ends suppression and clears the framework's filters.
   void revive(const std::string& framework_id);
 
-  /// Marks `r` on `agent_id` as in use (a launched task, an outstanding
-  /// offer). Returns false if the agent does not have it free.
-  bool use(const std::string& agent_id, const resources& r);
+  void set_weight(const std::string& role, double weight);
+  double weight(const std::string& role) const;
+  const std::map<std::string, double>& weights() const { return weights_; }
 
-  /// Returns `r` on `agent_id` to the free pool. With `refuse_until`, `r` is
-  /// filtered for `framework_id` on that agent until then.
-  void recover(const std::string& agent_id, const resources& r,
-               const std::string& framework_id = {},
+  void set_quota(const std::string& role, quota q);
+  void remove_quota(const std::string& role);
+  const std::map<std::string, quota>& quotas() const { return quotas_; }
+
+  /// Returns `r`, allocated to `framework_id` in `role`, to the pool (if the
+  /// agent is still there). With `refuse_until`, `r` is filtered for that
+  /// framework on that agent until then.
+  void recover(const std::string& agent_id, const std::string& framework_id,
+               const std::string& role, const resources& r,
                std::optional<time_point> refuse_until = std::nullopt);
 
-  /// Decides offers: each agent's free resources go to the next eligible
-  /// framework in rotation; the offered resources are marked in use.
+  /// One allocation cycle; the offered resources are charged to their
+  /// frameworks until recovered.
   std::vector<allocation> allocate(time_point now);
 
   const resources* total(const std::string& agent_id) const;
   const resources* free(const std::string& agent_id) const;
+
+  /// What a role (with its sub-roles) holds: offered plus in use.
+  scalars role_allocation(const std::string& role) const;
+  double role_share(const std::string& role) const;
+  /// A framework's weighted dominant share inside `role`.
+  double framework_share(const std::string& framework_id, const std::string& role) const;
 
 private:
   struct agent_entry {
@@ -79,16 +113,36 @@ private:
     std::vector<std::string> roles;
     bool active = true;
     bool suppressed = false;
-    std::map<std::string, filter> filters; // by agent id
+    std::unordered_map<std::string, filter> filters; // by agent id
+  };
+  struct role_node {
+    std::string parent;
+    // Child roles by full name, plus "" for the role's own frameworks.
+    drf_sorter children;
+    drf_sorter frameworks;
   };
 
+  void ensure_role(const std::string& role);
+  void charge(const std::string& framework_id, const std::string& role,
+              const scalars& s, bool add);
   bool filtered(framework_entry& fw, const std::string& agent_id,
                 const resources& offerable, time_point now);
+  bool allocatable(const resources& r) const;
+  /// Caps `r` so no quota limit of `role` or its ancestors is exceeded.
+  void apply_limits(const std::string& role, resources& r) const;
+  void update_totals();
+  /// Walks role `node`'s subtree in DRF order, calling f(role, framework)
+  /// until it returns true; returns whether it did.
+  template <class F>
+  bool walk(const std::string& node, F&& f);
 
+  std::vector<resources> min_allocatable_;
   std::map<std::string, agent_entry> agents_;
-  std::map<std::string, framework_entry> frameworks_;
-  std::vector<std::string> rotation_; // framework ids in registration order
-  size_t cursor_ = 0;
+  std::unordered_map<std::string, framework_entry> frameworks_;
+  std::map<std::string, role_node> roles_; // "" is the root
+  std::map<std::string, double> weights_;
+  std::map<std::string, quota> quotas_;
+  scalars totals_;
 };
 
 } // namespace caldera

@@ -75,7 +75,7 @@ void drop_offer(master_actor* self, const std::string& offer_id,
   std::optional<allocator::time_point> until;
   if (refuse && refuse->count() > 0)
     until = self->clock().now() + *refuse;
-  d.alloc.recover(o.agent_id, o.res, o.framework_id, until);
+  d.alloc.recover(o.agent_id, o.framework_id, o.role, o.res, until);
   if (rescind && f != d.st.frameworks.end() && f->second.handle)
     self->send(f->second.handle,
                make<schema::RescindOffer>([&](auto b) { b.setOfferId(offer_id); }));
@@ -91,11 +91,11 @@ void allocate(master_actor* self) {
     auto f = d.st.frameworks.find(dec.framework_id);
     auto a = d.st.agents.find(dec.agent_id);
     if (f == d.st.frameworks.end() || a == d.st.agents.end() || !f->second.handle) {
-      d.alloc.recover(dec.agent_id, dec.offered);
+      d.alloc.recover(dec.agent_id, dec.framework_id, dec.role, dec.offered);
       continue;
     }
     offer_entry o{counter_id(d.master_id, "-O", d.next_offer++), dec.framework_id,
-                  dec.agent_id, dec.offered};
+                  dec.agent_id, dec.role, dec.offered};
     a->second.offered += o.res;
     f->second.offered += o.res;
     d.st.offers.emplace(o.id, o);
@@ -133,11 +133,9 @@ void finish_task(master_actor* self, const key_t& key) {
   if (i == d.st.tasks.end())
     return;
   auto& t = i->second;
-  if (auto a = d.st.agents.find(t.agent_id); a != d.st.agents.end()) {
+  if (auto a = d.st.agents.find(t.agent_id); a != d.st.agents.end())
     a->second.used -= t.res;
-    if (a->second.active)
-      d.alloc.recover(t.agent_id, t.res);
-  }
+  d.alloc.recover(t.agent_id, t.framework_id, t.role, t.res);
   if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
     f->second.used -= t.res;
   d.st.complete_task(key);

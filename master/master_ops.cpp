@@ -14,6 +14,7 @@ void handle_accept(master_actor* self, const accept_msg& m) {
     return;
   // Offers: all must be outstanding, this framework's, and of one agent.
   std::string agent_id;
+  std::string role;
   std::string problem;
   resources available;
   std::vector<std::string> offer_ids;
@@ -28,7 +29,12 @@ void handle_accept(master_actor* self, const accept_msg& m) {
       problem = "offers of different agents in one accept";
       break;
     }
+    if (!agent_id.empty() && role != o->second.role) {
+      problem = "offers of different roles in one accept";
+      break;
+    }
     agent_id = o->second.agent_id;
+    role = o->second.role;
     available += o->second.res;
     offer_ids.push_back(id);
   }
@@ -63,7 +69,7 @@ void handle_accept(master_actor* self, const accept_msg& m) {
   }
   auto agent_it = d.st.agents.find(agent_id);
   if (agent_it == d.st.agents.end() || !agent_it->second.active) {
-    d.alloc.recover(agent_id, available);
+    d.alloc.recover(agent_id, fid, role, available);
     return;
   }
   auto& agent = agent_it->second;
@@ -104,6 +110,7 @@ void handle_accept(master_actor* self, const accept_msg& m) {
       te.id = item.task_id;
       te.name = t.getName();
       te.framework_id = fid;
+      te.role = role;
       te.agent_id = agent_id;
       bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
       te.executor_id = has_executor ? std::string{t.getExecutor().getExecutorId()}
@@ -148,7 +155,7 @@ void handle_accept(master_actor* self, const accept_msg& m) {
   std::optional<allocator::time_point> until;
   if (refuse.count() > 0)
     until = self->clock().now() + refuse;
-  d.alloc.recover(agent_id, available, fid, until);
+  d.alloc.recover(agent_id, fid, role, available, until);
 }
 
 void handle_status(master_actor* self, const status_update_msg& m) {

@@ -52,6 +52,7 @@ struct task_entry {
   std::string id;
   std::string name;
   std::string framework_id;
+  std::string role; // the role its resources are charged to
   std::string agent_id;
   std::string executor_id;
   resources res;
@@ -63,6 +64,7 @@ struct offer_entry {
   std::string id;
   std::string framework_id;
   std::string agent_id;
+  std::string role;
   resources res;
 };
 
