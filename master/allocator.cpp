@@ -22,11 +22,10 @@ allocator::allocator(std::vector<resources> min_allocatable)
   roles_[""];
 }
 
-void allocator::update_totals() {
-  totals_.clear();
-  for (auto& [id, a] : agents_)
-    for (auto& [k, v] : a.total.scalars())
-      totals_[k] += v;
+void allocator::update_totals() const {
+  if (!totals_dirty_)
+    return;
+  totals_dirty_ = false;
   for (auto& [name, node] : roles_) {
     node.children.set_totals(totals_);
     node.frameworks.set_totals(totals_);
@@ -34,15 +33,23 @@ void allocator::update_totals() {
 }
 
 void allocator::add_agent(const std::string& agent_id, const resources& total) {
-  agents_[agent_id] = agent_entry{total, total};
-  update_totals();
+  remove_agent(agent_id);
+  agents_[agent_id] = agent_entry{total, total, next_agent_idx_++};
+  for (auto& [k, v] : total.scalars())
+    totals_[k] += v;
+  totals_dirty_ = true;
 }
 
 void allocator::remove_agent(const std::string& agent_id) {
-  agents_.erase(agent_id);
+  auto i = agents_.find(agent_id);
+  if (i == agents_.end())
+    return;
+  for (auto& [k, v] : i->second.total.scalars())
+    totals_[k] = std::max(0.0, totals_[k] - v);
   for (auto& [_, fw] : frameworks_)
-    fw.filters.erase(agent_id);
-  update_totals();
+    fw.filters.erase(i->second.idx);
+  agents_.erase(i);
+  totals_dirty_ = true;
 }
 
 bool allocator::has_agent(const std::string& agent_id) const {
@@ -166,15 +173,15 @@ void allocator::recover(const std::string& agent_id, const std::string& framewor
     a.free = a.total - (a.total - a.free);
   if (refuse_until) {
     if (auto f = frameworks_.find(framework_id); f != frameworks_.end())
-      f->second.filters[agent_id] = filter{r, *refuse_until};
+      f->second.filters[a.idx] = filter{r, *refuse_until};
   }
 }
 
-bool allocator::filtered(framework_entry& fw, const std::string& agent_id,
+bool allocator::filtered(framework_entry& fw, uint32_t agent_idx,
                          const resources& offerable, time_point now) {
   if (fw.filters.empty())
     return false;
-  auto i = fw.filters.find(agent_id);
+  auto i = fw.filters.find(agent_idx);
   if (i == fw.filters.end())
     return false;
   if (i->second.until <= now) {
@@ -236,31 +243,42 @@ bool allocator::walk(const std::string& node_name, F&& f) {
 }
 
 std::vector<allocator::allocation> allocator::allocate(time_point now) {
+  update_totals();
   std::vector<allocation> out;
   if (frameworks_.empty())
     return out;
-  // Offers `r` (already checked) to `fid` in `role` on agent `aid`.
-  auto give = [&](agent_entry& a, const std::string& aid, const std::string& role,
-                  const std::string& fid, resources r) {
-    a.free -= r;
-    charge(fid, role, r.scalars(), true);
-    out.push_back(allocation{fid, aid, role, std::move(r)});
-  };
-  // What `fid` in `role` may be offered of `a` now (empty: nothing).
-  auto offerable = [&](agent_entry& a, const std::string& aid, const std::string& role,
+  // What `fid` in `role` may be offered of `a` now (empty: nothing). What a
+  // role may get of an agent is the same for all its frameworks, so it is
+  // computed once per role and agent until something is given.
+  const agent_entry* cached_agent = nullptr;
+  std::string cached_role;
+  resources cached;
+  auto offerable = [&](agent_entry& a, const std::string& role,
                        const std::string& fid) -> resources {
     auto& fw = frameworks_[fid];
     if (!fw.active || fw.suppressed)
       return {};
-    auto r = a.free.allocatable_to({role});
-    if (r.empty())
+    if (cached_agent != &a || cached_role != role) {
+      cached_agent = &a;
+      cached_role = role;
+      cached = a.free.allocatable_to({role});
+      if (!cached.empty())
+        apply_limits(role, cached);
+      if (!allocatable(cached))
+        cached = resources{};
+    }
+    if (cached.empty() || filtered(fw, a.idx, cached, now))
       return {};
-    apply_limits(role, r);
-    if (!allocatable(r) || filtered(fw, aid, r, now))
-      return {};
-    return r;
+    return cached;
   };
-
+  // Offers `r` (already checked) to `fid` in `role` on agent `aid`.
+  auto give = [&](agent_entry& a, const std::string& aid, const std::string& role,
+                  const std::string& fid, resources r) {
+    cached_agent = nullptr;
+    a.free -= r;
+    charge(fid, role, r.scalars(), true);
+    out.push_back(allocation{fid, aid, role, std::move(r)});
+  };
   // Stage 1: unmet quota guarantees first.
   for (auto& [role, q] : quotas_) {
     if (q.guarantee.empty() || roles_.count(role) == 0)
@@ -279,7 +297,7 @@ std::vector<allocator::allocation> allocator::allocate(time_point now) {
       if (a.free.empty())
         continue;
       walk(role, [&](const std::string& r, const std::string& fid) {
-        auto o = offerable(a, aid, r, fid);
+        auto o = offerable(a, r, fid);
         for (auto& [k, v] : lacking)
           o.cap(k, std::max(0.0, v));
         if (!allocatable(o))
@@ -294,7 +312,7 @@ std::vector<allocator::allocation> allocator::allocate(time_point now) {
   for (auto& [aid, a] : agents_) {
     while (!a.free.empty()) {
       bool gave = walk("", [&](const std::string& role, const std::string& fid) {
-        auto o = offerable(a, aid, role, fid);
+        auto o = offerable(a, role, fid);
         if (o.empty())
           return false;
         give(a, aid, role, fid, std::move(o));
@@ -332,6 +350,7 @@ scalars allocator::role_allocation(const std::string& role) const {
 }
 
 double allocator::role_share(const std::string& role) const {
+  update_totals();
   auto i = roles_.find(role);
   if (i == roles_.end() || role.empty())
     return 0;
@@ -340,6 +359,7 @@ double allocator::role_share(const std::string& role) const {
 
 double allocator::framework_share(const std::string& framework_id,
                                   const std::string& role) const {
+  update_totals();
   auto i = roles_.find(role);
   return i == roles_.end() ? 0 : i->second.frameworks.share(framework_id);
 }

@@ -104,6 +104,7 @@ private:
   struct agent_entry {
     resources total;
     resources free;
+    uint32_t idx = 0; // dense number: filters are keyed by it, not by the id
   };
   struct filter {
     resources refused;
@@ -113,7 +114,7 @@ private:
     std::vector<std::string> roles;
     bool active = true;
     bool suppressed = false;
-    std::unordered_map<std::string, filter> filters; // by agent id
+    std::unordered_map<uint32_t, filter> filters; // by agent number
   };
   struct role_node {
     std::string parent;
@@ -125,12 +126,14 @@ private:
   void ensure_role(const std::string& role);
   void charge(const std::string& framework_id, const std::string& role,
               const scalars& s, bool add);
-  bool filtered(framework_entry& fw, const std::string& agent_id,
-                const resources& offerable, time_point now);
+  bool filtered(framework_entry& fw, uint32_t agent_idx, const resources& offerable,
+                time_point now);
   bool allocatable(const resources& r) const;
   /// Caps `r` so no quota limit of `role` or its ancestors is exceeded.
   void apply_limits(const std::string& role, resources& r) const;
-  void update_totals();
+  /// Re-computes every share after the pool changed (lazily: agents come
+  /// and go in bursts).
+  void update_totals() const;
   /// Walks role `node`'s subtree in DRF order, calling f(role, framework)
   /// until it returns true; returns whether it did.
   template <class F>
@@ -138,11 +141,13 @@ private:
 
   std::vector<resources> min_allocatable_;
   std::map<std::string, agent_entry> agents_;
+  uint32_t next_agent_idx_ = 0;
   std::unordered_map<std::string, framework_entry> frameworks_;
-  std::map<std::string, role_node> roles_; // "" is the root
+  mutable std::map<std::string, role_node> roles_; // "" is the root
   std::map<std::string, double> weights_;
   std::map<std::string, quota> quotas_;
   scalars totals_;
+  mutable bool totals_dirty_ = false;
 };
 
 } // namespace caldera
