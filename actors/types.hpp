@@ -52,6 +52,10 @@ using shutdown_executor_msg = msg<s::ShutdownExecutor>;
 // operator
 using get_state_msg = msg<s::GetState>;
 using state_msg = msg<s::State>;
+using set_weights_msg = msg<s::SetWeights>;
+using set_quota_msg = msg<s::SetQuota>;
+using get_roles_msg = msg<s::GetRoles>;
+using roles_msg = msg<s::Roles>;
 
 /// Registers every caldera message type with `cfg`. Call once per actor system
 /// config, before the system starts.
@@ -67,6 +71,7 @@ using admit_atom = caf::atom_constant<caf::atom("admit")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using launch_atom = caf::atom_constant<caf::atom("launch")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using destroy_atom = caf::atom_constant<caf::atom("destroy")>;
 using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
 
@@ -99,7 +104,11 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(executor_registered_msg)                                                   \
   X(shutdown_executor_msg)                                                     \
   X(get_state_msg)                                                             \
-  X(state_msg)
+  X(state_msg)                                                                  \
+  X(set_weights_msg)                                                            \
+  X(set_quota_msg)                                                              \
+  X(get_roles_msg)                                                              \
+  X(roles_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

@@ -21,6 +21,9 @@ struct master_config : caldera::node_config {
   std::string work_dir = "run/master";
   std::string hostname = "localhost";
   caf::timespan allocation_interval = std::chrono::seconds(1);
+  caf::timespan offer_timeout{0};
+  std::string min_allocatable = "cpus:0.01|mem:32";
+  std::vector<caldera::resources> min_allocatable_parsed;
 
   master_config() : node_config("master") {
     options()
@@ -29,7 +32,11 @@ struct master_config : caldera::node_config {
       .add(work_dir, "work-dir", "directory of the registry (RocksDB)")
       .add(hostname, "hostname", "hostname shown to operators")
       .add(allocation_interval, "allocation-interval",
-           "time between allocation cycles, e.g. 1s or 500ms");
+           "time between allocation cycles, e.g. 1s or 500ms")
+      .add(offer_timeout, "offer-timeout",
+           "rescind offers not answered within this, e.g. 30s (0s: never)")
+      .add(min_allocatable, "min-allocatable-resources",
+           "no offer is smaller than all of these alternatives, e.g. cpus:0.01|mem:32");
   }
 
   std::optional<std::string> validate() override {
@@ -37,6 +44,19 @@ struct master_config : caldera::node_config {
       return "option 'work-dir': must not be empty";
     if (allocation_interval.count() <= 0)
       return "option 'allocation-interval': must be positive";
+    if (offer_timeout.count() < 0)
+      return "option 'offer-timeout': must not be negative";
+    std::string rest = min_allocatable;
+    while (!rest.empty()) {
+      auto bar = rest.find('|');
+      auto alt = rest.substr(0, bar);
+      rest = bar == std::string::npos ? "" : rest.substr(bar + 1);
+      auto r = caldera::resources::parse(alt);
+      if (!r)
+        return "option 'min-allocatable-resources': " + caldera::describe(r.error());
+      if (!r->empty())
+        min_allocatable_parsed.push_back(*r);
+    }
     return std::nullopt;
   }
 };
@@ -68,6 +88,8 @@ int main(int argc, char** argv) {
   opts.allocation_interval = cfg.allocation_interval;
   opts.hostname = cfg.hostname;
   opts.seed = cfg.seed;
+  opts.offer_timeout = cfg.offer_timeout;
+  opts.min_allocatable = cfg.min_allocatable_parsed;
   opts.recovered = std::move(*snapshot);
   auto registrar = spawn_registrar(sys, std::move(*store));
   auto master = spawn_master(sys, registrar, std::move(opts));

@@ -98,6 +98,8 @@ void allocate(master_actor* self) {
                   dec.agent_id, dec.role, dec.offered};
     a->second.offered += o.res;
     f->second.offered += o.res;
+    if (d.opts.offer_timeout.count() > 0)
+      self->delayed_send(self, d.opts.offer_timeout, expire_atom::value, o.id);
     d.st.offers.emplace(o.id, o);
     by_fw[o.framework_id].push_back(std::move(o));
   }
@@ -293,6 +295,8 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
   d.opts = std::move(opts);
   d.registrar = std::move(registrar);
   d.ids = id_generator{d.opts.seed};
+  d.alloc = allocator{d.opts.min_allocatable};
+  recover_roles(self);
   d.master_id = d.ids.token();
   d.started_at = wall_seconds();
   for (auto& rec : d.opts.recovered.agents)
@@ -590,6 +594,19 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
                            static_cast<uint32_t>(d.opts.recovered.agents.size()),
                            static_cast<uint32_t>(d.opts.recovered.frameworks.size()));
     },
+    [=](expire_atom, const std::string& offer_id) {
+      if (self->state.st.offers.count(offer_id) == 0)
+        return;
+      log::info("offer_expired", {{"offer_id", offer_id}});
+      drop_offer(self, offer_id, std::nullopt, true);
+    },
+    [=](const set_weights_msg& m) -> caf::result<roles_msg> {
+      return handle_set_weights(self, m);
+    },
+    [=](const set_quota_msg& m) -> caf::result<roles_msg> {
+      return handle_set_quota(self, m);
+    },
+    [=](const get_roles_msg&) -> roles_msg { return roles_snapshot(self); },
     [=](timeout_atom, const std::string& fid, uint64_t epoch) {
       auto& d = self->state;
       auto f = d.st.frameworks.find(fid);

@@ -8,7 +8,11 @@
 // `failover_timeout`; then the framework is torn down. An agent that goes away
 // has its offers rescinded and its tasks reported TASK_LOST.
 //
-// Registry changes (admitted agents, framework ids) go through the registrar
+// Operators set role weights and quotas (SetWeights, SetQuota, GetRoles, all
+// answered with Roles); they are stored in the registry and applied to the
+// allocator again when a master starts.
+//
+// Registry changes (admitted agents, framework ids, roles) go through the registrar
 // actor; the master answers a registration only after the change is durable,
 // and never blocks on disk itself.
 #pragma once
@@ -21,6 +25,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "master/allocator.hpp"
 #include "storage/registry_store.hpp"
 
 namespace caldera {
@@ -29,6 +34,10 @@ struct master_options {
   caf::timespan allocation_interval = std::chrono::seconds(1);
   std::string hostname = "localhost";
   uint64_t seed = 0;
+  /// An offer not answered within this is rescinded (0: never).
+  caf::timespan offer_timeout{0};
+  /// No offer is smaller than all of these (Mesos: cpus:0.01 or mem:32).
+  std::vector<resources> min_allocatable = allocator::default_min_allocatable();
   /// Shown in state; the registry content loaded at start.
   registry_snapshot recovered;
 };

@@ -38,6 +38,12 @@ struct master_data {
   std::map<caf::actor_addr, std::pair<char, std::string>> watched;
   std::set<std::string> admitted_agents;
   std::set<std::string> known_frameworks;
+  struct role_settings {
+    double weight = 1.0;
+    resources guarantee;
+    resources limit;
+  };
+  std::map<std::string, role_settings> roles;
   static inline const char* name = "master";
 };
 
@@ -58,6 +64,14 @@ void drop_offer(master_actor* self, const std::string& offer_id,
 void finish_task(master_actor* self, const key_t& key);
 /// The connected scheduler of `fid`, or nullptr (and an error to the sender).
 framework_entry* caller(master_actor* self, const std::string& fid);
+
+/// Applies recovered role records to the allocator (at start).
+void recover_roles(master_actor* self);
+caf::result<roles_msg> handle_set_weights(master_actor* self, const set_weights_msg& m);
+caf::result<roles_msg> handle_set_quota(master_actor* self, const set_quota_msg& m);
+roles_msg roles_snapshot(master_actor* self);
+/// Roles are paths of [A-Za-z0-9_.-] segments ("eng/ml"), or "*".
+bool valid_role(const std::string& role);
 
 void handle_accept(master_actor* self, const accept_msg& m);
 void handle_status(master_actor* self, const status_update_msg& m);

@@ -49,3 +49,39 @@ struct State {
   recoveredAgents @5 :UInt32;
   recoveredFrameworks @6 :UInt32;
 }
+
+struct RoleWeight {
+  role @0 :Text;
+  weight @1 :Float64;
+}
+
+# operator -> master; answered with Roles.
+struct SetWeights {
+  weights @0 :List(RoleWeight);
+}
+
+# operator -> master; answered with Roles. `remove` drops the role's quota.
+struct SetQuota {
+  role @0 :Text;
+  guarantee @1 :List(Common.Resource);
+  limit @2 :List(Common.Resource);
+  remove @3 :Bool;
+}
+
+# operator -> master; answered with Roles.
+struct GetRoles {
+}
+
+struct RoleInfo {
+  role @0 :Text;
+  weight @1 :Float64;
+  guarantee @2 :List(Common.Resource);
+  limit @3 :List(Common.Resource);
+  allocated @4 :List(Common.Resource);   # offered + in use, sub-roles included
+  share @5 :Float64;                     # weighted dominant share among siblings
+  frameworks @6 :List(Text);
+}
+
+struct Roles {
+  roles @0 :List(RoleInfo);
+}

@@ -22,3 +22,11 @@ struct MasterRecord {
   masterId @0 :Text;
   startedAt @1 :Float64;
 }
+
+# A role's weight and quota, as the operator set them.
+struct RoleRecord {
+  role @0 :Text;
+  weight @1 :Float64 = 1.0;
+  guarantee @2 :List(Common.Resource);
+  limit @3 :List(Common.Resource);
+}

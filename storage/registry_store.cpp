@@ -15,6 +15,7 @@ namespace {
 const std::string agent_prefix = "agent/";
 const std::string framework_prefix = "framework/";
 const std::string master_key = "master/info";
+const std::string role_prefix = "role/";
 
 caf::error storage_error(const std::string& what, const rocksdb::Status& st) {
   return make_error(errc::storage_error, what + ": " + st.ToString());
@@ -63,6 +64,11 @@ void registry_store::batch::put_master(const master_record_msg& rec) {
   ops_.push_back({master_key, rec.buffer()});
 }
 
+void registry_store::batch::put_role(const std::string& role,
+                                     const role_record_msg& rec) {
+  ops_.push_back({role_prefix + role, rec.buffer()});
+}
+
 void registry_store::batch::append(const batch& other) {
   ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
 }
@@ -105,6 +111,11 @@ caf::expected<registry_snapshot> registry_store::load() {
       if (!m)
         return m.error();
       snap.frameworks.push_back(std::move(*m));
+    } else if (key.rfind(role_prefix, 0) == 0) {
+      auto m = decode<schema::RoleRecord>(it->value(), key);
+      if (!m)
+        return m.error();
+      snap.roles.push_back(std::move(*m));
     } else if (key == master_key) {
       auto m = decode<schema::MasterRecord>(it->value(), key);
       if (!m)

@@ -5,6 +5,7 @@
 //   agent/<agent-id>          AgentRecord       (admitted agents)
 //   framework/<framework-id>  FrameworkRecord
 //   master/info               MasterRecord
+//   role/<role>               RoleRecord        (weights and quotas)
 //
 // A change is a `batch` of puts and deletes applied as one atomic, synced
 // WriteBatch. Not thread-safe: one owner (the registrar actor) uses it. Calls
@@ -30,11 +31,13 @@ namespace caldera {
 using agent_record_msg = msg<schema::AgentRecord>;
 using framework_record_msg = msg<schema::FrameworkRecord>;
 using master_record_msg = msg<schema::MasterRecord>;
+using role_record_msg = msg<schema::RoleRecord>;
 
 /// What the registry held when it was opened.
 struct registry_snapshot {
   std::vector<agent_record_msg> agents;
   std::vector<framework_record_msg> frameworks;
+  std::vector<role_record_msg> roles;
   std::optional<master_record_msg> master;
 };
 
@@ -48,6 +51,7 @@ public:
     void put_framework(const std::string& id, const framework_record_msg& rec);
     void remove_framework(const std::string& id);
     void put_master(const master_record_msg& rec);
+    void put_role(const std::string& role, const role_record_msg& rec);
     bool empty() const { return ops_.empty(); }
     size_t size() const { return ops_.size(); }
     void append(const batch& other);

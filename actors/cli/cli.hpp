@@ -23,5 +23,7 @@ std::optional<std::string> parse_args(int argc, char** argv, int first,
 
 int cmd_run(int argc, char** argv);
 int cmd_state(int argc, char** argv);
+int cmd_weights(int argc, char** argv);
+int cmd_quota(int argc, char** argv);
 
 } // namespace caldera::cli

@@ -2,6 +2,7 @@
 //
 //   caldera run   --master HOST:PORT --resources 'cpus:0.5;mem:64' -- CMD ARGS...
 //   caldera state --master HOST:PORT [--json]
+//   caldera weights set ROLE=W ... | get;  caldera quota set ROLE RES | remove ROLE | get
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -68,7 +69,10 @@ int usage() {
                "usage:\n"
                "  caldera run   --master HOST:PORT --resources RES [--name NAME] [--role ROLE]\n"
                "                [--user USER] [--offer-timeout SECS] -- COMMAND [ARGS...]\n"
-               "  caldera state --master HOST:PORT [--json]\n");
+               "  caldera state --master HOST:PORT [--json]\n"
+               "  caldera weights set ROLE=WEIGHT... | get   [--master HOST:PORT] [--json]\n"
+               "  caldera quota set ROLE RES [--limit RES] | remove ROLE | get\n"
+               "                [--master HOST:PORT] [--json]\n");
   return 2;
 }
 
@@ -124,6 +128,10 @@ int main(int argc, char** argv) {
     return caldera::cli::cmd_run(argc, argv);
   if (cmd == "state")
     return caldera::cli::cmd_state(argc, argv);
+  if (cmd == "weights")
+    return caldera::cli::cmd_weights(argc, argv);
+  if (cmd == "quota")
+    return caldera::cli::cmd_quota(argc, argv);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     caldera::cli::usage();
     return 0;

@@ -240,7 +240,8 @@ TEST_CASE("an agent that goes away has its offers rescinded and its tasks lost")
   CHECK(out->errors[0].rfind("lost ", 0) == 0);
   auto st = c.state();
   size_t active = 0;
-  for (auto a : st.read()->getAgents())
+  auto sv = st.read();
+  for (auto a : sv->getAgents())
     active += a.getActive();
   CHECK(active == 1);
 }
