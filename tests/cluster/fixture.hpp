@@ -38,7 +38,8 @@ struct cluster {
   uint64_t seed;
 
   explicit cluster(size_t n_agents, const std::string& agent_resources,
-                   executor_factory factory = nullptr, uint64_t seed_ = 42)
+                   executor_factory factory = nullptr, uint64_t seed_ = 42,
+                   master_options mo = {})
     : seed(seed_) {
     if (std::getenv("CALDERA_TEST_LOG") == nullptr)
       log::set_level(log::level::warn);
@@ -54,7 +55,6 @@ struct cluster {
     auto store = registry_store::open((dir / "master").string());
     REQUIRE(store);
     registrar = spawn_registrar(*sys, std::move(*store));
-    master_options mo;
     mo.seed = seed;
     master = spawn_master(*sys, registrar, mo);
     if (!factory)

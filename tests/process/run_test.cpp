@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <fstream>
 #include <sstream>
@@ -149,6 +150,51 @@ TEST_CASE("the master keeps its registry across a restart") {
   child m{argv};
   REQUIRE(m.wait_for("master_listening"));
   CHECK(m.output().find("recovered_agents=1") != std::string::npos);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
+}
+
+TEST_SUITE("process") {
+
+TEST_CASE("weights and quotas set with the CLI survive a master restart") {
+  temp_dir dir;
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> argv{bin("caldera-master"), "--port", std::to_string(port),
+                                "--work-dir", dir.path + "/m"};
+  {
+    child m{argv};
+    REQUIRE(m.wait_for("master_listening"));
+    child w{{bin("caldera"), "weights", "set", "--master", ep, "eng=2", "ops=0.5"}};
+    CHECK(w.wait_exit(30s) == 0);
+    child q{{bin("caldera"), "quota", "set", "--master", ep, "eng", "cpus:4;mem:8192",
+             "--limit", "cpus:8;mem:16384"}};
+    CHECK(q.wait_exit(30s) == 0);
+    child bad_role{{bin("caldera"), "weights", "set", "--master", ep, "no role=2"}};
+    CHECK(bad_role.wait_exit(30s) == 1);
+    CHECK(bad_role.output().find("invalid role") != std::string::npos);
+    child bad_quota{{bin("caldera"), "quota", "set", "--master", ep, "eng", "cpus:9",
+                     "--limit", "cpus:8"}};
+    CHECK(bad_quota.wait_exit(30s) == 1);
+    CHECK(bad_quota.output().find("exceeds its limit") != std::string::npos);
+    m.signal(SIGTERM);
+    CHECK(m.wait_exit(20s) == 0);
+  }
+  child m{argv};
+  REQUIRE(m.wait_for("master_listening"));
+  child get{{bin("caldera"), "quota", "get", "--master", ep, "--json"}};
+  REQUIRE(get.wait_exit(30s) == 0);
+  auto j = nlohmann::json::parse(get.output());
+  std::map<std::string, nlohmann::json> roles;
+  for (auto& r : j["roles"])
+    roles[r["name"].get<std::string>()] = r;
+  REQUIRE(roles.count("eng") == 1);
+  CHECK(roles["eng"]["weight"].get<double>() == 2.0);
+  CHECK(roles["eng"]["quota"]["guarantee"] == "cpus:4;mem:8192");
+  CHECK(roles["eng"]["quota"]["limit"] == "cpus:8;mem:16384");
+  CHECK(roles["ops"]["weight"].get<double>() == 0.5);
   m.signal(SIGTERM);
   CHECK(m.wait_exit(20s) == 0);
 }
