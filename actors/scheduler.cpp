@@ -219,14 +219,26 @@ void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>
        }));
 }
 
-void scheduler::revive() {
-  if (master_)
-    send(master_, make<schema::Revive>([&](auto b) { b.setFrameworkId(framework_id_); }));
+void scheduler::revive(const std::vector<std::string>& roles) {
+  if (!master_)
+    return;
+  send(master_, make<schema::Revive>([&](schema::Revive::Builder b) {
+         b.setFrameworkId(framework_id_);
+         auto l = b.initRoles(static_cast<unsigned>(roles.size()));
+         for (unsigned i = 0; i < roles.size(); ++i)
+           l.set(i, roles[i]);
+       }));
 }
 
-void scheduler::suppress() {
-  if (master_)
-    send(master_, make<schema::Suppress>([&](auto b) { b.setFrameworkId(framework_id_); }));
+void scheduler::suppress(const std::vector<std::string>& roles) {
+  if (!master_)
+    return;
+  send(master_, make<schema::Suppress>([&](schema::Suppress::Builder b) {
+         b.setFrameworkId(framework_id_);
+         auto l = b.initRoles(static_cast<unsigned>(roles.size()));
+         for (unsigned i = 0; i < roles.size(); ++i)
+           l.set(i, roles[i]);
+       }));
 }
 
 void scheduler::send_framework_message(const std::string& agent_id,

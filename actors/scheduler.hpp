@@ -134,8 +134,10 @@ protected:
   void acknowledge(const status_info& status);
   /// Empty: implicit reconciliation (all of the framework's tasks).
   void reconcile(const std::vector<std::pair<std::string, std::string>>& tasks = {});
-  void revive();
-  void suppress();
+  /// Asks for offers again (in `roles` only, when given); clears filters.
+  void revive(const std::vector<std::string>& roles = {});
+  /// Stops offers (in `roles` only, when given) until `revive`.
+  void suppress(const std::vector<std::string>& roles = {});
   void send_framework_message(const std::string& agent_id,
                               const std::string& executor_id,
                               const std::string& data);

@@ -103,16 +103,27 @@ void allocator::activate_framework(const std::string& framework_id, bool active)
     i->second.active = active;
 }
 
-void allocator::suppress(const std::string& framework_id) {
-  if (auto i = frameworks_.find(framework_id); i != frameworks_.end())
+void allocator::suppress(const std::string& framework_id, const std::string& role) {
+  auto i = frameworks_.find(framework_id);
+  if (i == frameworks_.end())
+    return;
+  if (role.empty())
     i->second.suppressed = true;
+  else
+    i->second.suppressed_roles.insert(role);
 }
 
-void allocator::revive(const std::string& framework_id) {
-  if (auto i = frameworks_.find(framework_id); i != frameworks_.end()) {
+void allocator::revive(const std::string& framework_id, const std::string& role) {
+  auto i = frameworks_.find(framework_id);
+  if (i == frameworks_.end())
+    return;
+  if (role.empty()) {
     i->second.suppressed = false;
-    i->second.filters.clear();
+    i->second.suppressed_roles.clear();
+  } else {
+    i->second.suppressed_roles.erase(role);
   }
+  i->second.filters.clear();
 }
 
 void allocator::set_weight(const std::string& role, double weight) {
@@ -256,7 +267,8 @@ std::vector<allocator::allocation> allocator::allocate(time_point now) {
   auto offerable = [&](agent_entry& a, const std::string& role,
                        const std::string& fid) -> resources {
     auto& fw = frameworks_[fid];
-    if (!fw.active || fw.suppressed)
+    if (!fw.active || fw.suppressed
+        || (!fw.suppressed_roles.empty() && fw.suppressed_roles.count(role) > 0))
       return {};
     if (cached_agent != &a || cached_role != role) {
       cached_agent = &a;

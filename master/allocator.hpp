@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -68,9 +69,11 @@ public:
   void add_framework(const std::string& framework_id, std::vector<std::string> roles);
   void remove_framework(const std::string& framework_id);
   void activate_framework(const std::string& framework_id, bool active);
-  void suppress(const std::string& framework_id);
-  /// Ends suppression and clears the framework's filters.
-  void revive(const std::string& framework_id);
+  /// Stops offers to the framework, or only in `role` when given.
+  void suppress(const std::string& framework_id, const std::string& role = {});
+  /// Ends suppression (of `role` only, when given) and clears the
+  /// framework's filters.
+  void revive(const std::string& framework_id, const std::string& role = {});
 
   void set_weight(const std::string& role, double weight);
   double weight(const std::string& role) const;
@@ -114,6 +117,7 @@ private:
     std::vector<std::string> roles;
     bool active = true;
     bool suppressed = false;
+    std::set<std::string> suppressed_roles;
     std::unordered_map<uint32_t, filter> filters; // by agent number
   };
   struct role_node {

@@ -551,7 +551,10 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         auto v = m.read();
         if (!caller(self, v->getFrameworkId()))
           return;
-        self->state.alloc.revive(v->getFrameworkId());
+        if (v->getRoles().size() == 0)
+          self->state.alloc.revive(v->getFrameworkId());
+        for (auto r : v->getRoles())
+          self->state.alloc.revive(v->getFrameworkId(), r);
         request_allocation(self);
       });
     },
@@ -560,7 +563,10 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         auto v = m.read();
         if (!caller(self, v->getFrameworkId()))
           return;
-        self->state.alloc.suppress(v->getFrameworkId());
+        if (v->getRoles().size() == 0)
+          self->state.alloc.suppress(v->getFrameworkId());
+        for (auto r : v->getRoles())
+          self->state.alloc.suppress(v->getFrameworkId(), r);
       });
     },
     [=](const teardown_msg& m) {

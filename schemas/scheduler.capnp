@@ -75,14 +75,16 @@ struct Reconcile {
   tasks @1 :List(ReconcileTask);
 }
 
-# scheduler -> master.
+# scheduler -> master. Empty `roles`: all of the framework's roles.
 struct Revive {
   frameworkId @0 :Text;
+  roles @1 :List(Text);
 }
 
-# scheduler -> master.
+# scheduler -> master. Empty `roles`: all of the framework's roles.
 struct Suppress {
   frameworkId @0 :Text;
+  roles @1 :List(Text);
 }
 
 # scheduler -> master: the framework is done; its tasks are killed.

@@ -178,6 +178,21 @@ TEST_CASE("suppressed frameworks get nothing until revived; inactive ones neithe
   CHECK(a.allocate(t0).empty());
 }
 
+TEST_CASE("suppressing one role of a multi-role framework stops offers in that role only") {
+  allocator a;
+  tp t0{};
+  a.add_agent("a1", R("cpus(x):1;cpus(y):1;mem(x):64;mem(y):64"));
+  a.add_framework("f", {"x", "y"});
+  a.suppress("f", "x");
+  auto out = a.allocate(t0);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].role == "y");
+  a.revive("f", "x");
+  out = a.allocate(t0);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].role == "x");
+}
+
 TEST_CASE("nobody is offered crumbs below min_allocatable_resources") {
   allocator a;
   tp t0{};
