@@ -289,6 +289,23 @@ void forward_to_scheduler(master_actor* self, const char* what, const Msg& m) {
   });
 }
 
+// Applies a revive or suppress to the framework (all its roles when the
+// message names none).
+template <class Msg>
+void per_role(master_actor* self, const char* what, const Msg& m,
+              void (allocator::*fn)(const std::string&, const std::string&)) {
+  guarded(what, [&] {
+    auto v = m.read();
+    if (!caller(self, v->getFrameworkId()))
+      return;
+    std::string fid = v->getFrameworkId();
+    if (v->getRoles().size() == 0)
+      (self->state.alloc.*fn)(fid, std::string{});
+    for (auto r : v->getRoles())
+      (self->state.alloc.*fn)(fid, std::string{r});
+  });
+}
+
 caf::behavior master_behavior(master_actor* self, master_options opts,
                               caf::actor registrar) {
   auto& d = self->state;
@@ -547,28 +564,10 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     [=](const status_update_msg& m) { guarded("StatusUpdate", [&] { handle_status(self, m); }); },
     [=](const reconcile_msg& m) { guarded("Reconcile", [&] { reconcile(self, m); }); },
     [=](const revive_msg& m) {
-      guarded("Revive", [&] {
-        auto v = m.read();
-        if (!caller(self, v->getFrameworkId()))
-          return;
-        if (v->getRoles().size() == 0)
-          self->state.alloc.revive(v->getFrameworkId());
-        for (auto r : v->getRoles())
-          self->state.alloc.revive(v->getFrameworkId(), r);
-        request_allocation(self);
-      });
+      per_role(self, "Revive", m, &allocator::revive);
+      request_allocation(self);
     },
-    [=](const suppress_msg& m) {
-      guarded("Suppress", [&] {
-        auto v = m.read();
-        if (!caller(self, v->getFrameworkId()))
-          return;
-        if (v->getRoles().size() == 0)
-          self->state.alloc.suppress(v->getFrameworkId());
-        for (auto r : v->getRoles())
-          self->state.alloc.suppress(v->getFrameworkId(), r);
-      });
-    },
+    [=](const suppress_msg& m) { per_role(self, "Suppress", m, &allocator::suppress); },
     [=](const teardown_msg& m) {
       guarded("Teardown", [&] {
         auto v = m.read();

@@ -1,7 +1,11 @@
 // The `caldera` command line: subcommands and their shared helpers.
 #pragma once
 
+#include <functional>
 #include <map>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +24,12 @@ std::optional<std::string> parse_args(int argc, char** argv, int first,
                                       const std::vector<std::string>& flags,
                                       const std::vector<std::string>& valued,
                                       parsed_args& out);
+
+/// Connects to the master named by --master (default 127.0.0.1:5050) and
+/// calls f(system, master). Prints a message naming `what` and returns 1 or 2
+/// when that fails; otherwise returns what f returns.
+int with_master(const char* what, parsed_args& args,
+                const std::function<int(caf::actor_system&, const caf::actor&)>& f);
 
 int cmd_run(int argc, char** argv);
 int cmd_state(int argc, char** argv);

@@ -78,16 +78,12 @@ int usage() {
 
 } // namespace
 
-int cmd_state(int argc, char** argv) {
-  parsed_args args;
-  if (auto err = parse_args(argc, argv, 2, {"json"}, {"master", "timeout"}, args)) {
-    std::fprintf(stderr, "caldera state: %s\n", err->c_str());
-    return 2;
-  }
+int with_master(const char* what, parsed_args& args,
+                const std::function<int(caf::actor_system&, const caf::actor&)>& f) {
   auto ep = parse_endpoint(args.opts.count("master") ? args.opts["master"]
                                                      : "127.0.0.1:5050");
   if (!ep) {
-    std::fprintf(stderr, "caldera state: --master: %s\n", describe(ep.error()).c_str());
+    std::fprintf(stderr, "caldera %s: --master: %s\n", what, describe(ep.error()).c_str());
     return 2;
   }
   node_config cfg{"cli"};
@@ -96,26 +92,37 @@ int cmd_state(int argc, char** argv) {
   caf::actor_system sys{cfg};
   auto master = sys.middleman().remote_actor(ep->host, ep->port);
   if (!master) {
-    std::fprintf(stderr, "caldera state: cannot reach the master at %s: %s\n",
+    std::fprintf(stderr, "caldera %s: cannot reach the master at %s: %s\n", what,
                  ep->to_string().c_str(), describe(master.error()).c_str());
     return 1;
   }
-  caf::scoped_actor self{sys};
-  int rc = 0;
-  self->request(*master, std::chrono::seconds(10), get_state_msg{})
-    .receive(
-      [&](const state_msg& st) {
-        auto v = st.read();
-        if (args.opts.count("json"))
-          std::cout << state_to_json(v.get()).dump(2) << std::endl;
-        else
-          std::cout << state_to_table(v.get());
-      },
-      [&](caf::error& err) {
-        std::fprintf(stderr, "caldera state: %s\n", describe(err).c_str());
-        rc = 1;
-      });
-  return rc;
+  return f(sys, *master);
+}
+
+int cmd_state(int argc, char** argv) {
+  parsed_args args;
+  if (auto err = parse_args(argc, argv, 2, {"json"}, {"master", "timeout"}, args)) {
+    std::fprintf(stderr, "caldera state: %s\n", err->c_str());
+    return 2;
+  }
+  return with_master("state", args, [&](caf::actor_system& sys, const caf::actor& master) {
+    caf::scoped_actor self{sys};
+    int rc = 0;
+    self->request(master, std::chrono::seconds(10), get_state_msg{})
+      .receive(
+        [&](const state_msg& st) {
+          auto v = st.read();
+          if (args.opts.count("json"))
+            std::cout << state_to_json(v.get()).dump(2) << std::endl;
+          else
+            std::cout << state_to_table(v.get());
+        },
+        [&](caf::error& err) {
+          std::fprintf(stderr, "caldera state: %s\n", describe(err).c_str());
+          rc = 1;
+        });
+    return rc;
+  });
 }
 
 } // namespace caldera::cli

@@ -61,31 +61,17 @@ void print_roles(const roles_msg& m, bool json) {
 // Sends `request` to the master and prints the Roles answer.
 template <class Msg>
 int call(const char* what, parsed_args& args, const Msg& request) {
-  auto ep = parse_endpoint(args.opts.count("master") ? args.opts["master"]
-                                                     : "127.0.0.1:5050");
-  if (!ep) {
-    std::fprintf(stderr, "caldera %s: --master: %s\n", what, describe(ep.error()).c_str());
-    return 2;
-  }
-  node_config cfg{"cli"};
-  apply_runtime_defaults(cfg);
-  log::set_level(log::level::error);
-  caf::actor_system sys{cfg};
-  auto master = sys.middleman().remote_actor(ep->host, ep->port);
-  if (!master) {
-    std::fprintf(stderr, "caldera %s: cannot reach the master at %s: %s\n", what,
-                 ep->to_string().c_str(), describe(master.error()).c_str());
-    return 1;
-  }
-  caf::scoped_actor self{sys};
-  int rc = 0;
-  self->request(*master, std::chrono::seconds(30), request)
-    .receive([&](const roles_msg& r) { print_roles(r, args.opts.count("json") > 0); },
-             [&](caf::error& err) {
-               std::fprintf(stderr, "caldera %s: %s\n", what, describe(err).c_str());
-               rc = 1;
-             });
-  return rc;
+  return with_master(what, args, [&](caf::actor_system& sys, const caf::actor& master) {
+    caf::scoped_actor self{sys};
+    int rc = 0;
+    self->request(master, std::chrono::seconds(30), request)
+      .receive([&](const roles_msg& r) { print_roles(r, args.opts.count("json") > 0); },
+               [&](caf::error& err) {
+                 std::fprintf(stderr, "caldera %s: %s\n", what, describe(err).c_str());
+                 rc = 1;
+               });
+    return rc;
+  });
 }
 
 } // namespace
