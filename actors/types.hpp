@@ -56,6 +56,9 @@ using set_weights_msg = msg<s::SetWeights>;
 using set_quota_msg = msg<s::SetQuota>;
 using get_roles_msg = msg<s::GetRoles>;
 using roles_msg = msg<s::Roles>;
+using list_actors_msg = msg<s::ListActors>;
+using kill_actor_msg = msg<s::KillActor>;
+using actor_list_msg = msg<s::ActorList>;
 
 /// Registers every caldera message type with `cfg`. Call once per actor system
 /// config, before the system starts.
@@ -108,7 +111,10 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(set_weights_msg)                                                            \
   X(set_quota_msg)                                                              \
   X(get_roles_msg)                                                              \
-  X(roles_msg)
+  X(roles_msg)                                                                  \
+  X(list_actors_msg)                                                            \
+  X(kill_actor_msg)                                                             \
+  X(actor_list_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

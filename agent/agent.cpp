@@ -14,6 +14,7 @@
 #include "actors/guard.hpp"
 #include "actors/ids.hpp"
 #include "actors/log.hpp"
+#include "actors/node_actor.hpp"
 #include "actors/status.hpp"
 
 namespace caldera {
@@ -351,6 +352,8 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         }
         auto& rec = ex->second;
         rec.handle = sender;
+        if (sender.node() == self->node())
+          node_register(d.opts.node, "executor/" + key.first + "/" + key.second, sender);
         rec.st = executor_rec::state::running;
         self->monitor(sender);
         self->send(sender, make<schema::ExecutorRegistered>([&](auto b) {
@@ -518,6 +521,8 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         self->send(d.master, executor_message_msg{mb});
       });
     },
+    [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
+    [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },
     [=](shutdown_atom) {
       auto& d = self->state;
       d.shutting_down = true;

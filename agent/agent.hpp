@@ -39,6 +39,8 @@ struct agent_options {
   std::vector<std::pair<std::string, std::string>> attributes;
   std::string work_dir = "run/agent";
   std::shared_ptr<containerizer> containers;
+  /// The process's node actor (fault injection); may be null.
+  caf::actor node;
   /// Grace between ShutdownExecutor and destroying the container.
   caf::timespan executor_shutdown_grace = std::chrono::seconds(5);
 };

@@ -3,7 +3,13 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <mutex>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -34,10 +40,47 @@ std::string describe_wait_status(int status) {
 
 namespace {
 
+// The start time of `pid` (field 22 of /proc/<pid>/stat), or "" if gone.
+std::string start_time(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = all.rfind(')');
+  if (close == std::string::npos)
+    return {};
+  std::istringstream rest{all.substr(close + 2)};
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+  }
+  return field;
+}
+
+// Kills every process of session `sid` (they may have left its process
+// group, as the command executor's child does), then the group itself.
+void kill_session(pid_t sid) {
+  ::kill(-sid, SIGKILL);
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    auto name = e.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9')
+      continue;
+    std::ifstream in{e.path() / "stat"};
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = all.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    std::istringstream rest{all.substr(close + 2)};
+    std::string state, ppid, pgrp, session;
+    if (rest >> state >> ppid >> pgrp >> session && session == std::to_string(sid))
+      ::kill(static_cast<pid_t>(std::stol(name)), SIGKILL);
+  }
+}
+
 class posix_containerizer : public containerizer {
 public:
-  explicit posix_containerizer(std::string executor_path)
-    : executor_path_(std::move(executor_path)) {
+  posix_containerizer(std::string executor_path, std::string state_dir)
+    : executor_path_(std::move(executor_path)), state_dir_(std::move(state_dir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir_, ec);
   }
 
   caf::expected<std::string> launch(const container_spec& spec,
@@ -94,9 +137,14 @@ public:
       std::lock_guard<std::mutex> g{live_->mtx};
       live_->pids[std::to_string(pid)] = pid;
     }
+    auto record = state_dir_ + "/" + std::to_string(pid);
+    {
+      std::ofstream f{record};
+      f << start_time(pid) << "\n";
+    }
     // The reaper shares `live_`, never `this`: it may outlive the
     // containerizer.
-    std::thread([live = live_, pid, on_exit = std::move(on_exit)] {
+    std::thread([live = live_, pid, record, on_exit = std::move(on_exit)] {
       int status = 0;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
@@ -104,8 +152,9 @@ public:
         std::lock_guard<std::mutex> g{live->mtx};
         live->pids.erase(std::to_string(pid));
       }
-      // The session may have left processes behind: kill the group.
-      ::kill(-pid, SIGKILL);
+      // The session may have left processes behind: kill them all.
+      kill_session(pid);
+      std::remove(record.c_str());
       on_exit(status);
     }).detach();
     return std::to_string(pid);
@@ -116,8 +165,13 @@ public:
     auto i = live_->pids.find(container_id);
     if (i == live_->pids.end())
       return;
-    ::kill(-i->second, SIGKILL);
-    ::kill(i->second, SIGKILL);
+    kill_session(i->second);
+  }
+
+  void destroy_all() override {
+    std::lock_guard<std::mutex> g{live_->mtx};
+    for (auto& [id, pid] : live_->pids)
+      kill_session(pid);
   }
 
   const char* name() const override {
@@ -130,6 +184,7 @@ private:
     std::map<std::string, pid_t> pids;
   };
   std::string executor_path_;
+  std::string state_dir_;
   std::shared_ptr<live_set> live_ = std::make_shared<live_set>();
 };
 
@@ -176,6 +231,17 @@ public:
     caf::anon_send_exit(a, caf::exit_reason::kill);
   }
 
+  void destroy_all() override {
+    std::vector<caf::actor> all;
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      for (auto& [id, a] : live_->actors)
+        all.push_back(a);
+    }
+    for (auto& a : all)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+  }
+
   const char* name() const override {
     return "in-process";
   }
@@ -193,8 +259,31 @@ private:
 
 } // namespace
 
-std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path) {
-  return std::make_unique<posix_containerizer>(std::move(executor_path));
+std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path,
+                                                        std::string state_dir) {
+  return std::make_unique<posix_containerizer>(std::move(executor_path),
+                                               std::move(state_dir));
+}
+
+size_t destroy_orphans(const std::string& state_dir) {
+  size_t killed = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(state_dir, ec)) {
+    auto name = e.path().filename().string();
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str(), &end, 10);
+    std::ifstream f{e.path()};
+    std::string recorded;
+    f >> recorded;
+    if (end != nullptr && *end == '\0' && pid > 1 && !recorded.empty()
+        && start_time(static_cast<pid_t>(pid)) == recorded) {
+      kill_session(static_cast<pid_t>(pid));
+      log::warn("orphan_container_destroyed", {{"pid", static_cast<int64_t>(pid)}});
+      ++killed;
+    }
+    std::filesystem::remove(e.path(), ec);
+  }
+  return killed;
 }
 
 std::unique_ptr<containerizer>

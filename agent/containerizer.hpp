@@ -45,12 +45,22 @@ public:
                                             std::function<void(int)> on_exit) = 0;
   /// Kills every process (or the actor) of the container. Idempotent.
   virtual void destroy(const std::string& container_id) = 0;
+  /// Destroys every container it started that still runs.
+  virtual void destroy_all() = 0;
   /// "posix" or "in-process".
   virtual const char* name() const = 0;
 };
 
 /// Executors as processes; `executor_path` is the command executor binary.
-std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path);
+/// Each live container is recorded in `state_dir` (its session leader's pid
+/// and start time) until it is reaped.
+std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path,
+                                                        std::string state_dir);
+
+/// Kills the sessions recorded in `state_dir` by a previous agent that
+/// crashed or was killed (orphans), and forgets them. Returns how many were
+/// still running.
+size_t destroy_orphans(const std::string& state_dir);
 
 /// Builds an executor actor for an in-process container.
 using executor_factory

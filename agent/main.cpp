@@ -16,6 +16,7 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
+#include "actors/node_actor.hpp"
 #include "agent/agent.hpp"
 #include "agent/resources_detect.hpp"
 
@@ -121,8 +122,15 @@ int main(int argc, char** argv) {
   opts.res = complete_resources(cfg.res, cfg.work_dir);
   opts.attributes = cfg.attributes;
   opts.work_dir = cfg.work_dir;
-  opts.containers = make_posix_containerizer(cfg.executor_path);
+  // Executors a crashed or killed agent left behind cannot be recovered yet
+  // (no checkpoint): destroy them before starting anew.
+  auto containers_dir = cfg.work_dir + "/containers";
+  destroy_orphans(containers_dir);
+  opts.containers = make_posix_containerizer(cfg.executor_path, containers_dir);
+  auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
+  opts.node = node;
   auto agent = spawn_agent(sys, std::move(opts));
+  node_register(node, "agent", agent);
   auto port = publish(sys, agent, cfg.port, cfg.ip);
   if (!port) {
     std::fprintf(stderr, "caldera-agent: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),

@@ -1,7 +1,11 @@
 // caldera-master: the master daemon.
 //
 //   caldera-master --config conf/master.conf [--port 5050] [--work-dir DIR] ...
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <memory>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -10,6 +14,7 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
+#include "actors/node_actor.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
 
@@ -91,8 +96,12 @@ int main(int argc, char** argv) {
   opts.offer_timeout = cfg.offer_timeout;
   opts.min_allocatable = cfg.min_allocatable_parsed;
   opts.recovered = std::move(*snapshot);
+  auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));
+  opts.node = node;
   auto registrar = spawn_registrar(sys, std::move(*store));
   auto master = spawn_master(sys, registrar, std::move(opts));
+  node_register(node, "master", master);
+  node_register(node, "registrar", registrar);
   auto port = publish(sys, master, cfg.port, cfg.ip);
   if (!port) {
     std::fprintf(stderr, "caldera-master: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),
@@ -103,7 +112,24 @@ int main(int argc, char** argv) {
   }
   log::info("master_listening",
             {{"endpoint", cfg.ip + ":" + std::to_string(*port)}, {"work_dir", cfg.work_dir}});
+  // If the master or the registrar actor dies (a crash, or killed through
+  // the node actor), the process ends with status 3 so that a supervisor
+  // restarts it; the registry on disk is consistent (synced writes).
+  auto crashed = std::make_shared<std::atomic<bool>>(false);
+  for (auto& a : {master, registrar})
+    a->attach_functor([crashed](const caf::error& reason) {
+      if (reason == caf::exit_reason::user_shutdown)
+        return;
+      *crashed = true;
+      ::kill(::getpid(), SIGTERM);
+    });
   int sig = wait_for_termination();
+  if (*crashed) {
+    log::error("master_actor_died", {{"action", "exiting"}});
+    caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
+    return 3;
+  }
   log::info("master_stopping", {{"signal", sig}});
   caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);

@@ -15,6 +15,7 @@
 #include "actors/log.hpp"
 #include "master/allocator.hpp"
 #include "master/master_state.hpp"
+#include "actors/node_actor.hpp"
 #include "master/master_impl.hpp"
 #include "master/registrar.hpp"
 
@@ -612,6 +613,8 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       return handle_set_quota(self, m);
     },
     [=](const get_roles_msg&) -> roles_msg { return roles_snapshot(self); },
+    [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
+    [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },
     [=](timeout_atom, const std::string& fid, uint64_t epoch) {
       auto& d = self->state;
       auto f = d.st.frameworks.find(fid);

@@ -38,6 +38,8 @@ struct master_options {
   caf::timespan offer_timeout{0};
   /// No offer is smaller than all of these (Mesos: cpus:0.01 or mem:32).
   std::vector<resources> min_allocatable = allocator::default_min_allocatable();
+  /// The process's node actor (fault injection); may be null.
+  caf::actor node;
   /// Shown in state; the registry content loaded at start.
   registry_snapshot recovered;
 };

@@ -85,3 +85,19 @@ struct RoleInfo {
 struct Roles {
   roles @0 :List(RoleInfo);
 }
+
+# operator -> any node (through its master or agent endpoint); answered with
+# ActorList.
+struct ListActors {
+}
+
+# operator -> any node: kill the named actor (fault injection); answered
+# with the ActorList that remains.
+struct KillActor {
+  name @0 :Text;
+}
+
+struct ActorList {
+  node @0 :Text;
+  actors @1 :List(Text);
+}

@@ -35,5 +35,7 @@ int cmd_run(int argc, char** argv);
 int cmd_state(int argc, char** argv);
 int cmd_weights(int argc, char** argv);
 int cmd_quota(int argc, char** argv);
+int cmd_actors(int argc, char** argv);
+int cmd_kill_actor(int argc, char** argv);
 
 } // namespace caldera::cli

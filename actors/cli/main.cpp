@@ -72,7 +72,9 @@ int usage() {
                "  caldera state --master HOST:PORT [--json]\n"
                "  caldera weights set ROLE=WEIGHT... | get   [--master HOST:PORT] [--json]\n"
                "  caldera quota set ROLE RES [--limit RES] | remove ROLE | get\n"
-               "                [--master HOST:PORT] [--json]\n");
+               "                [--master HOST:PORT] [--json]\n"
+               "  caldera actors     --node HOST:PORT [--json]\n"
+               "  caldera kill-actor --node HOST:PORT NAME\n");
   return 2;
 }
 
@@ -139,6 +141,10 @@ int main(int argc, char** argv) {
     return caldera::cli::cmd_weights(argc, argv);
   if (cmd == "quota")
     return caldera::cli::cmd_quota(argc, argv);
+  if (cmd == "actors")
+    return caldera::cli::cmd_actors(argc, argv);
+  if (cmd == "kill-actor")
+    return caldera::cli::cmd_kill_actor(argc, argv);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     caldera::cli::usage();
     return 0;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "actors/log.hpp"
+#include "actors/node_actor.hpp"
 #include "actors/types.hpp"
 #include "agent/agent.hpp"
 #include "master/master.hpp"
@@ -30,6 +31,8 @@ struct cluster {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<containerizer> cont;
+  caf::actor node;
   caf::actor registrar;
   caf::actor master;
   std::vector<caf::actor> agents;
@@ -55,13 +58,17 @@ struct cluster {
     auto store = registry_store::open((dir / "master").string());
     REQUIRE(store);
     registrar = spawn_registrar(*sys, std::move(*store));
+    node = spawn_node(*sys, "cluster");
     mo.seed = seed;
+    mo.node = node;
     master = spawn_master(*sys, registrar, mo);
+    node_register(node, "master", master);
+    node_register(node, "registrar", registrar);
     if (!factory)
       factory = [](caf::actor_system& s, executor_options o) {
         return s.spawn<instant_executor>(std::move(o));
       };
-    std::shared_ptr<containerizer> cont = make_in_process_containerizer(*sys, factory);
+    cont = make_in_process_containerizer(*sys, factory);
     for (size_t i = 0; i < n_agents; ++i) {
       agent_options ao;
       ao.master = master;
@@ -69,7 +76,9 @@ struct cluster {
       ao.res = *resources::parse(agent_resources);
       ao.work_dir = (dir / ("agent" + std::to_string(i))).string();
       ao.containers = cont;
+      ao.node = node;
       auto a = spawn_agent(*sys, std::move(ao));
+      node_register(node, "agent/" + std::to_string(i), a);
       caf::anon_send(a, start_atom::value, std::string{});
       agents.push_back(a);
     }
@@ -83,11 +92,20 @@ struct cluster {
     for (auto& a : agents)
       caf::anon_send(a, shutdown_atom::value);
     drain();
+    // Executors of agents that were killed are orphans: destroy them too.
+    cont->destroy_all();
+    drain();
     for (auto& a : agents)
       caf::anon_send_exit(a, caf::exit_reason::kill);
     caf::anon_send_exit(master, caf::exit_reason::kill);
     caf::anon_send_exit(registrar, caf::exit_reason::kill);
+    caf::anon_send_exit(node, caf::exit_reason::kill);
     drain();
+    // No handle may outlive the actor system.
+    others.clear();
+    agents.clear();
+    master = registrar = node = nullptr;
+    cont.reset();
     sys.reset();
     std::filesystem::remove_all(dir);
   }
@@ -112,6 +130,36 @@ struct cluster {
     others.push_back(a);
     drain();
     return a;
+  }
+
+  /// Kills the actor known to the node as `name` ("master", "agent/0",
+  /// "executor/<framework>/<executor>", ...) and runs what follows, virtual
+  /// time included (the node kills a moment after answering).
+  void kill(const std::string& name) {
+    caf::scoped_actor self{*sys};
+    auto rh = self->request(node, caf::infinite,
+                            make<schema::KillActor>([&](auto b) { b.setName(name); }));
+    drain();
+    bool ok = false;
+    rh.receive([&](const actor_list_msg&) { ok = true; }, [&](caf::error&) {});
+    REQUIRE_MESSAGE(ok, "no actor named " << name);
+    advance(std::chrono::milliseconds(100));
+  }
+
+  /// The names the node knows.
+  std::vector<std::string> actors() {
+    caf::scoped_actor self{*sys};
+    auto rh = self->request(node, caf::infinite, list_actors_msg{});
+    drain();
+    std::vector<std::string> out;
+    rh.receive(
+      [&](const actor_list_msg& m) {
+        auto v = m.read();
+        for (auto a : v->getActors())
+          out.emplace_back(a);
+      },
+      [&](caf::error&) {});
+    return out;
   }
 
   /// The master's operator view.

@@ -2,6 +2,7 @@
 // messages both ways, reconciliation and scheduler failover.
 #include "tests/cluster/fixture.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "actors/scheduler.hpp"
@@ -216,6 +217,61 @@ TEST_CASE("past failover_timeout the framework is torn down and its resources re
   c.drain();
   REQUIRE(log2->errors.size() == 1);
   CHECK(log2->errors[0].find("unknown_framework") != std::string::npos);
+}
+
+}
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("killing an agent actor through the node makes its running tasks TASK_LOST") {
+  cluster c{2, "cpus:2;mem:512", echo_factory()};
+  MESSAGE("seed=" << c.seed);
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  auto names = c.actors();
+  CHECK(std::count(names.begin(), names.end(), "master") == 1);
+  CHECK(std::count(names.begin(), names.end(), "agent/0") == 1);
+  // The executor of the task registered with the node too.
+  std::string exec;
+  for (auto& n : names)
+    if (n.rfind("executor/", 0) == 0)
+      exec = n;
+  CHECK_FALSE(exec.empty());
+  auto agent_of_task = log->agent_id;
+  auto st = c.state();
+  int idx = -1, i = 0;
+  for (auto a : st.read()->getAgents()) {
+    if (std::string{a.getId()} == agent_of_task)
+      idx = i;
+    ++i;
+  }
+  REQUIRE(idx >= 0);
+  c.kill("agent/" + std::to_string(idx));
+  CHECK(last(*log, "t") == schema::TaskState::LOST);
+  auto after = c.state();
+  size_t active = 0;
+  for (auto a : after.read()->getAgents())
+    active += a.getActive();
+  CHECK(active == 1);
+}
+
+TEST_CASE("killing an executor actor fails its task and returns its resources") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  c.kill("executor/" + log->framework_id + "/echo");
+  CHECK(last(*log, "t") == schema::TaskState::FAILED);
+  CHECK(log->updates["t"].back().reason == "REASON_EXECUTOR_TERMINATED");
+  auto st = c.state();
+  CHECK(st.read()->getAgents()[0].getUsedResources().size() == 0);
 }
 
 }

@@ -200,3 +200,41 @@ TEST_CASE("weights and quotas set with the CLI survive a master restart") {
 }
 
 }
+
+TEST_SUITE("process") {
+
+TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") {
+  local_cluster c{1};
+  auto agent_ep = [&] {
+    auto out = c.agents[0]->output();
+    auto at = out.find("agent_listening endpoint=\"");
+    REQUIRE(at != std::string::npos);
+    at += std::string{"agent_listening endpoint=\""}.size();
+    return out.substr(at, out.find('"', at) - at);
+  }();
+  child list{{bin("caldera"), "actors", "--node", c.master_ep, "--json"}};
+  REQUIRE(list.wait_exit(30s) == 0);
+  auto j = nlohmann::json::parse(list.output());
+  CHECK(j["actors"] == nlohmann::json::array({"master", "registrar"}));
+
+  auto sleeper = c.run({"sleep", "300"});
+  REQUIRE_MESSAGE(sleeper->wait_for("TASK_RUNNING", 60s), sleeper->output());
+
+  child unknown{{bin("caldera"), "kill-actor", "--node", agent_ep, "no-such-actor"}};
+  CHECK(unknown.wait_exit(30s) == 1);
+  CHECK(unknown.output().find("no actor named 'no-such-actor'") != std::string::npos);
+
+  child kill{{bin("caldera"), "kill-actor", "--node", agent_ep, "agent"}};
+  CHECK(kill.wait_exit(30s) == 0);
+  // The agent process ends; the master reports the task lost.
+  CHECK(c.agents[0]->wait_exit(30s) == 1);
+  CHECK(sleeper->wait_exit(60s) == 1);
+  CHECK(sleeper->output().find("TASK_LOST") != std::string::npos);
+  // Its replacement registers (no checkpoint yet: as a new agent).
+  c.agents[0] = std::make_unique<child>(std::vector<std::string>{
+    bin("caldera-agent"), "--master", c.master_ep, "--port", std::to_string(free_port()),
+    "--work-dir", c.dir.path + "/a0", "--resources", "cpus:2;mem:512"});
+  CHECK(c.agents[0]->wait_for("agent_registered"));
+}
+
+}
