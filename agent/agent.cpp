@@ -37,6 +37,9 @@ struct executor_rec {
 struct task_rec {
   std::string executor_id;
   schema::TaskState state = schema::TaskState::STAGING;
+  std::string name;
+  std::string role;
+  run_task_msg launch; // what the master sent (resources, framework)
 };
 
 struct update_queue {
@@ -126,6 +129,26 @@ void do_register(agent_actor* self) {
       at[i].setName(d.opts.attributes[i].first);
       at[i].setValue(d.opts.attributes[i].second);
     }
+    // What runs here, and the frameworks it belongs to.
+    std::map<std::string, run_task_msg> fws;
+    auto ts = b.initTasks(static_cast<unsigned>(d.tasks.size()));
+    unsigned i = 0;
+    for (auto& [key, t] : d.tasks) {
+      auto v = t.launch.read();
+      auto tb = ts[i++];
+      tb.setFrameworkId(key.first);
+      tb.setTaskId(key.second);
+      tb.setName(t.name);
+      tb.setExecutorId(t.executor_id);
+      tb.setState(t.state);
+      tb.setRole(t.role);
+      tb.setResources(v->getTask().getResources());
+      fws.emplace(key.first, t.launch);
+    }
+    auto fl = b.initFrameworks(static_cast<unsigned>(fws.size()));
+    i = 0;
+    for (auto& [fid, launch] : fws)
+      fl.setWithCaveats(i++, launch.read()->getFramework());
   });
   self->request(d.master, std::chrono::seconds(30), req)
     .then(
@@ -201,7 +224,8 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
   }
   if (auto i = d.tasks.find({fid, tid}); i != d.tasks.end() && !is_terminal(i->second.state))
     return; // a duplicate
-  d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING};
+  d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING, t.getName(),
+                                 v->getRole(), m};
   if (d.shutting_down) {
     agent_status(self, fid, tid, eid, schema::TaskState::LOST,
                  "REASON_AGENT_RESTARTED", "agent is shutting down");

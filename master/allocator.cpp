@@ -188,6 +188,17 @@ void allocator::recover(const std::string& agent_id, const std::string& framewor
   }
 }
 
+bool allocator::use(const std::string& agent_id, const std::string& framework_id,
+                    const std::string& role, const resources& r) {
+  auto i = agents_.find(agent_id);
+  if (i == agents_.end() || !i->second.free.contains(r))
+    return false;
+  i->second.free -= r;
+  ensure_role(role);
+  charge(framework_id, role, r.scalars(), true);
+  return true;
+}
+
 bool allocator::filtered(framework_entry& fw, uint32_t agent_idx,
                          const resources& offerable, time_point now) {
   if (fw.filters.empty())

@@ -90,6 +90,11 @@ public:
                const std::string& role, const resources& r,
                std::optional<time_point> refuse_until = std::nullopt);
 
+  /// Marks `r` on `agent_id` as allocated to `framework_id` in `role`
+  /// (tasks a re-registering agent reports). False if it is not free there.
+  bool use(const std::string& agent_id, const std::string& framework_id,
+           const std::string& role, const resources& r);
+
   /// One allocation cycle; the offered resources are charged to their
   /// frameworks until recovered.
   std::vector<allocation> allocate(time_point now);

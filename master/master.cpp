@@ -278,6 +278,106 @@ namespace {
 
 using namespace detail;
 
+// Takes in what a (re-)registering agent reports it runs: unknown frameworks
+// come back disconnected (their schedulers re-register within their failover
+// timeout), reported tasks are known again and charged to the allocator, and
+// tasks the master had on this agent that it no longer reports are lost.
+void reconcile_agent(master_actor* self, const std::string& aid,
+                     const register_agent_msg& m) {
+  guarded("RegisterAgent.tasks", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    for (auto fi : v->getFrameworks()) {
+      std::string fid = fi.getId();
+      if (fid.empty() || d.st.frameworks.count(fid) > 0)
+        continue;
+      framework_entry fe;
+      fe.id = fid;
+      fe.name = fi.getName();
+      fe.user = fi.getUser();
+      fe.principal = fi.getPrincipal();
+      fe.failover_timeout = fi.getFailoverTimeout();
+      for (auto r : fi.getRoles())
+        fe.roles.emplace_back(r);
+      if (fe.roles.empty())
+        fe.roles.push_back("*");
+      fe.active = false;
+      fe.registered_at = wall_seconds();
+      d.alloc.add_framework(fid, fe.roles);
+      d.alloc.activate_framework(fid, false);
+      d.known_frameworks.insert(fid);
+      log::info("framework_recovered", {{"framework_id", fid}, {"agent_id", aid}});
+      d.st.frameworks[fid] = fe;
+      auto timeout = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>(std::max(0.0, fe.failover_timeout)));
+      // A scheduler gets at least a few seconds to find the new master.
+      timeout = std::max<caf::timespan>(timeout, std::chrono::seconds(10));
+      self->delayed_send(self, timeout, timeout_atom::value, fid, fe.epoch);
+    }
+    auto& agent = d.st.agents[aid];
+    std::set<key_t> reported;
+    for (auto t : v->getTasks()) {
+      if (is_terminal(t.getState()))
+        continue;
+      key_t key{t.getFrameworkId(), t.getTaskId()};
+      auto res = resources::from_capnp(t.getResources());
+      if (!res)
+        continue;
+      reported.insert(key);
+      std::string role = t.getRole();
+      d.alloc.use(aid, key.first, role.empty() ? "*" : role, *res);
+      agent.used += *res; // the agent entry is new: it holds what is reported
+      if (d.st.tasks.count(key) > 0)
+        continue;
+      task_entry te;
+      te.id = key.second;
+      te.name = t.getName();
+      te.framework_id = key.first;
+      te.role = role.empty() ? "*" : role;
+      te.agent_id = aid;
+      te.executor_id = t.getExecutorId();
+      te.res = *res;
+      te.state = t.getState();
+      status_info st;
+      st.task_id = te.id;
+      st.state = te.state;
+      st.agent_id = aid;
+      st.source = schema::StatusSource::AGENT;
+      st.message = "known again from the agent's re-registration";
+      st.timestamp = wall_seconds();
+      te.statuses.push_back(st);
+      if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
+        f->second.used += te.res;
+      log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
+                                   {"agent_id", aid}});
+      d.st.tasks.emplace(key, std::move(te));
+    }
+    std::vector<key_t> gone;
+    for (auto& [k, t] : d.st.tasks)
+      if (t.agent_id == aid && reported.count(k) == 0)
+        gone.push_back(k);
+    for (auto& k : gone) {
+      auto& t = d.st.tasks[k];
+      status_info st;
+      st.task_id = t.id;
+      st.agent_id = aid;
+      st.executor_id = t.executor_id;
+      st.state = schema::TaskState::LOST;
+      st.reason = "REASON_AGENT_RESTARTED";
+      st.message = "the agent re-registered without this task";
+      st.timestamp = wall_seconds();
+      t.state = st.state;
+      t.statuses.push_back(st);
+      if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+        send_status(self, f->second, st);
+      // Uncharged from the allocator above, never in the new agent entry.
+      if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+        f->second.used -= t.res;
+      d.st.complete_task(k);
+    }
+  });
+}
+
 // Passes an agent's message on to the connected scheduler of its framework
 // (best effort: dropped while the scheduler is away).
 template <class Msg>
@@ -393,9 +493,22 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
               auto& d = self->state;
               if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()
                                                     && old->second.active) {
-                // The same agent again (a restart): its old self is gone.
+                // The same agent again (a reconnection or a restart): its old
+                // connection is gone, its offers with it; its tasks are
+                // reconciled below.
                 d.watched.erase(old->second.handle.address());
-                agent_gone(self, a.id);
+                self->demonitor(old->second.handle);
+                std::vector<std::string> offer_ids;
+                for (auto& [oid, o] : d.st.offers)
+                  if (o.agent_id == a.id)
+                    offer_ids.push_back(oid);
+                for (auto& oid : offer_ids)
+                  drop_offer(self, oid, std::nullopt, true);
+                // Its tasks are charged again from what it reports.
+                for (auto& [k, t] : d.st.tasks)
+                  if (t.agent_id == a.id)
+                    d.alloc.recover("", t.framework_id, t.role, t.res);
+                d.alloc.remove_agent(a.id);
               }
               d.admitted_agents.insert(a.id);
               d.alloc.add_agent(a.id, a.total);
@@ -408,7 +521,9 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
                 b.setAgentId(a.id);
                 b.setMasterId(d.master_id);
               });
-              d.st.agents[a.id] = std::move(a);
+              auto id = a.id;
+              d.st.agents[id] = std::move(a);
+              reconcile_agent(self, id, m);
               rp.deliver(reply);
               request_allocation(self);
             },

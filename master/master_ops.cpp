@@ -134,6 +134,7 @@ void handle_accept(master_actor* self, const accept_msg& m) {
         for (unsigned j = 0; j < fw_copy.roles.size(); ++j)
           roles.set(j, fw_copy.roles[j]);
         b.setTask(t);
+        b.setRole(role);
         auto tb = b.getTask();
         tb.setAgentId(agent_id);
         auto ex = tb.getExecutor();

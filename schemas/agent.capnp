@@ -12,6 +12,20 @@ struct RegisterAgent {
   attributes @3 :List(Common.Attribute);
   endpoint @4 :Text;         # host:port the agent's executors connect to
   version @5 :Text;
+  # On re-registration: what the agent runs, so a restarted master (or one
+  # that lost the agent for a while) knows its tasks again.
+  tasks @6 :List(AgentTask);
+  frameworks @7 :List(Common.FrameworkInfo);
+}
+
+struct AgentTask {
+  frameworkId @0 :Text;
+  taskId @1 :Text;
+  name @2 :Text;
+  executorId @3 :Text;
+  state @4 :Common.TaskState;
+  resources @5 :List(Common.Resource);
+  role @6 :Text;
 }
 
 # master -> agent.
@@ -24,6 +38,7 @@ struct AgentRegistered {
 struct RunTask {
   framework @0 :Common.FrameworkInfo;
   task @1 :Common.TaskInfo;
+  role @2 :Text;             # the role the task's resources are charged to
 }
 
 # master -> agent.

@@ -238,3 +238,33 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
 }
 
 }
+
+TEST_SUITE("process") {
+
+TEST_CASE("kill -9 of the master: restarted on its work dir, it knows the running task again") {
+  local_cluster c{1};
+  auto sleeper = c.run({"sleep", "300"});
+  REQUIRE_MESSAGE(sleeper->wait_for("TASK_RUNNING", 60s), sleeper->output());
+  c.master->signal(SIGKILL);
+  CHECK(c.master->wait_exit(20s) == 128 + SIGKILL);
+  c.master = std::make_unique<child>(std::vector<std::string>{
+    bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
+    std::to_string(c.master_port), "--work-dir", c.dir.path + "/master"});
+  REQUIRE_MESSAGE(c.master->wait_for("master_listening"), c.master->output());
+  CHECK(c.master->output().find("recovered_agents=1") != std::string::npos);
+  REQUIRE_MESSAGE(c.master->wait_for("task_recovered", 30s), c.master->output());
+  REQUIRE_MESSAGE(c.master->wait_for("framework_reregistered", 30s), c.master->output());
+  child state{{bin("caldera"), "state", "--master", c.master_ep, "--json"}};
+  REQUIRE(state.wait_exit(30s) == 0);
+  auto j = nlohmann::json::parse(state.output());
+  REQUIRE(j["tasks"].size() == 1);
+  CHECK(j["tasks"][0]["state"] == "TASK_RUNNING");
+  CHECK(j["agents"][0]["active"] == true);
+  CHECK(j["agents"][0]["used_resources"]["cpus"] == 0.5);
+  // The framework survived the master: it can still kill its task.
+  sleeper->signal(SIGTERM);
+  CHECK(sleeper->wait_exit(60s) == 137);
+  CHECK(sleeper->output().find("TASK_KILLED") != std::string::npos);
+}
+
+}
