@@ -79,6 +79,8 @@ void scheduler::do_register() {
     auto roles = f.initRoles(static_cast<unsigned>(opts_.roles.size()));
     for (unsigned i = 0; i < opts_.roles.size(); ++i)
       roles.set(i, opts_.roles[i]);
+    if (opts_.partition_aware)
+      f.initCapabilities(1).set(0, "PARTITION_AWARE");
   });
   request(master_, std::chrono::seconds(30), req)
     .then(

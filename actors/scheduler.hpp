@@ -51,6 +51,9 @@ struct scheduler_options {
   caf::actor master;
   std::optional<endpoint> master_endpoint;
   bool implicit_acknowledgements = true;
+  /// Partition-aware frameworks see TASK_UNREACHABLE (and the task again
+  /// when its agent comes back) where others see TASK_LOST.
+  bool partition_aware = false;
   caf::timespan reconnect_interval = std::chrono::seconds(1);
 };
 

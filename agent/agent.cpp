@@ -58,6 +58,7 @@ struct agent_data {
   std::map<key_t, update_queue> updates;
   id_generator ids{0};
   bool shutting_down = false;
+  bool partitioned = false;
   static inline const char* name = "agent";
 };
 
@@ -544,6 +545,21 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         mb.getRoot<schema::ExecutorMessage>().setAgentId(d.agent_id);
         self->send(d.master, executor_message_msg{mb});
       });
+    },
+    [=](ping_atom) {
+      auto& d = self->state;
+      if (!d.partitioned && d.master)
+        self->send(d.master, pong_atom::value);
+    },
+    [=](partition_atom, bool on) {
+      log::warn(on ? "partition_injected" : "partition_healed",
+                {{"agent_id", self->state.agent_id}});
+      self->state.partitioned = on;
+    },
+    [=](reregister_atom) {
+      auto& d = self->state;
+      if (d.master && d.ph == phase::registered)
+        do_register(self);
     },
     [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
     [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },

@@ -27,6 +27,8 @@ struct master_config : caldera::node_config {
   std::string hostname = "localhost";
   caf::timespan allocation_interval = std::chrono::seconds(1);
   caf::timespan offer_timeout{0};
+  caf::timespan agent_ping_timeout = std::chrono::seconds(15);
+  size_t max_agent_ping_timeouts = 5;
   std::string min_allocatable = "cpus:0.01|mem:32";
   std::vector<caldera::resources> min_allocatable_parsed;
 
@@ -38,6 +40,10 @@ struct master_config : caldera::node_config {
       .add(hostname, "hostname", "hostname shown to operators")
       .add(allocation_interval, "allocation-interval",
            "time between allocation cycles, e.g. 1s or 500ms")
+      .add(agent_ping_timeout, "agent-ping-timeout",
+           "time between health checks of each agent, e.g. 15s")
+      .add(max_agent_ping_timeouts, "max-agent-ping-timeouts",
+           "unanswered health checks after which an agent is unreachable")
       .add(offer_timeout, "offer-timeout",
            "rescind offers not answered within this, e.g. 30s (0s: never)")
       .add(min_allocatable, "min-allocatable-resources",
@@ -49,6 +55,10 @@ struct master_config : caldera::node_config {
       return "option 'work-dir': must not be empty";
     if (allocation_interval.count() <= 0)
       return "option 'allocation-interval': must be positive";
+    if (agent_ping_timeout.count() <= 0)
+      return "option 'agent-ping-timeout': must be positive";
+    if (max_agent_ping_timeouts == 0)
+      return "option 'max-agent-ping-timeouts': must be at least 1";
     if (offer_timeout.count() < 0)
       return "option 'offer-timeout': must not be negative";
     std::string rest = min_allocatable;
@@ -94,6 +104,8 @@ int main(int argc, char** argv) {
   opts.hostname = cfg.hostname;
   opts.seed = cfg.seed;
   opts.offer_timeout = cfg.offer_timeout;
+  opts.agent_ping_timeout = cfg.agent_ping_timeout;
+  opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
   opts.min_allocatable = cfg.min_allocatable_parsed;
   opts.recovered = std::move(*snapshot);
   auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));

@@ -190,12 +190,13 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
   request_allocation(self);
 }
 
-void agent_gone(master_actor* self, const std::string& aid) {
+void agent_gone(master_actor* self, const std::string& aid, bool unreachable = false) {
   auto& d = self->state;
   auto a = d.st.agents.find(aid);
   if (a == d.st.agents.end() || !a->second.active)
     return;
-  log::warn("agent_lost", {{"agent_id", aid}});
+  log::warn(unreachable ? "agent_unreachable" : "agent_lost", {{"agent_id", aid}});
+  a->second.unreachable = unreachable;
   std::vector<std::string> offer_ids;
   for (auto& [oid, o] : d.st.offers)
     if (o.agent_id == aid)
@@ -203,7 +204,10 @@ void agent_gone(master_actor* self, const std::string& aid) {
   for (auto& oid : offer_ids)
     drop_offer(self, oid, std::nullopt, true);
   a->second.active = false;
-  a->second.handle = nullptr;
+  // An unreachable agent keeps its connection: if it answers a ping again it
+  // is asked to register again.
+  if (!unreachable)
+    a->second.handle = nullptr;
   d.alloc.remove_agent(aid);
   std::vector<key_t> keys;
   for (auto& [k, t] : d.st.tasks)
@@ -215,13 +219,16 @@ void agent_gone(master_actor* self, const std::string& aid) {
     st.task_id = t.id;
     st.agent_id = aid;
     st.executor_id = t.executor_id;
-    st.state = schema::TaskState::LOST;
-    st.reason = "REASON_AGENT_REMOVED";
-    st.message = "agent " + aid + " disconnected";
+    auto f = d.st.frameworks.find(t.framework_id);
+    bool aware = f != d.st.frameworks.end() && f->second.partition_aware;
+    st.state = unreachable && aware ? schema::TaskState::UNREACHABLE
+                                    : schema::TaskState::LOST;
+    st.reason = unreachable ? "REASON_AGENT_UNREACHABLE" : "REASON_AGENT_REMOVED";
+    st.message = "agent " + aid + (unreachable ? " is unreachable" : " disconnected");
     st.timestamp = wall_seconds();
     t.state = st.state;
     t.statuses.push_back(st);
-    if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+    if (f != d.st.frameworks.end())
       send_status(self, f->second, st);
     finish_task(self, k);
   }
@@ -350,6 +357,11 @@ void reconcile_agent(master_actor* self, const std::string& aid,
         f->second.used += te.res;
       log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
                                    {"agent_id", aid}});
+      if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {
+        // A framework that saw the task unreachable or lost learns it runs.
+        st.reason = "REASON_AGENT_REREGISTERED";
+        send_status(self, f->second, st);
+      }
       d.st.tasks.emplace(key, std::move(te));
     }
     std::vector<key_t> gone;
@@ -431,13 +443,58 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       return;
     auto [kind, id] = i->second;
     self->state.watched.erase(i);
-    if (kind == 'a')
+    if (kind == 'a') {
+      if (auto a = self->state.st.agents.find(id); a != self->state.st.agents.end())
+        a->second.unreachable = false; // gone for good now
       agent_gone(self, id);
+      if (auto a = self->state.st.agents.find(id); a != self->state.st.agents.end())
+        a->second.handle = nullptr;
+    }
     else
       framework_disconnected(self, id);
   });
   self->send(self, tick_atom::value);
+  self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
   return {
+    [=](ping_atom) {
+      // A round of health checks: an agent that did not answer the last
+      // ping misses one; too many misses make it unreachable.
+      auto& d = self->state;
+      std::vector<std::string> unreachable;
+      for (auto& [id, a] : d.st.agents) {
+        if (!a.handle)
+          continue;
+        if (!a.active) {
+          self->send(a.handle, ping_atom::value); // unreachable: still listen
+          continue;
+        }
+        if (a.ping_outstanding && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
+          unreachable.push_back(id);
+        a.ping_outstanding = true;
+        self->send(a.handle, ping_atom::value);
+      }
+      for (auto& id : unreachable)
+        agent_gone(self, id, true);
+      self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
+    },
+    [=](pong_atom) {
+      auto& d = self->state;
+      auto i = d.watched.find(self->current_sender()
+                                ? self->current_sender()->address()
+                                : caf::actor_addr{});
+      if (i == d.watched.end() || i->second.first != 'a')
+        return;
+      auto a = d.st.agents.find(i->second.second);
+      if (a == d.st.agents.end())
+        return;
+      a->second.ping_outstanding = false;
+      a->second.missed_pings = 0;
+      if (!a->second.active && a->second.unreachable && a->second.handle) {
+        // The partition healed: the agent registers again with what it runs.
+        log::info("agent_reachable_again", {{"agent_id", a->first}});
+        self->send(a->second.handle, reregister_atom::value);
+      }
+    },
     [=](tick_atom) {
       request_allocation(self);
       self->delayed_send(self, self->state.opts.allocation_interval, tick_atom::value);
@@ -573,6 +630,9 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         fe.user = info.getUser();
         fe.principal = info.getPrincipal();
         fe.failover_timeout = info.getFailoverTimeout();
+        for (auto c : info.getCapabilities())
+          if (c == "PARTITION_AWARE")
+            fe.partition_aware = true;
         for (auto r : info.getRoles())
           fe.roles.emplace_back(r);
         if (fe.roles.empty())

@@ -34,6 +34,10 @@ struct master_options {
   caf::timespan allocation_interval = std::chrono::seconds(1);
   std::string hostname = "localhost";
   uint64_t seed = 0;
+  /// Health checks: an agent is pinged every `agent_ping_timeout`; after
+  /// `max_agent_ping_timeouts` unanswered pings it is unreachable.
+  caf::timespan agent_ping_timeout = std::chrono::seconds(15);
+  size_t max_agent_ping_timeouts = 5;
   /// An offer not answered within this is rescinded (0: never).
   caf::timespan offer_timeout{0};
   /// No offer is smaller than all of these (Mesos: cpus:0.01 or mem:32).

@@ -29,6 +29,9 @@ struct agent_entry {
   std::vector<std::pair<std::string, std::string>> attributes;
   caf::actor handle;
   bool active = true;
+  bool unreachable = false; // missed too many pings; may come back
+  bool ping_outstanding = false;
+  size_t missed_pings = 0;
   double registered_at = 0;
 };
 
@@ -39,6 +42,7 @@ struct framework_entry {
   std::vector<std::string> roles;
   std::string principal;
   double failover_timeout = 0;
+  bool partition_aware = false; // gets TASK_UNREACHABLE rather than TASK_LOST
   caf::actor handle;   // the scheduler; null while disconnected
   bool active = true;
   bool completed = false;

@@ -275,3 +275,63 @@ TEST_CASE("killing an executor actor fails its task and returns its resources") 
 }
 
 }
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("a partitioned agent becomes unreachable, then its tasks are known again") {
+  cluster c{2, "cpus:2;mem:512", echo_factory()};
+  MESSAGE("seed=" << c.seed);
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  so.partition_aware = true;
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  auto st = c.state();
+  int idx = 0, i = 0;
+  for (auto a : st.read()->getAgents()) {
+    if (std::string{a.getId()} == log->agent_id)
+      idx = i;
+    ++i;
+  }
+  auto agent = c.agents[static_cast<size_t>(idx)];
+  caf::anon_send(agent, partition_atom::value, true);
+  // 5 health checks of 15 s go unanswered.
+  for (int k = 0; k < 6; ++k)
+    c.advance(15s);
+  CHECK(last(*log, "t") == schema::TaskState::UNREACHABLE);
+  {
+    auto s2 = c.state();
+    auto v = s2.read();
+    CHECK_FALSE(v->getAgents()[static_cast<unsigned>(idx)].getActive());
+  }
+  caf::anon_send(agent, partition_atom::value, false);
+  c.advance(15s);
+  c.advance(15s);
+  CHECK(last(*log, "t") == schema::TaskState::RUNNING);
+  auto s3 = c.state();
+  auto v = s3.read();
+  CHECK(v->getAgents()[static_cast<unsigned>(idx)].getActive());
+  bool running = false;
+  for (auto t : v->getTasks())
+    running |= std::string{t.getId()} == "t" && t.getState() == schema::TaskState::RUNNING;
+  CHECK(running);
+}
+
+TEST_CASE("frameworks that are not partition-aware see TASK_LOST for an unreachable agent") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  caf::anon_send(c.agents[0], partition_atom::value, true);
+  for (int k = 0; k < 6; ++k)
+    c.advance(15s);
+  CHECK(last(*log, "t") == schema::TaskState::LOST);
+  CHECK(log->updates["t"].back().reason == "REASON_AGENT_UNREACHABLE");
+}
+
+}
