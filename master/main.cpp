@@ -29,6 +29,7 @@ struct master_config : caldera::node_config {
   caf::timespan offer_timeout{0};
   caf::timespan agent_ping_timeout = std::chrono::seconds(15);
   size_t max_agent_ping_timeouts = 5;
+  caf::timespan agent_reregister_timeout = std::chrono::minutes(10);
   std::string min_allocatable = "cpus:0.01|mem:32";
   std::vector<caldera::resources> min_allocatable_parsed;
 
@@ -44,6 +45,8 @@ struct master_config : caldera::node_config {
            "time between health checks of each agent, e.g. 15s")
       .add(max_agent_ping_timeouts, "max-agent-ping-timeouts",
            "unanswered health checks after which an agent is unreachable")
+      .add(agent_reregister_timeout, "agent-reregister-timeout",
+           "after a restart, agents not back within this are unreachable, e.g. 10min")
       .add(offer_timeout, "offer-timeout",
            "rescind offers not answered within this, e.g. 30s (0s: never)")
       .add(min_allocatable, "min-allocatable-resources",
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   opts.offer_timeout = cfg.offer_timeout;
   opts.agent_ping_timeout = cfg.agent_ping_timeout;
   opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
+  opts.agent_reregister_timeout = cfg.agent_reregister_timeout;
   opts.min_allocatable = cfg.min_allocatable_parsed;
   opts.recovered = std::move(*snapshot);
   auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));

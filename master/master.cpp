@@ -429,8 +429,25 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
   recover_roles(self);
   d.master_id = d.ids.token();
   d.started_at = wall_seconds();
-  for (auto& rec : d.opts.recovered.agents)
-    d.admitted_agents.insert(std::string{rec.read()->getAgentId()});
+  // Agents of the registry are shown, inactive, until they re-register; one
+  // that does not within agent_reregister_timeout is marked unreachable.
+  for (auto& rec : d.opts.recovered.agents) {
+    guarded("AgentRecord", [&] {
+      auto v = rec.read();
+      std::string id = v->getAgentId();
+      d.admitted_agents.insert(id);
+      agent_entry a;
+      a.id = id;
+      a.hostname = v->getHostname();
+      a.endpoint = v->getEndpoint();
+      a.active = false;
+      a.registered_at = v->getRegisteredAt();
+      if (auto r = resources::from_capnp(v->getResources()))
+        a.total = *r;
+      d.st.agents[id] = std::move(a);
+      self->delayed_send(self, d.opts.agent_reregister_timeout, reregister_atom::value, id);
+    });
+  }
   for (auto& rec : d.opts.recovered.frameworks)
     d.known_frameworks.insert(std::string{rec.read()->getFramework().getId()});
   log::info("master_started", {{"master_id", d.master_id},
@@ -476,6 +493,13 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       for (auto& id : unreachable)
         agent_gone(self, id, true);
       self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
+    },
+    [=](reregister_atom, const std::string& aid) {
+      auto a = self->state.st.agents.find(aid);
+      if (a == self->state.st.agents.end() || a->second.active || a->second.handle)
+        return;
+      log::warn("agent_reregister_timeout", {{"agent_id", aid}});
+      a->second.unreachable = true;
     },
     [=](pong_atom) {
       auto& d = self->state;

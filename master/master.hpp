@@ -38,6 +38,9 @@ struct master_options {
   /// `max_agent_ping_timeouts` unanswered pings it is unreachable.
   caf::timespan agent_ping_timeout = std::chrono::seconds(15);
   size_t max_agent_ping_timeouts = 5;
+  /// After a restart, agents of the registry that have not re-registered
+  /// within this are marked unreachable.
+  caf::timespan agent_reregister_timeout = std::chrono::minutes(10);
   /// An offer not answered within this is rescinded (0: never).
   caf::timespan offer_timeout{0};
   /// No offer is smaller than all of these (Mesos: cpus:0.01 or mem:32).

@@ -96,6 +96,7 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     b.setHostname(a.hostname);
     b.setEndpoint(a.endpoint);
     b.setActive(a.active);
+    b.setUnreachable(a.unreachable);
     b.setRegisteredAt(a.registered_at);
     a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
     a.used.to_capnp(b.initUsedResources(static_cast<unsigned>(a.used.entry_count())));

@@ -81,6 +81,7 @@ nlohmann::json state_to_json(schema::State::Reader st) {
                       {"hostname", std::string{a.getHostname()}},
                       {"endpoint", std::string{a.getEndpoint()}},
                       {"active", a.getActive()},
+                      {"unreachable", a.getUnreachable()},
                       {"registered_time", a.getRegisteredAt()},
                       {"resources", res_json(a.getResources())},
                       {"used_resources", res_json(a.getUsedResources())},
@@ -138,7 +139,8 @@ std::string state_to_table(schema::State::Reader st) {
   std::vector<std::vector<std::string>> rows{
     {"ID", "HOSTNAME", "ACTIVE", "CPUS USED/TOTAL", "MEM USED/TOTAL", "RESOURCES"}};
   for (auto a : st.getAgents())
-    rows.push_back({a.getId(), a.getHostname(), a.getActive() ? "yes" : "no",
+    rows.push_back({a.getId(), a.getHostname(),
+                    a.getActive() ? "yes" : (a.getUnreachable() ? "unreachable" : "no"),
                     num(scalar(a.getUsedResources(), "cpus")) + "/"
                       + num(scalar(a.getResources(), "cpus")),
                     num(scalar(a.getUsedResources(), "mem")) + "/"

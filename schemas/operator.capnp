@@ -16,6 +16,7 @@ struct AgentState {
   usedResources @5 :List(Common.Resource);
   offeredResources @6 :List(Common.Resource);
   registeredAt @7 :Float64;
+  unreachable @8 :Bool;
 }
 
 struct FrameworkState {

@@ -147,9 +147,20 @@ TEST_CASE("the master keeps its registry across a restart") {
     m.signal(SIGTERM);
     CHECK(m.wait_exit(20s) == 0);
   }
+  argv.push_back("--agent-reregister-timeout");
+  argv.push_back("200ms");
   child m{argv};
   REQUIRE(m.wait_for("master_listening"));
   CHECK(m.output().find("recovered_agents=1") != std::string::npos);
+  // The agent does not come back: shown inactive, then unreachable.
+  REQUIRE_MESSAGE(m.wait_for("agent_reregister_timeout", 30s), m.output());
+  child state{{bin("caldera"), "state", "--master", "127.0.0.1:" + std::to_string(port),
+               "--json"}};
+  REQUIRE(state.wait_exit(30s) == 0);
+  auto j = nlohmann::json::parse(state.output());
+  REQUIRE(j["agents"].size() == 1);
+  CHECK(j["agents"][0]["active"] == false);
+  CHECK(j["agents"][0]["unreachable"] == true);
   m.signal(SIGTERM);
   CHECK(m.wait_exit(20s) == 0);
 }
