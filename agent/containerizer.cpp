@@ -40,10 +40,27 @@ std::string describe_wait_status(int status) {
 
 namespace {
 
+// A small file's content ("" when it cannot be read: /proc entries vanish
+// while being read, and that must never throw).
+std::string read_proc_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return {};
+  std::string out;
+  char buf[1024];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 // The start time of `pid` (field 22 of /proc/<pid>/stat), or "" if gone.
 std::string start_time(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string all = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = all.rfind(')');
   if (close == std::string::npos)
     return {};
@@ -56,23 +73,24 @@ std::string start_time(pid_t pid) {
 
 // Kills every process of session `sid` (they may have left its process
 // group, as the command executor's child does), then the group itself.
-void kill_session(pid_t sid) {
+void kill_session(pid_t sid) noexcept try {
   ::kill(-sid, SIGKILL);
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator("/proc", ec)) {
     auto name = e.path().filename().string();
     if (name.empty() || name[0] < '0' || name[0] > '9')
       continue;
-    std::ifstream in{e.path() / "stat"};
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string all = read_proc_file((e.path() / "stat").string());
     auto close = all.rfind(')');
     if (close == std::string::npos)
       continue;
     std::istringstream rest{all.substr(close + 2)};
     std::string state, ppid, pgrp, session;
     if (rest >> state >> ppid >> pgrp >> session && session == std::to_string(sid))
-      ::kill(static_cast<pid_t>(std::stol(name)), SIGKILL);
+      ::kill(static_cast<pid_t>(std::strtol(name.c_str(), nullptr, 10)), SIGKILL);
   }
+} catch (...) {
+  // /proc changed while it was read; the group kill above still happened.
 }
 
 class posix_containerizer : public containerizer {

@@ -98,10 +98,13 @@ protected:
         accepted_.erase(i);
       }
     } else if (is_terminal(st.state)) {
-      if (st.state == schema::TaskState::FINISHED)
+      if (st.state == schema::TaskState::FINISHED) {
         ++out_->finished;
-      else
-        ++out_->failed;
+      } else {
+        if (out_->failed++ == 0)
+          std::fprintf(stderr, "bench-launch: first failure: %s %s %s\n", state_name(st.state),
+                       st.reason.c_str(), st.message.c_str());
+      }
       if (in_flight_ > 0)
         revive(); // ask for the freed resources now, not at the next cycle
       if (out_->finished + out_->failed == total_) {
@@ -213,6 +216,12 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight) {
     self->wait_for(s);
   }
   print("processes", n, *out);
+  if (out->failed > 0)
+    for (auto& a : agents) {
+      auto text = a->output();
+      auto from = text.size() > 3000 ? text.size() - 3000 : 0;
+      std::fprintf(stderr, "--- agent output (tail)\n%s\n", text.substr(from).c_str());
+    }
   for (auto& a : agents) {
     a->signal(SIGTERM);
     a->wait_exit(std::chrono::seconds(20));

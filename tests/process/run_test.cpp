@@ -279,3 +279,24 @@ TEST_CASE("kill -9 of the master: restarted on its work dir, it knows the runnin
 }
 
 }
+
+TEST_SUITE("process") {
+
+TEST_CASE("forty tasks run at once as processes and all finish (agent stays up)") {
+  local_cluster c{2};
+  std::vector<std::unique_ptr<child>> runs;
+  for (int i = 0; i < 40; ++i)
+    runs.push_back(c.run({"true"}, "cpus:0.1;mem:16"));
+  int finished = 0;
+  for (auto& r : runs) {
+    int rc = r->wait_exit(120s);
+    INFO(r->output());
+    CHECK(rc == 0);
+    finished += rc == 0;
+  }
+  CHECK(finished == 40);
+  for (auto& a : c.agents)
+    CHECK(a->output().find("terminate called") == std::string::npos);
+}
+
+}
