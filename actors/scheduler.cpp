@@ -276,6 +276,12 @@ caf::behavior scheduler::make_behavior() {
       else if (!registered_)
         do_register();
     },
+    [this](connect_atom_t, const caf::actor& m) {
+      // In-process: a new master to talk to (a restarted one).
+      opts_.master = m;
+      if (!master_)
+        connect();
+    },
     [this](const resource_offers_msg& m) {
       guarded("ResourceOffers", [&] {
         auto v = m.read();

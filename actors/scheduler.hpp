@@ -47,7 +47,8 @@ struct scheduler_options {
   double failover_timeout = 0;
   /// Set to re-register as an existing framework (failover).
   std::string framework_id;
-  /// In-process: the master actor. Otherwise `master_endpoint`.
+  /// In-process: the master actor (a `(connect_atom_t, actor)` message points
+  /// the scheduler at a restarted one). Otherwise `master_endpoint`.
   caf::actor master;
   std::optional<endpoint> master_endpoint;
   bool implicit_acknowledgements = true;

@@ -546,6 +546,13 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         self->send(d.master, executor_message_msg{mb});
       });
     },
+    [=](connect_atom_t, const caf::actor& m) {
+      // In-process: a new master to talk to (a restarted one).
+      auto& d = self->state;
+      d.opts.master = m;
+      if (!d.master && d.ph != phase::idle)
+        connect(self);
+    },
     [=](ping_atom) {
       auto& d = self->state;
       if (!d.partitioned && d.master)

@@ -39,6 +39,8 @@ struct cluster {
   std::vector<caf::actor> others;
   std::filesystem::path dir;
   uint64_t seed;
+  uint64_t restarts = 0;
+  master_options base_options;
 
   explicit cluster(size_t n_agents, const std::string& agent_resources,
                    executor_factory factory = nullptr, uint64_t seed_ = 42,
@@ -59,6 +61,7 @@ struct cluster {
     REQUIRE(store);
     registrar = spawn_registrar(*sys, std::move(*store));
     node = spawn_node(*sys, "cluster");
+    base_options = mo;
     mo.seed = seed;
     mo.node = node;
     master = spawn_master(*sys, registrar, mo);
@@ -130,6 +133,32 @@ struct cluster {
     others.push_back(a);
     drain();
     return a;
+  }
+
+  /// Kills the master and registrar, starts new ones on the same registry
+  /// (as a restarted master process would), and points agents and the
+  /// actors spawned through `spawn` at it. Runs what follows.
+  void restart_master() {
+    caf::anon_send_exit(master, caf::exit_reason::kill);
+    caf::anon_send_exit(registrar, caf::exit_reason::kill);
+    drain();
+    auto store = registry_store::open((dir / "master").string());
+    REQUIRE(store);
+    auto snap = (*store)->load();
+    REQUIRE(snap);
+    registrar = spawn_registrar(*sys, std::move(*store));
+    master_options mo = base_options;
+    mo.seed = seed + ++restarts;
+    mo.node = node;
+    mo.recovered = std::move(*snap);
+    master = spawn_master(*sys, registrar, mo);
+    node_register(node, "master", master);
+    node_register(node, "registrar", registrar);
+    for (auto& a : agents)
+      caf::anon_send(a, connect_atom_t::value, master);
+    for (auto& a : others)
+      caf::anon_send(a, connect_atom_t::value, master);
+    drain();
   }
 
   /// Kills the actor known to the node as `name` ("master", "agent/0",

@@ -335,3 +335,46 @@ TEST_CASE("frameworks that are not partition-aware see TASK_LOST for an unreacha
 }
 
 }
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("a restarted master knows running tasks again and their framework re-registers") {
+  cluster c{2, "cpus:2;mem:512", echo_factory()};
+  MESSAGE("seed=" << c.seed);
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  so.failover_timeout = 60;
+  auto s = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"a", "b"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "a") == schema::TaskState::RUNNING);
+  auto fid = log->framework_id;
+  c.restart_master();
+  for (int i = 0; i < 10; ++i)
+    c.advance(1s);
+  CHECK(log->reregistrations >= 1);
+  auto st = c.state();
+  auto v = st.read();
+  CHECK(v->getRecoveredAgents() == 2);
+  size_t active = 0;
+  for (auto a : v->getAgents())
+    active += a.getActive();
+  CHECK(active == 2);
+  REQUIRE(v->getFrameworks().size() == 1);
+  CHECK(std::string{v->getFrameworks()[0].getId()} == fid);
+  CHECK(v->getFrameworks()[0].getActive());
+  size_t running = 0;
+  for (auto t : v->getTasks())
+    running += t.getState() == schema::TaskState::RUNNING;
+  CHECK(running == 2);
+  // The framework can act on its tasks through the new master.
+  caf::anon_send(s, std::string{"kill"}, std::string{"a"});
+  c.drain();
+  CHECK(last(*log, "a") == schema::TaskState::KILLED);
+  auto after = c.state();
+  auto used = resources::from_capnp(after.read()->getFrameworks()[0].getUsedResources());
+  REQUIRE(used);
+  CHECK(*used == *resources::parse("cpus:0.5;mem:64"));
+}
+
+}
