@@ -224,7 +224,8 @@ void reconcile(master_actor* self, const reconcile_msg& m) {
       status_info st;
       st.task_id = tid;
       st.agent_id = rt.getAgentId();
-      st.state = schema::TaskState::LOST;
+      // Mesos: partition-aware frameworks learn TASK_UNKNOWN, others TASK_LOST.
+      st.state = fw->partition_aware ? schema::TaskState::UNKNOWN : schema::TaskState::LOST;
       st.reason = "REASON_RECONCILIATION";
       st.message = "task is unknown to the master";
       send_status(self, *fw, st);

@@ -161,6 +161,17 @@ struct cluster {
     drain();
   }
 
+  /// Agent `i` stops answering the master's health checks (a partition seen
+  /// from the master) until `heal(i)`.
+  void partition(size_t i) {
+    caf::anon_send(agents.at(i), partition_atom::value, true);
+    drain();
+  }
+  void heal(size_t i) {
+    caf::anon_send(agents.at(i), partition_atom::value, false);
+    drain();
+  }
+
   /// Kills the actor known to the node as `name` ("master", "agent/0",
   /// "executor/<framework>/<executor>", ...) and runs what follows, virtual
   /// time included (the node kills a moment after answering).

@@ -295,8 +295,7 @@ TEST_CASE("a partitioned agent becomes unreachable, then its tasks are known aga
       idx = i;
     ++i;
   }
-  auto agent = c.agents[static_cast<size_t>(idx)];
-  caf::anon_send(agent, partition_atom::value, true);
+  c.partition(static_cast<size_t>(idx));
   // 5 health checks of 15 s go unanswered.
   for (int k = 0; k < 6; ++k)
     c.advance(15s);
@@ -306,7 +305,7 @@ TEST_CASE("a partitioned agent becomes unreachable, then its tasks are known aga
     auto v = s2.read();
     CHECK_FALSE(v->getAgents()[static_cast<unsigned>(idx)].getActive());
   }
-  caf::anon_send(agent, partition_atom::value, false);
+  c.heal(static_cast<size_t>(idx));
   c.advance(15s);
   c.advance(15s);
   CHECK(last(*log, "t") == schema::TaskState::RUNNING);
@@ -375,6 +374,26 @@ TEST_CASE("a restarted master knows running tasks again and their framework re-r
   auto used = resources::from_capnp(after.read()->getFrameworks()[0].getUsedResources());
   REQUIRE(used);
   CHECK(*used == *resources::parse("cpus:0.5;mem:64"));
+}
+
+}
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("reconciling an unknown task: TASK_UNKNOWN if partition-aware, else TASK_LOST") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  for (bool aware : {true, false}) {
+    auto log = std::make_shared<log_t>();
+    scheduler_options so;
+    so.master = c.master;
+    so.partition_aware = aware;
+    auto s = c.spawn<sdk_scheduler>(so, std::vector<std::string>{}, log);
+    c.advance(1s);
+    caf::anon_send(s, std::string{"reconcile-explicit"}, std::string{"ghost"});
+    c.drain();
+    CHECK(last(*log, "nobody-knows-me")
+          == (aware ? schema::TaskState::UNKNOWN : schema::TaskState::LOST));
+  }
 }
 
 }
