@@ -73,6 +73,18 @@ roles_msg roles_snapshot(master_actor* self);
 /// Roles are paths of [A-Za-z0-9_.-] segments ("eng/ml"), or "*".
 bool valid_role(const std::string& role);
 
+/// Tears a framework down: offers recovered, tasks killed, agents told.
+void teardown(master_actor* self, const std::string& fid, const std::string& why);
+/// An agent went away (`unreachable`: stopped answering but may come back):
+/// offers rescinded, its tasks TASK_LOST (TASK_UNREACHABLE for partition-aware
+/// frameworks when unreachable), frameworks told.
+void agent_gone(master_actor* self, const std::string& aid, bool unreachable = false);
+/// A scheduler went away: offers recovered, teardown after its failover timeout.
+void framework_disconnected(master_actor* self, const std::string& fid);
+/// Takes in the tasks and frameworks a (re-)registering agent reports.
+void reconcile_agent(master_actor* self, const std::string& aid,
+                     const register_agent_msg& m);
+
 void handle_accept(master_actor* self, const accept_msg& m);
 void handle_status(master_actor* self, const status_update_msg& m);
 void reconcile(master_actor* self, const reconcile_msg& m);

@@ -1,0 +1,233 @@
+// Peers coming and going: framework teardown and disconnection, agents lost,
+// unreachable or re-registering with what they run.
+#include "master/master_impl.hpp"
+
+#include "actors/guard.hpp"
+#include "actors/log.hpp"
+
+namespace caldera::detail {
+
+void teardown(master_actor* self, const std::string& fid, const std::string& why) {
+  auto& d = self->state;
+  auto f = d.st.frameworks.find(fid);
+  if (f == d.st.frameworks.end() || f->second.completed)
+    return;
+  log::info("framework_teardown", {{"framework_id", fid}, {"reason", why}});
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.framework_id == fid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, false);
+  std::set<std::string> agents;
+  std::vector<key_t> keys;
+  for (auto& [k, t] : d.st.tasks)
+    if (t.framework_id == fid) {
+      keys.push_back(k);
+      agents.insert(t.agent_id);
+    }
+  for (auto& k : keys) {
+    auto& t = d.st.tasks[k];
+    status_info st;
+    st.task_id = t.id;
+    st.state = schema::TaskState::KILLED;
+    st.message = "framework torn down: " + why;
+    st.timestamp = wall_seconds();
+    t.state = st.state;
+    t.statuses.push_back(st);
+    finish_task(self, k);
+  }
+  auto shutdown = make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); });
+  for (auto& aid : agents)
+    if (auto a = d.st.agents.find(aid); a != d.st.agents.end() && a->second.handle)
+      self->send(a->second.handle, shutdown);
+  d.alloc.remove_framework(fid);
+  auto& fw = f->second;
+  if (fw.handle) {
+    d.watched.erase(fw.handle.address());
+    self->demonitor(fw.handle);
+  }
+  fw.handle = nullptr;
+  fw.active = false;
+  fw.completed = true;
+  request_allocation(self);
+}
+
+void agent_gone(master_actor* self, const std::string& aid, bool unreachable) {
+  auto& d = self->state;
+  auto a = d.st.agents.find(aid);
+  if (a == d.st.agents.end() || !a->second.active)
+    return;
+  log::warn(unreachable ? "agent_unreachable" : "agent_lost", {{"agent_id", aid}});
+  a->second.unreachable = unreachable;
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.agent_id == aid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, true);
+  a->second.active = false;
+  // An unreachable agent keeps its connection: if it answers a ping again it
+  // is asked to register again.
+  if (!unreachable)
+    a->second.handle = nullptr;
+  d.alloc.remove_agent(aid);
+  std::vector<key_t> keys;
+  for (auto& [k, t] : d.st.tasks)
+    if (t.agent_id == aid)
+      keys.push_back(k);
+  for (auto& k : keys) {
+    auto& t = d.st.tasks[k];
+    status_info st;
+    st.task_id = t.id;
+    st.agent_id = aid;
+    st.executor_id = t.executor_id;
+    auto f = d.st.frameworks.find(t.framework_id);
+    bool aware = f != d.st.frameworks.end() && f->second.partition_aware;
+    st.state = unreachable && aware ? schema::TaskState::UNREACHABLE
+                                    : schema::TaskState::LOST;
+    st.reason = unreachable ? "REASON_AGENT_UNREACHABLE" : "REASON_AGENT_REMOVED";
+    st.message = "agent " + aid + (unreachable ? " is unreachable" : " disconnected");
+    st.timestamp = wall_seconds();
+    t.state = st.state;
+    t.statuses.push_back(st);
+    if (f != d.st.frameworks.end())
+      send_status(self, f->second, st);
+    finish_task(self, k);
+  }
+  a->second.used = resources{};
+  auto lost = make<schema::AgentLost>([&](auto b) { b.setAgentId(aid); });
+  for (auto& [fid, fw] : d.st.frameworks)
+    if (fw.handle)
+      self->send(fw.handle, lost);
+}
+
+void framework_disconnected(master_actor* self, const std::string& fid) {
+  auto& d = self->state;
+  auto f = d.st.frameworks.find(fid);
+  if (f == d.st.frameworks.end())
+    return;
+  auto& fw = f->second;
+  log::info("framework_disconnected", {{"framework_id", fid},
+                                       {"failover_timeout", fw.failover_timeout}});
+  fw.handle = nullptr;
+  fw.active = false;
+  d.alloc.activate_framework(fid, false);
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.framework_id == fid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, false);
+  auto timeout = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(std::max(0.0, fw.failover_timeout)));
+  self->delayed_send(self, timeout, timeout_atom::value, fid, fw.epoch);
+  request_allocation(self);
+}
+
+// Takes in what a (re-)registering agent reports it runs: unknown frameworks
+// come back disconnected (their schedulers re-register within their failover
+// timeout), reported tasks are known again and charged to the allocator, and
+// tasks the master had on this agent that it no longer reports are lost.
+void reconcile_agent(master_actor* self, const std::string& aid,
+                     const register_agent_msg& m) {
+  guarded("RegisterAgent.tasks", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    for (auto fi : v->getFrameworks()) {
+      std::string fid = fi.getId();
+      if (fid.empty() || d.st.frameworks.count(fid) > 0)
+        continue;
+      framework_entry fe;
+      fe.id = fid;
+      fe.name = fi.getName();
+      fe.user = fi.getUser();
+      fe.principal = fi.getPrincipal();
+      fe.failover_timeout = fi.getFailoverTimeout();
+      for (auto r : fi.getRoles())
+        fe.roles.emplace_back(r);
+      if (fe.roles.empty())
+        fe.roles.push_back("*");
+      fe.active = false;
+      fe.registered_at = wall_seconds();
+      d.alloc.add_framework(fid, fe.roles);
+      d.alloc.activate_framework(fid, false);
+      d.known_frameworks.insert(fid);
+      log::info("framework_recovered", {{"framework_id", fid}, {"agent_id", aid}});
+      d.st.frameworks[fid] = fe;
+      auto timeout = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>(std::max(0.0, fe.failover_timeout)));
+      // A scheduler gets at least a few seconds to find the new master.
+      timeout = std::max<caf::timespan>(timeout, std::chrono::seconds(10));
+      self->delayed_send(self, timeout, timeout_atom::value, fid, fe.epoch);
+    }
+    auto& agent = d.st.agents[aid];
+    std::set<key_t> reported;
+    for (auto t : v->getTasks()) {
+      if (is_terminal(t.getState()))
+        continue;
+      key_t key{t.getFrameworkId(), t.getTaskId()};
+      auto res = resources::from_capnp(t.getResources());
+      if (!res)
+        continue;
+      reported.insert(key);
+      std::string role = t.getRole();
+      d.alloc.use(aid, key.first, role.empty() ? "*" : role, *res);
+      agent.used += *res; // the agent entry is new: it holds what is reported
+      if (d.st.tasks.count(key) > 0)
+        continue;
+      task_entry te;
+      te.id = key.second;
+      te.name = t.getName();
+      te.framework_id = key.first;
+      te.role = role.empty() ? "*" : role;
+      te.agent_id = aid;
+      te.executor_id = t.getExecutorId();
+      te.res = *res;
+      te.state = t.getState();
+      status_info st;
+      st.task_id = te.id;
+      st.state = te.state;
+      st.agent_id = aid;
+      st.source = schema::StatusSource::AGENT;
+      st.message = "known again from the agent's re-registration";
+      st.timestamp = wall_seconds();
+      te.statuses.push_back(st);
+      if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
+        f->second.used += te.res;
+      log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
+                                   {"agent_id", aid}});
+      if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {
+        // A framework that saw the task unreachable or lost learns it runs.
+        st.reason = "REASON_AGENT_REREGISTERED";
+        send_status(self, f->second, st);
+      }
+      d.st.tasks.emplace(key, std::move(te));
+    }
+    std::vector<key_t> gone;
+    for (auto& [k, t] : d.st.tasks)
+      if (t.agent_id == aid && reported.count(k) == 0)
+        gone.push_back(k);
+    for (auto& k : gone) {
+      auto& t = d.st.tasks[k];
+      status_info st;
+      st.task_id = t.id;
+      st.agent_id = aid;
+      st.executor_id = t.executor_id;
+      st.state = schema::TaskState::LOST;
+      st.reason = "REASON_AGENT_RESTARTED";
+      st.message = "the agent re-registered without this task";
+      st.timestamp = wall_seconds();
+      t.state = st.state;
+      t.statuses.push_back(st);
+      if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+        send_status(self, f->second, st);
+      // Uncharged from the allocator above, never in the new agent entry.
+      if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+        f->second.used -= t.res;
+      d.st.complete_task(k);
+    }
+  });
+}
+
+} // namespace caldera::detail
