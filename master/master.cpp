@@ -425,19 +425,8 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         } else {
           id = counter_id(d.master_id, "-", d.next_framework++);
         }
-        framework_entry fe;
+        auto fe = framework_from_info(info);
         fe.id = id;
-        fe.name = info.getName();
-        fe.user = info.getUser();
-        fe.principal = info.getPrincipal();
-        fe.failover_timeout = info.getFailoverTimeout();
-        for (auto c : info.getCapabilities())
-          if (c == "PARTITION_AWARE")
-            fe.partition_aware = true;
-        for (auto r : info.getRoles())
-          fe.roles.emplace_back(r);
-        if (fe.roles.empty())
-          fe.roles.push_back("*");
         fe.handle = sender;
         fe.registered_at = wall_seconds();
         auto rec = make<schema::FrameworkRecord>([&](schema::FrameworkRecord::Builder b) {

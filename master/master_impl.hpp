@@ -1,5 +1,7 @@
 // Internals of the master actor, shared by its source files
-// (master.cpp: behaviour, registration, peers going away; master_ops.cpp:
+// (master.cpp: behaviour and registration; master_peers.cpp: teardown,
+// agents lost, unreachable or re-registering; master_roles.cpp: weights and
+// quotas; master_ops.cpp:
 // accept, status updates, reconciliation). Not a public interface.
 #pragma once
 

@@ -7,6 +7,31 @@
 
 namespace caldera::detail {
 
+namespace {
+
+// A status the master decides for task `t` itself: recorded on the task and,
+// with `notify`, sent to its framework (no acknowledgement expected).
+void record_status(master_actor* self, task_entry& t, schema::TaskState state,
+                   std::string reason, std::string message, bool notify) {
+  auto& d = self->state;
+  status_info st;
+  st.task_id = t.id;
+  st.agent_id = t.agent_id;
+  st.executor_id = t.executor_id;
+  st.state = state;
+  st.reason = std::move(reason);
+  st.message = std::move(message);
+  st.timestamp = wall_seconds();
+  t.state = state;
+  t.statuses.push_back(st);
+  if (!notify)
+    return;
+  if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+    send_status(self, f->second, st);
+}
+
+} // namespace
+
 void teardown(master_actor* self, const std::string& fid, const std::string& why) {
   auto& d = self->state;
   auto f = d.st.frameworks.find(fid);
@@ -27,14 +52,8 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
       agents.insert(t.agent_id);
     }
   for (auto& k : keys) {
-    auto& t = d.st.tasks[k];
-    status_info st;
-    st.task_id = t.id;
-    st.state = schema::TaskState::KILLED;
-    st.message = "framework torn down: " + why;
-    st.timestamp = wall_seconds();
-    t.state = st.state;
-    t.statuses.push_back(st);
+    record_status(self, d.st.tasks[k], schema::TaskState::KILLED, "",
+                  "framework torn down: " + why, false);
     finish_task(self, k);
   }
   auto shutdown = make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); });
@@ -78,21 +97,14 @@ void agent_gone(master_actor* self, const std::string& aid, bool unreachable) {
       keys.push_back(k);
   for (auto& k : keys) {
     auto& t = d.st.tasks[k];
-    status_info st;
-    st.task_id = t.id;
-    st.agent_id = aid;
-    st.executor_id = t.executor_id;
     auto f = d.st.frameworks.find(t.framework_id);
     bool aware = f != d.st.frameworks.end() && f->second.partition_aware;
-    st.state = unreachable && aware ? schema::TaskState::UNREACHABLE
-                                    : schema::TaskState::LOST;
-    st.reason = unreachable ? "REASON_AGENT_UNREACHABLE" : "REASON_AGENT_REMOVED";
-    st.message = "agent " + aid + (unreachable ? " is unreachable" : " disconnected");
-    st.timestamp = wall_seconds();
-    t.state = st.state;
-    t.statuses.push_back(st);
-    if (f != d.st.frameworks.end())
-      send_status(self, f->second, st);
+    record_status(self, t,
+                  unreachable && aware ? schema::TaskState::UNREACHABLE
+                                       : schema::TaskState::LOST,
+                  unreachable ? "REASON_AGENT_UNREACHABLE" : "REASON_AGENT_REMOVED",
+                  "agent " + aid + (unreachable ? " is unreachable" : " disconnected"),
+                  true);
     finish_task(self, k);
   }
   a->second.used = resources{};
@@ -138,16 +150,7 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       std::string fid = fi.getId();
       if (fid.empty() || d.st.frameworks.count(fid) > 0)
         continue;
-      framework_entry fe;
-      fe.id = fid;
-      fe.name = fi.getName();
-      fe.user = fi.getUser();
-      fe.principal = fi.getPrincipal();
-      fe.failover_timeout = fi.getFailoverTimeout();
-      for (auto r : fi.getRoles())
-        fe.roles.emplace_back(r);
-      if (fe.roles.empty())
-        fe.roles.push_back("*");
+      auto fe = framework_from_info(fi);
       fe.active = false;
       fe.registered_at = wall_seconds();
       d.alloc.add_framework(fid, fe.roles);
@@ -210,18 +213,8 @@ void reconcile_agent(master_actor* self, const std::string& aid,
         gone.push_back(k);
     for (auto& k : gone) {
       auto& t = d.st.tasks[k];
-      status_info st;
-      st.task_id = t.id;
-      st.agent_id = aid;
-      st.executor_id = t.executor_id;
-      st.state = schema::TaskState::LOST;
-      st.reason = "REASON_AGENT_RESTARTED";
-      st.message = "the agent re-registered without this task";
-      st.timestamp = wall_seconds();
-      t.state = st.state;
-      t.statuses.push_back(st);
-      if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
-        send_status(self, f->second, st);
+      record_status(self, t, schema::TaskState::LOST, "REASON_AGENT_RESTARTED",
+                    "the agent re-registered without this task", true);
       // Uncharged from the allocator above, never in the new agent entry.
       if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
         f->second.used -= t.res;

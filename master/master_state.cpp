@@ -6,6 +6,23 @@
 
 namespace caldera {
 
+framework_entry framework_from_info(schema::FrameworkInfo::Reader info) {
+  framework_entry fe;
+  fe.id = info.getId();
+  fe.name = info.getName();
+  fe.user = info.getUser();
+  fe.principal = info.getPrincipal();
+  fe.failover_timeout = info.getFailoverTimeout();
+  for (auto c : info.getCapabilities())
+    if (c == "PARTITION_AWARE")
+      fe.partition_aware = true;
+  for (auto r : info.getRoles())
+    fe.roles.emplace_back(r);
+  if (fe.roles.empty())
+    fe.roles.push_back("*");
+  return fe;
+}
+
 launch_plan master_state::validate_launch(
   const std::string& framework_id, const std::string& tasks_agent,
   capnp::List<schema::TaskInfo>::Reader launch, resources available) const {

@@ -52,6 +52,10 @@ struct framework_entry {
   resources offered;
 };
 
+/// A framework's entry as its FrameworkInfo describes it (roles default to
+/// "*"; the PARTITION_AWARE capability read); no scheduler handle yet.
+framework_entry framework_from_info(schema::FrameworkInfo::Reader info);
+
 struct task_entry {
   std::string id;
   std::string name;
