@@ -179,6 +179,12 @@ caf::behavior executor::make_behavior() {
       if (!agent_)
         connect();
     },
+    [this](connect_atom_t, caf::actor a) {
+      // In-process: the agent restarted as a new actor.
+      opts_.agent = std::move(a);
+      if (!agent_)
+        connect();
+    },
     [this](recover_timeout_atom, uint64_t epoch) {
       if (agent_ || epoch != disconnect_epoch_)
         return;

@@ -13,6 +13,9 @@
 //        +------------- reconnect every second ----------------+
 //                (gives up after recovery_timeout: shutdown)
 //
+// A process executor reconnects to the same endpoint, so it finds a restarted
+// agent by itself; an in-process one is sent `(connect_atom_t, agent)`.
+//
 // Status updates sent with `send_status` are reliable: kept until the agent
 // acknowledges them and resent after a reconnection.
 //

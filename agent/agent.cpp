@@ -1,8 +1,10 @@
 #include "agent/agent.hpp"
 
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -16,6 +18,7 @@
 #include "actors/log.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/status.hpp"
+#include "storage/agent_store.hpp"
 
 namespace caldera {
 
@@ -26,7 +29,9 @@ using key_t = std::pair<std::string, std::string>;
 enum class phase { idle, connecting, registering, registered };
 
 struct executor_rec {
-  enum class state { launching, running } st = state::launching;
+  // recovering: started by an earlier agent, not re-registered yet.
+  enum class state { launching, running, recovering } st = state::launching;
+  bool reregister_timed_out = false;
   caf::actor handle;
   std::string container_id;
   std::vector<run_task_msg> queued;
@@ -58,11 +63,54 @@ struct agent_data {
   std::map<key_t, update_queue> updates;
   id_generator ids{0};
   bool shutting_down = false;
-  bool partitioned = false;
+  bool recovering = false;
+  std::unique_ptr<agent_store> store;
   static inline const char* name = "agent";
 };
 
-using agent_actor = caf::stateful_actor<agent_data>;
+// The agent actor; its mailbox drops what the master sends while a partition
+// is injected (enqueue runs on the sender's thread, hence the lock).
+class agent_actor : public caf::stateful_actor<agent_data> {
+public:
+  agent_actor(caf::actor_config& cfg, agent_options opts)
+    : caf::stateful_actor<agent_data>(cfg), opts_(std::move(opts)) {
+  }
+
+  caf::behavior make_behavior() override;
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    if (partitioned_.load() && ptr && ptr->sender
+        && !ptr->content().match_elements<caf::down_msg>()) {
+      std::lock_guard<std::mutex> g{mtx_};
+      if (ptr->sender->address() == master_addr_)
+        return; // lost on the cut link
+    }
+    caf::stateful_actor<agent_data>::enqueue(std::move(ptr), eu);
+  }
+
+  void set_master_addr(caf::actor_addr a) {
+    std::lock_guard<std::mutex> g{mtx_};
+    master_addr_ = std::move(a);
+  }
+  void set_partitioned(bool on) { partitioned_ = on; }
+  bool partitioned() const { return partitioned_.load(); }
+
+private:
+  agent_options opts_;
+  std::atomic<bool> partitioned_{false};
+  std::mutex mtx_;
+  caf::actor_addr master_addr_;
+};
+
+// Sends to the master unless the link is cut.
+template <class M>
+void to_master(agent_actor* self, M&& m) {
+  auto& d = self->state;
+  if (d.master && !self->partitioned())
+    self->send(d.master, std::forward<M>(m));
+}
+
+void checkpoint_task(agent_actor* self, const key_t& key);
 
 constexpr auto max_update_backoff = std::chrono::minutes(10);
 constexpr auto max_reconnect_backoff = std::chrono::seconds(5);
@@ -75,7 +123,7 @@ void send_head(agent_actor* self, const key_t& key) {
   if (d.ph != phase::registered || !d.master)
     return; // resent on registration
   auto& [uuid, m] = i->second.q.front();
-  self->send(d.master, m);
+  to_master(self, m);
   self->delayed_send(self, i->second.backoff, retry_atom::value, key.first,
                      key.second, uuid);
 }
@@ -85,8 +133,47 @@ void enqueue_update(agent_actor* self, const status_info& st) {
   key_t key{st.framework_id, st.task_id};
   auto& uq = d.updates[key];
   uq.q.emplace_back(st.uuid, make_status_update(st));
+  checkpoint_task(self, key);
   if (uq.q.size() == 1)
     send_head(self, key);
+}
+
+// Writes what the agent knows of a task (and its unacknowledged updates) to
+// the checkpoint, or forgets it when nothing is left.
+void checkpoint_task(agent_actor* self, const key_t& key) {
+  auto& d = self->state;
+  if (!d.store)
+    return;
+  auto t = d.tasks.find(key);
+  auto u = d.updates.find(key);
+  bool pending = u != d.updates.end() && !u->second.q.empty();
+  caf::error err;
+  if (t == d.tasks.end() && !pending) {
+    err = d.store->remove_task(key.first, key.second);
+  } else {
+    auto rec = make<schema::CheckpointedTask>([&](schema::CheckpointedTask::Builder b) {
+      b.setFrameworkId(key.first);
+      b.setTaskId(key.second);
+      if (t != d.tasks.end()) {
+        b.setExecutorId(t->second.executor_id);
+        b.setState(t->second.state);
+        auto launch = t->second.launch.read();
+        b.setLaunch(*launch);
+      }
+      if (pending) {
+        auto l = b.initPending(static_cast<unsigned>(u->second.q.size()));
+        unsigned i = 0;
+        for (auto& [uuid, m] : u->second.q) {
+          auto v = m.read();
+          l[i].setUuid(uuid);
+          l[i++].setStatus(v->getStatus());
+        }
+      }
+    });
+    err = d.store->put_task(key.first, key.second, rec);
+  }
+  if (err)
+    log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
 }
 
 // A status the agent itself generates (launch failures, executor exits, ...).
@@ -118,6 +205,12 @@ void connect(agent_actor* self);
 
 void do_register(agent_actor* self) {
   auto& d = self->state;
+  if (self->partitioned()) {
+    // The request would be lost on the cut link: try again later.
+    d.ph = phase::connecting;
+    self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+    return;
+  }
   d.ph = phase::registering;
   auto req = make<schema::RegisterAgent>([&](schema::RegisterAgent::Builder b) {
     b.setAgentId(d.agent_id);
@@ -160,6 +253,9 @@ void do_register(agent_actor* self) {
           bool again = !d.agent_id.empty();
           d.agent_id = v->getAgentId();
           d.ph = phase::registered;
+          if (d.store)
+            if (auto err = d.store->put_agent_id(d.agent_id))
+              log::error("checkpoint_failed", {{"reason", describe(err)}});
           d.reconnect_backoff = std::chrono::seconds(1);
           log::info(again ? "agent_reregistered" : "agent_registered",
                     {{"agent_id", d.agent_id}, {"master_id", std::string{v->getMasterId()}},
@@ -190,6 +286,7 @@ void do_register(agent_actor* self) {
 void on_master(agent_actor* self, caf::actor m) {
   auto& d = self->state;
   d.master = std::move(m);
+  self->set_master_addr(d.master.address());
   self->monitor(d.master);
   do_register(self);
 }
@@ -227,6 +324,7 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     return; // a duplicate
   d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING, t.getName(),
                                  v->getRole(), m};
+  checkpoint_task(self, {fid, tid});
   if (d.shutting_down) {
     agent_status(self, fid, tid, eid, schema::TaskState::LOST,
                  "REASON_AGENT_RESTARTED", "agent is shutting down");
@@ -270,6 +368,16 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     auto& rec = d.executors[ekey];
     rec.container_id = *launched;
     rec.sandbox = spec.sandbox;
+    if (d.store) {
+      auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
+        b.setFrameworkId(fid);
+        b.setExecutorId(eid);
+        b.setContainerId(*launched);
+        b.setSandbox(spec.sandbox);
+      });
+      if (auto err = d.store->put_executor(fid, eid, cp))
+        log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
+    }
     rec.queued.push_back(m);
     rec.tasks.insert(tid);
     return;
@@ -289,7 +397,10 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
     return;
   auto rec = std::move(ex->second);
   d.executors.erase(ex);
-  auto why = d.opts.containers->name() == std::string{"posix"}
+  if (d.store)
+    if (auto err = d.store->remove_executor(fid, eid))
+      log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
+  auto why = d.opts.containers->name() == std::string{"posix"} || status == unknown_exit_status
                ? describe_wait_status(status)
                : std::string{status == 0 ? "executor actor ended" : "executor actor failed"};
   log::info("executor_exited", {{"framework_id", fid}, {"executor_id", eid},
@@ -298,19 +409,153 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
     auto t = d.tasks.find({fid, tid});
     if (t == d.tasks.end() || is_terminal(t->second.state))
       continue;
-    agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
-                 "REASON_EXECUTOR_TERMINATED",
-                 rec.st == executor_rec::state::launching
-                   ? "executor ended before registering: " + why
-                   : "executor ended: " + why);
+    if (rec.reregister_timed_out)
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                   "REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
+                   "executor did not re-register with the restarted agent; destroyed");
+    else
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                   "REASON_EXECUTOR_TERMINATED",
+                   rec.st == executor_rec::state::launching
+                     ? "executor ended before registering: " + why
+                   : rec.st == executor_rec::state::recovering
+                     ? "executor ended while the agent was down: " + why
+                     : "executor ended: " + why);
   }
-  if (d.master)
-    self->send(d.master, make<schema::ExecutorLost>([&](auto b) {
+  if (d.master && d.ph == phase::registered)
+    to_master(self, make<schema::ExecutorLost>([&](auto b) {
                  b.setFrameworkId(fid);
                  b.setAgentId(d.agent_id);
                  b.setExecutorId(eid);
                  b.setStatus(status);
                }));
+}
+
+void finish_recovery(agent_actor* self) {
+  auto& d = self->state;
+  if (!d.recovering)
+    return;
+  d.recovering = false;
+  log::info("agent_recovered", {{"agent_id", d.agent_id},
+                                {"executors", d.executors.size()},
+                                {"tasks", d.tasks.size()}});
+  connect(self);
+}
+
+// Reads the checkpoint and takes back what still runs; registers with the
+// master once every recovered executor re-registered or the timeout passed.
+void recover(agent_actor* self) {
+  auto& d = self->state;
+  if (!d.opts.checkpoint) {
+    connect(self);
+    return;
+  }
+  auto dir = (std::filesystem::path{d.opts.work_dir} / "meta").string();
+  auto store = agent_store::open(dir);
+  if (!store) {
+    log::error("agent_checkpoint_unusable", {{"reason", describe(store.error())}});
+    self->quit(store.error());
+    return;
+  }
+  d.store = std::move(*store);
+  auto cp = d.store->load();
+  if (d.opts.recover == "cleanup") {
+    // Every executor a previous agent ran is destroyed and forgotten; the
+    // agent keeps its id, so the master learns at once that its tasks are
+    // gone (they are not in the re-registration).
+    size_t n = 0;
+    if (cp) {
+      d.agent_id = cp->agent_id;
+      for (auto& rec : cp->executors) {
+        guarded("CheckpointedExecutor", [&] {
+          d.opts.containers->destroy(rec.read()->getContainerId());
+          ++n;
+        });
+      }
+    }
+    n += d.opts.containers->destroy_unknown();
+    auto err = d.store->clear();
+    if (!err && !d.agent_id.empty())
+      err = d.store->put_agent_id(d.agent_id);
+    if (err) {
+      self->quit(err);
+      return;
+    }
+    log::info("agent_recovery_cleanup", {{"destroyed", n}});
+    connect(self);
+    return;
+  }
+  if (!cp) {
+    log::error("agent_checkpoint_unusable",
+               {{"reason", describe(cp.error())},
+                {"hint", "start with --recover=cleanup to discard it"}});
+    self->quit(cp.error());
+    return;
+  }
+  d.agent_id = cp->agent_id;
+  for (auto& rec : cp->tasks) {
+    guarded("CheckpointedTask", [&] {
+      auto v = rec.read();
+      key_t key{v->getFrameworkId(), v->getTaskId()};
+      if (v->hasLaunch()) {
+        capnp::MallocMessageBuilder mb;
+        mb.setRoot(v->getLaunch());
+        run_task_msg launch{mb};
+        auto lv = launch.read();
+        d.tasks[key] = task_rec{v->getExecutorId(), v->getState(),
+                                lv->getTask().getName(), lv->getRole(), launch};
+      }
+      auto& uq = d.updates[key];
+      for (auto p : v->getPending())
+        uq.q.emplace_back(p.getUuid(), make<schema::StatusUpdate>(
+                                         [&](auto b) { b.setStatus(p.getStatus()); }));
+      if (uq.q.empty())
+        d.updates.erase(key);
+    });
+  }
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  std::vector<key_t> gone;
+  for (auto& rec : cp->executors) {
+    guarded("CheckpointedExecutor", [&] {
+      auto v = rec.read();
+      key_t key{v->getFrameworkId(), v->getExecutorId()};
+      auto& ex = d.executors[key];
+      ex.st = executor_rec::state::recovering;
+      ex.container_id = v->getContainerId();
+      ex.sandbox = v->getSandbox();
+      for (auto& [tk, t] : d.tasks)
+        if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state))
+          ex.tasks.insert(tk.second);
+      auto fid = key.first;
+      auto eid = key.second;
+      bool alive = d.opts.containers->recover(
+        ex.container_id,
+        [me, fid, eid](int status) { caf::anon_send(me, exited_atom::value, fid, eid, status); },
+        me);
+      log::info(alive ? "executor_recovered" : "executor_gone",
+                {{"framework_id", fid}, {"executor_id", eid}, {"tasks", ex.tasks.size()}});
+      if (!alive)
+        gone.push_back(key);
+    });
+  }
+  for (auto& key : gone)
+    executor_exited(self, key.first, key.second, unknown_exit_status);
+  // Tasks whose executor is not in the checkpoint at all (the agent died
+  // between the two writes) cannot be running.
+  for (auto& [key, t] : d.tasks)
+    if (!is_terminal(t.state) && d.executors.count({key.first, t.executor_id}) == 0)
+      agent_status(self, key.first, key.second, t.executor_id, schema::TaskState::FAILED,
+                   "REASON_EXECUTOR_TERMINATED", "executor not found after agent restart");
+  d.opts.containers->destroy_unknown();
+  d.recovering = true;
+  bool waiting = false;
+  for (auto& [key, ex] : d.executors)
+    waiting = waiting || ex.st == executor_rec::state::recovering;
+  if (!waiting) {
+    finish_recovery(self);
+    return;
+  }
+  self->delayed_send(self, d.opts.executor_reregister_timeout, recover_atom::value);
 }
 
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
@@ -335,7 +580,20 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
       if (self->state.ph != phase::idle)
         return;
       self->state.opts.executor_endpoint = endpoint;
-      connect(self);
+      recover(self);
+    },
+    [=](recover_atom) {
+      // Executors that did not re-register in time are destroyed; their
+      // tasks fail when the container's exit is seen.
+      auto& d = self->state;
+      for (auto& [key, ex] : d.executors)
+        if (ex.st == executor_rec::state::recovering) {
+          log::warn("executor_reregister_timeout", {{"framework_id", key.first},
+                                                   {"executor_id", key.second}});
+          ex.reregister_timed_out = true;
+          d.opts.containers->destroy(ex.container_id);
+        }
+      finish_recovery(self);
     },
     [=](retry_atom) {
       auto& d = self->state;
@@ -376,6 +634,9 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
           return;
         }
         auto& rec = ex->second;
+        if (rec.st == executor_rec::state::recovering)
+          log::info("executor_reregistered", {{"framework_id", key.first},
+                                              {"executor_id", key.second}});
         rec.handle = sender;
         if (sender.node() == self->node())
           node_register(d.opts.node, "executor/" + key.first + "/" + key.second, sender);
@@ -392,6 +653,13 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
           self->send(sender, q);
         rec.queued.clear();
         log::debug("executor_registered", {{"executor_id", key.second}});
+        if (d.recovering) {
+          bool waiting = false;
+          for (auto& [k, e] : d.executors)
+            waiting = waiting || e.st == executor_rec::state::recovering;
+          if (!waiting)
+            finish_recovery(self);
+        }
       });
     },
     [=](const status_update_msg& m) {
@@ -444,6 +712,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         i->second.q.pop_front();
         i->second.backoff = std::chrono::seconds(10);
         if (!i->second.q.empty()) {
+          checkpoint_task(self, key);
           send_head(self, key);
           return;
         }
@@ -451,6 +720,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         auto t = d.tasks.find(key);
         if (t != d.tasks.end() && is_terminal(t->second.state))
           d.tasks.erase(t);
+        checkpoint_task(self, key);
       });
     },
     [=](const kill_msg& m) {
@@ -460,6 +730,27 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         std::string fid = v->getFrameworkId();
         std::string tid = v->getTaskId();
         auto t = d.tasks.find({fid, tid});
+        if (v->getGone()) {
+          // The framework was told this task is lost: stop it and say
+          // nothing more about it.
+          d.updates.erase({fid, tid});
+          if (t != d.tasks.end()) {
+            auto ex = d.executors.find({fid, t->second.executor_id});
+            bool active = !is_terminal(t->second.state);
+            d.tasks.erase(t);
+            if (ex != d.executors.end()) {
+              ex->second.tasks.erase(tid);
+              if (active && ex->second.handle)
+                self->send(ex->second.handle, make<schema::Kill>([&](auto b) {
+                             b.setFrameworkId(fid);
+                             b.setTaskId(tid);
+                           }));
+            }
+          }
+          checkpoint_task(self, {fid, tid});
+          log::info("task_gone", {{"framework_id", fid}, {"task_id", tid}});
+          return;
+        }
         if (t == d.tasks.end()) {
           agent_status(self, fid, tid, "", schema::TaskState::LOST,
                        "REASON_RECONCILIATION", "task is unknown to the agent");
@@ -537,13 +828,13 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
           return;
         auto v = m.read();
         if (std::string{v->getAgentId().cStr()} == d.agent_id) {
-          self->send(d.master, m);
+          to_master(self, m);
           return;
         }
         capnp::MallocMessageBuilder mb;
         mb.setRoot(v.get());
         mb.getRoot<schema::ExecutorMessage>().setAgentId(d.agent_id);
-        self->send(d.master, executor_message_msg{mb});
+        to_master(self, executor_message_msg{mb});
       });
     },
     [=](connect_atom_t, const caf::actor& m) {
@@ -554,14 +845,12 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         connect(self);
     },
     [=](ping_atom) {
-      auto& d = self->state;
-      if (!d.partitioned && d.master)
-        self->send(d.master, pong_atom::value);
+      to_master(self, pong_atom::value);
     },
     [=](partition_atom, bool on) {
       log::warn(on ? "partition_injected" : "partition_healed",
                 {{"agent_id", self->state.agent_id}});
-      self->state.partitioned = on;
+      self->set_partitioned(on);
     },
     [=](reregister_atom) {
       auto& d = self->state;
@@ -582,10 +871,14 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   };
 }
 
+caf::behavior agent_actor::make_behavior() {
+  return agent_behavior(this, std::move(opts_));
+}
+
 } // namespace
 
 caf::actor spawn_agent(caf::actor_system& sys, agent_options opts) {
-  return sys.spawn(agent_behavior, std::move(opts));
+  return sys.spawn<agent_actor>(std::move(opts));
 }
 
 } // namespace caldera

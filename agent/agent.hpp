@@ -11,6 +11,16 @@
 //                                                      master down
 //
 // Status updates wait while disconnected and are resent on registration.
+//
+// Recovery (before `connecting`): a restarted agent reads its checkpoint,
+// asks the containerizer which of its executors still run, waits for those
+// to re-register (the others' tasks become TASK_FAILED), then re-registers
+// with the master under its old id, reporting what it runs, and resends the
+// status updates the master had not acknowledged.
+//
+// `(partition_atom, bool)` cuts (or restores) the link to the master in both
+// directions: every message from the master is dropped on arrival and none
+// is sent to it (fault injection).
 #pragma once
 
 #include <memory>
@@ -43,6 +53,14 @@ struct agent_options {
   caf::actor node;
   /// Grace between ShutdownExecutor and destroying the container.
   caf::timespan executor_shutdown_grace = std::chrono::seconds(5);
+  /// Checkpoint executors, tasks and unacknowledged status updates in
+  /// RocksDB under `<work_dir>/meta`, and recover them at start.
+  bool checkpoint = true;
+  /// "reconnect": recovered executors that still run are waited for (up to
+  /// `executor_reregister_timeout`) and keep their tasks; "cleanup": every
+  /// checkpointed executor is destroyed and the checkpoint forgotten.
+  std::string recover = "reconnect";
+  caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
 };
 
 /// Spawns an agent; it registers with the master once it receives

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <mutex>
 #include <spawn.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -23,12 +25,15 @@
 
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include "actors/types.hpp"
 
 extern char** environ;
 
 namespace caldera {
 
 std::string describe_wait_status(int status) {
+  if (status == unknown_exit_status)
+    return "exit status unknown (started by an earlier agent)";
   if (WIFEXITED(status))
     return "Command exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -69,6 +74,26 @@ std::string start_time(pid_t pid) {
   for (int i = 3; i <= 22 && rest >> field; ++i) {
   }
   return field;
+}
+
+// Whether `pid` still runs (not a zombie) and is the process started at
+// `recorded` (field 22 of its stat), not a later one that reused the pid.
+bool runs(pid_t pid, const std::string& recorded) {
+  std::string all = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = all.rfind(')');
+  if (close == std::string::npos || recorded.empty())
+    return false;
+  std::istringstream rest{all.substr(close + 2)};
+  std::string state;
+  rest >> state;
+  return state != "Z" && state != "X" && start_time(pid) == recorded;
+}
+
+std::string read_record(const std::string& path) {
+  std::ifstream f{path};
+  std::string recorded;
+  f >> recorded;
+  return recorded;
 }
 
 // Kills every process of session `sid` (they may have left its process
@@ -192,6 +217,69 @@ public:
       kill_session(pid);
   }
 
+  bool recover(const std::string& container_id, std::function<void(int)> on_exit,
+               caf::actor) override {
+    char* end = nullptr;
+    long pid = std::strtol(container_id.c_str(), &end, 10);
+    if (end == container_id.c_str() || *end != '\0' || pid <= 1)
+      return false;
+    auto record = state_dir_ + "/" + container_id;
+    auto recorded = read_record(record);
+    if (!runs(static_cast<pid_t>(pid), recorded)) {
+      std::remove(record.c_str());
+      return false;
+    }
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      live_->pids[container_id] = static_cast<pid_t>(pid);
+    }
+    // Not our child: watch it through a pidfd (or /proc where pidfds are
+    // missing); its exit status is lost with its old parent.
+    std::thread([live = live_, pid = static_cast<pid_t>(pid), record, recorded,
+                 on_exit = std::move(on_exit)] {
+      int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+      while (runs(pid, recorded)) {
+        if (fd >= 0) {
+          pollfd p{fd, POLLIN, 0};
+          ::poll(&p, 1, 1000);
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      }
+      if (fd >= 0)
+        ::close(fd);
+      {
+        std::lock_guard<std::mutex> g{live->mtx};
+        live->pids.erase(std::to_string(pid));
+      }
+      kill_session(pid);
+      std::remove(record.c_str());
+      on_exit(unknown_exit_status);
+    }).detach();
+    return true;
+  }
+
+  size_t destroy_unknown() override {
+    size_t killed = 0;
+    std::error_code ec;
+    std::lock_guard<std::mutex> g{live_->mtx};
+    for (auto& e : std::filesystem::directory_iterator(state_dir_, ec)) {
+      auto name = e.path().filename().string();
+      if (live_->pids.count(name) > 0)
+        continue;
+      char* end = nullptr;
+      long pid = std::strtol(name.c_str(), &end, 10);
+      if (end != nullptr && *end == '\0' && pid > 1
+          && runs(static_cast<pid_t>(pid), read_record(e.path().string()))) {
+        kill_session(static_cast<pid_t>(pid));
+        log::warn("orphan_container_destroyed", {{"pid", static_cast<int64_t>(pid)}});
+        ++killed;
+      }
+      std::filesystem::remove(e.path(), ec);
+    }
+    return killed;
+  }
+
   const char* name() const override {
     return "posix";
   }
@@ -225,14 +313,20 @@ public:
     auto id = spec.framework_id + "/" + spec.executor_id + "#" + std::to_string(++n_);
     {
       std::lock_guard<std::mutex> g{live_->mtx};
-      live_->actors[id] = a;
+      live_->actors[id] = entry{a, std::move(on_exit)};
     }
-    a->attach_functor([live = live_, id, on_exit](const caf::error& reason) {
+    a->attach_functor([live = live_, id](const caf::error& reason) {
+      std::function<void(int)> f;
       {
         std::lock_guard<std::mutex> g{live->mtx};
-        live->actors.erase(id);
+        auto i = live->actors.find(id);
+        if (i == live->actors.end())
+          return;
+        f = std::move(i->second.on_exit);
+        live->actors.erase(i);
       }
-      on_exit(reason && reason != caf::exit_reason::normal ? 1 : 0);
+      if (f)
+        f(reason && reason != caf::exit_reason::normal ? 1 : 0);
     });
     return id;
   }
@@ -244,7 +338,7 @@ public:
       auto i = live_->actors.find(container_id);
       if (i == live_->actors.end())
         return;
-      a = i->second;
+      a = i->second.handle;
     }
     caf::anon_send_exit(a, caf::exit_reason::kill);
   }
@@ -253,11 +347,30 @@ public:
     std::vector<caf::actor> all;
     {
       std::lock_guard<std::mutex> g{live_->mtx};
-      for (auto& [id, a] : live_->actors)
-        all.push_back(a);
+      for (auto& [id, e] : live_->actors)
+        all.push_back(e.handle);
     }
     for (auto& a : all)
       caf::anon_send_exit(a, caf::exit_reason::kill);
+  }
+
+  bool recover(const std::string& container_id, std::function<void(int)> on_exit,
+               caf::actor agent) override {
+    caf::actor a;
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      auto i = live_->actors.find(container_id);
+      if (i == live_->actors.end())
+        return false;
+      i->second.on_exit = std::move(on_exit);
+      a = i->second.handle;
+    }
+    caf::anon_send(a, connect_atom_t::value, std::move(agent));
+    return true;
+  }
+
+  size_t destroy_unknown() override {
+    return 0; // every in-process executor is known to the system's agents
   }
 
   const char* name() const override {
@@ -265,9 +378,13 @@ public:
   }
 
 private:
+  struct entry {
+    caf::actor handle;
+    std::function<void(int)> on_exit;
+  };
   struct live_set {
     std::mutex mtx;
-    std::map<std::string, caf::actor> actors;
+    std::map<std::string, entry> actors;
   };
   caf::actor_system& sys_;
   executor_factory factory_;
@@ -281,27 +398,6 @@ std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_pat
                                                         std::string state_dir) {
   return std::make_unique<posix_containerizer>(std::move(executor_path),
                                                std::move(state_dir));
-}
-
-size_t destroy_orphans(const std::string& state_dir) {
-  size_t killed = 0;
-  std::error_code ec;
-  for (auto& e : std::filesystem::directory_iterator(state_dir, ec)) {
-    auto name = e.path().filename().string();
-    char* end = nullptr;
-    long pid = std::strtol(name.c_str(), &end, 10);
-    std::ifstream f{e.path()};
-    std::string recorded;
-    f >> recorded;
-    if (end != nullptr && *end == '\0' && pid > 1 && !recorded.empty()
-        && start_time(static_cast<pid_t>(pid)) == recorded) {
-      kill_session(static_cast<pid_t>(pid));
-      log::warn("orphan_container_destroyed", {{"pid", static_cast<int64_t>(pid)}});
-      ++killed;
-    }
-    std::filesystem::remove(e.path(), ec);
-  }
-  return killed;
 }
 
 std::unique_ptr<containerizer>

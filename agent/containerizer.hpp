@@ -47,6 +47,16 @@ public:
   virtual void destroy(const std::string& container_id) = 0;
   /// Destroys every container it started that still runs.
   virtual void destroy_all() = 0;
+  /// Takes back a container started before the agent restarted: if it still
+  /// runs, `on_exit` is called when it ends (with `unknown_exit_status` when
+  /// the status cannot be known) and the executor is told where the agent
+  /// is now (in-process: `agent`; processes reconnect to the same
+  /// endpoint). Returns false when it no longer runs.
+  virtual bool recover(const std::string& container_id, std::function<void(int)> on_exit,
+                       caf::actor agent) = 0;
+  /// Destroys containers a previous agent left that nobody recovered (the
+  /// orphans of a crash); returns how many ran.
+  virtual size_t destroy_unknown() = 0;
   /// "posix" or "in-process".
   virtual const char* name() const = 0;
 };
@@ -57,10 +67,9 @@ public:
 std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path,
                                                         std::string state_dir);
 
-/// Kills the sessions recorded in `state_dir` by a previous agent that
-/// crashed or was killed (orphans), and forgets them. Returns how many were
-/// still running.
-size_t destroy_orphans(const std::string& state_dir);
+/// The exit status of a container whose process is not this agent's child
+/// (recovered after a restart): it ended, how is not known.
+inline constexpr int unknown_exit_status = -1;
 
 /// Builds an executor actor for an in-process container.
 using executor_factory
@@ -70,7 +79,8 @@ using executor_factory
 std::unique_ptr<containerizer> make_in_process_containerizer(caf::actor_system& sys,
                                                              executor_factory factory);
 
-/// "Command exited with status 3" / "Command terminated by signal SIGKILL".
+/// "Command exited with status 3" / "Command terminated by signal SIGKILL" /
+/// "exit status unknown" for `unknown_exit_status`.
 std::string describe_wait_status(int status);
 
 } // namespace caldera

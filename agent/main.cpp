@@ -40,6 +40,8 @@ struct agent_config : caldera::node_config {
   std::string attributes_text;
   std::string hostname;
   std::string executor_path;
+  std::string recover = "reconnect";
+  caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
 
   caldera::resources res;
   caldera::endpoint master_ep;
@@ -57,7 +59,12 @@ struct agent_config : caldera::node_config {
       .add(attributes_text, "attributes", "attributes, e.g. rack:r1;zone:a")
       .add(hostname, "hostname", "hostname reported to the master")
       .add(executor_path, "executor-path",
-           "the command executor binary (default: caldera-executor beside this one)");
+           "the command executor binary (default: caldera-executor beside this one)")
+      .add(recover, "recover",
+           "at start: 'reconnect' to executors a previous agent left running "
+           "(from the checkpoint in the work dir), or 'cleanup' to destroy them")
+      .add(executor_reregister_timeout, "executor-reregister-timeout",
+           "how long a restarted agent waits for its executors to reconnect, e.g. 5s");
   }
 
   std::optional<std::string> validate() override {
@@ -65,6 +72,10 @@ struct agent_config : caldera::node_config {
     if (!ep)
       return "option 'master': " + caldera::describe(ep.error());
     master_ep = *ep;
+    if (recover != "reconnect" && recover != "cleanup")
+      return "option 'recover': '" + recover + "' is neither 'reconnect' nor 'cleanup'";
+    if (executor_reregister_timeout <= caf::timespan{0})
+      return "option 'executor-reregister-timeout': must be positive";
     if (work_dir.empty())
       return "option 'work-dir': must not be empty";
     auto r = caldera::resources::parse(resources_text);
@@ -122,10 +133,11 @@ int main(int argc, char** argv) {
   opts.res = complete_resources(cfg.res, cfg.work_dir);
   opts.attributes = cfg.attributes;
   opts.work_dir = cfg.work_dir;
-  // Executors a crashed or killed agent left behind cannot be recovered yet
-  // (no checkpoint): destroy them before starting anew.
+  opts.recover = cfg.recover;
+  opts.executor_reregister_timeout = cfg.executor_reregister_timeout;
+  // Executors a previous agent left running are recovered from the
+  // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";
-  destroy_orphans(containers_dir);
   opts.containers = make_posix_containerizer(cfg.executor_path, containers_dir);
   auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;

@@ -221,8 +221,17 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       a.registered_at = v->getRegisteredAt();
       if (auto r = resources::from_capnp(v->getResources()))
         a.total = *r;
+      for (auto at : v->getAttributes())
+        a.attributes.emplace_back(at.getName(), at.getValue());
+      // Unreachable before the restart: still so, no need to wait for it.
+      a.unreachable = v->getUnreachableAt() > 0;
+      a.recovered = true;
+      for (auto lt : v->getLostTasks())
+        a.lost_tasks.emplace(lt.getFrameworkId(), lt.getTaskId());
       d.st.agents[id] = std::move(a);
-      self->delayed_send(self, d.opts.agent_reregister_timeout, reregister_atom::value, id);
+      if (v->getUnreachableAt() <= 0)
+        self->delayed_send(self, d.opts.agent_reregister_timeout, reregister_atom::value,
+                           id);
     });
   }
   for (auto& rec : d.opts.recovered.frameworks)
@@ -237,13 +246,8 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       return;
     auto [kind, id] = i->second;
     self->state.watched.erase(i);
-    if (kind == 'a') {
-      if (auto a = self->state.st.agents.find(id); a != self->state.st.agents.end())
-        a->second.unreachable = false; // gone for good now
-      agent_gone(self, id);
-      if (auto a = self->state.st.agents.find(id); a != self->state.st.agents.end())
-        a->second.handle = nullptr;
-    }
+    if (kind == 'a')
+      agent_disconnected(self, id);
     else
       framework_disconnected(self, id);
   });
@@ -256,8 +260,12 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       auto& d = self->state;
       std::vector<std::string> unreachable;
       for (auto& [id, a] : d.st.agents) {
-        if (!a.handle)
+        if (!a.handle) {
+          // Disconnected: each round without it re-registering is a miss.
+          if (a.disconnected && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
+            unreachable.push_back(id);
           continue;
+        }
         if (!a.active) {
           self->send(a.handle, ping_atom::value); // unreachable: still listen
           continue;
@@ -268,7 +276,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         self->send(a.handle, ping_atom::value);
       }
       for (auto& id : unreachable)
-        agent_gone(self, id, true);
+        agent_unreachable(self, id);
       self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
     },
     [=](reregister_atom, const std::string& aid) {
@@ -276,7 +284,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       if (a == self->state.st.agents.end() || a->second.active || a->second.handle)
         return;
       log::warn("agent_reregister_timeout", {{"agent_id", aid}});
-      a->second.unreachable = true;
+      agent_unreachable(self, aid);
     },
     [=](pong_atom) {
       auto& d = self->state;
@@ -335,27 +343,29 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         a.registered_at = wall_seconds();
         for (auto at : v->getAttributes())
           a.attributes.emplace_back(at.getName(), at.getValue());
-        auto rec = make<schema::AgentRecord>([&](schema::AgentRecord::Builder b) {
-          b.setAgentId(id);
-          b.setHostname(a.hostname);
-          b.setEndpoint(a.endpoint);
-          b.setRegisteredAt(a.registered_at);
-          b.setResources(v->getResources());
-          b.setAttributes(v->getAttributes());
-        });
+        // Tasks reported lost that it still runs stay recorded until it
+        // no longer reports them (they are killed on re-registration).
+        if (auto old = d.st.agents.find(id); old != d.st.agents.end())
+          for (auto t : v->getTasks()) {
+            std::pair<std::string, std::string> key{t.getFrameworkId(), t.getTaskId()};
+            if (old->second.lost_tasks.count(key) > 0)
+              a.lost_tasks.insert(key);
+          }
+        auto rec = agent_record(a, 0);
         registry_store::batch batch;
         batch.put_agent(id, rec);
         self->request(self->state.registrar, caf::infinite, std::move(batch))
           .then(
             [=](bool) mutable {
               auto& d = self->state;
-              if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()
-                                                    && old->second.active) {
-                // The same agent again (a reconnection or a restart): its old
-                // connection is gone, its offers with it; its tasks are
-                // reconciled below.
-                d.watched.erase(old->second.handle.address());
-                self->demonitor(old->second.handle);
+              if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()) {
+                // The same agent again (a reconnection, a restart, the end of
+                // a partition): its old connection is gone, its offers with
+                // it; its tasks are reconciled below.
+                if (old->second.handle && old->second.handle != a.handle) {
+                  d.watched.erase(old->second.handle.address());
+                  self->demonitor(old->second.handle);
+                }
                 std::vector<std::string> offer_ids;
                 for (auto& [oid, o] : d.st.offers)
                   if (o.agent_id == a.id)
@@ -367,6 +377,10 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
                   if (t.agent_id == a.id)
                     d.alloc.recover("", t.framework_id, t.role, t.res);
                 d.alloc.remove_agent(a.id);
+                if (old->second.unreachable || old->second.disconnected)
+                  log::info("agent_back", {{"agent_id", a.id},
+                                           {"was", old->second.unreachable
+                                                     ? "unreachable" : "disconnected"}});
               }
               d.admitted_agents.insert(a.id);
               d.alloc.add_agent(a.id, a.total);
@@ -502,18 +516,22 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
           return;
         auto t = d.st.tasks.find({fid, tid});
         if (t == d.st.tasks.end()) {
-          status_info st;
-          st.task_id = tid;
-          st.state = schema::TaskState::LOST;
-          st.reason = "REASON_RECONCILIATION";
-          st.message = "kill of a task the master does not know";
-          send_status(self, *fw, st);
+          // Finished already: its final state again; never heard of: lost.
+          reconcile_task(self, *fw, tid, v->getAgentId(),
+                         "kill of a task the master does not know");
           return;
         }
         auto a = d.st.agents.find(t->second.agent_id);
         if (a == d.st.agents.end() || !a->second.handle)
           return;
-        self->send(a->second.handle, m);
+        if (v->getGone()) // only the master may say that
+          self->send(a->second.handle, make<schema::Kill>([&](auto b) {
+                       b.setFrameworkId(fid);
+                       b.setTaskId(tid);
+                       b.setAgentId(t->second.agent_id);
+                     }));
+        else
+          self->send(a->second.handle, m);
       });
     },
     [=](const acknowledge_msg& m) {

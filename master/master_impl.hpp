@@ -80,7 +80,20 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
 /// An agent went away (`unreachable`: stopped answering but may come back):
 /// offers rescinded, its tasks TASK_LOST (TASK_UNREACHABLE for partition-aware
 /// frameworks when unreachable), frameworks told.
-void agent_gone(master_actor* self, const std::string& aid, bool unreachable = false);
+/// The registry record of an agent.
+agent_record_msg agent_record(const agent_entry& a, double unreachable_at);
+/// Answers the framework with the latest known state of task `tid` (a
+/// completed one too), or TASK_UNKNOWN / TASK_LOST with `why` when nobody
+/// knows it.
+void reconcile_task(master_actor* self, framework_entry& fw, const std::string& tid,
+                    const std::string& agent_id, const std::string& why);
+/// The agent's connection closed: no more offers from it, its tasks are kept
+/// (it may be restarting and recover them) until health checks give up.
+void agent_disconnected(master_actor* self, const std::string& aid);
+/// The agent missed too many health checks (or did not re-register after a
+/// master restart): marked unreachable in the registry, offers rescinded,
+/// tasks TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST.
+void agent_unreachable(master_actor* self, const std::string& aid);
 /// A scheduler went away: offers recovered, teardown after its failover timeout.
 void framework_disconnected(master_actor* self, const std::string& fid);
 /// Takes in the tasks and frameworks a (re-)registering agent reports.

@@ -159,6 +159,18 @@ void handle_accept(master_actor* self, const accept_msg& m) {
   d.alloc.recover(agent_id, fid, role, available, until);
 }
 
+namespace {
+
+// Whether the framework was told the task is lost when its agent became
+// unreachable (known across master restarts through the registry).
+bool reported_lost(const master_data& d, const status_info& st) {
+  auto a = d.st.agents.find(st.agent_id);
+  return a != d.st.agents.end() && st.state != schema::TaskState::LOST
+         && a->second.lost_tasks.count({st.framework_id, st.task_id}) > 0;
+}
+
+} // namespace
+
 void handle_status(master_actor* self, const status_update_msg& m) {
   auto& d = self->state;
   auto v = m.read();
@@ -166,6 +178,7 @@ void handle_status(master_actor* self, const status_update_msg& m) {
   auto st = status_info::from_capnp(s);
   key_t key{st.framework_id, st.task_id};
   auto t = d.st.tasks.find(key);
+  auto f = d.st.frameworks.find(st.framework_id);
   if (t != d.st.tasks.end()) {
     t->second.state = st.state;
     t->second.statuses.push_back(st);
@@ -173,8 +186,23 @@ void handle_status(master_actor* self, const status_update_msg& m) {
       finish_task(self, key);
       request_allocation(self);
     }
+  } else if (auto* done = d.st.find_task(st.framework_id, st.task_id);
+             (done != nullptr && is_terminal(done->state) && done->state != st.state)
+             || reported_lost(d, st)) {
+    // The framework was already told another final state (TASK_LOST for an
+    // agent that was unreachable): never a second one. Acknowledged here.
+    log::info("status_update_superseded",
+              {{"task_id", st.task_id}, {"state", state_name(st.state)},
+               {"final", state_name(done->state)}});
+    if (auto sender = sender_of(self); sender && !st.uuid.empty())
+      self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                   b.setFrameworkId(st.framework_id);
+                   b.setAgentId(st.agent_id);
+                   b.setTaskId(st.task_id);
+                   b.setUuid(st.uuid);
+                 }));
+    return;
   }
-  auto f = d.st.frameworks.find(st.framework_id);
   if (f != d.st.frameworks.end() && f->second.handle) {
     self->send(f->second.handle, m); // the same bytes: no copy in-process
     return;
@@ -193,6 +221,45 @@ void handle_status(master_actor* self, const status_update_msg& m) {
   // Otherwise the scheduler is failing over; the agent retries later.
 }
 
+namespace {
+
+status_info latest_status(const task_entry& t) {
+  status_info st = t.statuses.empty() ? status_info{} : t.statuses.back();
+  st.task_id = t.id;
+  st.state = t.state;
+  st.agent_id = t.agent_id;
+  st.executor_id = t.executor_id;
+  st.uuid.clear();
+  st.reason = "REASON_RECONCILIATION";
+  return st;
+}
+
+} // namespace
+
+void reconcile_task(master_actor* self, framework_entry& fw, const std::string& tid,
+                    const std::string& agent_id, const std::string& why) {
+  auto& d = self->state;
+  if (auto* t = d.st.find_task(fw.id, tid)) {
+    send_status(self, fw, latest_status(*t));
+    return;
+  }
+  // After a master restart, an agent that has not re-registered yet may
+  // still report the task: no answer until then (as Mesos).
+  for (auto& [id, a] : d.st.agents)
+    if (a.recovered && !a.unreachable && (agent_id.empty() || id == agent_id)) {
+      log::debug("reconcile_deferred", {{"task_id", tid}, {"agent_id", id}});
+      return;
+    }
+  status_info st;
+  st.task_id = tid;
+  st.agent_id = agent_id;
+  // Mesos: partition-aware frameworks learn TASK_UNKNOWN, others TASK_LOST.
+  st.state = fw.partition_aware ? schema::TaskState::UNKNOWN : schema::TaskState::LOST;
+  st.reason = "REASON_RECONCILIATION";
+  st.message = why;
+  send_status(self, fw, st);
+}
+
 void reconcile(master_actor* self, const reconcile_msg& m) {
   auto& d = self->state;
   auto v = m.read();
@@ -200,37 +267,14 @@ void reconcile(master_actor* self, const reconcile_msg& m) {
   auto* fw = caller(self, fid);
   if (!fw)
     return;
-  auto latest = [&](const task_entry& t) {
-    status_info st = t.statuses.empty() ? status_info{} : t.statuses.back();
-    st.task_id = t.id;
-    st.state = t.state;
-    st.agent_id = t.agent_id;
-    st.executor_id = t.executor_id;
-    st.uuid.clear();
-    st.reason = "REASON_RECONCILIATION";
-    return st;
-  };
   if (v->getTasks().size() == 0) {
     for (auto& [k, t] : d.st.tasks)
       if (t.framework_id == fid)
-        send_status(self, *fw, latest(t));
+        send_status(self, *fw, latest_status(t));
     return;
   }
-  for (auto rt : v->getTasks()) {
-    std::string tid = rt.getTaskId();
-    if (auto* t = d.st.find_task(fid, tid)) {
-      send_status(self, *fw, latest(*t));
-    } else {
-      status_info st;
-      st.task_id = tid;
-      st.agent_id = rt.getAgentId();
-      // Mesos: partition-aware frameworks learn TASK_UNKNOWN, others TASK_LOST.
-      st.state = fw->partition_aware ? schema::TaskState::UNKNOWN : schema::TaskState::LOST;
-      st.reason = "REASON_RECONCILIATION";
-      st.message = "task is unknown to the master";
-      send_status(self, *fw, st);
-    }
-  }
+  for (auto rt : v->getTasks())
+    reconcile_task(self, *fw, rt.getTaskId(), rt.getAgentId(), "task is unknown to the master");
 }
 
 } // namespace caldera::detail

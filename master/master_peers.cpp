@@ -2,8 +2,10 @@
 // unreachable or re-registering with what they run.
 #include "master/master_impl.hpp"
 
+#include "actors/error.hpp"
 #include "actors/guard.hpp"
 #include "actors/log.hpp"
+#include "master/registrar.hpp"
 
 namespace caldera::detail {
 
@@ -72,25 +74,87 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
   request_allocation(self);
 }
 
-void agent_gone(master_actor* self, const std::string& aid, bool unreachable) {
+namespace {
+
+// Takes the agent out of allocation: its offers are rescinded, it offers
+// nothing more. Its tasks stay charged to their frameworks.
+void deactivate_agent(master_actor* self, agent_entry& a) {
   auto& d = self->state;
-  auto a = d.st.agents.find(aid);
-  if (a == d.st.agents.end() || !a->second.active)
+  if (!a.active)
     return;
-  log::warn(unreachable ? "agent_unreachable" : "agent_lost", {{"agent_id", aid}});
-  a->second.unreachable = unreachable;
   std::vector<std::string> offer_ids;
   for (auto& [oid, o] : d.st.offers)
-    if (o.agent_id == aid)
+    if (o.agent_id == a.id)
       offer_ids.push_back(oid);
   for (auto& oid : offer_ids)
     drop_offer(self, oid, std::nullopt, true);
-  a->second.active = false;
-  // An unreachable agent keeps its connection: if it answers a ping again it
-  // is asked to register again.
-  if (!unreachable)
-    a->second.handle = nullptr;
-  d.alloc.remove_agent(aid);
+  a.active = false;
+  d.alloc.remove_agent(a.id);
+}
+
+} // namespace
+
+agent_record_msg agent_record(const agent_entry& a, double unreachable_at) {
+  return make<schema::AgentRecord>([&](schema::AgentRecord::Builder b) {
+    b.setAgentId(a.id);
+    b.setHostname(a.hostname);
+    b.setEndpoint(a.endpoint);
+    b.setRegisteredAt(a.registered_at);
+    a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
+    auto at = b.initAttributes(static_cast<unsigned>(a.attributes.size()));
+    for (unsigned i = 0; i < a.attributes.size(); ++i) {
+      at[i].setName(a.attributes[i].first);
+      at[i].setValue(a.attributes[i].second);
+    }
+    b.setUnreachableAt(unreachable_at);
+    auto lt = b.initLostTasks(static_cast<unsigned>(a.lost_tasks.size()));
+    unsigned i = 0;
+    for (auto& [fid, tid] : a.lost_tasks) {
+      lt[i].setFrameworkId(fid);
+      lt[i++].setTaskId(tid);
+    }
+  });
+}
+
+void agent_disconnected(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  auto a = d.st.agents.find(aid);
+  if (a == d.st.agents.end())
+    return;
+  log::warn("agent_disconnected", {{"agent_id", aid}});
+  a->second.handle = nullptr;
+  if (a->second.unreachable)
+    return;
+  a->second.disconnected = true;
+  a->second.missed_pings = 0;
+  deactivate_agent(self, a->second);
+  request_allocation(self);
+}
+
+void agent_unreachable(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  auto a = d.st.agents.find(aid);
+  if (a == d.st.agents.end() || a->second.unreachable)
+    return;
+  log::warn("agent_unreachable", {{"agent_id", aid}});
+  deactivate_agent(self, a->second);
+  a->second.unreachable = true;
+  a->second.disconnected = false;
+  for (auto& [k, t] : d.st.tasks)
+    if (t.agent_id == aid)
+      if (auto f = d.st.frameworks.find(t.framework_id);
+          f == d.st.frameworks.end() || !f->second.partition_aware)
+        a->second.lost_tasks.insert(k);
+  // Durable: a master restarted meanwhile still knows it is unreachable,
+  // and which of its tasks were reported lost.
+  registry_store::batch batch;
+  batch.put_agent(aid, agent_record(a->second, wall_seconds()));
+  self->request(d.registrar, caf::infinite, std::move(batch))
+    .then([](bool) {},
+          [aid](caf::error& err) {
+            log::error("registry_write_failed",
+                       {{"agent_id", aid}, {"reason", describe(err)}});
+          });
   std::vector<key_t> keys;
   for (auto& [k, t] : d.st.tasks)
     if (t.agent_id == aid)
@@ -99,12 +163,8 @@ void agent_gone(master_actor* self, const std::string& aid, bool unreachable) {
     auto& t = d.st.tasks[k];
     auto f = d.st.frameworks.find(t.framework_id);
     bool aware = f != d.st.frameworks.end() && f->second.partition_aware;
-    record_status(self, t,
-                  unreachable && aware ? schema::TaskState::UNREACHABLE
-                                       : schema::TaskState::LOST,
-                  unreachable ? "REASON_AGENT_UNREACHABLE" : "REASON_AGENT_REMOVED",
-                  "agent " + aid + (unreachable ? " is unreachable" : " disconnected"),
-                  true);
+    record_status(self, t, aware ? schema::TaskState::UNREACHABLE : schema::TaskState::LOST,
+                  "REASON_AGENT_UNREACHABLE", "agent " + aid + " is unreachable", true);
     finish_task(self, k);
   }
   a->second.used = resources{};
@@ -112,6 +172,7 @@ void agent_gone(master_actor* self, const std::string& aid, bool unreachable) {
   for (auto& [fid, fw] : d.st.frameworks)
     if (fw.handle)
       self->send(fw.handle, lost);
+  request_allocation(self);
 }
 
 void framework_disconnected(master_actor* self, const std::string& fid) {
@@ -165,14 +226,35 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       self->delayed_send(self, timeout, timeout_atom::value, fid, fe.epoch);
     }
     auto& agent = d.st.agents[aid];
+    auto agent_handle = agent.handle;
     std::set<key_t> reported;
     for (auto t : v->getTasks()) {
-      if (is_terminal(t.getState()))
-        continue;
       key_t key{t.getFrameworkId(), t.getTaskId()};
+      // A task the agent saw end, whose last update is still on its way:
+      // the master keeps it (and its charge) until that update arrives.
+      bool known = d.st.tasks.count(key) > 0;
+      if (is_terminal(t.getState()) && !known && agent.lost_tasks.count(key) == 0)
+        continue;
       auto res = resources::from_capnp(t.getResources());
       if (!res)
         continue;
+      if (!known) {
+        auto* done = d.st.find_task(key.first, key.second);
+        if (agent.lost_tasks.count(key) > 0 || (done != nullptr && is_terminal(done->state))) {
+          // Its framework was told it is lost (the agent was unreachable and
+          // the framework is not partition-aware): it must not run on.
+          log::info("task_killed_on_reregistration",
+                    {{"framework_id", key.first}, {"task_id", key.second}});
+          if (agent_handle)
+            self->send(agent_handle, make<schema::Kill>([&](auto b) {
+                         b.setFrameworkId(key.first);
+                         b.setTaskId(key.second);
+                         b.setAgentId(aid);
+                         b.setGone(true);
+                       }));
+          continue;
+        }
+      }
       reported.insert(key);
       std::string role = t.getRole();
       d.alloc.use(aid, key.first, role.empty() ? "*" : role, *res);

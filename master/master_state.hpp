@@ -30,6 +30,10 @@ struct agent_entry {
   caf::actor handle;
   bool active = true;
   bool unreachable = false; // missed too many pings; may come back
+  bool disconnected = false; // its connection closed; tasks kept until unreachable
+  bool recovered = false;
+  /// (framework, task) on this agent whose frameworks were told TASK_LOST.
+  std::set<std::pair<std::string, std::string>> lost_tasks;    // from the registry, not re-registered since a master restart
   bool ping_outstanding = false;
   size_t missed_pings = 0;
   double registered_at = 0;

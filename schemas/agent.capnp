@@ -45,3 +45,35 @@ struct RunTask {
 struct ShutdownFramework {
   frameworkId @0 :Text;
 }
+
+# The agent's checkpoint, kept in RocksDB under <work-dir>/meta (see
+# storage/agent_store.hpp) so that a restarted agent recovers what it ran.
+
+# key "agent/info"
+struct CheckpointedAgent {
+  agentId @0 :Text;
+}
+
+# key "executor/<framework-id>\x1f<executor-id>"
+struct CheckpointedExecutor {
+  frameworkId @0 :Text;
+  executorId @1 :Text;
+  containerId @2 :Text;      # the containerizer's id (posix: the session's pid)
+  sandbox @3 :Text;
+}
+
+# key "task/<framework-id>\x1f<task-id>": a task and its status updates not
+# yet acknowledged by the master, oldest first.
+struct CheckpointedTask {
+  frameworkId @0 :Text;
+  taskId @1 :Text;
+  executorId @2 :Text;
+  state @3 :Common.TaskState;
+  launch @4 :RunTask;        # absent for updates about tasks never launched here
+  pending @5 :List(PendingUpdate);
+}
+
+struct PendingUpdate {
+  uuid @0 :Text;
+  status @1 :Common.TaskStatus;
+}

@@ -11,6 +11,15 @@ struct AgentRecord {
   attributes @3 :List(Common.Attribute);
   endpoint @4 :Text;
   registeredAt @5 :Float64;
+  unreachableAt @6 :Float64;   # 0: reachable; else when it was marked unreachable
+  # Tasks on this agent whose frameworks were told TASK_LOST when it became
+  # unreachable: if it comes back they are killed, never reported again.
+  lostTasks @7 :List(TaskRef);
+}
+
+struct TaskRef {
+  frameworkId @0 :Text;
+  taskId @1 :Text;
 }
 
 struct FrameworkRecord {

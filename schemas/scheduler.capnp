@@ -54,6 +54,9 @@ struct Kill {
   frameworkId @0 :Text;
   taskId @1 :Text;
   agentId @2 :Text;
+  # master -> agent only: the framework was already told the task is lost
+  # (its agent was unreachable): kill it and drop its pending updates.
+  gone @3 :Bool;
 }
 
 # scheduler -> master -> agent, agent -> executor.

@@ -7,38 +7,19 @@
 #include <rocksdb/write_batch.h>
 
 #include "actors/error.hpp"
+#include "storage/decode.hpp"
 
 namespace caldera {
 
 namespace {
 
+using detail::decode_record;
+using detail::storage_error;
+
 const std::string agent_prefix = "agent/";
 const std::string framework_prefix = "framework/";
 const std::string master_key = "master/info";
 const std::string role_prefix = "role/";
-
-caf::error storage_error(const std::string& what, const rocksdb::Status& st) {
-  return make_error(errc::storage_error, what + ": " + st.ToString());
-}
-
-template <class S>
-caf::expected<msg<S>> decode(const rocksdb::Slice& v, const std::string& key) {
-  if (v.size() % sizeof(capnp::word) != 0)
-    return make_error(errc::storage_error,
-                      "record '" + key + "' is not a whole number of words");
-  auto words = kj::heapArray<capnp::word>(v.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), v.data(), v.size());
-  msg<S> m{std::make_shared<const kj::Array<capnp::word>>(std::move(words))};
-  try {
-    auto view = m.read();
-    (void) view->totalSize();
-  } catch (const kj::Exception& e) {
-    return make_error(errc::storage_error, "record '" + key
-                                             + "' does not decode: "
-                                             + e.getDescription().cStr());
-  }
-  return m;
-}
 
 } // namespace
 
@@ -102,22 +83,22 @@ caf::expected<registry_snapshot> registry_store::load() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto key = it->key().ToString();
     if (key.rfind(agent_prefix, 0) == 0) {
-      auto m = decode<schema::AgentRecord>(it->value(), key);
+      auto m = decode_record<schema::AgentRecord>(it->value(), key);
       if (!m)
         return m.error();
       snap.agents.push_back(std::move(*m));
     } else if (key.rfind(framework_prefix, 0) == 0) {
-      auto m = decode<schema::FrameworkRecord>(it->value(), key);
+      auto m = decode_record<schema::FrameworkRecord>(it->value(), key);
       if (!m)
         return m.error();
       snap.frameworks.push_back(std::move(*m));
     } else if (key.rfind(role_prefix, 0) == 0) {
-      auto m = decode<schema::RoleRecord>(it->value(), key);
+      auto m = decode_record<schema::RoleRecord>(it->value(), key);
       if (!m)
         return m.error();
       snap.roles.push_back(std::move(*m));
     } else if (key == master_key) {
-      auto m = decode<schema::MasterRecord>(it->value(), key);
+      auto m = decode_record<schema::MasterRecord>(it->value(), key);
       if (!m)
         return m.error();
       snap.master = std::move(*m);

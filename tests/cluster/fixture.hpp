@@ -36,6 +36,7 @@ struct cluster {
   caf::actor registrar;
   caf::actor master;
   std::vector<caf::actor> agents;
+  std::vector<agent_options> agent_opts; // as each agent was started
   std::vector<caf::actor> others;
   std::filesystem::path dir;
   uint64_t seed;
@@ -80,11 +81,37 @@ struct cluster {
       ao.work_dir = (dir / ("agent" + std::to_string(i))).string();
       ao.containers = cont;
       ao.node = node;
-      auto a = spawn_agent(*sys, std::move(ao));
-      node_register(node, "agent/" + std::to_string(i), a);
-      caf::anon_send(a, start_atom::value, std::string{});
-      agents.push_back(a);
+      agent_opts.push_back(ao);
+      agents.push_back(start_agent(i));
     }
+    drain();
+  }
+
+  caf::actor start_agent(size_t i, std::string recover = "reconnect") {
+    auto ao = agent_opts.at(i);
+    ao.master = master;
+    ao.recover = std::move(recover);
+    auto a = spawn_agent(*sys, std::move(ao));
+    node_register(node, "agent/" + std::to_string(i), a);
+    caf::anon_send(a, start_atom::value, std::string{});
+    return a;
+  }
+
+  /// Kills agent `i` (its executors keep running, as executor processes
+  /// outlive a crashed agent) and starts a new agent on the same work dir:
+  /// it recovers from its checkpoint, its live executors re-register, and
+  /// it re-registers with the master. Runs what follows, not timers.
+  void restart_agent(size_t i, std::string recover = "reconnect") {
+    stop_agent(i);
+    start_agent_again(i, std::move(recover));
+  }
+  /// The two halves of `restart_agent`, for scenarios with time between.
+  void stop_agent(size_t i) {
+    caf::anon_send_exit(agents.at(i), caf::exit_reason::kill);
+    drain();
+  }
+  void start_agent_again(size_t i, std::string recover = "reconnect") {
+    agents.at(i) = start_agent(i, std::move(recover));
     drain();
   }
 
@@ -161,8 +188,8 @@ struct cluster {
     drain();
   }
 
-  /// Agent `i` stops answering the master's health checks (a partition seen
-  /// from the master) until `heal(i)`.
+  /// Cuts the link between agent `i` and the master, both ways (every
+  /// message between them is dropped) until `heal(i)`.
   void partition(size_t i) {
     caf::anon_send(agents.at(i), partition_atom::value, true);
     drain();

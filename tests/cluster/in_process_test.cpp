@@ -208,7 +208,7 @@ TEST_CASE("a malformed message is dropped and the master keeps serving") {
   CHECK(st.read()->getAgents().size() == 1);
 }
 
-TEST_CASE("an agent that goes away has its offers rescinded and its tasks lost") {
+TEST_CASE("an agent that goes away has its offers rescinded at once, and is lost after health checks") {
   struct holder : scheduler {
     holder(caf::actor_config& cfg, scheduler_options o, std::shared_ptr<batch_result> r,
            std::shared_ptr<std::vector<std::string>> rescinded)
@@ -236,6 +236,11 @@ TEST_CASE("an agent that goes away has its offers rescinded and its tasks lost")
   caf::anon_send_exit(c.agents[0], caf::exit_reason::kill);
   c.drain();
   CHECK(resc->size() == 1);
+  // Disconnected, not lost yet: it may be restarting.
+  CHECK(out->errors.empty());
+  // 5 health-check rounds of 15 s without it.
+  for (int k = 0; k < 6; ++k)
+    c.advance(16s);
   REQUIRE(out->errors.size() == 1);
   CHECK(out->errors[0].rfind("lost ", 0) == 0);
   auto st = c.state();

@@ -1,6 +1,7 @@
 // The framework SDK against a whole in-process cluster: kill, framework
 // messages both ways, reconciliation and scheduler failover.
 #include "tests/cluster/fixture.hpp"
+#include "tests/cluster/sdk_helpers.hpp"
 
 #include <algorithm>
 #include <map>
@@ -11,115 +12,6 @@ using namespace caldera;
 using namespace caldera::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-// Keeps every task RUNNING until killed; answers "ping" with "pong:ping".
-class echo_executor : public executor {
-public:
-  using executor::executor;
-
-protected:
-  void launch_task(const task_info& t) override {
-    send_status(t.task_id, schema::TaskState::RUNNING);
-  }
-  void framework_message(const std::string& data) override {
-    send_message("pong:" + data);
-  }
-};
-
-struct log_t {
-  std::map<std::string, std::vector<status_info>> updates;
-  std::vector<std::string> messages;
-  std::vector<std::string> errors;
-  std::string framework_id;
-  int registrations = 0;
-  int reregistrations = 0;
-  std::string agent_id;
-};
-
-// Launches the given task ids on the first offer, then holds nothing.
-class sdk_scheduler : public scheduler {
-public:
-  sdk_scheduler(caf::actor_config& cfg, scheduler_options o, std::vector<std::string> ids,
-                std::shared_ptr<log_t> log)
-    : scheduler(cfg, std::move(o)), ids_(std::move(ids)), log_(std::move(log)) {
-  }
-  using scheduler::kill;
-  using scheduler::reconcile;
-  using scheduler::send_framework_message;
-
-protected:
-  void registered(const std::string& fid, const std::string&) override {
-    log_->framework_id = fid;
-    ++log_->registrations;
-  }
-  void reregistered(const std::string&) override {
-    ++log_->reregistrations;
-  }
-  void resource_offers(const std::vector<offer>& offers) override {
-    std::vector<std::string> rest;
-    for (auto& o : offers) {
-      if (ids_.empty()) {
-        rest.push_back(o.id);
-        continue;
-      }
-      std::vector<task_spec> ts;
-      for (auto& id : ids_) {
-        task_spec t;
-        t.task_id = id;
-        t.res = *resources::parse("cpus:0.5;mem:64");
-        t.executor_id = "echo";
-        ts.push_back(t);
-      }
-      ids_.clear();
-      log_->agent_id = o.agent_id;
-      accept({o.id}, ts);
-    }
-    decline(rest, 3600);
-  }
-  void status_update(const status_info& st) override {
-    log_->updates[st.task_id].push_back(st);
-  }
-  void framework_message(const std::string&, const std::string&,
-                         const std::string& data) override {
-    log_->messages.push_back(data);
-  }
-  void error(const std::string& m) override {
-    log_->errors.push_back(m);
-  }
-  caf::message_handler extra_handlers() override {
-    return {
-      [this](const std::string& cmd, const std::string& arg) {
-        if (cmd == "kill")
-          kill(arg);
-        else if (cmd == "msg")
-          send_framework_message(log_->agent_id, "echo", arg);
-        else if (cmd == "reconcile-explicit")
-          reconcile({{arg, ""}, {"nobody-knows-me", ""}});
-        else if (cmd == "reconcile-implicit")
-          reconcile();
-      },
-    };
-  }
-
-private:
-  std::vector<std::string> ids_;
-  std::shared_ptr<log_t> log_;
-};
-
-executor_factory echo_factory() {
-  return [](caf::actor_system& s, executor_options o) {
-    return s.spawn<echo_executor>(std::move(o));
-  };
-}
-
-schema::TaskState last(const log_t& l, const std::string& id) {
-  auto i = l.updates.find(id);
-  REQUIRE(i != l.updates.end());
-  return i->second.back().state;
-}
-
-} // namespace
 
 TEST_SUITE("cluster") {
 
@@ -223,7 +115,7 @@ TEST_CASE("past failover_timeout the framework is torn down and its resources re
 
 TEST_SUITE("cluster") {
 
-TEST_CASE("killing an agent actor through the node makes its running tasks TASK_LOST") {
+TEST_CASE("killing an agent actor through the node: its tasks are TASK_LOST once health checks give up") {
   cluster c{2, "cpus:2;mem:512", echo_factory()};
   MESSAGE("seed=" << c.seed);
   auto log = std::make_shared<log_t>();
@@ -251,7 +143,12 @@ TEST_CASE("killing an agent actor through the node makes its running tasks TASK_
   }
   REQUIRE(idx >= 0);
   c.kill("agent/" + std::to_string(idx));
+  // Disconnected: the task is kept while the agent may come back.
+  CHECK(last(*log, "t") == schema::TaskState::RUNNING);
+  for (int k = 0; k < 6; ++k)
+    c.advance(16s);
   CHECK(last(*log, "t") == schema::TaskState::LOST);
+  CHECK(log->updates["t"].back().reason == "REASON_AGENT_UNREACHABLE");
   auto after = c.state();
   size_t active = 0;
   for (auto a : after.read()->getAgents())

@@ -31,6 +31,7 @@ struct local_cluster {
   std::string master_ep = "127.0.0.1:" + std::to_string(master_port);
   std::unique_ptr<child> master;
   std::vector<std::unique_ptr<child>> agents;
+  std::vector<uint16_t> agent_ports;
 
   explicit local_cluster(int n_agents) {
     master = std::make_unique<child>(std::vector<std::string>{
@@ -38,13 +39,28 @@ struct local_cluster {
       std::to_string(master_port), "--work-dir", dir.path + "/master"});
     REQUIRE_MESSAGE(master->wait_for("master_listening"), master->output());
     for (int i = 0; i < n_agents; ++i) {
-      auto port = free_port();
-      agents.push_back(std::make_unique<child>(std::vector<std::string>{
-        bin("caldera-agent"), "--config", source("conf/agent.conf"), "--master",
-        master_ep, "--port", std::to_string(port), "--work-dir",
-        dir.path + "/a" + std::to_string(i), "--resources", "cpus:2;mem:512"}));
+      agent_ports.push_back(free_port());
+      agents.push_back(start_agent(static_cast<size_t>(i)));
       REQUIRE_MESSAGE(agents.back()->wait_for("agent_registered"), agents.back()->output());
     }
+  }
+
+  /// Agent `i` on its port and work dir (a restart recovers from both).
+  std::unique_ptr<child> start_agent(size_t i) {
+    return std::make_unique<child>(std::vector<std::string>{
+      bin("caldera-agent"), "--config", source("conf/agent.conf"), "--master", master_ep,
+      "--port", std::to_string(agent_ports.at(i)), "--work-dir", agent_dir(i),
+      "--resources", "cpus:2;mem:512"});
+  }
+  std::string agent_dir(size_t i) const {
+    return dir.path + "/a" + std::to_string(i);
+  }
+
+  /// The master's view, as `caldera state --json` prints it.
+  nlohmann::json state() {
+    child st{{bin("caldera"), "state", "--master", master_ep, "--json"}};
+    REQUIRE(st.wait_exit(30s) == 0);
+    return nlohmann::json::parse(st.output());
   }
 
   ~local_cluster() {
@@ -237,15 +253,56 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
 
   child kill{{bin("caldera"), "kill-actor", "--node", agent_ep, "agent"}};
   CHECK(kill.wait_exit(30s) == 0);
-  // The agent process ends; the master reports the task lost.
+  // The agent process ends; its executor keeps the task running.
   CHECK(c.agents[0]->wait_exit(30s) == 1);
-  CHECK(sleeper->wait_exit(60s) == 1);
-  CHECK(sleeper->output().find("TASK_LOST") != std::string::npos);
-  // Its replacement registers (no checkpoint yet: as a new agent).
-  c.agents[0] = std::make_unique<child>(std::vector<std::string>{
-    bin("caldera-agent"), "--master", c.master_ep, "--port", std::to_string(free_port()),
-    "--work-dir", c.dir.path + "/a0", "--resources", "cpus:2;mem:512"});
-  CHECK(c.agents[0]->wait_for("agent_registered"));
+  // A new agent on the same work dir and port recovers it.
+  c.agents[0] = c.start_agent(0);
+  REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_reregistered", 30s), c.agents[0]->output());
+  REQUIRE_MESSAGE(c.agents[0]->wait_for("agent_reregistered", 30s), c.agents[0]->output());
+  auto js = c.state();
+  REQUIRE(js["tasks"].size() == 1);
+  CHECK(js["tasks"][0]["state"] == "TASK_RUNNING");
+  sleeper->signal(SIGTERM);
+  CHECK(sleeper->wait_exit(60s) == 137);
+  CHECK(sleeper->output().find("TASK_KILLED") != std::string::npos);
+  CHECK(sleeper->output().find("TASK_LOST") == std::string::npos);
+}
+
+TEST_CASE("kill -9 of an agent: restarted on its work dir, the task runs on and ends normally") {
+  local_cluster c{1};
+  auto go = c.dir.path + "/go";
+  auto task = c.run({"sh", "-c", "while [ ! -e " + go + " ]; do sleep 0.05; done; exit 7"});
+  REQUIRE_MESSAGE(task->wait_for("TASK_RUNNING", 60s), task->output());
+  c.agents[0]->signal(SIGKILL);
+  CHECK(c.agents[0]->wait_exit(20s) == 128 + SIGKILL);
+  c.agents[0] = c.start_agent(0);
+  REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_reregistered", 30s), c.agents[0]->output());
+  REQUIRE_MESSAGE(c.agents[0]->wait_for("agent_reregistered", 30s), c.agents[0]->output());
+  std::ofstream{go} << "go\n";
+  CHECK(task->wait_exit(60s) == 7);
+  CHECK(task->output().find("TASK_FAILED") != std::string::npos);
+  CHECK(task->output().find("status 7") != std::string::npos);
+  CHECK(task->output().find("TASK_LOST") == std::string::npos);
+}
+
+TEST_CASE("an executor killed while its agent is down: the restarted agent fails its task") {
+  local_cluster c{1};
+  auto task = c.run({"sleep", "300"});
+  REQUIRE_MESSAGE(task->wait_for("TASK_RUNNING", 60s), task->output());
+  c.agents[0]->signal(SIGKILL);
+  CHECK(c.agents[0]->wait_exit(20s) == 128 + SIGKILL);
+  // The executor's session, as the agent recorded it.
+  int killed = 0;
+  for (auto& e : std::filesystem::directory_iterator(c.agent_dir(0) + "/containers")) {
+    auto pid = std::stoi(e.path().filename().string());
+    killed += ::kill(-pid, SIGKILL) == 0;
+  }
+  REQUIRE(killed == 1);
+  c.agents[0] = c.start_agent(0);
+  CHECK(task->wait_exit(60s) == 1);
+  CHECK(task->output().find("TASK_FAILED") != std::string::npos);
+  CHECK(task->output().find("while the agent was down") != std::string::npos);
+  REQUIRE_MESSAGE(c.agents[0]->wait_for("agent_reregistered", 30s), c.agents[0]->output());
 }
 
 }
