@@ -165,7 +165,7 @@ private:
 
 int cmd_run(int argc, char** argv) {
   parsed_args args;
-  if (auto err = parse_args(argc, argv, 2, {},
+  if (auto err = parse_args(argc, argv, 2, {"partition-aware"},
                             {"master", "resources", "name", "role", "user",
                              "offer-timeout", "task-id", "log-level"},
                             args)) {
@@ -215,6 +215,7 @@ int cmd_run(int argc, char** argv) {
   so.user = args.opts.count("user") ? args.opts["user"] : (user ? user : "root");
   so.roles = {args.opts.count("role") ? args.opts["role"] : "*"};
   so.master_endpoint = *ep;
+  so.partition_aware = args.opts.count("partition-aware") > 0;
 
   block_termination_signals();
   node_config cfg{"run"};
