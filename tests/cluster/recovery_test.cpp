@@ -279,6 +279,25 @@ TEST_CASE("master and agent restarted one after the other: tasks keep running") 
   CHECK(active == 2);
 }
 
+TEST_CASE("a status update in flight when the master dies is delivered by the new master") {
+  setup s;
+  cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
+  scheduler_options so;
+  so.master = c.master;
+  so.failover_timeout = 60;
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
+  c.advance(1s);
+  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  // The FINISHED leaves the executor as the master is killed: it reaches a
+  // dead master and stays unacknowledged at the agent.
+  to_executors(s.execs, "finish", "t");
+  c.restart_master();
+  c.advance(2s);
+  CHECK(last(*s.log, "t") == schema::TaskState::FINISHED);
+  CHECK(terminals(*s.log, "t").size() == 1);
+  CHECK(c.state().read()->getAgents()[0].getUsedResources().size() == 0);
+}
+
 TEST_CASE("reconciling a task on a disconnected agent answers its last known state") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
