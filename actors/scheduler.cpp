@@ -120,18 +120,24 @@ void scheduler::on_master_down() {
 
 void scheduler::accept(const std::vector<std::string>& offer_ids,
                        const std::vector<task_spec>& tasks, double refuse_seconds) {
-  accept_impl(offer_ids, tasks, refuse_seconds, false);
+  accept_impl(offer_ids, tasks, refuse_seconds, 0);
 }
 
 void scheduler::accept_group(const std::vector<std::string>& offer_ids,
                              const std::vector<task_spec>& tasks,
                              double refuse_seconds) {
-  accept_impl(offer_ids, tasks, refuse_seconds, true);
+  accept_impl(offer_ids, tasks, refuse_seconds, 1);
+}
+
+void scheduler::accept_gang(const std::vector<std::string>& offer_ids,
+                            const std::vector<task_spec>& tasks,
+                            double refuse_seconds) {
+  accept_impl(offer_ids, tasks, refuse_seconds, 2);
 }
 
 void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
                             const std::vector<task_spec>& tasks,
-                            double refuse_seconds, bool group) {
+                            double refuse_seconds, int mode) {
   if (!master_)
     return;
   send(master_, make<schema::Accept>([&](schema::Accept::Builder b) {
@@ -143,8 +149,10 @@ void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
          auto ops = b.initOperations(tasks.empty() ? 0 : 1);
          if (tasks.empty())
            return;
-         auto ts = group ? ops[0].initLaunchGroup(static_cast<unsigned>(tasks.size()))
-                         : ops[0].initLaunch(static_cast<unsigned>(tasks.size()));
+         auto n = static_cast<unsigned>(tasks.size());
+         auto ts = mode == 1   ? ops[0].initLaunchGroup(n)
+                   : mode == 2 ? ops[0].initLaunchGang(n)
+                               : ops[0].initLaunch(n);
          for (unsigned i = 0; i < tasks.size(); ++i) {
            auto& t = tasks[i];
            auto tb = ts[i];

@@ -133,6 +133,13 @@ protected:
   /// All-or-nothing launch of `tasks` across the given offers of one agent.
   void accept_group(const std::vector<std::string>& offer_ids,
                     const std::vector<task_spec>& tasks, double refuse_seconds = 5);
+  /// Gang launch: `tasks` on several agents (each names its `agent_id`),
+  /// from offers of those agents; the master launches every task or none
+  /// (then each gets TASK_ERROR, REASON_TASK_GROUP_INVALID, and the offers'
+  /// resources return unfiltered). What the gang leaves of the offers is
+  /// declined for `refuse_seconds`.
+  void accept_gang(const std::vector<std::string>& offer_ids,
+                   const std::vector<task_spec>& tasks, double refuse_seconds = 5);
   void decline(const std::vector<std::string>& offer_ids, double refuse_seconds = 5);
   void kill(const std::string& task_id, const std::string& agent_id = {});
   void acknowledge(const status_info& status);
@@ -155,7 +162,7 @@ private:
   void on_master_down();
   void accept_impl(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds,
-                   bool group);
+                   int mode); // 0 launch, 1 group, 2 gang
 
   scheduler_options opts_;
   caf::actor master_;

@@ -5,6 +5,192 @@
 
 namespace caldera::detail {
 
+namespace {
+
+// Starts one validated task on `agent`, charged to `role`.
+void launch_one(master_actor* self, framework_entry& fw, const framework_entry& fw_copy,
+                agent_entry& agent, const std::string& role,
+                schema::TaskInfo::Reader t, const resources& res) {
+  auto& d = self->state;
+  const auto& fid = fw.id;
+  const auto& agent_id = agent.id;
+  task_entry te;
+  te.id = t.getTaskId();
+  te.name = t.getName();
+  te.framework_id = fid;
+  te.role = role;
+  te.agent_id = agent_id;
+  bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
+  te.executor_id = has_executor ? std::string{t.getExecutor().getExecutorId()} : te.id;
+  te.res = res;
+  status_info st0;
+  st0.task_id = te.id;
+  st0.state = schema::TaskState::STAGING;
+  st0.timestamp = wall_seconds();
+  st0.source = schema::StatusSource::MASTER;
+  te.statuses.push_back(st0);
+  agent.used += te.res;
+  fw.used += te.res;
+  auto run = make<schema::RunTask>([&](schema::RunTask::Builder b) {
+    auto fi = b.initFramework();
+    fi.setId(fw_copy.id);
+    fi.setName(fw_copy.name);
+    fi.setUser(fw_copy.user);
+    fi.setPrincipal(fw_copy.principal);
+    auto roles = fi.initRoles(static_cast<unsigned>(fw_copy.roles.size()));
+    for (unsigned j = 0; j < fw_copy.roles.size(); ++j)
+      roles.set(j, fw_copy.roles[j]);
+    b.setTask(t);
+    b.setRole(role);
+    auto tb = b.getTask();
+    tb.setAgentId(agent_id);
+    auto ex = tb.getExecutor();
+    if (!has_executor) {
+      ex.setExecutorId(te.executor_id);
+      ex.setName("command executor");
+    }
+    ex.setFrameworkId(fid);
+  });
+  log::debug("task_launching", {{"framework_id", fid}, {"task_id", te.id},
+                                {"agent_id", agent_id}});
+  d.st.tasks.emplace(key_t{fid, te.id}, std::move(te));
+  self->send(agent.handle, run);
+}
+
+void refuse_tasks(master_actor* self, framework_entry& fw,
+                  capnp::List<schema::TaskInfo>::Reader ts, const char* reason,
+                  const std::string& why) {
+  for (auto t : ts) {
+    status_info st;
+    st.task_id = t.getTaskId();
+    st.state = schema::TaskState::ERROR;
+    st.reason = reason;
+    st.message = why;
+    send_status(self, fw, st);
+  }
+}
+
+std::optional<allocator::time_point> refuse_until(master_actor* self,
+                                                  const accept_msg& m) {
+  auto v = m.read();
+  auto refuse = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(std::max(0.0, v->getFilters().getRefuseSeconds())));
+  if (refuse.count() <= 0)
+    return std::nullopt;
+  return self->clock().now() + refuse;
+}
+
+// A gang: tasks on several agents, from offers of those agents, launched
+// all together or not at all.
+void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  auto ops = v->getOperations();
+  auto ts = ops[0].getLaunchGang();
+  if (ops.size() != 1) {
+    refuse_tasks(self, fw, ts, "REASON_TASK_GROUP_INVALID",
+                 "a gang launch must be the only operation of its accept");
+    return;
+  }
+  struct part {
+    std::string role;
+    resources available;
+    std::vector<std::string> offers;
+  };
+  std::map<std::string, part> parts;
+  std::string problem;
+  std::set<std::string> seen;
+  for (auto oid : v->getOfferIds()) {
+    std::string id = oid;
+    auto o = d.st.offers.find(id);
+    if (o == d.st.offers.end() || o->second.framework_id != fw.id || !seen.insert(id).second) {
+      problem = "offer '" + id + "' is unknown or no longer valid";
+      break;
+    }
+    auto& p = parts[o->second.agent_id];
+    if (!p.offers.empty() && p.role != o->second.role) {
+      problem = "offers of different roles for one agent";
+      break;
+    }
+    p.role = o->second.role;
+    p.available += o->second.res;
+    p.offers.push_back(id);
+  }
+  if (problem.empty() && parts.empty())
+    problem = "accept names no offers";
+  if (!problem.empty()) {
+    refuse_tasks(self, fw, ts, "REASON_INVALID_OFFERS", "gang refused: " + problem);
+    return;
+  }
+  // Each agent's share of the gang, validated against that agent's offers.
+  std::map<std::string, capnp::MallocMessageBuilder> per_agent;
+  std::map<std::string, std::vector<unsigned>> idx;
+  for (unsigned i = 0; i < ts.size() && problem.empty(); ++i) {
+    std::string aid = ts[i].getAgentId();
+    if (parts.count(aid) == 0)
+      problem = "task '" + std::string{ts[i].getTaskId().cStr()} + "' names agent '" + aid
+                + "', which none of the offers is from";
+    else
+      idx[aid].push_back(i);
+  }
+  std::map<std::string, launch_plan> plans;
+  for (auto& [aid, is] : idx) {
+    if (!problem.empty())
+      break;
+    auto& mb = per_agent[aid];
+    auto list = mb.initRoot<schema::Operation>().initLaunch(static_cast<unsigned>(is.size()));
+    for (unsigned j = 0; j < is.size(); ++j)
+      list.setWithCaveats(j, ts[is[j]]);
+    auto plan = d.st.validate_launch(fw.id, aid, list.asReader(), parts[aid].available);
+    if (!plan.errors.empty())
+      problem = "task '" + plan.errors[0].first + "': " + plan.errors[0].second;
+    plans[aid] = std::move(plan);
+  }
+  // The offers are used either way; on refusal their resources return
+  // unfiltered, so the framework may try again.
+  std::optional<allocator::time_point> until;
+  if (problem.empty())
+    until = refuse_until(self, m);
+  for (auto& [aid, p] : parts)
+    for (auto& oid : p.offers) {
+      auto o = d.st.offers.find(oid);
+      d.st.agents[aid].offered -= o->second.res;
+      fw.offered -= o->second.res;
+      d.st.offers.erase(o);
+    }
+  bool all_active = true;
+  for (auto& [aid, p] : parts) {
+    auto a = d.st.agents.find(aid);
+    all_active = all_active && a != d.st.agents.end() && a->second.active && a->second.handle;
+  }
+  if (problem.empty() && !all_active)
+    problem = "an agent of the gang is no longer active";
+  if (!problem.empty()) {
+    refuse_tasks(self, fw, ts, "REASON_TASK_GROUP_INVALID", "gang refused: " + problem);
+    for (auto& [aid, p] : parts)
+      d.alloc.recover(aid, fw.id, p.role, p.available);
+    log::warn("gang_refused", {{"framework_id", fw.id}, {"reason", problem}});
+    return;
+  }
+  framework_entry fw_copy = fw;
+  for (auto& [aid, is] : idx) {
+    auto& p = parts[aid];
+    auto& agent = d.st.agents[aid];
+    auto list = per_agent[aid].getRoot<schema::Operation>().getLaunch().asReader();
+    for (unsigned j = 0; j < list.size(); ++j) {
+      auto& item = plans[aid].ok[j];
+      p.available -= item.res;
+      launch_one(self, fw, fw_copy, agent, p.role, list[j], item.res);
+    }
+  }
+  log::info("gang_launched", {{"framework_id", fw.id}, {"tasks", ts.size()},
+                              {"agents", parts.size()}});
+  for (auto& [aid, p] : parts)
+    d.alloc.recover(aid, fw.id, p.role, p.available, until);
+}
+
+} // namespace
+
 void handle_accept(master_actor* self, const accept_msg& m) {
   auto& d = self->state;
   auto v = m.read();
@@ -12,6 +198,12 @@ void handle_accept(master_actor* self, const accept_msg& m) {
   auto* fw = caller(self, fid);
   if (!fw)
     return;
+  for (auto op : v->getOperations())
+    if (op.isLaunchGang()) {
+      handle_gang(self, *fw, m);
+      request_allocation(self);
+      return;
+    }
   // Offers: all must be outstanding, this framework's, and of one agent.
   std::string agent_id;
   std::string role;
@@ -44,7 +236,8 @@ void handle_accept(master_actor* self, const accept_msg& m) {
     // Nothing changes: every task of this accept is refused with TASK_ERROR.
     bool any_task = false;
     for (auto op : v->getOperations()) {
-      auto ts = op.isLaunch() ? op.getLaunch() : op.getLaunchGroup();
+      auto ts = op.isLaunch() ? op.getLaunch()
+                : op.isLaunchGroup() ? op.getLaunchGroup() : op.getLaunchGang();
       for (auto t : ts) {
         any_task = true;
         status_info st;
@@ -106,57 +299,11 @@ void handle_accept(master_actor* self, const accept_msg& m) {
         continue;
       auto& item = plan.ok[k++];
       available -= item.res;
-      task_entry te;
-      te.id = item.task_id;
-      te.name = t.getName();
-      te.framework_id = fid;
-      te.role = role;
-      te.agent_id = agent_id;
-      bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
-      te.executor_id = has_executor ? std::string{t.getExecutor().getExecutorId()}
-                                    : item.task_id;
-      te.res = item.res;
-      status_info st0;
-      st0.task_id = te.id;
-      st0.state = schema::TaskState::STAGING;
-      st0.timestamp = wall_seconds();
-      st0.source = schema::StatusSource::MASTER;
-      te.statuses.push_back(st0);
-      agent.used += te.res;
-      fw->used += te.res;
-      auto run = make<schema::RunTask>([&](schema::RunTask::Builder b) {
-        auto fi = b.initFramework();
-        fi.setId(fw_copy.id);
-        fi.setName(fw_copy.name);
-        fi.setUser(fw_copy.user);
-        fi.setPrincipal(fw_copy.principal);
-        auto roles = fi.initRoles(static_cast<unsigned>(fw_copy.roles.size()));
-        for (unsigned j = 0; j < fw_copy.roles.size(); ++j)
-          roles.set(j, fw_copy.roles[j]);
-        b.setTask(t);
-        b.setRole(role);
-        auto tb = b.getTask();
-        tb.setAgentId(agent_id);
-        auto ex = tb.getExecutor();
-        if (!has_executor) {
-          ex.setExecutorId(te.executor_id);
-          ex.setName("command executor");
-        }
-        ex.setFrameworkId(fid);
-      });
-      log::debug("task_launching", {{"framework_id", fid}, {"task_id", te.id},
-                                    {"agent_id", agent_id}});
-      d.st.tasks.emplace(key_t{fid, te.id}, std::move(te));
-      self->send(agent.handle, run);
+      launch_one(self, *fw, fw_copy, agent, role, t, item.res);
     }
   }
   // What the launches left over goes back, filtered as asked.
-  auto refuse = std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double>(std::max(0.0, v->getFilters().getRefuseSeconds())));
-  std::optional<allocator::time_point> until;
-  if (refuse.count() > 0)
-    until = self->clock().now() + refuse;
-  d.alloc.recover(agent_id, fid, role, available, until);
+  d.alloc.recover(agent_id, fid, role, available, refuse_until(self, m));
 }
 
 namespace {

@@ -29,8 +29,12 @@ struct RescindOffer {
 struct Operation {
   union {
     launch @0 :List(Common.TaskInfo);
-    # Every task of a gang launch is launched, or none is (issue 5 uses it).
+    # Every task of the group (one agent) is launched, or none is.
     launchGroup @1 :List(Common.TaskInfo);
+    # A gang across agents: each task names its agent (agentId); the
+    # accept's offers may come from several agents. Every task is launched,
+    # or none is. Must be the accept's only operation.
+    launchGang @2 :List(Common.TaskInfo);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "tests/cluster/fixture.hpp"
+#include "tests/cluster/sdk_helpers.hpp"
 
 #include <map>
 #include <set>
@@ -249,6 +250,93 @@ TEST_CASE("an agent that goes away has its offers rescinded at once, and is lost
   for (auto a : sv->getAgents())
     active += a.getActive();
   CHECK(active == 1);
+}
+
+}
+
+namespace {
+
+// Holds offers until it has one from each of `agents` agents, then launches
+// one task per agent as a gang, each needing `per_task`.
+class gang_scheduler : public caldera::scheduler {
+public:
+  gang_scheduler(caf::actor_config& cfg, caldera::scheduler_options o, size_t agents,
+                 std::string per_task, std::shared_ptr<caldera::test::log_t> log)
+    : scheduler(cfg, std::move(o)), agents_(agents), per_task_(std::move(per_task)),
+      log_(std::move(log)) {
+  }
+
+protected:
+  void resource_offers(const std::vector<caldera::offer>& offers) override {
+    for (auto& o : offers)
+      held_[o.agent_id] = o.id;
+    if (done_ || held_.size() < agents_)
+      return;
+    done_ = true;
+    std::vector<std::string> ids;
+    std::vector<caldera::task_spec> ts;
+    int i = 0;
+    for (auto& [aid, oid] : held_) {
+      ids.push_back(oid);
+      caldera::task_spec t;
+      t.task_id = "rank" + std::to_string(i);
+      t.agent_id = aid;
+      // The last rank asks for `per_task`, the others for one cpu.
+      t.res = *caldera::resources::parse(++i == static_cast<int>(held_.size())
+                                           ? per_task_ : "cpus:1;mem:64");
+      t.executor_id = "echo";
+      ts.push_back(t);
+    }
+    accept_gang(ids, ts);
+  }
+  void status_update(const caldera::status_info& st) override {
+    log_->updates[st.task_id].push_back(st);
+  }
+
+private:
+  size_t agents_;
+  std::string per_task_;
+  std::shared_ptr<caldera::test::log_t> log_;
+  std::map<std::string, std::string> held_;
+  bool done_ = false;
+};
+
+} // namespace
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("a gang across three agents is launched whole, or not at all") {
+  using caldera::test::last;
+  for (bool fits : {true, false}) {
+    CAPTURE(fits);
+    cluster c{3, "cpus:2;mem:512", caldera::test::echo_factory()};
+    auto log = std::make_shared<caldera::test::log_t>();
+    scheduler_options so;
+    so.master = c.master;
+    c.spawn<gang_scheduler>(so, 3, fits ? "cpus:2;mem:64" : "cpus:3;mem:64", log);
+    c.advance(1s);
+    REQUIRE(log->updates.size() == 3);
+    for (auto& [id, ups] : log->updates) {
+      CAPTURE(id);
+      if (fits) {
+        CHECK(last(*log, id) == schema::TaskState::RUNNING);
+      } else {
+        CHECK(ups.size() == 1);
+        CHECK(last(*log, id) == schema::TaskState::ERROR);
+        CHECK(ups.back().reason == "REASON_TASK_GROUP_INVALID");
+        CHECK(ups.back().message.find("cpus") != std::string::npos);
+      }
+    }
+    auto st = c.state();
+    size_t tasks = 0;
+    auto view6 = st.read();
+    for (auto t : view6->getTasks())
+      tasks += !is_terminal(t.getState());
+    CHECK(tasks == (fits ? 3u : 0u));
+    auto view7 = st.read();
+    for (auto a : view7->getAgents())
+      CHECK((a.getUsedResources().size() > 0) == fits);
+  }
 }
 
 }

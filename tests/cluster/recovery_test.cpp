@@ -250,7 +250,8 @@ TEST_CASE("unreachable is durable: a restarted master shows the agent unreachabl
   c.advance(2s);
   auto after = c.state();
   active = 0;
-  for (auto a : after.read()->getAgents())
+  auto view4 = after.read();
+  for (auto a : view4->getAgents())
     active += a.getActive();
   CHECK(active == 2);
 }
@@ -274,7 +275,9 @@ TEST_CASE("master and agent restarted one after the other: tasks keep running") 
   CHECK(master_task_state(c, "a") == schema::TaskState::RUNNING);
   CHECK(master_task_state(c, "b") == schema::TaskState::RUNNING);
   size_t active = 0;
-  for (auto a : c.state().read()->getAgents())
+  auto snap5 = c.state();
+  auto view5 = snap5.read();
+  for (auto a : view5->getAgents())
     active += a.getActive();
   CHECK(active == 2);
 }

@@ -136,7 +136,8 @@ TEST_CASE("killing an agent actor through the node: its tasks are TASK_LOST once
   auto agent_of_task = log->agent_id;
   auto st = c.state();
   int idx = -1, i = 0;
-  for (auto a : st.read()->getAgents()) {
+  auto view1 = st.read();
+  for (auto a : view1->getAgents()) {
     if (std::string{a.getId()} == agent_of_task)
       idx = i;
     ++i;
@@ -151,7 +152,8 @@ TEST_CASE("killing an agent actor through the node: its tasks are TASK_LOST once
   CHECK(log->updates["t"].back().reason == "REASON_AGENT_UNREACHABLE");
   auto after = c.state();
   size_t active = 0;
-  for (auto a : after.read()->getAgents())
+  auto view2 = after.read();
+  for (auto a : view2->getAgents())
     active += a.getActive();
   CHECK(active == 1);
 }
@@ -187,7 +189,8 @@ TEST_CASE("a partitioned agent becomes unreachable, then its tasks are known aga
   REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
   auto st = c.state();
   int idx = 0, i = 0;
-  for (auto a : st.read()->getAgents()) {
+  auto view3 = st.read();
+  for (auto a : view3->getAgents()) {
     if (std::string{a.getId()} == log->agent_id)
       idx = i;
     ++i;

@@ -32,6 +32,9 @@ struct netns_lab {
   std::vector<std::string> agent_ns;
   std::vector<std::string> links; // master-side end of each agent's veth
   bool ok = false;
+  // `ip netns add` bind-mounts /run/netns on itself the first time; a test
+  // that caused that mount removes it again.
+  bool run_netns_was_mounted = sh("mountpoint -q /run/netns") == 0;
 
   explicit netns_lab(int n_agents) {
     if (sh("ip netns add " + master_ns) != 0)
@@ -61,6 +64,8 @@ struct netns_lab {
     for (auto& ns : agent_ns)
       sh("ip netns del " + ns);
     sh("ip netns del " + master_ns);
+    if (!run_netns_was_mounted && sh("test -z \"$(ip netns list)\"") == 0)
+      sh("umount /run/netns");
   }
 
   static std::string in(const std::string& ns, const std::string& cmd) {
