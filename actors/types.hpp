@@ -59,6 +59,8 @@ using roles_msg = msg<s::Roles>;
 using list_actors_msg = msg<s::ListActors>;
 using kill_actor_msg = msg<s::KillActor>;
 using actor_list_msg = msg<s::ActorList>;
+// frameworks' own messages (see actors/app_message.hpp)
+using app_msg = msg<s::AppMessage>;
 
 /// Registers every caldera message type with `cfg`. Call once per actor system
 /// config, before the system starts.
@@ -121,7 +123,8 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(roles_msg)                                                                  \
   X(list_actors_msg)                                                            \
   X(kill_actor_msg)                                                             \
-  X(actor_list_msg)
+  X(actor_list_msg)                                                            \
+  X(app_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

@@ -116,3 +116,11 @@ struct Offer {
 struct Filters {
   refuseSeconds @0 :Float64 = 5.0;
 }
+
+# A framework's own message between its actors (schedulers, executors,
+# workers), carried by caldera's one registered CAF type: `kind` names the
+# payload's struct, which the framework defines in its own schema.
+struct AppMessage {
+  kind @0 :Text;
+  payload @1 :AnyPointer;
+}
