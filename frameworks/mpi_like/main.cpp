@@ -1,0 +1,144 @@
+// mpi-like: a gang-scheduled job of N ranks on a caldera cluster that
+// computes pi with a ring allreduce between the ranks.
+//
+//   mpi-like --master HOST:PORT --ranks N [--cpus C --mem M] [--role ROLE]
+//            [--gang-timeout 10s] [--vector-length K] [--samples S]
+//
+// Prints the result and exits 0 when it is verified (|result - pi| < 1e-8),
+// 1 otherwise, 2 on a bad command line. `mpi-like executor` is the rank
+// executor the agents start.
+#include <climits>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+
+#include "actors/error.hpp"
+#include "actors/node.hpp"
+#include "frameworks/mpi_like/executor.hpp"
+#include "frameworks/mpi_like/scheduler.hpp"
+
+namespace {
+
+std::string self_path() {
+  char buf[PATH_MAX];
+  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return "mpi-like";
+  buf[n] = '\0';
+  return buf;
+}
+
+struct mpi_config : caldera::node_config {
+  std::string master = "127.0.0.1:5050";
+  uint32_t ranks = 4;
+  double cpus = 0.5;
+  double mem = 64;
+  std::string role = "*";
+  caf::timespan gang_timeout = std::chrono::seconds(10);
+  caf::timespan backoff = std::chrono::seconds(3);
+  uint32_t vector_length = 1024;
+  uint32_t samples = 64;
+  int max_attempts = 3;
+  bool quiet = false;
+  caldera::endpoint master_ep;
+
+  mpi_config() : node_config("mpi-like") {
+    options()
+      .add(master, "master", "the master's endpoint, HOST:PORT")
+      .add(ranks, "ranks", "number of ranks (all start together)")
+      .add(cpus, "cpus", "cpus per rank")
+      .add(mem, "mem", "memory per rank, MiB")
+      .add(role, "role", "role to register in")
+      .add(gang_timeout, "gang-timeout", "how long to gather offers before backing off")
+      .add(backoff, "backoff", "how long to stay out after a gang timeout")
+      .add(vector_length, "vector-length", "length of the allreduced vector")
+      .add(samples, "samples", "midpoints per vector element")
+      .add(max_attempts, "max-attempts", "gang launches before giving up")
+      .add(quiet, "quiet", "no progress lines");
+  }
+
+  std::optional<std::string> validate() override {
+    auto ep = caldera::parse_endpoint(master);
+    if (!ep)
+      return "option 'master': " + caldera::describe(ep.error());
+    master_ep = *ep;
+    if (ranks < 1 || ranks > 4096)
+      return "option 'ranks': must be 1..4096";
+    if (!(cpus > 0) || !(mem > 0))
+      return "options 'cpus' and 'mem': must be positive";
+    if (vector_length < ranks)
+      return "option 'vector-length': must be at least the number of ranks";
+    if (samples < 1)
+      return "option 'samples': must be at least 1";
+    if (max_attempts < 1)
+      return "option 'max-attempts': must be at least 1";
+    return std::nullopt;
+  }
+};
+
+int run_executor(int argc, char** argv) {
+  using namespace caldera;
+  node_config cfg{"mpi-executor"};
+  if (auto err = cfg.configure(argc - 1, argv + 1)) {
+    std::fprintf(stderr, "mpi-like executor: %s\n", err->c_str());
+    return 2;
+  }
+  auto opts = executor_options::from_env();
+  if (!opts) {
+    std::fprintf(stderr, "mpi-like executor: %s\n", describe(opts.error()).c_str());
+    return 2;
+  }
+  caf::actor_system sys{cfg};
+  sys.spawn<mpi::mpi_executor>(*opts, false);
+  sys.await_all_actors_done();
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace caldera;
+  if (argc > 1 && std::string{argv[1]} == "executor")
+    return run_executor(argc, argv);
+  block_termination_signals();
+  mpi_config cfg;
+  if (auto err = cfg.configure(argc, argv)) {
+    std::fprintf(stderr, "mpi-like: %s\n", err->c_str());
+    return 2;
+  }
+  if (cfg.help_printed())
+    return 0;
+  mpi::mpi_options mo;
+  mo.ranks = cfg.ranks;
+  mo.rank_resources = "cpus:" + std::to_string(cfg.cpus) + ";mem:" + std::to_string(cfg.mem);
+  mo.gang_timeout = cfg.gang_timeout;
+  mo.backoff = cfg.backoff;
+  mo.vector_length = cfg.vector_length;
+  mo.samples_per_block = cfg.samples;
+  mo.max_attempts = cfg.max_attempts;
+  mo.executor_command = self_path() + " executor";
+  mo.verbose = !cfg.quiet;
+  scheduler_options so;
+  so.name = "mpi-like";
+  so.roles = {cfg.role};
+  const char* user = std::getenv("USER");
+  so.user = user ? user : "root";
+  so.master_endpoint = cfg.master_ep;
+  so.failover_timeout = 60;
+  caf::actor_system sys{cfg};
+  auto report = std::make_shared<mpi::mpi_report>();
+  auto sched = sys.spawn<mpi::mpi_scheduler>(so, mo, report);
+  std::thread([sched] {
+    wait_for_termination();
+    caf::anon_send_exit(sched, caf::exit_reason::user_shutdown);
+  }).detach();
+  sys.await_all_actors_done();
+  if (!report->done)
+    std::fprintf(stderr, "mpi-like: interrupted\n");
+  return report->succeeded ? 0 : 1;
+}
