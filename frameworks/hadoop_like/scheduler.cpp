@@ -263,8 +263,17 @@ void hadoop_scheduler::status_update(const status_info& st) {
     progress();
     return;
   }
-  // Failed, lost, killed, unreachable: run it again.
-  ++report_->failed;
+  // Failed, lost, killed, unreachable: run it again. An attempt the master
+  // refused because its offer was gone never ran: it does not count.
+  bool never_ran = st.reason == "REASON_INVALID_OFFERS" || st.state == S::DROPPED;
+  if (never_ran) {
+    if (kind == 'r')
+      --reduces_[idx].attempts;
+    else
+      --maps_[idx].attempts;
+  } else {
+    ++report_->failed;
+  }
   log::warn("attempt_failed", {{"task_id", st.task_id}, {"state", state_name(st.state)},
                                {"reason", st.reason}, {"message", st.message}});
   if (kind == 'r') {
