@@ -32,6 +32,8 @@ struct master_config : caldera::node_config {
   caf::timespan agent_reregister_timeout = std::chrono::minutes(10);
   std::string min_allocatable = "cpus:0.01|mem:32";
   std::vector<caldera::resources> min_allocatable_parsed;
+  std::string role_weights;
+  std::vector<std::pair<std::string, double>> role_weights_parsed;
 
   master_config() : node_config("master") {
     options()
@@ -50,7 +52,10 @@ struct master_config : caldera::node_config {
       .add(offer_timeout, "offer-timeout",
            "rescind offers not answered within this, e.g. 30s (0s: never)")
       .add(min_allocatable, "min-allocatable-resources",
-           "no offer is smaller than all of these alternatives, e.g. cpus:0.01|mem:32");
+           "no offer is smaller than all of these alternatives, e.g. cpus:0.01|mem:32")
+      .add(role_weights, "role-weights",
+           "initial role weights, e.g. hadoop=2,mpi=1 (weights set with the CLI, "
+           "kept in the registry, take precedence)");
   }
 
   std::optional<std::string> validate() override {
@@ -64,6 +69,20 @@ struct master_config : caldera::node_config {
       return "option 'max-agent-ping-timeouts': must be at least 1";
     if (offer_timeout.count() < 0)
       return "option 'offer-timeout': must not be negative";
+    std::string items = role_weights;
+    while (!items.empty()) {
+      auto comma = items.find(',');
+      auto item = items.substr(0, comma);
+      items = comma == std::string::npos ? "" : items.substr(comma + 1);
+      if (item.empty())
+        continue;
+      auto eq = item.find('=');
+      char* end = nullptr;
+      double w = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
+      if (eq == std::string::npos || eq == 0 || end == nullptr || *end != '\0' || !(w > 0))
+        return "option 'role-weights': '" + item + "' is not ROLE=WEIGHT with a positive weight";
+      role_weights_parsed.emplace_back(item.substr(0, eq), w);
+    }
     std::string rest = min_allocatable;
     while (!rest.empty()) {
       auto bar = rest.find('|');
@@ -111,6 +130,7 @@ int main(int argc, char** argv) {
   opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
   opts.agent_reregister_timeout = cfg.agent_reregister_timeout;
   opts.min_allocatable = cfg.min_allocatable_parsed;
+  opts.initial_weights = cfg.role_weights_parsed;
   opts.recovered = std::move(*snapshot);
   auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;

@@ -49,6 +49,8 @@ struct master_options {
   caf::actor node;
   /// Shown in state; the registry content loaded at start.
   registry_snapshot recovered;
+  /// Role weights from the configuration; the registry's override them.
+  std::vector<std::pair<std::string, double>> initial_weights;
 };
 
 /// Spawns a master that persists through `registrar`.

@@ -87,6 +87,11 @@ commit(master_actor* self,
 } // namespace
 
 void recover_roles(master_actor* self) {
+  for (auto& [role, weight] : self->state.opts.initial_weights) {
+    master_data::role_settings rs;
+    rs.weight = weight;
+    apply(self, role, rs);
+  }
   for (auto& rec : self->state.opts.recovered.roles) {
     guarded("RoleRecord", [&] {
       auto v = rec.read();

@@ -69,7 +69,6 @@ void hadoop_scheduler::registered(const std::string& fid, const std::string&) {
     auto name = std::filesystem::path{s.file}.filename().string();
     if (auto i = placement.find(name); i != placement.end())
       m.hosts.insert(i->second.begin(), i->second.end());
-    m.pending_since = now;
     maps_.push_back(std::move(m));
   }
   for (uint32_t r = 0; r < ho_.reducers; ++r) {
@@ -156,15 +155,23 @@ void hadoop_scheduler::resource_offers(const std::vector<offer>& offers) {
       tasks.push_back(spec_for(m.task_id, o.agent_id, to_bytes(data)));
       left -= per_task_;
     };
-    // 1. Node-local maps first.
-    for (auto& m : maps_)
-      if (m.st == phase::pending && left.contains(per_task_) && m.hosts.count(o.hostname) > 0)
-        launch_map(m, true);
-    // 2. Maps that waited long enough for locality (or have no location).
+    // 1. Node-local maps first; a local launch resets the job's wait.
     for (auto& m : maps_)
       if (m.st == phase::pending && left.contains(per_task_)
-          && (m.hosts.empty() || now - m.pending_since >= ho_.locality_wait))
+          && m.hosts.count(o.hostname) > 0) {
+        launch_map(m, true);
+        waiting_since_.reset();
+      }
+    // 2. Other maps once the job has waited `locality_wait` without a local
+    //    launch (maps without a location at once).
+    for (auto& m : maps_) {
+      if (m.st != phase::pending || !left.contains(per_task_))
+        continue;
+      if (!m.hosts.empty() && !waiting_since_)
+        waiting_since_ = now; // skipped for locality: the wait starts
+      if (m.hosts.empty() || now - *waiting_since_ >= ho_.locality_wait)
         launch_map(m, false);
+    }
     // 3. Reduces once every map output exists.
     if (all_maps_done()) {
       for (auto& r : reduces_) {
@@ -208,7 +215,6 @@ void hadoop_scheduler::make_pending(map_task& m) {
   m.st = phase::pending;
   m.task_id.clear();
   m.address.clear();
-  m.pending_since = clock().now();
   if (suppressed_) {
     suppressed_ = false;
     revive();

@@ -5,9 +5,9 @@
 //   it) from a placement file and from agents' `data` attribute (a comma
 //   list of file names).
 // - Delay scheduling (Zaharia et al.): an offer from a host holding a
-//   pending split gets that map task; other offers get a map task only once
-//   it has waited `locality_wait` for a node-local one. The share of maps
-//   that ran node-local is reported.
+//   pending split gets that map task; other offers get map tasks only once
+//   the job has gone `locality_wait` without a node-local launch. The share
+//   of maps that ran node-local is reported.
 // - Elastic: takes what offers give (one task per `task_resources`),
 //   declines the rest with a short filter while work is pending and a long
 //   one when there is none, suppresses offers when idle and revives when
@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -88,7 +89,6 @@ private:
     std::string agent_id;
     std::string address;
     bool local = false;
-    caf::actor_clock::time_point pending_since;
   };
   struct reduce_task {
     uint32_t partition = 0;
@@ -116,6 +116,9 @@ private:
   std::map<std::string, std::pair<char, uint32_t>> by_task_; // task id -> (m|r, index)
   std::map<std::string, std::string> hostname_;                // agent id -> hostname
   bool suppressed_ = false;
+  // Delay scheduling: since when the job has been skipped for want of a
+  // node-local offer (reset by each node-local launch).
+  std::optional<caf::actor_clock::time_point> waiting_since_;
   bool over_ = false;
   uint64_t next_attempt_ = 0;
   std::pair<size_t, size_t> last_progress_{SIZE_MAX, SIZE_MAX};

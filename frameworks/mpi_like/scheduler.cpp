@@ -42,8 +42,19 @@ void mpi_scheduler::resource_offers(const std::vector<offer>& offers) {
     }
     return;
   }
-  for (auto& o : offers)
-    held_[o.id] = o;
+  // Hold only offers that can host a rank: holding the rest (memory alone,
+  // a sliver of cpu) would count against this framework's DRF share for
+  // nothing and keep it from others.
+  std::vector<std::string> useless;
+  for (auto& o : offers) {
+    if (o.res.contains(per_rank_))
+      held_[o.id] = o;
+    else
+      useless.push_back(o.id);
+  }
+  decline(useless, 1);
+  if (held_.empty())
+    return;
   if (!gathering_timer_) {
     gathering_timer_ = true;
     delayed_send(this, mo_.gang_timeout, gang_timeout_atom::value, ++epoch_);

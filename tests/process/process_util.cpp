@@ -142,6 +142,11 @@ int child::wait_exit(std::chrono::milliseconds timeout) {
   return 128 + WTERMSIG(status_);
 }
 
+bool child::output_closed() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return eof_;
+}
+
 void child::signal(int sig) {
   if (!reaped_)
     ::kill(pid_, sig);

@@ -43,6 +43,9 @@ public:
   int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   void signal(int sig);
+  /// Whether its output is closed (it has ended, or closed stdout and
+  /// stderr); `wait_exit` then returns at once.
+  bool output_closed() const;
   /// Everything read so far.
   std::string output() const;
   pid_t pid() const { return pid_; }
