@@ -102,6 +102,11 @@ bool hadoop_scheduler::pending_work() const {
   return false;
 }
 
+bool hadoop_scheduler::avoid(const std::set<std::string>& failed_on,
+                             const std::string& agent_id) const {
+  return failed_on.count(agent_id) > 0 && failed_on.size() < hostname_.size();
+}
+
 task_spec hadoop_scheduler::spec_for(const std::string& task_id, const std::string& agent_id,
                                      std::string data) const {
   task_spec t;
@@ -158,14 +163,14 @@ void hadoop_scheduler::resource_offers(const std::vector<offer>& offers) {
     // 1. Node-local maps first; a local launch resets the job's wait.
     for (auto& m : maps_)
       if (m.st == phase::pending && left.contains(per_task_)
-          && m.hosts.count(o.hostname) > 0) {
+          && m.hosts.count(o.hostname) > 0 && !avoid(m.failed_on, o.agent_id)) {
         launch_map(m, true);
         waiting_since_.reset();
       }
     // 2. Other maps once the job has waited `locality_wait` without a local
     //    launch (maps without a location at once).
     for (auto& m : maps_) {
-      if (m.st != phase::pending || !left.contains(per_task_))
+      if (m.st != phase::pending || !left.contains(per_task_) || avoid(m.failed_on, o.agent_id))
         continue;
       if (!m.hosts.empty() && !waiting_since_)
         waiting_since_ = now; // skipped for locality: the wait starts
@@ -175,7 +180,8 @@ void hadoop_scheduler::resource_offers(const std::vector<offer>& offers) {
     // 3. Reduces once every map output exists.
     if (all_maps_done()) {
       for (auto& r : reduces_) {
-        if (r.st != phase::pending || !left.contains(per_task_))
+        if (r.st != phase::pending || !left.contains(per_task_)
+            || avoid(r.failed_on, o.agent_id))
           continue;
         r.st = phase::running;
         ++r.attempts;
@@ -286,6 +292,8 @@ void hadoop_scheduler::status_update(const status_info& st) {
     auto& r = reduces_[idx];
     r.st = phase::pending;
     r.task_id.clear();
+    if (!never_ran && st.reason != "REASON_FETCH_FAILED")
+      r.failed_on.insert(r.agent_id);
     if (st.reason == "REASON_FETCH_FAILED") {
       // The map output is gone: recompute it; not the reducer's fault.
       --r.attempts;
@@ -304,6 +312,8 @@ void hadoop_scheduler::status_update(const status_info& st) {
     }
   } else {
     auto& m = maps_[idx];
+    if (!never_ran)
+      m.failed_on.insert(m.agent_id);
     if (m.attempts >= ho_.max_attempts) {
       fail_job("map " + std::to_string(m.s.id) + " failed " + std::to_string(m.attempts)
                + " times; last: " + st.message);

@@ -89,6 +89,7 @@ private:
     std::string agent_id;
     std::string address;
     bool local = false;
+    std::set<std::string> failed_on; // agents where an attempt failed
   };
   struct reduce_task {
     uint32_t partition = 0;
@@ -96,9 +97,13 @@ private:
     int attempts = 0;
     std::string task_id;
     std::string agent_id;
+    std::set<std::string> failed_on;
   };
 
   bool pending_work() const;
+  /// Whether a retry should avoid `agent_id` (it failed there, and there
+  /// are other agents to try).
+  bool avoid(const std::set<std::string>& failed_on, const std::string& agent_id) const;
   bool all_maps_done() const;
   void make_pending(map_task& m);
   void lose_outputs_on(const std::string& agent_id, const std::string& why);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "frameworks/hadoop_like/executor.hpp"
 #include "frameworks/hadoop_like/scheduler.hpp"
@@ -273,6 +274,43 @@ TEST_CASE("an agent crashes mid-job: both jobs still finish with exact results")
   MESSAGE("hadoop: failed attempts " << hreport->failed << ", recomputed maps "
                                      << hreport->recomputed << "; mpi: gang attempts "
                                      << mreport->attempts);
+}
+
+}
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("hadoop_like retries a failing map on other agents, then fails the job at the limit") {
+  executors ex;
+  cluster c{3, "cpus:2;mem:1024", ex.factory()};
+  input_set in{c.dir / "job", 2, 50, 1, {"host0", "host1", "host2"}};
+  auto ho = job(in);
+  ho.split_bytes = 1 << 20; // one map per file
+  ho.max_attempts = 3;
+  auto report = std::make_shared<hadoop::hadoop_report>();
+  scheduler_options so;
+  so.master = c.master;
+  so.name = "retry";
+  // Splits are made at registration; the file then disappears, so its map
+  // fails wherever it runs.
+  auto h = c.sys->spawn<hadoop::hadoop_scheduler>(so, ho, report);
+  c.others.push_back(h);
+  for (int i = 0; i < 1000 && report->maps == 0; ++i)
+    c.sched->try_run_once();
+  REQUIRE(report->maps == 2);
+  std::filesystem::remove(std::filesystem::path{in.input} / "part1.txt");
+  advance_until(c, [&] { return report->done; });
+  CHECK_FALSE(report->succeeded);
+  CHECK(report->message.find("failed 3 times") != std::string::npos);
+  CHECK(report->failed == 3);
+  // The three attempts ran on three different agents.
+  std::set<std::string> agents;
+  auto st = c.state();
+  auto v = st.read();
+  for (auto t : v->getTasks())
+    if (t.getState() == schema::TaskState::FAILED)
+      agents.insert(t.getAgentId());
+  CHECK(agents.size() == 3);
 }
 
 }
