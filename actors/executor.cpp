@@ -1,6 +1,9 @@
 #include "actors/executor.hpp"
 
+#include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -265,6 +268,33 @@ caf::behavior executor::make_behavior() {
   };
   auto extra = extra_handlers();
   return caf::behavior{extra ? base.or_else(extra) : base};
+}
+
+int run_executor_process(const std::string& name, int argc, char** argv,
+                         const std::function<void(caf::actor_system&, executor_options)>& spawn) {
+  node_config cfg{name};
+  if (auto err = cfg.configure(argc, argv)) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), err->c_str());
+    return 2;
+  }
+  auto opts = executor_options::from_env();
+  if (!opts) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), describe(opts.error()).c_str());
+    return 2;
+  }
+  caf::actor_system sys{cfg};
+  spawn(sys, *opts);
+  sys.await_all_actors_done();
+  return 0;
+}
+
+std::string executable_path() {
+  char buf[PATH_MAX];
+  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return {};
+  buf[n] = '\0';
+  return buf;
 }
 
 } // namespace caldera

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -149,5 +150,17 @@ private:
   std::vector<std::pair<std::string, status_update_msg>> unacked_;
   id_generator ids_;
 };
+
+/// The `main` of an executor process started by an agent: reads the
+/// CALDERA_* variables, spawns the executor with `spawn`, and runs until it
+/// ends. Returns the process's exit status (2 with a message naming the
+/// problem when the environment or options are unusable). `name` prefixes
+/// messages; `argv` holds only options (CAF's, e.g. --log-level).
+int run_executor_process(const std::string& name, int argc, char** argv,
+                         const std::function<void(caf::actor_system&, executor_options)>& spawn);
+
+/// This program's own path (/proc/self/exe), for executor commands that
+/// start the framework's binary again in executor mode.
+std::string executable_path();
 
 } // namespace caldera

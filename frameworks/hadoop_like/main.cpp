@@ -8,12 +8,10 @@
 // failed, 2 on a bad command line. `hadoop-like executor` is the executor the
 // agents start (it reads CALDERA_* variables).
 #include <atomic>
-#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <thread>
-#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -26,15 +24,6 @@
 #include "frameworks/hadoop_like/scheduler.hpp"
 
 namespace {
-
-std::string self_path() {
-  char buf[PATH_MAX];
-  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0)
-    return "hadoop-like";
-  buf[n] = '\0';
-  return buf;
-}
 
 struct job_config : caldera::node_config {
   std::string master = "127.0.0.1:5050";
@@ -94,30 +83,15 @@ struct job_config : caldera::node_config {
   }
 };
 
-int run_executor(int argc, char** argv) {
-  using namespace caldera;
-  node_config cfg{"hadoop-executor"};
-  if (auto err = cfg.configure(argc - 1, argv + 1)) {
-    std::fprintf(stderr, "hadoop-like executor: %s\n", err->c_str());
-    return 2;
-  }
-  auto opts = executor_options::from_env();
-  if (!opts) {
-    std::fprintf(stderr, "hadoop-like executor: %s\n", describe(opts.error()).c_str());
-    return 2;
-  }
-  caf::actor_system sys{cfg};
-  sys.spawn<hadoop::hadoop_executor>(*opts, false);
-  sys.await_all_actors_done();
-  return 0;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   using namespace caldera;
   if (argc > 1 && std::string{argv[1]} == "executor")
-    return run_executor(argc, argv);
+    return run_executor_process("hadoop-like executor", argc - 1, argv + 1,
+                                [](caf::actor_system& sys, executor_options o) {
+                                  sys.spawn<hadoop::hadoop_executor>(std::move(o), false);
+                                });
   block_termination_signals();
   job_config cfg;
   if (auto err = cfg.configure(argc, argv)) {
@@ -139,7 +113,7 @@ int main(int argc, char** argv) {
   ho.split_bytes = cfg.split_size;
   ho.task_resources = cfg.task_resources;
   ho.max_attempts = cfg.max_attempts;
-  ho.executor_command = self_path() + " executor";
+  ho.executor_command = executable_path() + " executor";
   ho.verbose = !cfg.quiet;
   scheduler_options so;
   so.name = "hadoop-like " + cfg.job;

@@ -7,11 +7,9 @@
 // Prints the result and exits 0 when it is verified (|result - pi| < 1e-8),
 // 1 otherwise, 2 on a bad command line. `mpi-like executor` is the rank
 // executor the agents start.
-#include <climits>
 #include <cstdio>
 #include <memory>
 #include <thread>
-#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -23,15 +21,6 @@
 #include "frameworks/mpi_like/scheduler.hpp"
 
 namespace {
-
-std::string self_path() {
-  char buf[PATH_MAX];
-  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0)
-    return "mpi-like";
-  buf[n] = '\0';
-  return buf;
-}
 
 struct mpi_config : caldera::node_config {
   std::string master = "127.0.0.1:5050";
@@ -81,30 +70,15 @@ struct mpi_config : caldera::node_config {
   }
 };
 
-int run_executor(int argc, char** argv) {
-  using namespace caldera;
-  node_config cfg{"mpi-executor"};
-  if (auto err = cfg.configure(argc - 1, argv + 1)) {
-    std::fprintf(stderr, "mpi-like executor: %s\n", err->c_str());
-    return 2;
-  }
-  auto opts = executor_options::from_env();
-  if (!opts) {
-    std::fprintf(stderr, "mpi-like executor: %s\n", describe(opts.error()).c_str());
-    return 2;
-  }
-  caf::actor_system sys{cfg};
-  sys.spawn<mpi::mpi_executor>(*opts, false);
-  sys.await_all_actors_done();
-  return 0;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   using namespace caldera;
   if (argc > 1 && std::string{argv[1]} == "executor")
-    return run_executor(argc, argv);
+    return run_executor_process("mpi-like executor", argc - 1, argv + 1,
+                                [](caf::actor_system& sys, executor_options o) {
+                                  sys.spawn<mpi::mpi_executor>(std::move(o), false);
+                                });
   block_termination_signals();
   mpi_config cfg;
   if (auto err = cfg.configure(argc, argv)) {
@@ -121,7 +95,7 @@ int main(int argc, char** argv) {
   mo.vector_length = cfg.vector_length;
   mo.samples_per_block = cfg.samples;
   mo.max_attempts = cfg.max_attempts;
-  mo.executor_command = self_path() + " executor";
+  mo.executor_command = executable_path() + " executor";
   mo.verbose = !cfg.quiet;
   scheduler_options so;
   so.name = "mpi-like";
