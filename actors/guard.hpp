@@ -10,19 +10,23 @@
 #include <kj/exception.h>
 
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 
 namespace caldera {
 
 /// Runs `f`; returns false (and logs `message_dropped`) if it threw.
 template <class F>
 bool guarded(std::string_view what, F&& f) {
+  metrics::message_received(what);
   try {
     f();
     return true;
   } catch (const kj::Exception& e) {
+    metrics::message_dropped(what);
     log::warn("message_dropped", {{"type", what},
                                   {"reason", e.getDescription().cStr()}});
   } catch (const std::exception& e) {
+    metrics::message_dropped(what);
     log::warn("message_dropped", {{"type", what}, {"reason", e.what()}});
   }
   return false;

@@ -338,6 +338,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         a.id = id;
         a.hostname = v->getHostname();
         a.endpoint = v->getEndpoint();
+        a.http_endpoint = v->getHttpEndpoint();
         a.total = *res;
         a.handle = sender;
         a.registered_at = wall_seconds();

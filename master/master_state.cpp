@@ -98,13 +98,16 @@ const task_entry* master_state::find_task(const std::string& framework_id,
 
 state_msg master_state::snapshot(const std::string& master_id, double started_at,
                                  uint32_t recovered_agents,
-                                 uint32_t recovered_frameworks) const {
+                                 uint32_t recovered_frameworks,
+                                 double last_allocation_ms) const {
   capnp::MallocMessageBuilder mb;
   auto st = mb.initRoot<schema::State>();
   st.setMasterId(master_id);
   st.setStartedAt(started_at);
   st.setRecoveredAgents(recovered_agents);
   st.setRecoveredFrameworks(recovered_frameworks);
+  st.setOutstandingOffers(static_cast<uint32_t>(offers.size()));
+  st.setLastAllocationMs(last_allocation_ms);
   auto as = st.initAgents(static_cast<unsigned>(agents.size()));
   unsigned i = 0;
   for (auto& [id, a] : agents) {
@@ -115,6 +118,12 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     b.setActive(a.active);
     b.setUnreachable(a.unreachable);
     b.setRegisteredAt(a.registered_at);
+    b.setHttpEndpoint(a.http_endpoint);
+    auto at = b.initAttributes(static_cast<unsigned>(a.attributes.size()));
+    for (unsigned k = 0; k < a.attributes.size(); ++k) {
+      at[k].setName(a.attributes[k].first);
+      at[k].setValue(a.attributes[k].second);
+    }
     a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
     a.used.to_capnp(b.initUsedResources(static_cast<unsigned>(a.used.entry_count())));
     a.offered.to_capnp(

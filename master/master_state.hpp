@@ -37,6 +37,7 @@ struct agent_entry {
   bool ping_outstanding = false;
   size_t missed_pings = 0;
   double registered_at = 0;
+  std::string http_endpoint;
 };
 
 struct framework_entry {
@@ -122,7 +123,7 @@ public:
   /// The operator view (agents, frameworks, tasks) as a State message.
   state_msg snapshot(const std::string& master_id, double started_at,
                      uint32_t recovered_agents,
-                     uint32_t recovered_frameworks) const;
+                     uint32_t recovered_frameworks, double last_allocation_ms = 0) const;
 };
 
 } // namespace caldera

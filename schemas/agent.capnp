@@ -16,6 +16,7 @@ struct RegisterAgent {
   # that lost the agent for a while) knows its tasks again.
   tasks @6 :List(AgentTask);
   frameworks @7 :List(Common.FrameworkInfo);
+  httpEndpoint @8 :Text;     # host:port of the agent's HTTP API ("" if none)
 }
 
 struct AgentTask {

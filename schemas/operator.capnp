@@ -17,6 +17,8 @@ struct AgentState {
   offeredResources @6 :List(Common.Resource);
   registeredAt @7 :Float64;
   unreachable @8 :Bool;
+  httpEndpoint @9 :Text;          # host:port of the agent's HTTP API ("" if none)
+  attributes @10 :List(Common.Attribute);
 }
 
 struct FrameworkState {
@@ -49,6 +51,8 @@ struct State {
   tasks @4 :List(TaskEntry);
   recoveredAgents @5 :UInt32;
   recoveredFrameworks @6 :UInt32;
+  outstandingOffers @7 :UInt32;
+  lastAllocationMs @8 :Float64;   # duration of the last allocation cycle
 }
 
 struct RoleWeight {

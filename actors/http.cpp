@@ -1,0 +1,92 @@
+#include "actors/http.hpp"
+
+#include <httplib.h>
+
+#include "actors/error.hpp"
+
+namespace caldera {
+
+http_server::http_server(size_t threads) : srv_(std::make_unique<httplib::Server>()) {
+  srv_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  srv_->set_read_timeout(5, 0);
+  srv_->set_write_timeout(5, 0);
+  srv_->set_idle_interval(0, 100000);
+  srv_->set_keep_alive_timeout(5);
+  srv_->set_payload_max_length(64 * 1024);
+  srv_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty())
+      reply_error(res, 404, "no such endpoint: " + req.path);
+    else if (res.body.empty())
+      reply_error(res, res.status, "request refused");
+  });
+  srv_->set_exception_handler(
+    [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        if (ep)
+          std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      reply_error(res, 500, what);
+    });
+  srv_->set_default_headers({{"Access-Control-Allow-Origin", "*"}});
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+httplib::Server& http_server::routes() {
+  return *srv_;
+}
+
+caf::expected<uint16_t> http_server::start(const std::string& ip, uint16_t port) {
+  int bound = port == 0 ? srv_->bind_to_any_port(ip) : (srv_->bind_to_port(ip, port) ? port : -1);
+  if (bound <= 0)
+    return make_error(errc::invalid_config,
+                      "cannot listen for HTTP on " + ip + ":" + std::to_string(port));
+  thread_ = std::thread([this] { srv_->listen_after_bind(); });
+  return static_cast<uint16_t>(bound);
+}
+
+void http_server::stop() {
+  if (thread_.joinable()) {
+    srv_->stop();
+    thread_.join();
+  }
+}
+
+void reply_json(httplib::Response& res, const nlohmann::json& j, int status) {
+  reply_json_text(res, j.dump(), status);
+}
+
+void reply_json_text(httplib::Response& res, const std::string& text, int status) {
+  res.status = status;
+  res.set_content(text, "application/json");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& message) {
+  reply_json(res, nlohmann::json{{"error", message}, {"status", status}}, status);
+}
+
+std::optional<long long> query_int(const httplib::Request& req, httplib::Response& res,
+                                   const std::string& name, long long dflt, long long min,
+                                   long long max) {
+  if (!req.has_param(name.c_str()))
+    return dflt;
+  auto text = req.get_param_value(name.c_str());
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end == nullptr || *end != '\0' || errno != 0 || v < min || v > max) {
+    reply_error(res, 400,
+                "parameter '" + name + "': '" + text + "' is not an integer in ["
+                  + std::to_string(min) + ", " + std::to_string(max) + "]");
+    return std::nullopt;
+  }
+  return v;
+}
+
+} // namespace caldera
