@@ -33,6 +33,8 @@ struct master_config : caldera::node_config {
   std::string min_allocatable = "cpus:0.01|mem:32";
   std::vector<caldera::resources> min_allocatable_parsed;
   std::string role_weights;
+  int32_t http_port = -1;
+  std::string http_ip;
   std::vector<std::pair<std::string, double>> role_weights_parsed;
 
   master_config() : node_config("master") {
@@ -53,6 +55,9 @@ struct master_config : caldera::node_config {
            "rescind offers not answered within this, e.g. 30s (0s: never)")
       .add(min_allocatable, "min-allocatable-resources",
            "no offer is smaller than all of these alternatives, e.g. cpus:0.01|mem:32")
+      .add(http_port, "http-port",
+           "port of the HTTP API, metrics and web UI (-1: none, 0: any free port)")
+      .add(http_ip, "http-ip", "address the HTTP API listens on (default: ip)")
       .add(role_weights, "role-weights",
            "initial role weights, e.g. hadoop=2,mpi=1 (weights set with the CLI, "
            "kept in the registry, take precedence)");
@@ -69,6 +74,8 @@ struct master_config : caldera::node_config {
       return "option 'max-agent-ping-timeouts': must be at least 1";
     if (offer_timeout.count() < 0)
       return "option 'offer-timeout': must not be negative";
+    if (http_port < -1 || http_port > 65535)
+      return "option 'http-port': " + std::to_string(http_port) + " is not -1..65535";
     std::string items = role_weights;
     while (!items.empty()) {
       auto comma = items.find(',');
@@ -132,6 +139,11 @@ int main(int argc, char** argv) {
   opts.min_allocatable = cfg.min_allocatable_parsed;
   opts.initial_weights = cfg.role_weights_parsed;
   opts.recovered = std::move(*snapshot);
+  std::shared_ptr<state_box> box;
+  if (cfg.http_port >= 0) {
+    box = std::make_shared<state_box>();
+    opts.publish = box;
+  }
   auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;
   auto registrar = spawn_registrar(sys, std::move(*store));
@@ -148,6 +160,39 @@ int main(int argc, char** argv) {
   }
   log::info("master_listening",
             {{"endpoint", cfg.ip + ":" + std::to_string(*port)}, {"work_dir", cfg.work_dir}});
+  std::unique_ptr<http_server> http;
+  if (box) {
+    master_http_info info;
+    info.hostname = cfg.hostname;
+    info.pid = "master@" + cfg.ip + ":" + std::to_string(*port);
+    info.flags = {{"port", std::to_string(*port)},
+                  {"ip", cfg.ip},
+                  {"work_dir", cfg.work_dir},
+                  {"hostname", cfg.hostname},
+                  {"allocation_interval", caf::deep_to_string(cfg.allocation_interval)},
+                  {"agent_ping_timeout", caf::deep_to_string(cfg.agent_ping_timeout)},
+                  {"max_agent_ping_timeouts", std::to_string(cfg.max_agent_ping_timeouts)},
+                  {"agent_reregister_timeout", caf::deep_to_string(cfg.agent_reregister_timeout)},
+                  {"offer_timeout", caf::deep_to_string(cfg.offer_timeout)},
+                  {"min_allocatable_resources", cfg.min_allocatable},
+                  {"role_weights", cfg.role_weights},
+                  {"http_port", std::to_string(cfg.http_port)},
+                  {"max_completed_frameworks", "50"},
+                  {"max_completed_tasks_per_framework", "1000"},
+                  {"log_level", cfg.log_level}};
+    auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
+    uint16_t hport = 0;
+    auto srv = start_master_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, info, hport);
+    if (!srv) {
+      std::fprintf(stderr, "caldera-master: option 'http-port': %s\n",
+                   describe(srv.error()).c_str());
+      caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    http = std::move(*srv);
+    log::info("http_listening", {{"endpoint", http_ip + ":" + std::to_string(hport)}});
+  }
   // If the master or the registrar actor dies (a crash, or killed through
   // the node actor), the process ends with status 3 so that a supervisor
   // restarts it; the registry on disk is consistent (synced writes).

@@ -1,5 +1,9 @@
 #include "master/master.hpp"
 
+#include <chrono>
+
+#include "actors/metrics.hpp"
+
 #include <cstdio>
 #include <map>
 
@@ -20,6 +24,10 @@
 #include "master/registrar.hpp"
 
 namespace caldera {
+
+namespace {
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+} // namespace
 
 namespace detail {
 
@@ -52,6 +60,7 @@ void scheduler_error(master_actor* self, const caf::actor& to, const std::string
 
 void request_allocation(master_actor* self) {
   auto& d = self->state;
+  ++d.changes;
   if (d.allocation_pending)
     return;
   d.allocation_pending = true;
@@ -84,7 +93,11 @@ void drop_offer(master_actor* self, const std::string& offer_id,
 
 void allocate(master_actor* self) {
   auto& d = self->state;
+  auto t0 = std::chrono::steady_clock::now();
   auto decisions = d.alloc.allocate(self->clock().now());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  d.last_allocation_ms = secs * 1000;
+  metrics::observe_allocation(secs);
   if (decisions.empty())
     return;
   std::map<std::string, std::vector<offer_entry>> by_fw;
@@ -253,6 +266,8 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
   });
   self->send(self, tick_atom::value);
   self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
+  if (d.opts.publish)
+    self->send(self, publish_atom::value);
   return {
     [=](ping_atom) {
       // A round of health checks: an agent that did not answer the last
@@ -303,6 +318,26 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         log::info("agent_reachable_again", {{"agent_id", a->first}});
         self->send(a->second.handle, reregister_atom::value);
       }
+    },
+    [=](publish_atom) {
+      // The operator API's snapshot: rebuilt when something changed (or
+      // every 5 s, for uptime and timers), never on a reader's request.
+      auto& d = self->state;
+      double now = wall_seconds();
+      if (d.changes != d.published_changes || now - d.published_at >= 5) {
+        auto p = std::make_shared<published_state>();
+        p->state = d.st.snapshot(d.master_id, d.started_at,
+                                 static_cast<uint32_t>(d.opts.recovered.agents.size()),
+                                 static_cast<uint32_t>(d.opts.recovered.frameworks.size()),
+                                 d.last_allocation_ms);
+        p->roles = roles_snapshot(self);
+        p->version = ++d.published_version;
+        p->built_at = now;
+        d.opts.publish->publish(std::move(p));
+        d.published_changes = d.changes;
+        d.published_at = now;
+      }
+      self->delayed_send(self, d.opts.publish_interval, publish_atom::value);
     },
     [=](tick_atom) {
       request_allocation(self);

@@ -26,6 +26,7 @@
 #include <caf/timespan.hpp>
 
 #include "master/allocator.hpp"
+#include "master/http_api.hpp"
 #include "storage/registry_store.hpp"
 
 namespace caldera {
@@ -51,6 +52,11 @@ struct master_options {
   registry_snapshot recovered;
   /// Role weights from the configuration; the registry's override them.
   std::vector<std::pair<std::string, double>> initial_weights;
+  /// Where the operator API reads from (null: no HTTP): the master
+  /// publishes its state there at most every `publish_interval` when it
+  /// changed (and at least every 5 s).
+  std::shared_ptr<state_box> publish;
+  caf::timespan publish_interval = std::chrono::milliseconds(500);
 };
 
 /// Spawns a master that persists through `registrar`.

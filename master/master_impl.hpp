@@ -46,6 +46,12 @@ struct master_data {
     resources limit;
   };
   std::map<std::string, role_settings> roles;
+  // Operator API: changes since start, and what was last published.
+  uint64_t changes = 0;
+  uint64_t published_changes = ~uint64_t{0};
+  uint64_t published_version = 0;
+  double published_at = 0;
+  double last_allocation_ms = 0;
   static inline const char* name = "master";
 };
 

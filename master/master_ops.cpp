@@ -326,6 +326,7 @@ void handle_status(master_actor* self, const status_update_msg& m) {
   key_t key{st.framework_id, st.task_id};
   auto t = d.st.tasks.find(key);
   auto f = d.st.frameworks.find(st.framework_id);
+  ++d.changes;
   if (t != d.st.tasks.end()) {
     t->second.state = st.state;
     t->second.statuses.push_back(st);

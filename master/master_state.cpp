@@ -140,6 +140,7 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     for (unsigned j = 0; j < f.roles.size(); ++j)
       roles.set(j, f.roles[j]);
     b.setActive(f.active && !f.completed);
+    b.setCompleted(f.completed);
     b.setRegisteredAt(f.registered_at);
     f.used.to_capnp(b.initUsedResources(static_cast<unsigned>(f.used.entry_count())));
     f.offered.to_capnp(

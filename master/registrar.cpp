@@ -1,5 +1,9 @@
 #include "master/registrar.hpp"
 
+#include <chrono>
+
+#include "actors/metrics.hpp"
+
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -44,7 +48,10 @@ caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
       st.pending = registry_store::batch{};
       auto waiting = std::move(st.waiting);
       st.waiting.clear();
+      auto t0 = std::chrono::steady_clock::now();
       auto err = st.store->apply(batch);
+      metrics::observe_registry_write(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       ++st.writes;
       if (err) {
         log::error("registry_write_failed", {{"reason", describe(err)},

@@ -9,8 +9,6 @@
 
 namespace caldera {
 
-namespace {
-
 nlohmann::json res_json(capnp::List<schema::Resource>::Reader xs) {
   nlohmann::json out = nlohmann::json::object();
   auto r = resources::from_capnp(xs);
@@ -29,6 +27,8 @@ nlohmann::json res_json(capnp::List<schema::Resource>::Reader xs) {
   }
   return out;
 }
+
+namespace {
 
 std::string res_text(capnp::List<schema::Resource>::Reader xs) {
   auto r = resources::from_capnp(xs);

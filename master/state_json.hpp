@@ -10,6 +10,10 @@
 
 namespace caldera {
 
+/// Resources as a Mesos JSON object: {"cpus": 4, "mem": 1024, "ports":
+/// "[31000-32000]"}; reserved ones as "cpus(role)".
+nlohmann::json res_json(capnp::List<schema::Resource>::Reader xs);
+
 /// {"master_id", "agents": [...], "frameworks": [...], "tasks": [...]}.
 /// Resources are objects as in Mesos: {"cpus": 4, "mem": 1024, "ports": "[31000-32000]"}.
 nlohmann::json state_to_json(schema::State::Reader st);

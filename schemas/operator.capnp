@@ -30,6 +30,7 @@ struct FrameworkState {
   usedResources @5 :List(Common.Resource);
   offeredResources @6 :List(Common.Resource);
   registeredAt @7 :Float64;
+  completed @8 :Bool;             # torn down
 }
 
 struct TaskEntry {
