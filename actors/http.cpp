@@ -59,7 +59,9 @@ void http_server::stop() {
 }
 
 void reply_json(httplib::Response& res, const nlohmann::json& j, int status) {
-  reply_json_text(res, j.dump(), status);
+  // Sandbox files need not be UTF-8: invalid bytes become U+FFFD.
+  reply_json_text(res, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  status);
 }
 
 void reply_json_text(httplib::Response& res, const std::string& text, int status) {

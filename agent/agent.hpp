@@ -34,6 +34,7 @@
 #include "actors/node.hpp"
 #include "actors/resources.hpp"
 #include "agent/containerizer.hpp"
+#include "agent/http_api.hpp"
 
 namespace caldera {
 
@@ -61,6 +62,10 @@ struct agent_options {
   /// checkpointed executor is destroyed and the checkpoint forgotten.
   std::string recover = "reconnect";
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
+  /// The HTTP API's view of this agent (null: no HTTP) and its address,
+  /// reported to the master.
+  std::shared_ptr<agent_box> publish;
+  std::string http_endpoint;
 };
 
 /// Spawns an agent; it registers with the master once it receives

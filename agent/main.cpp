@@ -41,6 +41,8 @@ struct agent_config : caldera::node_config {
   std::string hostname;
   std::string executor_path;
   std::string recover = "reconnect";
+  int32_t http_port = -1;
+  std::string http_ip;
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
 
   caldera::resources res;
@@ -60,6 +62,9 @@ struct agent_config : caldera::node_config {
       .add(hostname, "hostname", "hostname reported to the master")
       .add(executor_path, "executor-path",
            "the command executor binary (default: caldera-executor beside this one)")
+      .add(http_port, "http-port",
+           "port of the agent's HTTP API (-1: none, 0: any free port)")
+      .add(http_ip, "http-ip", "address the HTTP API listens on (default: ip)")
       .add(recover, "recover",
            "at start: 'reconnect' to executors a previous agent left running "
            "(from the checkpoint in the work dir), or 'cleanup' to destroy them")
@@ -72,6 +77,8 @@ struct agent_config : caldera::node_config {
     if (!ep)
       return "option 'master': " + caldera::describe(ep.error());
     master_ep = *ep;
+    if (http_port < -1 || http_port > 65535)
+      return "option 'http-port': " + std::to_string(http_port) + " is not -1..65535";
     if (recover != "reconnect" && recover != "cleanup")
       return "option 'recover': '" + recover + "' is neither 'reconnect' nor 'cleanup'";
     if (executor_reregister_timeout <= caf::timespan{0})
@@ -139,6 +146,25 @@ int main(int argc, char** argv) {
   // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";
   opts.containers = make_posix_containerizer(cfg.executor_path, containers_dir);
+  std::unique_ptr<http_server> http;
+  if (cfg.http_port >= 0) {
+    auto box = std::make_shared<agent_box>();
+    auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
+    uint16_t hport = 0;
+    auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
+    std::filesystem::create_directories(root, ec);
+    auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box,
+                                root.string(), hport);
+    if (!srv) {
+      std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
+                   describe(srv.error()).c_str());
+      return 1;
+    }
+    http = std::move(*srv);
+    opts.publish = box;
+    opts.http_endpoint = http_ip + ":" + std::to_string(hport);
+    log::info("http_listening", {{"endpoint", opts.http_endpoint}});
+  }
   auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;
   auto agent = spawn_agent(sys, std::move(opts));

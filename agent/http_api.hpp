@@ -1,0 +1,57 @@
+// The agent's HTTP API: /state (frameworks -> executors with their sandbox
+// `directory`, tasks and completed tasks), /health, /metrics,
+// /monitor/statistics (Mesos' ResourceStatistics names, per executor) and
+// /files/browse, /files/read over its sandboxes only.
+//
+// The agent actor publishes its view into an `agent_box`; HTTP threads read
+// that and the file system, never the actor.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "actors/http.hpp"
+
+namespace caldera {
+
+struct agent_view {
+  struct executor {
+    std::string framework_id;
+    std::string executor_id;
+    std::string directory;
+    std::string container_id; // posix: the session leader's pid
+    double cpus_limit = 0;
+    double mem_limit_mib = 0;
+    double disk_limit_mib = 0;
+  };
+  std::string state_json;          // rendered /state
+  std::vector<executor> executors; // running ones
+  size_t pending_updates = 0;      // status updates not acknowledged yet
+};
+
+class agent_box {
+public:
+  void publish(std::shared_ptr<const agent_view> v) {
+    std::lock_guard<std::mutex> g{mtx_};
+    v_ = std::move(v);
+  }
+  std::shared_ptr<const agent_view> get() const {
+    std::lock_guard<std::mutex> g{mtx_};
+    return v_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::shared_ptr<const agent_view> v_;
+};
+
+/// Serves the agent's API; `sandbox_root` bounds /files (absolute).
+caf::expected<std::unique_ptr<http_server>>
+start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
+                 std::string sandbox_root, uint16_t& port_out);
+
+} // namespace caldera
