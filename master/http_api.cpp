@@ -222,7 +222,7 @@ json metrics_snapshot(const published_state& p) {
 void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
   auto v = p.state.read();
   auto& total = prometheus::BuildGauge()
-                  .Name("caldera_resources_total")
+                  .Name("caldera_resources_capacity")
                   .Help("Resources of active agents, by resource (cpus, mem in MiB, ...)")
                   .Register(reg);
   auto& used = prometheus::BuildGauge()

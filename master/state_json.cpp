@@ -134,39 +134,55 @@ nlohmann::json state_to_json(schema::State::Reader st) {
   return j;
 }
 
-std::string state_to_table(schema::State::Reader st) {
-  std::string out = "master " + std::string{st.getMasterId()} + "\n\nAGENTS\n";
-  std::vector<std::vector<std::string>> rows{
-    {"ID", "HOSTNAME", "ACTIVE", "CPUS USED/TOTAL", "MEM USED/TOTAL", "RESOURCES"}};
-  for (auto a : st.getAgents())
-    rows.push_back({a.getId(), a.getHostname(),
-                    a.getActive() ? "yes" : (a.getUnreachable() ? "unreachable" : "no"),
-                    num(scalar(a.getUsedResources(), "cpus")) + "/"
-                      + num(scalar(a.getResources(), "cpus")),
-                    num(scalar(a.getUsedResources(), "mem")) + "/"
-                      + num(scalar(a.getResources(), "mem")),
-                    res_text(a.getResources())});
-  out += table(rows);
-  out += "\nFRAMEWORKS\n";
-  std::map<std::string, int> task_count;
-  for (auto t : st.getTasks())
-    if (!is_terminal(t.getState()))
-      ++task_count[t.getFrameworkId()];
-  rows = {{"ID", "NAME", "USER", "ACTIVE", "RUNNING TASKS", "USED"}};
-  for (auto f : st.getFrameworks())
-    rows.push_back({f.getId(), f.getName(), f.getUser(), f.getActive() ? "yes" : "no",
-                    std::to_string(task_count[f.getId()]), res_text(f.getUsedResources())});
-  out += table(rows);
-  out += "\nTASKS\n";
-  rows = {{"ID", "FRAMEWORK", "AGENT", "STATE", "RESOURCES", "LAST MESSAGE"}};
-  for (auto t : st.getTasks()) {
-    std::string last;
-    if (t.getStatuses().size() > 0)
-      last = t.getStatuses()[t.getStatuses().size() - 1].getMessage();
-    rows.push_back({t.getId(), t.getFrameworkId(), t.getAgentId(),
-                    state_name(t.getState()), res_text(t.getResources()), last});
+std::string state_to_table(schema::State::Reader st, const std::string& section) {
+  std::string out;
+  bool all = section.empty();
+  if (all)
+    out = "master " + std::string{st.getMasterId()} + "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  if (all || section == "agents") {
+    if (all)
+      out += "AGENTS\n";
+    rows = {{"ID", "HOSTNAME", "ACTIVE", "CPUS USED/TOTAL", "MEM USED/TOTAL", "HTTP",
+             "RESOURCES"}};
+    for (auto a : st.getAgents())
+      rows.push_back({a.getId(), a.getHostname(),
+                      a.getActive() ? "yes" : (a.getUnreachable() ? "unreachable" : "no"),
+                      num(scalar(a.getUsedResources(), "cpus")) + "/"
+                        + num(scalar(a.getResources(), "cpus")),
+                      num(scalar(a.getUsedResources(), "mem")) + "/"
+                        + num(scalar(a.getResources(), "mem")),
+                      a.getHttpEndpoint().size() ? std::string{a.getHttpEndpoint()} : "-",
+                      res_text(a.getResources())});
+    out += table(rows);
   }
-  out += table(rows);
+  if (all || section == "frameworks") {
+    if (all)
+      out += "\nFRAMEWORKS\n";
+    std::map<std::string, int> task_count;
+    for (auto t : st.getTasks())
+      if (!is_terminal(t.getState()))
+        ++task_count[t.getFrameworkId()];
+    rows = {{"ID", "NAME", "USER", "ACTIVE", "RUNNING TASKS", "USED"}};
+    for (auto f : st.getFrameworks())
+      rows.push_back({f.getId(), f.getName(), f.getUser(),
+                      f.getCompleted() ? "completed" : f.getActive() ? "yes" : "no",
+                      std::to_string(task_count[f.getId()]), res_text(f.getUsedResources())});
+    out += table(rows);
+  }
+  if (all || section == "tasks") {
+    if (all)
+      out += "\nTASKS\n";
+    rows = {{"ID", "FRAMEWORK", "AGENT", "STATE", "RESOURCES", "LAST MESSAGE"}};
+    for (auto t : st.getTasks()) {
+      std::string last;
+      if (t.getStatuses().size() > 0)
+        last = t.getStatuses()[t.getStatuses().size() - 1].getMessage();
+      rows.push_back({t.getId(), t.getFrameworkId(), t.getAgentId(),
+                      state_name(t.getState()), res_text(t.getResources()), last});
+    }
+    out += table(rows);
+  }
   return out;
 }
 

@@ -18,7 +18,8 @@ nlohmann::json res_json(capnp::List<schema::Resource>::Reader xs);
 /// Resources are objects as in Mesos: {"cpus": 4, "mem": 1024, "ports": "[31000-32000]"}.
 nlohmann::json state_to_json(schema::State::Reader st);
 
-/// Agents, frameworks and tasks as aligned text tables.
-std::string state_to_table(schema::State::Reader st);
+/// Agents, frameworks and tasks as aligned text tables; `section` ("agents",
+/// "frameworks" or "tasks") limits it to one.
+std::string state_to_table(schema::State::Reader st, const std::string& section = {});
 
 } // namespace caldera

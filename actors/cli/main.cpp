@@ -69,7 +69,8 @@ int usage() {
                "usage:\n"
                "  caldera run   --master HOST:PORT --resources RES [--name NAME] [--role ROLE]\n"
                "                [--user USER] [--offer-timeout SECS] -- COMMAND [ARGS...]\n"
-               "  caldera state --master HOST:PORT [--json]\n"
+               "  caldera state | agents | frameworks | tasks --master HOST:PORT [--json]\n"
+               "  caldera logs TASK_ID [--stderr] [--follow] [--master HOST:PORT]\n"
                "  caldera weights set ROLE=WEIGHT... | get   [--master HOST:PORT] [--json]\n"
                "  caldera quota set ROLE RES [--limit RES] | remove ROLE | get\n"
                "                [--master HOST:PORT] [--json]\n"
@@ -102,25 +103,30 @@ int with_master(const char* what, parsed_args& args,
 }
 
 int cmd_state(int argc, char** argv) {
+  std::string section = argv[1];
+  if (section == "state")
+    section.clear();
   parsed_args args;
   if (auto err = parse_args(argc, argv, 2, {"json"}, {"master", "timeout"}, args)) {
-    std::fprintf(stderr, "caldera state: %s\n", err->c_str());
+    std::fprintf(stderr, "caldera %s: %s\n", argv[1], err->c_str());
     return 2;
   }
-  return with_master("state", args, [&](caf::actor_system& sys, const caf::actor& master) {
+  return with_master(argv[1], args, [&](caf::actor_system& sys, const caf::actor& master) {
     caf::scoped_actor self{sys};
     int rc = 0;
     self->request(master, std::chrono::seconds(10), get_state_msg{})
       .receive(
         [&](const state_msg& st) {
           auto v = st.read();
-          if (args.opts.count("json"))
-            std::cout << state_to_json(v.get()).dump(2) << std::endl;
-          else
-            std::cout << state_to_table(v.get());
+          if (args.opts.count("json")) {
+            auto j = state_to_json(v.get());
+            std::cout << (section.empty() ? j : j[section]).dump(2) << std::endl;
+          } else {
+            std::cout << state_to_table(v.get(), section);
+          }
         },
         [&](caf::error& err) {
-          std::fprintf(stderr, "caldera state: %s\n", describe(err).c_str());
+          std::fprintf(stderr, "caldera %s: %s\n", argv[1], describe(err).c_str());
           rc = 1;
         });
     return rc;
@@ -135,8 +141,10 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   if (cmd == "run")
     return caldera::cli::cmd_run(argc, argv);
-  if (cmd == "state")
+  if (cmd == "state" || cmd == "agents" || cmd == "frameworks" || cmd == "tasks")
     return caldera::cli::cmd_state(argc, argv);
+  if (cmd == "logs")
+    return caldera::cli::cmd_logs(argc, argv);
   if (cmd == "weights")
     return caldera::cli::cmd_weights(argc, argv);
   if (cmd == "quota")
