@@ -525,7 +525,8 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     if (!p)
       return;
     auto j = metrics_snapshot(*p);
-    for (auto& [k, x] : json::parse(metrics::counters_json()).items())
+    auto counters = json::parse(metrics::counters_json());
+    for (auto& [k, x] : counters.items())
       j[k] = x;
     reply_json(res, j);
   });
