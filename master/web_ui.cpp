@@ -84,13 +84,14 @@ function render() {
   renderTasks();
 }
 function drawChart(now) {
-  const svg = el("chart"), w = 720, h = 200, l = 40, b = 20;
+  const svg = el("chart"), w = 720, h = 200, l = 40, b = 20, top = 12;
+  const y = s => (top + (h - b - top) * (1 - s)).toFixed(1);
   let out = "<line x1='" + l + "' y1='" + (h - b) + "' x2='" + w + "' y2='" + (h - b) + "' stroke='#999'/>";
-  for (const p of [0, 0.5, 1]) out += "<text x='0' y='" + ((h - b) * (1 - p) + 4) + "' font-size='10'>" + p * 100 + "%</text>";
+  for (const p of [0, 0.5, 1]) out += "<text x='0' y='" + (Number(y(p)) + 4) + "' font-size='10'>" + p * 100 + "%</text>";
   let i = 0, legend = "";
   for (const k in history) {
     const col = colors[i++ % colors.length];
-    const pts = history[k].map(([t, s]) => (l + (w - l) * (1 - (now - t) / 300)).toFixed(1) + "," + ((h - b) * (1 - s)).toFixed(1)).join(" ");
+    const pts = history[k].map(([t, s]) => (l + (w - l) * (1 - (now - t) / 300)).toFixed(1) + "," + y(s)).join(" ");
     out += "<polyline class='series' fill='none' stroke-width='2' stroke='" + col + "' points='" + pts + "'/>";
     legend += "<span style='color:" + col + ";margin-right:1.5em'>&#9632; " + esc(k) + "</span>";
   }
