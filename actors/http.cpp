@@ -1,6 +1,9 @@
 #include "actors/http.hpp"
 
 #include <httplib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "actors/error.hpp"
 
@@ -32,6 +35,16 @@ http_server::http_server(size_t threads) : srv_(std::make_unique<httplib::Server
       reply_error(res, 500, what);
     });
   srv_->set_default_headers({{"Access-Control-Allow-Origin", "*"}});
+  // Readers must never slow scheduling: HTTP threads run at a lower CPU
+  // priority (nice +10) than the actors' threads.
+  srv_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    thread_local bool lowered = false;
+    if (!lowered) {
+      lowered = true;
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
 }
 
 http_server::~http_server() {

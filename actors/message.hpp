@@ -57,9 +57,8 @@ public:
   /// Reader it hands out. Not copyable or movable; returned by value only.
   class view {
   public:
-    explicit view(word_buffer buf)
-      : buf_(std::move(buf)), reader_(buf_->asPtr(), reader_options()),
-        root_(reader_.getRoot<S>()) {
+    explicit view(word_buffer buf, capnp::ReaderOptions opts = reader_options())
+      : buf_(std::move(buf)), reader_(buf_->asPtr(), opts), root_(reader_.getRoot<S>()) {
     }
     view(const view&) = delete;
     view& operator=(const view&) = delete;
@@ -91,6 +90,14 @@ public:
   /// from any getter of the Reader).
   view read() const {
     return view{buf_};
+  }
+
+  /// For messages this process built itself (snapshots read many times
+  /// over): no traversal limit. Never for bytes from a peer.
+  view read_trusted() const {
+    capnp::ReaderOptions opts = reader_options();
+    opts.traversalLimitInWords = ~uint64_t{0} >> 4;
+    return view{buf_, opts};
   }
 
   const word_buffer& buffer() const {

@@ -167,7 +167,7 @@ std::map<std::string, double> scalars_of(capnp::List<schema::Resource>::Reader x
 }
 
 json metrics_snapshot(const published_state& p) {
-  auto v = p.state.read();
+  auto v = p.state.read_trusted();
   std::map<std::string, double> total, used, offered;
   size_t active = 0, inactive = 0, unreachable = 0;
   for (auto a : v->getAgents()) {
@@ -220,7 +220,7 @@ json metrics_snapshot(const published_state& p) {
 
 // Gauges of a snapshot, for /metrics.
 void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
-  auto v = p.state.read();
+  auto v = p.state.read_trusted();
   auto& total = prometheus::BuildGauge()
                   .Name("caldera_resources_capacity")
                   .Help("Resources of active agents, by resource (cpus, mem in MiB, ...)")
@@ -291,7 +291,7 @@ void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
 } // namespace
 
 json master_state_json(const published_state& p, const master_http_info& info) {
-  auto v = p.state.read();
+  auto v = p.state.read_trusted();
   auto ix = index_tasks(v.get());
   json j;
   j["version"] = "0.1.0";
@@ -366,7 +366,7 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     auto p = snap(res);
     if (!p)
       return;
-    auto v = p->state.read();
+    auto v = p->state.read_trusted();
     std::map<std::string, std::map<std::string, size_t>> by_agent, by_fw;
     std::map<std::string, std::set<std::string>> fw_agents;
     for (auto t : v->getTasks()) {
@@ -434,7 +434,7 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     auto p = snap(res);
     if (!p)
       return;
-    auto v = p->state.read();
+    auto v = p->state.read_trusted();
     auto list = json::array();
     std::string only = req.has_param("slave_id") ? req.get_param_value("slave_id") : "";
     for (auto a : v->getAgents())
@@ -461,7 +461,7 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     auto p = snap(res);
     if (!p)
       return;
-    auto v = p->state.read();
+    auto v = p->state.read_trusted();
     std::string fid = req.has_param("framework_id") ? req.get_param_value("framework_id") : "";
     std::string tid = req.has_param("task_id") ? req.get_param_value("task_id") : "";
     std::vector<schema::TaskEntry::Reader> all;
@@ -481,8 +481,8 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     auto p = snap(res);
     if (!p)
       return;
-    auto rv = p->roles.read();
-    auto v = p->state.read();
+    auto rv = p->roles.read_trusted();
+    auto v = p->state.read_trusted();
     auto roles = json::array();
     for (auto ri : rv->getRoles()) {
       std::string name = str(ri.getRole());
