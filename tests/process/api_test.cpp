@@ -20,13 +20,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// The "host:port" a daemon logged as `event endpoint="..."`.
-std::string logged_endpoint(child& c, const std::string& event) {
-  REQUIRE_MESSAGE(c.wait_for(event + " endpoint=\"", 30s), c.output());
-  auto out = c.output();
-  auto at = out.find(event + " endpoint=\"") + event.size() + 11;
-  return out.substr(at, out.find('"', at) - at);
-}
 
 httplib::Result get(const std::string& ep, const std::string& path) {
   auto colon = ep.rfind(':');

@@ -152,6 +152,15 @@ void child::signal(int sig) {
     ::kill(pid_, sig);
 }
 
+std::string logged_endpoint(child& c, const std::string& event) {
+  auto marker = event + " endpoint=\"";
+  if (!c.wait_for(marker, std::chrono::seconds(30)))
+    throw std::runtime_error("no '" + event + "' in: " + c.output());
+  auto out = c.output();
+  auto at = out.find(marker) + marker.size();
+  return out.substr(at, out.find('"', at) - at);
+}
+
 std::string bin(const std::string& name) {
   return std::string{CALDERA_BIN_DIR} + "/" + name;
 }

@@ -65,6 +65,9 @@ private:
   std::thread reader_;
 };
 
+/// The "host:port" a daemon logged as `EVENT endpoint="..."` (waits for it).
+std::string logged_endpoint(child& c, const std::string& event);
+
 /// Path of a caldera binary in the build tree.
 std::string bin(const std::string& name);
 

@@ -19,12 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string endpoint_of(child& c, const std::string& event) {
-  REQUIRE_MESSAGE(c.wait_for(event + " endpoint=\"", 30s), c.output());
-  auto out = c.output();
-  auto at = out.find(event + " endpoint=\"") + event.size() + 11;
-  return out.substr(at, out.find('"', at) - at);
-}
 
 std::string chromium() {
   for (auto p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
@@ -46,7 +40,7 @@ TEST_CASE("the web UI in headless chromium shows agents, framework, task and the
   child master{{bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
                 std::to_string(mport), "--http-port", "0", "--work-dir", dir.path + "/m",
                 "--allocation-interval", "100ms"}};
-  auto mhttp = endpoint_of(master, "http_listening");
+  auto mhttp = logged_endpoint(master, "http_listening");
   std::vector<std::unique_ptr<child>> agents;
   for (int i = 0; i < 2; ++i) {
     agents.push_back(std::make_unique<child>(std::vector<std::string>{
