@@ -1,127 +1,20 @@
 #include "agent/agent.hpp"
 
-#include <atomic>
-#include <deque>
 #include <filesystem>
-#include <map>
-#include <mutex>
-#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
-#include <caf/system_messages.hpp>
 
 #include "actors/error.hpp"
 #include "actors/guard.hpp"
-#include "actors/ids.hpp"
 #include "actors/log.hpp"
-#include "actors/node_actor.hpp"
-#include "actors/status.hpp"
-#include "storage/agent_store.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include "actors/resources.hpp"
+#include "agent/agent_impl.hpp"
+#include "actors/node_actor.hpp"
 
 namespace caldera {
 
-namespace {
-
-using key_t = std::pair<std::string, std::string>;
-using publish_atom = caf::atom_constant<caf::atom("publish")>;
-
-enum class phase { idle, connecting, registering, registered };
-
-struct executor_rec {
-  // recovering: started by an earlier agent, not re-registered yet.
-  enum class state { launching, running, recovering } st = state::launching;
-  bool reregister_timed_out = false;
-  caf::actor handle;
-  std::string container_id;
-  std::vector<run_task_msg> queued;
-  std::set<std::string> tasks; // non-terminal task ids
-  std::string sandbox;
-};
-
-struct task_rec {
-  std::string executor_id;
-  schema::TaskState state = schema::TaskState::STAGING;
-  std::string name;
-  std::string role;
-  run_task_msg launch; // what the master sent (resources, framework)
-};
-
-struct update_queue {
-  std::deque<std::pair<std::string, status_update_msg>> q; // uuid, update
-  caf::timespan backoff = std::chrono::seconds(10);
-};
-
-struct agent_data {
-  agent_options opts;
-  phase ph = phase::idle;
-  std::string agent_id;
-  caf::actor master;
-  caf::timespan reconnect_backoff = std::chrono::seconds(1);
-  std::map<key_t, executor_rec> executors;
-  std::map<key_t, task_rec> tasks;
-  std::map<key_t, update_queue> updates;
-  id_generator ids{0};
-  bool shutting_down = false;
-  bool recovering = false;
-  std::unique_ptr<agent_store> store;
-  // For the HTTP API: executors and tasks that ended (newest last, bounded).
-  std::deque<nlohmann::json> completed_executors;
-  std::map<key_t, std::vector<nlohmann::json>> completed_tasks; // by executor
-  static inline const char* name = "agent";
-};
-
-// The agent actor; its mailbox drops what the master sends while a partition
-// is injected (enqueue runs on the sender's thread, hence the lock).
-class agent_actor : public caf::stateful_actor<agent_data> {
-public:
-  agent_actor(caf::actor_config& cfg, agent_options opts)
-    : caf::stateful_actor<agent_data>(cfg), opts_(std::move(opts)) {
-  }
-
-  caf::behavior make_behavior() override;
-
-  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    if (partitioned_.load() && ptr && ptr->sender
-        && !ptr->content().match_elements<caf::down_msg>()) {
-      std::lock_guard<std::mutex> g{mtx_};
-      if (ptr->sender->address() == master_addr_)
-        return; // lost on the cut link
-    }
-    caf::stateful_actor<agent_data>::enqueue(std::move(ptr), eu);
-  }
-
-  void set_master_addr(caf::actor_addr a) {
-    std::lock_guard<std::mutex> g{mtx_};
-    master_addr_ = std::move(a);
-  }
-  void set_partitioned(bool on) { partitioned_ = on; }
-  bool partitioned() const { return partitioned_.load(); }
-
-private:
-  agent_options opts_;
-  std::atomic<bool> partitioned_{false};
-  std::mutex mtx_;
-  caf::actor_addr master_addr_;
-};
-
-// Sends to the master unless the link is cut.
-template <class M>
-void to_master(agent_actor* self, M&& m) {
-  auto& d = self->state;
-  if (d.master && !self->partitioned())
-    self->send(d.master, std::forward<M>(m));
-}
-
-void checkpoint_task(agent_actor* self, const key_t& key);
-
-constexpr auto max_update_backoff = std::chrono::minutes(10);
-constexpr auto max_reconnect_backoff = std::chrono::seconds(5);
+namespace agent_detail {
 
 void send_head(agent_actor* self, const key_t& key) {
   auto& d = self->state;
@@ -148,47 +41,11 @@ void enqueue_update(agent_actor* self, const status_info& st) {
 
 // Writes what the agent knows of a task (and its unacknowledged updates) to
 // the checkpoint, or forgets it when nothing is left.
-void checkpoint_task(agent_actor* self, const key_t& key) {
-  auto& d = self->state;
-  if (!d.store)
-    return;
-  auto t = d.tasks.find(key);
-  auto u = d.updates.find(key);
-  bool pending = u != d.updates.end() && !u->second.q.empty();
-  caf::error err;
-  if (t == d.tasks.end() && !pending) {
-    err = d.store->remove_task(key.first, key.second);
-  } else {
-    auto rec = make<schema::CheckpointedTask>([&](schema::CheckpointedTask::Builder b) {
-      b.setFrameworkId(key.first);
-      b.setTaskId(key.second);
-      if (t != d.tasks.end()) {
-        b.setExecutorId(t->second.executor_id);
-        b.setState(t->second.state);
-        auto launch = t->second.launch.read();
-        b.setLaunch(*launch);
-      }
-      if (pending) {
-        auto l = b.initPending(static_cast<unsigned>(u->second.q.size()));
-        unsigned i = 0;
-        for (auto& [uuid, m] : u->second.q) {
-          auto v = m.read();
-          l[i].setUuid(uuid);
-          l[i++].setStatus(v->getStatus());
-        }
-      }
-    });
-    err = d.store->put_task(key.first, key.second, rec);
-  }
-  if (err)
-    log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
-}
 
-// A status the agent itself generates (launch failures, executor exits, ...).
 void agent_status(agent_actor* self, const std::string& fid, const std::string& tid,
                   const std::string& eid, schema::TaskState state,
                   std::string reason, std::string message,
-                  std::optional<int> exit_code = std::nullopt) {
+                  std::optional<int> exit_code) {
   auto& d = self->state;
   status_info st;
   st.task_id = tid;
@@ -207,109 +64,6 @@ void agent_status(agent_actor* self, const std::string& fid, const std::string& 
   log::info("task_status", {{"framework_id", fid}, {"task_id", tid},
                             {"state", state_name(state)}, {"message", st.message}});
   enqueue_update(self, st);
-}
-
-nlohmann::json task_json(const key_t& key, const task_rec& t) {
-  nlohmann::json res = nlohmann::json::object();
-  auto v = t.launch.read();
-  if (auto r = resources::from_capnp(v->getTask().getResources()))
-    for (auto& [k, x] : r->scalars())
-      res[k] = x;
-  return {{"id", key.second},       {"name", t.name},
-          {"framework_id", key.first}, {"executor_id", t.executor_id},
-          {"state", state_name(t.state)}, {"role", t.role},
-          {"resources", res}};
-}
-
-void remember_task(agent_actor* self, const key_t& key, const task_rec& t) {
-  auto& done = self->state.completed_tasks[{key.first, t.executor_id}];
-  done.push_back(task_json(key, t));
-  if (done.size() > 200)
-    done.erase(done.begin());
-}
-
-nlohmann::json executor_json(agent_actor* self, const key_t& ekey, const std::string& sandbox,
-                             bool include_done) {
-  auto& d = self->state;
-  auto tasks = nlohmann::json::array();
-  for (auto& [key, t] : d.tasks)
-    if (key.first == ekey.first && t.executor_id == ekey.second)
-      (is_terminal(t.state) ? void() : tasks.push_back(task_json(key, t)));
-  auto done = nlohmann::json::array();
-  if (auto i = d.completed_tasks.find(ekey); i != d.completed_tasks.end())
-    for (auto& j : i->second)
-      done.push_back(j);
-  for (auto& [key, t] : d.tasks)
-    if (key.first == ekey.first && t.executor_id == ekey.second && is_terminal(t.state))
-      done.push_back(task_json(key, t));
-  if (include_done)
-    for (auto& j : tasks)
-      done.push_back(j);
-  return {{"id", ekey.second},
-          {"framework_id", ekey.first},
-          {"directory", sandbox},
-          {"tasks", include_done ? nlohmann::json::array() : tasks},
-          {"completed_tasks", done},
-          {"queued_tasks", nlohmann::json::array()}};
-}
-
-// The HTTP API's view: rebuilt on a timer, read by HTTP threads.
-void publish_view(agent_actor* self) {
-  auto& d = self->state;
-  auto v = std::make_shared<agent_view>();
-  std::map<std::string, nlohmann::json> fws;
-  for (auto& [key, ex] : d.executors) {
-    auto& f = fws[key.first];
-    if (f.is_null())
-      f = {{"id", key.first}, {"executors", nlohmann::json::array()},
-           {"completed_executors", nlohmann::json::array()}};
-    f["executors"].push_back(executor_json(self, key, ex.sandbox, false));
-    agent_view::executor e;
-    e.framework_id = key.first;
-    e.executor_id = key.second;
-    e.directory = ex.sandbox;
-    e.container_id = ex.container_id;
-    for (auto& [tk, t] : d.tasks)
-      if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state)) {
-        auto tv = t.launch.read();
-        if (auto r = resources::from_capnp(tv->getTask().getResources())) {
-          e.cpus_limit += r->scalar("cpus");
-          e.mem_limit_mib += r->scalar("mem");
-          e.disk_limit_mib += r->scalar("disk");
-        }
-      }
-    v->executors.push_back(std::move(e));
-  }
-  for (auto& ce : d.completed_executors) {
-    auto fid = ce["framework_id"].get<std::string>();
-    auto& f = fws[fid];
-    if (f.is_null())
-      f = {{"id", fid}, {"executors", nlohmann::json::array()},
-           {"completed_executors", nlohmann::json::array()}};
-    f["completed_executors"].push_back(ce);
-  }
-  auto frameworks = nlohmann::json::array();
-  for (auto& [fid, f] : fws)
-    frameworks.push_back(std::move(f));
-  nlohmann::json res = nlohmann::json::object();
-  for (auto& [k, x] : d.opts.res.scalars())
-    res[k] = x;
-  nlohmann::json attrs = nlohmann::json::object();
-  for (auto& [k, x] : d.opts.attributes)
-    attrs[k] = x;
-  for (auto& [k, uq] : d.updates)
-    v->pending_updates += uq.q.size();
-  v->state_json = nlohmann::json{{"id", d.agent_id},
-                                 {"hostname", d.opts.hostname},
-                                 {"version", "0.1.0"},
-                                 {"http_endpoint", d.opts.http_endpoint},
-                                 {"resources", res},
-                                 {"attributes", attrs},
-                                 {"registered", d.ph == phase::registered},
-                                 {"frameworks", frameworks},
-                                 {"completed_frameworks", nlohmann::json::array()}}
-                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  d.opts.publish->publish(std::move(v));
 }
 
 void connect(agent_actor* self);
@@ -538,7 +292,7 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
                      ? "executor ended while the agent was down: " + why
                      : "executor ended: " + why);
   }
-  if (d.master && d.ph == phase::registered)
+  if (d.ph == phase::registered) // to_master also needs a master and no cut
     to_master(self, make<schema::ExecutorLost>([&](auto b) {
                  b.setFrameworkId(fid);
                  b.setAgentId(d.agent_id);
@@ -547,132 +301,7 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
                }));
 }
 
-void finish_recovery(agent_actor* self) {
-  auto& d = self->state;
-  if (!d.recovering)
-    return;
-  d.recovering = false;
-  log::info("agent_recovered", {{"agent_id", d.agent_id},
-                                {"executors", d.executors.size()},
-                                {"tasks", d.tasks.size()}});
-  connect(self);
-}
-
-// Reads the checkpoint and takes back what still runs; registers with the
-// master once every recovered executor re-registered or the timeout passed.
-void recover(agent_actor* self) {
-  auto& d = self->state;
-  if (!d.opts.checkpoint) {
-    connect(self);
-    return;
-  }
-  auto dir = (std::filesystem::path{d.opts.work_dir} / "meta").string();
-  auto store = agent_store::open(dir);
-  if (!store) {
-    log::error("agent_checkpoint_unusable", {{"reason", describe(store.error())}});
-    self->quit(store.error());
-    return;
-  }
-  d.store = std::move(*store);
-  auto cp = d.store->load();
-  if (d.opts.recover == "cleanup") {
-    // Every executor a previous agent ran is destroyed and forgotten; the
-    // agent keeps its id, so the master learns at once that its tasks are
-    // gone (they are not in the re-registration).
-    size_t n = 0;
-    if (cp) {
-      d.agent_id = cp->agent_id;
-      for (auto& rec : cp->executors) {
-        guarded("CheckpointedExecutor", [&] {
-          d.opts.containers->destroy(rec.read()->getContainerId());
-          ++n;
-        });
-      }
-    }
-    n += d.opts.containers->destroy_unknown();
-    auto err = d.store->clear();
-    if (!err && !d.agent_id.empty())
-      err = d.store->put_agent_id(d.agent_id);
-    if (err) {
-      self->quit(err);
-      return;
-    }
-    log::info("agent_recovery_cleanup", {{"destroyed", n}});
-    connect(self);
-    return;
-  }
-  if (!cp) {
-    log::error("agent_checkpoint_unusable",
-               {{"reason", describe(cp.error())},
-                {"hint", "start with --recover=cleanup to discard it"}});
-    self->quit(cp.error());
-    return;
-  }
-  d.agent_id = cp->agent_id;
-  for (auto& rec : cp->tasks) {
-    guarded("CheckpointedTask", [&] {
-      auto v = rec.read();
-      key_t key{v->getFrameworkId(), v->getTaskId()};
-      if (v->hasLaunch()) {
-        capnp::MallocMessageBuilder mb;
-        mb.setRoot(v->getLaunch());
-        run_task_msg launch{mb};
-        auto lv = launch.read();
-        d.tasks[key] = task_rec{v->getExecutorId(), v->getState(),
-                                lv->getTask().getName(), lv->getRole(), launch};
-      }
-      auto& uq = d.updates[key];
-      for (auto p : v->getPending())
-        uq.q.emplace_back(p.getUuid(), make<schema::StatusUpdate>(
-                                         [&](auto b) { b.setStatus(p.getStatus()); }));
-      if (uq.q.empty())
-        d.updates.erase(key);
-    });
-  }
-  caf::actor me = caf::actor_cast<caf::actor>(self);
-  std::vector<key_t> gone;
-  for (auto& rec : cp->executors) {
-    guarded("CheckpointedExecutor", [&] {
-      auto v = rec.read();
-      key_t key{v->getFrameworkId(), v->getExecutorId()};
-      auto& ex = d.executors[key];
-      ex.st = executor_rec::state::recovering;
-      ex.container_id = v->getContainerId();
-      ex.sandbox = v->getSandbox();
-      for (auto& [tk, t] : d.tasks)
-        if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state))
-          ex.tasks.insert(tk.second);
-      auto fid = key.first;
-      auto eid = key.second;
-      bool alive = d.opts.containers->recover(
-        ex.container_id,
-        [me, fid, eid](int status) { caf::anon_send(me, exited_atom::value, fid, eid, status); },
-        me);
-      log::info(alive ? "executor_recovered" : "executor_gone",
-                {{"framework_id", fid}, {"executor_id", eid}, {"tasks", ex.tasks.size()}});
-      if (!alive)
-        gone.push_back(key);
-    });
-  }
-  for (auto& key : gone)
-    executor_exited(self, key.first, key.second, unknown_exit_status);
-  // Tasks whose executor is not in the checkpoint at all (the agent died
-  // between the two writes) cannot be running.
-  for (auto& [key, t] : d.tasks)
-    if (!is_terminal(t.state) && d.executors.count({key.first, t.executor_id}) == 0)
-      agent_status(self, key.first, key.second, t.executor_id, schema::TaskState::FAILED,
-                   "REASON_EXECUTOR_TERMINATED", "executor not found after agent restart");
-  d.opts.containers->destroy_unknown();
-  d.recovering = true;
-  bool waiting = false;
-  for (auto& [key, ex] : d.executors)
-    waiting = waiting || ex.st == executor_rec::state::recovering;
-  if (!waiting) {
-    finish_recovery(self);
-    return;
-  }
-  self->delayed_send(self, d.opts.executor_reregister_timeout, recover_atom::value);
-}
+namespace {
 
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
@@ -995,13 +624,16 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   };
 }
 
+} // namespace
+
 caf::behavior agent_actor::make_behavior() {
   return agent_behavior(this, std::move(opts_));
 }
 
-} // namespace
+} // namespace agent_detail
 
 caf::actor spawn_agent(caf::actor_system& sys, agent_options opts) {
+  using agent_detail::agent_actor;
   return sys.spawn<agent_actor>(std::move(opts));
 }
 

@@ -1,0 +1,177 @@
+// The agent's checkpoint (storage/agent_store.hpp) and what a restarted agent
+// recovers from it.
+#include <filesystem>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include "actors/error.hpp"
+#include "actors/guard.hpp"
+#include "actors/log.hpp"
+#include "actors/resources.hpp"
+#include "agent/agent_impl.hpp"
+
+namespace caldera::agent_detail {
+
+void checkpoint_task(agent_actor* self, const key_t& key) {
+  auto& d = self->state;
+  if (!d.store)
+    return;
+  auto t = d.tasks.find(key);
+  auto u = d.updates.find(key);
+  bool pending = u != d.updates.end() && !u->second.q.empty();
+  caf::error err;
+  if (t == d.tasks.end() && !pending) {
+    err = d.store->remove_task(key.first, key.second);
+  } else {
+    auto rec = make<schema::CheckpointedTask>([&](schema::CheckpointedTask::Builder b) {
+      b.setFrameworkId(key.first);
+      b.setTaskId(key.second);
+      if (t != d.tasks.end()) {
+        b.setExecutorId(t->second.executor_id);
+        b.setState(t->second.state);
+        auto launch = t->second.launch.read();
+        b.setLaunch(*launch);
+      }
+      if (pending) {
+        auto l = b.initPending(static_cast<unsigned>(u->second.q.size()));
+        unsigned i = 0;
+        for (auto& [uuid, m] : u->second.q) {
+          auto v = m.read();
+          l[i].setUuid(uuid);
+          l[i++].setStatus(v->getStatus());
+        }
+      }
+    });
+    err = d.store->put_task(key.first, key.second, rec);
+  }
+  if (err)
+    log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
+}
+
+void finish_recovery(agent_actor* self) {
+  auto& d = self->state;
+  if (!d.recovering)
+    return;
+  d.recovering = false;
+  log::info("agent_recovered", {{"agent_id", d.agent_id},
+                                {"executors", d.executors.size()},
+                                {"tasks", d.tasks.size()}});
+  connect(self);
+}
+
+void recover(agent_actor* self) {
+  auto& d = self->state;
+  if (!d.opts.checkpoint) {
+    connect(self);
+    return;
+  }
+  auto dir = (std::filesystem::path{d.opts.work_dir} / "meta").string();
+  auto store = agent_store::open(dir);
+  if (!store) {
+    log::error("agent_checkpoint_unusable", {{"reason", describe(store.error())}});
+    self->quit(store.error());
+    return;
+  }
+  d.store = std::move(*store);
+  auto cp = d.store->load();
+  if (d.opts.recover == "cleanup") {
+    // Every executor a previous agent ran is destroyed and forgotten; the
+    // agent keeps its id, so the master learns at once that its tasks are
+    // gone (they are not in the re-registration).
+    size_t n = 0;
+    if (cp) {
+      d.agent_id = cp->agent_id;
+      for (auto& rec : cp->executors) {
+        guarded("CheckpointedExecutor", [&] {
+          d.opts.containers->destroy(rec.read()->getContainerId());
+          ++n;
+        });
+      }
+    }
+    n += d.opts.containers->destroy_unknown();
+    auto err = d.store->clear();
+    if (!err && !d.agent_id.empty())
+      err = d.store->put_agent_id(d.agent_id);
+    if (err) {
+      self->quit(err);
+      return;
+    }
+    log::info("agent_recovery_cleanup", {{"destroyed", n}});
+    connect(self);
+    return;
+  }
+  if (!cp) {
+    log::error("agent_checkpoint_unusable",
+               {{"reason", describe(cp.error())},
+                {"hint", "start with --recover=cleanup to discard it"}});
+    self->quit(cp.error());
+    return;
+  }
+  d.agent_id = cp->agent_id;
+  for (auto& rec : cp->tasks) {
+    guarded("CheckpointedTask", [&] {
+      auto v = rec.read();
+      key_t key{v->getFrameworkId(), v->getTaskId()};
+      if (v->hasLaunch()) {
+        capnp::MallocMessageBuilder mb;
+        mb.setRoot(v->getLaunch());
+        run_task_msg launch{mb};
+        auto lv = launch.read();
+        d.tasks[key] = task_rec{v->getExecutorId(), v->getState(),
+                                lv->getTask().getName(), lv->getRole(), launch};
+      }
+      auto& uq = d.updates[key];
+      for (auto p : v->getPending())
+        uq.q.emplace_back(p.getUuid(), make<schema::StatusUpdate>(
+                                         [&](auto b) { b.setStatus(p.getStatus()); }));
+      if (uq.q.empty())
+        d.updates.erase(key);
+    });
+  }
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  std::vector<key_t> gone;
+  for (auto& rec : cp->executors) {
+    guarded("CheckpointedExecutor", [&] {
+      auto v = rec.read();
+      key_t key{v->getFrameworkId(), v->getExecutorId()};
+      auto& ex = d.executors[key];
+      ex.st = executor_rec::state::recovering;
+      ex.container_id = v->getContainerId();
+      ex.sandbox = v->getSandbox();
+      for (auto& [tk, t] : d.tasks)
+        if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state))
+          ex.tasks.insert(tk.second);
+      auto fid = key.first;
+      auto eid = key.second;
+      bool alive = d.opts.containers->recover(
+        ex.container_id,
+        [me, fid, eid](int status) { caf::anon_send(me, exited_atom::value, fid, eid, status); },
+        me);
+      log::info(alive ? "executor_recovered" : "executor_gone",
+                {{"framework_id", fid}, {"executor_id", eid}, {"tasks", ex.tasks.size()}});
+      if (!alive)
+        gone.push_back(key);
+    });
+  }
+  for (auto& key : gone)
+    executor_exited(self, key.first, key.second, unknown_exit_status);
+  // Tasks whose executor is not in the checkpoint at all (the agent died
+  // between the two writes) cannot be running.
+  for (auto& [key, t] : d.tasks)
+    if (!is_terminal(t.state) && d.executors.count({key.first, t.executor_id}) == 0)
+      agent_status(self, key.first, key.second, t.executor_id, schema::TaskState::FAILED,
+                   "REASON_EXECUTOR_TERMINATED", "executor not found after agent restart");
+  d.opts.containers->destroy_unknown();
+  d.recovering = true;
+  bool waiting = false;
+  for (auto& [key, ex] : d.executors)
+    waiting = waiting || ex.st == executor_rec::state::recovering;
+  if (!waiting) {
+    finish_recovery(self);
+    return;
+  }
+  self->delayed_send(self, d.opts.executor_reregister_timeout, recover_atom::value);
+}
+
+} // namespace caldera::agent_detail

@@ -1,0 +1,152 @@
+// The agent actor's internals, shared by agent.cpp (connection, tasks,
+// executors), agent_checkpoint.cpp (checkpoint and recovery) and
+// agent_view.cpp (what the HTTP API shows). Not part of the agent's API.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/ids.hpp"
+#include "actors/status.hpp"
+#include "actors/types.hpp"
+#include "agent/agent.hpp"
+#include "storage/agent_store.hpp"
+
+namespace caldera::agent_detail {
+
+using key_t = std::pair<std::string, std::string>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+
+enum class phase { idle, connecting, registering, registered };
+
+struct executor_rec {
+  // recovering: started by an earlier agent, not re-registered yet.
+  enum class state { launching, running, recovering } st = state::launching;
+  bool reregister_timed_out = false;
+  caf::actor handle;
+  std::string container_id;
+  std::vector<run_task_msg> queued;
+  std::set<std::string> tasks; // non-terminal task ids
+  std::string sandbox;
+};
+
+struct task_rec {
+  std::string executor_id;
+  schema::TaskState state = schema::TaskState::STAGING;
+  std::string name;
+  std::string role;
+  run_task_msg launch; // what the master sent (resources, framework)
+};
+
+struct update_queue {
+  std::deque<std::pair<std::string, status_update_msg>> q; // uuid, update
+  caf::timespan backoff = std::chrono::seconds(10);
+};
+
+struct agent_data {
+  agent_options opts;
+  phase ph = phase::idle;
+  std::string agent_id;
+  caf::actor master;
+  caf::timespan reconnect_backoff = std::chrono::seconds(1);
+  std::map<key_t, executor_rec> executors;
+  std::map<key_t, task_rec> tasks;
+  std::map<key_t, update_queue> updates;
+  id_generator ids{0};
+  bool shutting_down = false;
+  bool recovering = false;
+  std::unique_ptr<agent_store> store;
+  // For the HTTP API: executors and tasks that ended (newest last, bounded).
+  std::deque<nlohmann::json> completed_executors;
+  std::map<key_t, std::vector<nlohmann::json>> completed_tasks; // by executor
+  static inline const char* name = "agent";
+};
+
+// The agent actor; its mailbox drops what the master sends while a partition
+// is injected (enqueue runs on the sender's thread, hence the lock).
+class agent_actor : public caf::stateful_actor<agent_data> {
+public:
+  agent_actor(caf::actor_config& cfg, agent_options opts)
+    : caf::stateful_actor<agent_data>(cfg), opts_(std::move(opts)) {
+  }
+
+  caf::behavior make_behavior() override;
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    if (partitioned_.load() && ptr && ptr->sender
+        && !ptr->content().match_elements<caf::down_msg>()) {
+      std::lock_guard<std::mutex> g{mtx_};
+      if (ptr->sender->address() == master_addr_)
+        return; // lost on the cut link
+    }
+    caf::stateful_actor<agent_data>::enqueue(std::move(ptr), eu);
+  }
+
+  void set_master_addr(caf::actor_addr a) {
+    std::lock_guard<std::mutex> g{mtx_};
+    master_addr_ = std::move(a);
+  }
+  void set_partitioned(bool on) { partitioned_ = on; }
+  bool partitioned() const { return partitioned_.load(); }
+
+private:
+  agent_options opts_;
+  std::atomic<bool> partitioned_{false};
+  std::mutex mtx_;
+  caf::actor_addr master_addr_;
+};
+
+// Sends to the master unless the link is cut.
+template <class M>
+void to_master(agent_actor* self, M&& m) {
+  auto& d = self->state;
+  if (d.master && !self->partitioned())
+    self->send(d.master, std::forward<M>(m));
+}
+
+
+constexpr auto max_update_backoff = std::chrono::minutes(10);
+constexpr auto max_reconnect_backoff = std::chrono::seconds(5);
+
+// -- agent.cpp ----------------------------------------------------------------
+
+void send_head(agent_actor* self, const key_t& key);
+void enqueue_update(agent_actor* self, const status_info& st);
+/// A status the agent itself generates (launch failures, executor exits, ...).
+void agent_status(agent_actor* self, const std::string& fid, const std::string& tid,
+                  const std::string& eid, schema::TaskState state, std::string reason,
+                  std::string message, std::optional<int> exit_code = std::nullopt);
+void connect(agent_actor* self);
+void executor_exited(agent_actor* self, const std::string& fid, const std::string& eid,
+                     int status);
+
+// -- agent_checkpoint.cpp -------------------------------------------------------
+
+/// Writes what the agent knows of a task (and its unacknowledged updates) to
+/// the checkpoint, or forgets it when nothing is left.
+void checkpoint_task(agent_actor* self, const key_t& key);
+/// Reads the checkpoint and takes back what still runs; connects to the
+/// master once every recovered executor re-registered or the timeout passed.
+void recover(agent_actor* self);
+void finish_recovery(agent_actor* self);
+
+// -- agent_view.cpp -------------------------------------------------------------
+
+/// Keeps a task that ended for the HTTP API (bounded per executor).
+void remember_task(agent_actor* self, const key_t& key, const task_rec& t);
+nlohmann::json executor_json(agent_actor* self, const key_t& ekey, const std::string& sandbox,
+                             bool include_done);
+/// Rebuilds the HTTP API's view of this agent.
+void publish_view(agent_actor* self);
+
+} // namespace caldera::agent_detail
