@@ -71,6 +71,22 @@ void http_server::stop() {
   }
 }
 
+nlohmann::json resources_json(const resources& r) {
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [k, v] : r.entries()) {
+    std::string key = k.second == "*" ? k.first : k.first + "(" + k.second + ")";
+    if (v.is_ranges) {
+      resources one;
+      one.add_ranges(k.first, v.ranges);
+      auto s = one.to_string();
+      out[key] = s.substr(s.find(':') + 1);
+    } else {
+      out[key] = static_cast<double>(v.milli) / 1000.0;
+    }
+  }
+  return out;
+}
+
 void reply_json(httplib::Response& res, const nlohmann::json& j, int status) {
   // Sandbox files need not be UTF-8: invalid bytes become U+FFFD.
   reply_json_text(res, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),

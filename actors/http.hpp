@@ -14,6 +14,8 @@
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/resources.hpp"
+
 namespace httplib {
 class Server;
 struct Request;
@@ -44,6 +46,10 @@ private:
   std::unique_ptr<httplib::Server> srv_;
   std::thread thread_;
 };
+
+/// Resources as Mesos' JSON object: {"cpus": 4, "mem": 1024, "ports":
+/// "[31000-32000]"}; reserved ones as "cpus(role)".
+nlohmann::json resources_json(const resources& r);
 
 /// Replies `j` as JSON (compact) with `status`.
 void reply_json(httplib::Response& res, const nlohmann::json& j, int status = 200);

@@ -9,16 +9,15 @@
 #include "actors/guard.hpp"
 #include "actors/log.hpp"
 #include "actors/resources.hpp"
+#include "actors/http.hpp"
 #include "agent/agent_impl.hpp"
 
 namespace caldera::agent_detail {
 
 nlohmann::json task_json(const key_t& key, const task_rec& t) {
-  nlohmann::json res = nlohmann::json::object();
   auto v = t.launch.read();
-  if (auto r = resources::from_capnp(v->getTask().getResources()))
-    for (auto& [k, x] : r->scalars())
-      res[k] = x;
+  auto r = resources::from_capnp(v->getTask().getResources());
+  auto res = r ? resources_json(*r) : nlohmann::json::object();
   return {{"id", key.second},       {"name", t.name},
           {"framework_id", key.first}, {"executor_id", t.executor_id},
           {"state", state_name(t.state)}, {"role", t.role},
@@ -95,9 +94,7 @@ void publish_view(agent_actor* self) {
   auto frameworks = nlohmann::json::array();
   for (auto& [fid, f] : fws)
     frameworks.push_back(std::move(f));
-  nlohmann::json res = nlohmann::json::object();
-  for (auto& [k, x] : d.opts.res.scalars())
-    res[k] = x;
+  auto res = resources_json(d.opts.res);
   nlohmann::json attrs = nlohmann::json::object();
   for (auto& [k, x] : d.opts.attributes)
     attrs[k] = x;

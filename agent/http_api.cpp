@@ -87,6 +87,20 @@ std::string confined(const std::string& root, const std::string& path) {
   return c;
 }
 
+// The `path` parameter confined to the sandboxes; empty (and a 400 or 403
+// reply) when it is missing or points outside them.
+std::string sandbox_path(const std::string& root, const httplib::Request& req,
+                         httplib::Response& res) {
+  if (!req.has_param("path")) {
+    reply_error(res, 400, "parameter 'path' is required");
+    return {};
+  }
+  auto p = confined(root, req.get_param_value("path"));
+  if (p.empty())
+    reply_error(res, 403, "path is outside the sandboxes");
+  return p;
+}
+
 json statistics(const agent_view& v) {
   auto out = json::array();
   for (auto& e : v.executors) {
@@ -155,15 +169,9 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
                     "text/plain; version=0.0.4");
   });
   r.Get("/files/browse", [root](const httplib::Request& req, httplib::Response& res) {
-    if (!req.has_param("path")) {
-      reply_error(res, 400, "parameter 'path' is required");
+    auto p = sandbox_path(*root, req, res);
+    if (p.empty())
       return;
-    }
-    auto p = confined(*root, req.get_param_value("path"));
-    if (p.empty()) {
-      reply_error(res, 403, "path is outside the sandboxes");
-      return;
-    }
     std::error_code ec;
     if (!fs::is_directory(p, ec)) {
       reply_error(res, 404, "no such directory");
@@ -180,21 +188,15 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
     reply_json(res, out);
   });
   r.Get("/files/read", [root](const httplib::Request& req, httplib::Response& res) {
-    if (!req.has_param("path")) {
-      reply_error(res, 400, "parameter 'path' is required");
-      return;
-    }
     auto offset = query_int(req, res, "offset", 0, -1, (1LL << 50));
     if (!offset)
       return;
     auto length = query_int(req, res, "length", 64 * 1024, 0, 1 << 20);
     if (!length)
       return;
-    auto p = confined(*root, req.get_param_value("path"));
-    if (p.empty()) {
-      reply_error(res, 403, "path is outside the sandboxes");
+    auto p = sandbox_path(*root, req, res);
+    if (p.empty())
       return;
-    }
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) {
       reply_error(res, 404, "no such file");

@@ -113,10 +113,6 @@ json framework_json(schema::FrameworkState::Reader f, const std::vector<json>& t
   size_t start = done.size() > max_done ? done.size() - max_done : 0;
   for (size_t i = start; i < done.size(); ++i)
     completed_tasks.push_back(done[i]);
-  capnp::MallocMessageBuilder mb;
-  auto l = mb.initRoot<schema::AgentState>().initResources(
-    static_cast<unsigned>(both.entry_count()));
-  both.to_capnp(l);
   return json{{"id", str(f.getId())},
               {"name", str(f.getName())},
               {"user", str(f.getUser())},
@@ -125,7 +121,7 @@ json framework_json(schema::FrameworkState::Reader f, const std::vector<json>& t
               {"active", f.getActive()},
               {"connected", f.getActive()},
               {"registered_time", f.getRegisteredAt()},
-              {"resources", res_json(l.asReader())},
+              {"resources", resources_json(both)},
               {"used_resources", res_json(f.getUsedResources())},
               {"offered_resources", res_json(f.getOfferedResources())},
               {"tasks", tasks},
@@ -166,52 +162,68 @@ std::map<std::string, double> scalars_of(capnp::List<schema::Resource>::Reader x
   return out;
 }
 
-json metrics_snapshot(const published_state& p) {
-  auto v = p.state.read_trusted();
-  std::map<std::string, double> total, used, offered;
-  size_t active = 0, inactive = 0, unreachable = 0;
-  for (auto a : v->getAgents()) {
-    if (a.getUnreachable())
-      ++unreachable;
-    else if (a.getActive())
-      ++active;
-    else
-      ++inactive;
+// What both metric endpoints count in a snapshot.
+struct tally {
+  std::map<std::string, double> total, used, offered; // active agents, by resource
+  std::map<std::pair<std::string, std::string>, double> used_by_role, offered_by_role;
+  size_t agents_active = 0, agents_disconnected = 0, agents_unreachable = 0;
+  size_t frameworks_active = 0, frameworks_inactive = 0;
+  std::map<std::string, size_t> tasks; // by state name
+  uint32_t offers = 0;
+};
+
+tally count(schema::State::Reader v) {
+  tally t;
+  for (auto a : v.getAgents()) {
+    (a.getUnreachable() ? t.agents_unreachable
+     : a.getActive()    ? t.agents_active
+                        : t.agents_disconnected)++;
     if (!a.getActive())
       continue;
     for (auto& [k, x] : scalars_of(a.getResources()))
-      total[k] += x;
+      t.total[k] += x;
     for (auto& [k, x] : scalars_of(a.getUsedResources()))
-      used[k] += x;
+      t.used[k] += x;
     for (auto& [k, x] : scalars_of(a.getOfferedResources()))
-      offered[k] += x;
+      t.offered[k] += x;
   }
+  for (auto f : v.getFrameworks()) {
+    (f.getActive() ? t.frameworks_active : t.frameworks_inactive)++;
+    std::string role = f.getRoles().size() > 0 ? str(f.getRoles()[0]) : "*";
+    for (auto& [k, x] : scalars_of(f.getUsedResources()))
+      t.used_by_role[{k, role}] += x;
+    for (auto& [k, x] : scalars_of(f.getOfferedResources()))
+      t.offered_by_role[{k, role}] += x;
+  }
+  for (auto task : v.getTasks())
+    ++t.tasks[state_name(task.getState())];
+  t.offers = v.getOutstandingOffers();
+  return t;
+}
+
+json metrics_snapshot(const published_state& p) {
+  auto v = p.state.read_trusted();
+  auto t = count(v.get());
   json j = json::object();
   for (auto k : {"cpus", "mem", "disk", "gpus"}) {
-    j[std::string{"master/"} + k + "_total"] = total[k];
-    j[std::string{"master/"} + k + "_used"] = used[k];
-    j[std::string{"master/"} + k + "_offered"] = offered[k];
-    j[std::string{"master/"} + k + "_percent"] = total[k] > 0 ? used[k] / total[k] : 0.0;
+    j[std::string{"master/"} + k + "_total"] = t.total[k];
+    j[std::string{"master/"} + k + "_used"] = t.used[k];
+    j[std::string{"master/"} + k + "_offered"] = t.offered[k];
+    j[std::string{"master/"} + k + "_percent"] = t.total[k] > 0 ? t.used[k] / t.total[k] : 0.0;
   }
-  j["master/slaves_active"] = active;
-  j["master/slaves_inactive"] = inactive;
-  j["master/slaves_unreachable"] = unreachable;
-  j["master/slaves_connected"] = active;
-  size_t fw_active = 0, fw_inactive = 0;
-  for (auto f : v->getFrameworks())
-    (f.getActive() ? fw_active : fw_inactive)++;
-  j["master/frameworks_active"] = fw_active;
-  j["master/frameworks_inactive"] = fw_inactive;
-  std::map<std::string, size_t> by_state;
-  for (auto t : v->getTasks())
-    ++by_state[state_name(t.getState())];
+  j["master/slaves_active"] = t.agents_active;
+  j["master/slaves_inactive"] = t.agents_disconnected;
+  j["master/slaves_unreachable"] = t.agents_unreachable;
+  j["master/slaves_connected"] = t.agents_active;
+  j["master/frameworks_active"] = t.frameworks_active;
+  j["master/frameworks_inactive"] = t.frameworks_inactive;
   for (auto s : {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_FAILED",
                  "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"}) {
     std::string name = s + 5; // "STAGING"
     std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    j["master/tasks_" + name] = by_state[s];
+    j["master/tasks_" + name] = t.tasks[s];
   }
-  j["master/outstanding_offers"] = v->getOutstandingOffers();
+  j["master/outstanding_offers"] = t.offers;
   j["master/elected"] = 1;
   j["master/uptime_secs"] = wall_seconds() - v->getStartedAt();
   j["allocator/allocation_run_ms"] = v->getLastAllocationMs();
@@ -221,78 +233,65 @@ json metrics_snapshot(const published_state& p) {
 // Gauges of a snapshot, for /metrics.
 void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
   auto v = p.state.read_trusted();
-  auto& total = prometheus::BuildGauge()
-                  .Name("caldera_resources_capacity")
-                  .Help("Resources of active agents, by resource (cpus, mem in MiB, ...)")
-                  .Register(reg);
-  auto& used = prometheus::BuildGauge()
-                 .Name("caldera_resources_used")
-                 .Help("Resources used by tasks, by resource and role")
-                 .Register(reg);
-  auto& offered = prometheus::BuildGauge()
-                    .Name("caldera_resources_offered")
-                    .Help("Resources in outstanding offers, by resource and role")
-                    .Register(reg);
-  std::map<std::string, double> tot;
-  for (auto a : v->getAgents())
-    if (a.getActive())
-      for (auto& [k, x] : scalars_of(a.getResources()))
-        tot[k] += x;
-  for (auto& [k, x] : tot)
+  auto t = count(v.get());
+  auto gauge = [&](const char* name, const char* help) -> prometheus::Family<prometheus::Gauge>& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
+  };
+  auto& total = gauge("caldera_resources_capacity",
+                      "Resources of active agents, by resource (cpus, mem in MiB, ...)");
+  for (auto& [k, x] : t.total)
     total.Add({{"resource", k}}).Set(x);
-  std::map<std::pair<std::string, std::string>, double> u, o;
-  for (auto f : v->getFrameworks()) {
-    std::string role = f.getRoles().size() > 0 ? str(f.getRoles()[0]) : "*";
-    for (auto& [k, x] : scalars_of(f.getUsedResources()))
-      u[{k, role}] += x;
-    for (auto& [k, x] : scalars_of(f.getOfferedResources()))
-      o[{k, role}] += x;
-  }
-  for (auto& [k, x] : u)
+  auto& used = gauge("caldera_resources_used", "Resources used by tasks, by resource and role");
+  for (auto& [k, x] : t.used_by_role)
     used.Add({{"resource", k.first}, {"role", k.second}}).Set(x);
-  for (auto& [k, x] : o)
+  auto& offered = gauge("caldera_resources_offered",
+                        "Resources in outstanding offers, by resource and role");
+  for (auto& [k, x] : t.offered_by_role)
     offered.Add({{"resource", k.first}, {"role", k.second}}).Set(x);
-  auto& agents = prometheus::BuildGauge()
-                   .Name("caldera_agents")
-                   .Help("Agents known to the master, by state")
-                   .Register(reg);
-  size_t active = 0, inactive = 0, unreachable = 0;
-  for (auto a : v->getAgents())
-    (a.getUnreachable() ? unreachable : a.getActive() ? active : inactive)++;
-  agents.Add({{"state", "active"}}).Set(double(active));
-  agents.Add({{"state", "disconnected"}}).Set(double(inactive));
-  agents.Add({{"state", "unreachable"}}).Set(double(unreachable));
-  auto& fws = prometheus::BuildGauge()
-                .Name("caldera_frameworks")
-                .Help("Frameworks known to the master, by state")
-                .Register(reg);
-  size_t fa = 0, fi = 0;
-  for (auto f : v->getFrameworks())
-    (f.getActive() ? fa : fi)++;
-  fws.Add({{"state", "active"}}).Set(double(fa));
-  fws.Add({{"state", "inactive"}}).Set(double(fi));
-  auto& tasks = prometheus::BuildGauge()
-                  .Name("caldera_tasks")
-                  .Help("Tasks the master knows (completed ones as retained), by state")
-                  .Register(reg);
-  std::map<std::string, size_t> by_state;
-  for (auto t : v->getTasks())
-    ++by_state[state_name(t.getState())];
-  for (auto& [s, n] : by_state)
-    tasks.Add({{"state", s}}).Set(double(n));
-  prometheus::BuildGauge()
-    .Name("caldera_offers_outstanding")
-    .Help("Offers sent and not yet answered")
-    .Register(reg)
-    .Add({})
-    .Set(v->getOutstandingOffers());
+  auto& agents = gauge("caldera_agents", "Agents known to the master, by state");
+  agents.Add({{"state", "active"}}).Set(double(t.agents_active));
+  agents.Add({{"state", "disconnected"}}).Set(double(t.agents_disconnected));
+  agents.Add({{"state", "unreachable"}}).Set(double(t.agents_unreachable));
+  auto& fws = gauge("caldera_frameworks", "Frameworks known to the master, by state");
+  fws.Add({{"state", "active"}}).Set(double(t.frameworks_active));
+  fws.Add({{"state", "inactive"}}).Set(double(t.frameworks_inactive));
+  auto& tasks = gauge("caldera_tasks", "Tasks the master knows (completed ones as retained), by state");
+  for (auto& [st, n] : t.tasks)
+    tasks.Add({{"state", st}}).Set(double(n));
+  gauge("caldera_offers_outstanding", "Offers sent and not yet answered").Add({}).Set(t.offers);
+}
+
+} // namespace
+
+namespace {
+
+// "frameworks" (with their tasks), "completed_frameworks" and
+// "unregistered_frameworks" of a snapshot, into `j`.
+void add_frameworks(json& j, schema::State::Reader v, const master_http_info& info) {
+  auto ix = index_tasks(v);
+  auto frameworks = json::array();
+  auto completed_frameworks = json::array();
+  static const std::vector<json> none;
+  for (auto f : v.getFrameworks()) {
+    auto fid = str(f.getId());
+    auto ai = ix.active.find(fid);
+    auto di = ix.done.find(fid);
+    auto fj = framework_json(f, ai == ix.active.end() ? none : ai->second,
+                             di == ix.done.end() ? none : di->second,
+                             info.max_completed_tasks_per_framework);
+    (completed(f) ? completed_frameworks : frameworks).push_back(std::move(fj));
+  }
+  while (completed_frameworks.size() > info.max_completed_frameworks)
+    completed_frameworks.erase(completed_frameworks.begin());
+  j["frameworks"] = std::move(frameworks);
+  j["completed_frameworks"] = std::move(completed_frameworks);
+  j["unregistered_frameworks"] = json::array();
 }
 
 } // namespace
 
 json master_state_json(const published_state& p, const master_http_info& info) {
   auto v = p.state.read_trusted();
-  auto ix = index_tasks(v.get());
   json j;
   j["version"] = "0.1.0";
   j["id"] = str(v->getMasterId());
@@ -316,24 +315,7 @@ json master_state_json(const published_state& p, const master_http_info& info) {
   j["unreachable_slaves"] = unreachable;
   j["flags"] = info.flags;
   j["slaves"] = std::move(slaves);
-  auto frameworks = json::array();
-  auto completed_frameworks = json::array();
-  static const std::vector<json> none;
-  for (auto f : v->getFrameworks()) {
-    auto fid = str(f.getId());
-    auto a = ix.active.count(fid) ? ix.active[fid] : none;
-    auto d = ix.done.count(fid) ? ix.done[fid] : none;
-    auto fj = framework_json(f, a, d, info.max_completed_tasks_per_framework);
-    if (completed(f))
-      completed_frameworks.push_back(std::move(fj));
-    else
-      frameworks.push_back(std::move(fj));
-  }
-  while (completed_frameworks.size() > info.max_completed_frameworks)
-    completed_frameworks.erase(completed_frameworks.begin());
-  j["frameworks"] = std::move(frameworks);
-  j["completed_frameworks"] = std::move(completed_frameworks);
-  j["unregistered_frameworks"] = json::array();
+  add_frameworks(j, v.get(), info);
   j["orphan_tasks"] = json::array();
   return j;
 }
@@ -416,10 +398,9 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     auto p = snap(res);
     if (!p)
       return;
-    auto j = master_state_json(*p, *shared_info);
-    json out{{"frameworks", j["frameworks"]},
-             {"completed_frameworks", j["completed_frameworks"]},
-             {"unregistered_frameworks", json::array()}};
+    auto v = p->state.read_trusted();
+    json out;
+    add_frameworks(out, v.get(), *shared_info);
     if (req.has_param("framework_id")) {
       auto id = req.get_param_value("framework_id");
       json keep = json::array();

@@ -16,6 +16,7 @@
 #include "actors/node.hpp"
 #include "actors/node_actor.hpp"
 #include "master/master.hpp"
+#include "master/master_impl.hpp"
 #include "master/registrar.hpp"
 
 namespace {
@@ -88,6 +89,8 @@ struct master_config : caldera::node_config {
       double w = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
       if (eq == std::string::npos || eq == 0 || end == nullptr || *end != '\0' || !(w > 0))
         return "option 'role-weights': '" + item + "' is not ROLE=WEIGHT with a positive weight";
+      if (!caldera::detail::valid_role(item.substr(0, eq)))
+        return "option 'role-weights': '" + item.substr(0, eq) + "' is not a valid role";
       role_weights_parsed.emplace_back(item.substr(0, eq), w);
     }
     std::string rest = min_allocatable;

@@ -4,28 +4,15 @@
 #include <map>
 #include <sstream>
 
+#include "actors/http.hpp"
 #include "actors/resources.hpp"
 #include "actors/status.hpp"
 
 namespace caldera {
 
 nlohmann::json res_json(capnp::List<schema::Resource>::Reader xs) {
-  nlohmann::json out = nlohmann::json::object();
   auto r = resources::from_capnp(xs);
-  if (!r)
-    return out;
-  for (auto& [k, v] : r->entries()) {
-    std::string key = k.second == "*" ? k.first : k.first + "(" + k.second + ")";
-    if (v.is_ranges) {
-      resources one;
-      one.add_ranges(k.first, v.ranges);
-      auto s = one.to_string();
-      out[key] = s.substr(s.find(':') + 1);
-    } else {
-      out[key] = static_cast<double>(v.milli) / 1000.0;
-    }
-  }
-  return out;
+  return r ? resources_json(*r) : nlohmann::json::object();
 }
 
 namespace {

@@ -64,6 +64,18 @@ TEST_CASE("daemons refuse bad configuration with a message naming the option") {
   CHECK(has(out, "allocation-interval"));
   out = refused({bin("caldera-master"), "--work-dir", dir.path + "/m", "--port"});
   CHECK(has(out, "needs a value"));
+  out = refused({bin("caldera-master"), "--work-dir", dir.path + "/m", "--role-weights",
+                 "hadoop=0"});
+  CHECK(has(out, "option 'role-weights'"));
+  out = refused({bin("caldera-master"), "--work-dir", dir.path + "/m", "--role-weights",
+                 "a b=1"});
+  CHECK(has(out, "not a valid role"));
+  out = refused({bin("caldera-master"), "--work-dir", dir.path + "/m", "--http-port", "70000"});
+  CHECK(has(out, "option 'http-port'"));
+  out = agent({"--recover", "sometimes"});
+  CHECK(has(out, "option 'recover'"));
+  out = agent({"--http-port", "-5"});
+  CHECK(has(out, "option 'http-port'"));
 }
 
 }
