@@ -69,6 +69,7 @@ struct agent_data {
   // For the HTTP API: executors and tasks that ended (newest last, bounded).
   std::deque<nlohmann::json> completed_executors;
   std::map<key_t, std::vector<nlohmann::json>> completed_tasks; // by executor
+  std::shared_ptr<const agent_view> published_view;
   static inline const char* name = "agent";
 };
 

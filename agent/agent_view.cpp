@@ -110,6 +110,13 @@ void publish_view(agent_actor* self) {
                                  {"frameworks", frameworks},
                                  {"completed_frameworks", nlohmann::json::array()}}
                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Published (and logged, for tests to wait on) only when it changed.
+  if (d.published_view && d.published_view->state_json == v->state_json
+      && d.published_view->pending_updates == v->pending_updates)
+    return;
+  log::debug("view_published", {{"executors", v->executors.size()},
+                                {"completed_executors", d.completed_executors.size()}});
+  d.published_view = v;
   d.opts.publish->publish(std::move(v));
 }
 

@@ -45,11 +45,12 @@ TEST_CASE("HTTP API, metrics and caldera logs on a master and an agent process")
   auto master_ep = "127.0.0.1:" + std::to_string(mport);
   child master{{bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
                 std::to_string(mport), "--http-port", "0", "--work-dir", dir.path + "/m",
-                "--allocation-interval", "100ms"}};
+                "--allocation-interval", "100ms", "--log-level", "debug"}};
   auto mhttp = logged_endpoint(master, "http_listening");
   child agent{{bin("caldera-agent"), "--config", source("conf/agent.conf"), "--master",
                master_ep, "--port", std::to_string(free_port()), "--http-port", "0",
-               "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:512"}};
+               "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:512",
+               "--log-level", "debug"}};
   auto ahttp = logged_endpoint(agent, "http_listening");
   REQUIRE(agent.wait_for("agent_registered"));
   auto run = [&](std::vector<std::string> cmd) {
@@ -63,19 +64,12 @@ TEST_CASE("HTTP API, metrics and caldera logs on a master and an agent process")
   auto sleeper = run({"sleep", "300"});
   REQUIRE_MESSAGE(sleeper->wait_for("TASK_RUNNING", 60s), sleeper->output());
 
-  // /master/state: Mesos v0 shape, once the published snapshot shows both.
-  json st;
-  for (int i = 0; i < 100; ++i) {
-    st = get_json(mhttp, "/master/state");
-    size_t running = 0, completed = 0;
-    for (auto& f : st["frameworks"]) {
-      running += f["tasks"].size();
-      completed += f["completed_tasks"].size();
-    }
-    if (running == 1 && st["completed_frameworks"].size() + completed >= 1)
-      break;
-    std::this_thread::sleep_for(100ms);
-  }
+  // /master/state: Mesos v0 shape, once the published snapshot shows both
+  // tasks (the master logs each snapshot at debug level).
+  REQUIRE_MESSAGE(
+    master.wait_for("state_published active_tasks=1 completed_tasks=1", 30s),
+    master.output());
+  auto st = get_json(mhttp, "/master/state");
   for (auto k : {"version", "id", "hostname", "start_time", "activated_slaves",
                  "unreachable_slaves", "flags", "slaves", "frameworks", "completed_frameworks"})
     CHECK_MESSAGE(st.contains(k), k);
@@ -135,13 +129,9 @@ TEST_CASE("HTTP API, metrics and caldera logs on a master and an agent process")
   CHECK(get_json(mhttp, "/master/tasks?order=sideways", 400).contains("error"));
 
   // The agent: its state shows the sandboxes; files stay inside them.
-  json ast;
-  for (int i = 0; i < 50; ++i) {
-    ast = get_json(ahttp, "/state");
-    if (!ast["frameworks"].empty())
-      break;
-    std::this_thread::sleep_for(100ms);
-  }
+  REQUIRE_MESSAGE(agent.wait_for("view_published executors=1 completed_executors=1", 30s),
+                  agent.output());
+  auto ast = get_json(ahttp, "/state");
   std::string finished_dir;
   for (auto& f : ast["frameworks"])
     for (auto& e : f["completed_executors"])

@@ -6,11 +6,8 @@
 
 #include <csignal>
 #include <filesystem>
-#include <thread>
 #include <unistd.h>
 
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "tests/process/process_util.hpp"
 
@@ -39,7 +36,7 @@ TEST_CASE("the web UI in headless chromium shows agents, framework, task and the
   auto master_ep = "127.0.0.1:" + std::to_string(mport);
   child master{{bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
                 std::to_string(mport), "--http-port", "0", "--work-dir", dir.path + "/m",
-                "--allocation-interval", "100ms"}};
+                "--allocation-interval", "100ms", "--log-level", "debug"}};
   auto mhttp = logged_endpoint(master, "http_listening");
   std::vector<std::unique_ptr<child>> agents;
   for (int i = 0; i < 2; ++i) {
@@ -54,16 +51,8 @@ TEST_CASE("the web UI in headless chromium shows agents, framework, task and the
               "--task-id", "ui-task-1", "--resources", "cpus:0.5;mem:64", "--", "sleep",
               "300"}};
   REQUIRE_MESSAGE(task.wait_for("TASK_RUNNING", 60s), task.output());
-  // Until the published snapshot shows the running task.
-  auto colon = mhttp.rfind(':');
-  httplib::Client cli{mhttp.substr(0, colon), std::stoi(mhttp.substr(colon + 1))};
-  for (int i = 0; i < 100; ++i) {
-    auto r = cli.Get("/metrics/snapshot");
-    if (r && r->status == 200
-        && nlohmann::json::parse(r->body).value("master/tasks_running", 0) == 1)
-      break;
-    std::this_thread::sleep_for(100ms);
-  }
+  // Until the published snapshot shows the running task (logged at debug).
+  REQUIRE_MESSAGE(master.wait_for("state_published active_tasks=1", 30s), master.output());
   auto url = "http://" + mhttp + "/";
   std::vector<std::string> common{browser, "--headless=new", "--no-sandbox", "--disable-gpu",
                                   "--disable-dev-shm-usage", "--no-first-run",
