@@ -55,16 +55,22 @@ process_metrics& pm() {
   return m;
 }
 
+struct sv_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 prometheus::Counter& counter(prometheus::Family<prometheus::Counter>& fam,
                              std::string_view type) {
-  // Per thread, the counter of each type is looked up once.
-  thread_local std::unordered_map<const void*, std::unordered_map<std::string, prometheus::Counter*>>
-    cache;
+  // Per thread, the counter of each type is looked up once; after that a
+  // message costs one hash lookup without allocating.
+  using by_type_map =
+    std::unordered_map<std::string, prometheus::Counter*, sv_hash, std::equal_to<>>;
+  thread_local std::unordered_map<const void*, by_type_map> cache;
   auto& by_type = cache[&fam];
-  std::string key{type};
-  auto i = by_type.find(key);
-  if (i != by_type.end())
+  if (auto i = by_type.find(type); i != by_type.end())
     return *i->second;
+  std::string key{type};
   auto& c = fam.Add({{"type", key}});
   by_type.emplace(std::move(key), &c);
   return c;
