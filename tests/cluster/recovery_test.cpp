@@ -58,6 +58,16 @@ schema::TaskState master_task_state(cluster& c, const std::string& id) {
 struct setup {
   addrs execs = std::make_shared<std::vector<caf::actor_addr>>();
   std::shared_ptr<log_t> log = std::make_shared<log_t>();
+
+  /// A scheduler launching `ids` on `c`, run until the first one is RUNNING.
+  caf::actor launch(cluster& c, std::vector<std::string> ids, scheduler_options so = {}) {
+    so.master = c.master;
+    auto first = ids.at(0);
+    auto sched = c.spawn<sdk_scheduler>(so, std::move(ids), log);
+    c.advance(1s);
+    REQUIRE(last(*log, first) == schema::TaskState::RUNNING);
+    return sched;
+  }
 };
 
 } // namespace
@@ -68,11 +78,7 @@ TEST_CASE("a restarted agent recovers its running tasks: executors re-register, 
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
   MESSAGE("seed=" << c.seed);
-  scheduler_options so;
-  so.master = c.master;
-  auto sched = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"a", "b"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "a") == schema::TaskState::RUNNING);
+  auto sched = s.launch(c, {"a", "b"});
   auto id = agent_id(c, 0);
   auto before_a = s.log->updates["a"].size();
   c.restart_agent(0);
@@ -96,11 +102,7 @@ TEST_CASE("a restarted agent recovers its running tasks: executors re-register, 
 TEST_CASE("an executor that died while its agent was down fails its task") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
-  scheduler_options so;
-  so.master = c.master;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  s.launch(c, {"t"});
   c.stop_agent(0);
   for (auto& addr : *s.execs)
     if (auto h = caf::actor_cast<caf::actor>(addr))
@@ -118,11 +120,7 @@ TEST_CASE("an executor that died while its agent was down fails its task") {
 TEST_CASE("an update an executor sends while its agent is down arrives after the restart") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
-  scheduler_options so;
-  so.master = c.master;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  s.launch(c, {"t"});
   c.stop_agent(0);
   to_executors(s.execs, "finish", "t");
   c.drain();
@@ -137,11 +135,7 @@ TEST_CASE("an update an executor sends while its agent is down arrives after the
 TEST_CASE("status updates the master has not acknowledged survive an agent restart") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
-  scheduler_options so;
-  so.master = c.master;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  s.launch(c, {"t"});
   // The agent takes the executor's FINISHED (and acknowledges it) but
   // cannot pass it on; then it is killed with the update only checkpointed.
   c.partition(0);
@@ -159,11 +153,8 @@ TEST_CASE("an agent down past its health checks is unreachable; restarted, its t
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
   scheduler_options so;
-  so.master = c.master;
   so.partition_aware = true;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  s.launch(c, {"t"}, so);
   c.stop_agent(0);
   for (int k = 0; k < 6; ++k)
     c.advance(16s);
@@ -182,11 +173,7 @@ TEST_CASE("an agent down past its health checks is unreachable; restarted, its t
 TEST_CASE("recover=cleanup destroys what the previous agent ran; its tasks are lost") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
-  scheduler_options so;
-  so.master = c.master;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  s.launch(c, {"t"});
   auto id = agent_id(c, 0);
   c.stop_agent(0);
   c.start_agent_again(0, "cleanup");
@@ -205,11 +192,8 @@ TEST_CASE("a partition drops messages both ways; updates are retried after it he
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
   scheduler_options so;
-  so.master = c.master;
   so.partition_aware = true;
-  auto sched = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"a", "b"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "a") == schema::TaskState::RUNNING);
+  auto sched = s.launch(c, {"a", "b"}, so);
   c.partition(0);
   caf::anon_send(sched, std::string{"kill"}, std::string{"a"}); // lost on the way
   to_executors(s.execs, "finish", "b");                        // held by the agent
@@ -260,11 +244,8 @@ TEST_CASE("master and agent restarted one after the other: tasks keep running") 
   setup s;
   cluster c{2, "cpus:2;mem:512", echo_factory(s.execs)};
   scheduler_options so;
-  so.master = c.master;
   so.failover_timeout = 60;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"a", "b"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "a") == schema::TaskState::RUNNING);
+  s.launch(c, {"a", "b"}, so);
   c.restart_master();
   c.advance(2s);
   c.restart_agent(0);
@@ -286,11 +267,8 @@ TEST_CASE("a status update in flight when the master dies is delivered by the ne
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
   scheduler_options so;
-  so.master = c.master;
   so.failover_timeout = 60;
-  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  s.launch(c, {"t"}, so);
   // The FINISHED leaves the executor as the master is killed: it reaches a
   // dead master and stays unacknowledged at the agent.
   to_executors(s.execs, "finish", "t");
@@ -304,11 +282,7 @@ TEST_CASE("a status update in flight when the master dies is delivered by the ne
 TEST_CASE("reconciling a task on a disconnected agent answers its last known state") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
-  scheduler_options so;
-  so.master = c.master;
-  auto sched = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, s.log);
-  c.advance(1s);
-  REQUIRE(last(*s.log, "t") == schema::TaskState::RUNNING);
+  auto sched = s.launch(c, {"t"});
   c.stop_agent(0);
   auto n = s.log->updates["t"].size();
   caf::anon_send(sched, std::string{"reconcile-explicit"}, std::string{"t"});
