@@ -5,6 +5,10 @@
 // block, on the wire (both nodes must register the same block).
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <caf/type_id.hpp>
@@ -61,6 +65,15 @@ using kill_actor_msg = msg<s::KillActor>;
 using actor_list_msg = msg<s::ActorList>;
 // frameworks' own messages (see actors/app_message.hpp)
 using app_msg = msg<s::AppMessage>;
+
+/// Fills `l` (sized by the caller: `initAttributes(attrs.size())`) with NAME:VALUE pairs.
+inline void fill_attributes(capnp::List<schema::Attribute>::Builder l,
+                            const std::vector<std::pair<std::string, std::string>>& attrs) {
+  for (unsigned i = 0; i < attrs.size() && i < l.size(); ++i) {
+    l[i].setName(attrs[i].first);
+    l[i].setValue(attrs[i].second);
+  }
+}
 
 /// Registers every caldera message type with `cfg`. Call once per actor system
 /// config, before the system starts.

@@ -84,11 +84,7 @@ void do_register(agent_actor* self) {
     b.setVersion("0.1.0");
     b.setHttpEndpoint(d.opts.http_endpoint);
     d.opts.res.to_capnp(b.initResources(static_cast<unsigned>(d.opts.res.entry_count())));
-    auto at = b.initAttributes(static_cast<unsigned>(d.opts.attributes.size()));
-    for (unsigned i = 0; i < d.opts.attributes.size(); ++i) {
-      at[i].setName(d.opts.attributes[i].first);
-      at[i].setValue(d.opts.attributes[i].second);
-    }
+    fill_attributes(b.initAttributes(static_cast<unsigned>(d.opts.attributes.size())), d.opts.attributes);
     // What runs here, and the frameworks it belongs to.
     std::map<std::string, run_task_msg> fws;
     auto ts = b.initTasks(static_cast<unsigned>(d.tasks.size()));

@@ -130,11 +130,7 @@ void allocate(master_actor* self) {
         ob.setAgentId(o.agent_id);
         ob.setHostname(ag.hostname);
         o.res.to_capnp(ob.initResources(static_cast<unsigned>(o.res.entry_count())));
-        auto at = ob.initAttributes(static_cast<unsigned>(ag.attributes.size()));
-        for (unsigned j = 0; j < ag.attributes.size(); ++j) {
-          at[j].setName(ag.attributes[j].first);
-          at[j].setValue(ag.attributes[j].second);
-        }
+        fill_attributes(ob.initAttributes(static_cast<unsigned>(ag.attributes.size())), ag.attributes);
       }
     });
     log::debug("offers_sent", {{"framework_id", fid}, {"offers", offers.size()}});
@@ -406,12 +402,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
                   d.watched.erase(old->second.handle.address());
                   self->demonitor(old->second.handle);
                 }
-                std::vector<std::string> offer_ids;
-                for (auto& [oid, o] : d.st.offers)
-                  if (o.agent_id == a.id)
-                    offer_ids.push_back(oid);
-                for (auto& oid : offer_ids)
-                  drop_offer(self, oid, std::nullopt, true);
+                rescind_agent_offers(self, a.id);
                 // Its tasks are charged again from what it reports.
                 for (auto& [k, t] : d.st.tasks)
                   if (t.agent_id == a.id)

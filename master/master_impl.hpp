@@ -93,6 +93,8 @@ agent_record_msg agent_record(const agent_entry& a, double unreachable_at);
 /// knows it.
 void reconcile_task(master_actor* self, framework_entry& fw, const std::string& tid,
                     const std::string& agent_id, const std::string& why);
+/// Rescinds every outstanding offer of agent `aid`.
+void rescind_agent_offers(master_actor* self, const std::string& aid);
 /// The agent's connection closed: no more offers from it, its tasks are kept
 /// (it may be restarting and recover them) until health checks give up.
 void agent_disconnected(master_actor* self, const std::string& aid);

@@ -74,6 +74,16 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
   request_allocation(self);
 }
 
+void rescind_agent_offers(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  std::vector<std::string> offer_ids;
+  for (auto& [oid, o] : d.st.offers)
+    if (o.agent_id == aid)
+      offer_ids.push_back(oid);
+  for (auto& oid : offer_ids)
+    drop_offer(self, oid, std::nullopt, true);
+}
+
 namespace {
 
 // Takes the agent out of allocation: its offers are rescinded, it offers
@@ -82,12 +92,7 @@ void deactivate_agent(master_actor* self, agent_entry& a) {
   auto& d = self->state;
   if (!a.active)
     return;
-  std::vector<std::string> offer_ids;
-  for (auto& [oid, o] : d.st.offers)
-    if (o.agent_id == a.id)
-      offer_ids.push_back(oid);
-  for (auto& oid : offer_ids)
-    drop_offer(self, oid, std::nullopt, true);
+  rescind_agent_offers(self, a.id);
   a.active = false;
   d.alloc.remove_agent(a.id);
 }
@@ -101,11 +106,7 @@ agent_record_msg agent_record(const agent_entry& a, double unreachable_at) {
     b.setEndpoint(a.endpoint);
     b.setRegisteredAt(a.registered_at);
     a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
-    auto at = b.initAttributes(static_cast<unsigned>(a.attributes.size()));
-    for (unsigned i = 0; i < a.attributes.size(); ++i) {
-      at[i].setName(a.attributes[i].first);
-      at[i].setValue(a.attributes[i].second);
-    }
+    fill_attributes(b.initAttributes(static_cast<unsigned>(a.attributes.size())), a.attributes);
     b.setUnreachableAt(unreachable_at);
     auto lt = b.initLostTasks(static_cast<unsigned>(a.lost_tasks.size()));
     unsigned i = 0;

@@ -119,11 +119,7 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     b.setUnreachable(a.unreachable);
     b.setRegisteredAt(a.registered_at);
     b.setHttpEndpoint(a.http_endpoint);
-    auto at = b.initAttributes(static_cast<unsigned>(a.attributes.size()));
-    for (unsigned k = 0; k < a.attributes.size(); ++k) {
-      at[k].setName(a.attributes[k].first);
-      at[k].setValue(a.attributes[k].second);
-    }
+    fill_attributes(b.initAttributes(static_cast<unsigned>(a.attributes.size())), a.attributes);
     a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
     a.used.to_capnp(b.initUsedResources(static_cast<unsigned>(a.used.entry_count())));
     a.offered.to_capnp(
