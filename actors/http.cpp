@@ -38,13 +38,17 @@ http_server::http_server(size_t threads) : srv_(std::make_unique<httplib::Server
   // Readers must never slow scheduling: HTTP threads run at a lower CPU
   // priority (nice +10) than the actors' threads.
   srv_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    thread_local bool lowered = false;
-    if (!lowered) {
-      lowered = true;
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
-    }
+    lower_thread_priority();
     return httplib::Server::HandlerResponse::Unhandled;
   });
+}
+
+void lower_thread_priority() {
+  thread_local bool lowered = false;
+  if (!lowered) {
+    lowered = true;
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  }
 }
 
 http_server::~http_server() {

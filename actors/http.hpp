@@ -47,6 +47,10 @@ private:
   std::thread thread_;
 };
 
+/// Lowers the calling thread's CPU priority (nice +10), once: threads that
+/// serve readers must never slow scheduling.
+void lower_thread_priority();
+
 /// Resources as Mesos' JSON object: {"cpus": 4, "mem": 1024, "ports":
 /// "[31000-32000]"}; reserved ones as "cpus(role)".
 nlohmann::json resources_json(const resources& r);

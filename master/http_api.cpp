@@ -8,11 +8,13 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/ids.hpp"
 #include "actors/resources.hpp"
 #include "actors/status.hpp"
 #include "master/state_json.hpp"
+#include "master/state_render.hpp"
 #include "master/web_ui.hpp"
 
 namespace caldera {
@@ -23,135 +25,6 @@ using json = nlohmann::json;
 
 std::string str(capnp::Text::Reader t) {
   return std::string{t.cStr(), t.size()};
-}
-
-const char* source_name(schema::StatusSource s) {
-  switch (s) {
-    case schema::StatusSource::MASTER:
-      return "SOURCE_MASTER";
-    case schema::StatusSource::AGENT:
-      return "SOURCE_SLAVE";
-    default:
-      return "SOURCE_EXECUTOR";
-  }
-}
-
-json task_json(schema::TaskEntry::Reader t) {
-  auto statuses = json::array();
-  for (auto s : t.getStatuses()) {
-    json sj{{"state", state_name(s.getState())},
-            {"timestamp", s.getTimestamp()},
-            {"source", source_name(s.getSource())}};
-    if (s.getReason().size() > 0)
-      sj["reason"] = str(s.getReason());
-    if (s.getMessage().size() > 0)
-      sj["message"] = str(s.getMessage());
-    if (s.getHasExitCode())
-      sj["exit_code"] = s.getExitCode();
-    statuses.push_back(std::move(sj));
-  }
-  return json{{"id", str(t.getId())},
-              {"name", str(t.getName())},
-              {"framework_id", str(t.getFrameworkId())},
-              {"executor_id", str(t.getExecutorId())},
-              {"slave_id", str(t.getAgentId())},
-              {"agent_id", str(t.getAgentId())},
-              {"state", state_name(t.getState())},
-              {"resources", res_json(t.getResources())},
-              {"statuses", std::move(statuses)}};
-}
-
-double first_time(schema::TaskEntry::Reader t) {
-  auto ss = t.getStatuses();
-  return ss.size() > 0 ? ss[0].getTimestamp() : 0;
-}
-
-json agent_json(schema::AgentState::Reader a) {
-  json attrs = json::object();
-  for (auto at : a.getAttributes())
-    attrs[str(at.getName())] = str(at.getValue());
-  auto total = resources::from_capnp(a.getResources());
-  json unreserved = json::object();
-  if (total)
-    for (auto& [k, v] : total->entries())
-      if (k.second == "*")
-        unreserved[k.first] = v.is_ranges ? json(nullptr) : json(double(v.milli) / 1000.0);
-  return json{{"id", str(a.getId())},
-              {"hostname", str(a.getHostname())},
-              {"pid", "agent@" + str(a.getEndpoint())},
-              {"endpoint", str(a.getEndpoint())},
-              {"http_endpoint", str(a.getHttpEndpoint())},
-              {"active", a.getActive()},
-              {"unreachable", a.getUnreachable()},
-              {"registered_time", a.getRegisteredAt()},
-              {"attributes", std::move(attrs)},
-              {"resources", res_json(a.getResources())},
-              {"used_resources", res_json(a.getUsedResources())},
-              {"offered_resources", res_json(a.getOfferedResources())},
-              {"unreserved_resources", std::move(unreserved)}};
-}
-
-bool completed(schema::FrameworkState::Reader f) {
-  // Frameworks the master tore down stay in its state, inactive and without
-  // used or offered resources; the API lists them as completed.
-  return f.getCompleted();
-}
-
-json framework_json(schema::FrameworkState::Reader f, const std::vector<json>& tasks,
-                    const std::vector<json>& done, size_t max_done) {
-  auto roles = json::array();
-  for (auto r : f.getRoles())
-    roles.push_back(str(r));
-  auto used = resources::from_capnp(f.getUsedResources());
-  auto offered = resources::from_capnp(f.getOfferedResources());
-  resources both;
-  if (used)
-    both += *used;
-  if (offered)
-    both += *offered;
-  json completed_tasks = json::array();
-  size_t start = done.size() > max_done ? done.size() - max_done : 0;
-  for (size_t i = start; i < done.size(); ++i)
-    completed_tasks.push_back(done[i]);
-  return json{{"id", str(f.getId())},
-              {"name", str(f.getName())},
-              {"user", str(f.getUser())},
-              {"role", roles.empty() ? json("*") : roles[0]},
-              {"roles", roles},
-              {"active", f.getActive()},
-              {"connected", f.getActive()},
-              {"registered_time", f.getRegisteredAt()},
-              {"resources", resources_json(both)},
-              {"used_resources", res_json(f.getUsedResources())},
-              {"offered_resources", res_json(f.getOfferedResources())},
-              {"tasks", tasks},
-              {"completed_tasks", std::move(completed_tasks)},
-              {"unreachable_tasks", json::array()},
-              {"executors", json::array()}};
-}
-
-// Tasks of a snapshot split by framework: active and terminal.
-struct task_index {
-  std::map<std::string, std::vector<json>> active, done;
-  std::set<std::string> framework_ids;
-};
-
-task_index index_tasks(schema::State::Reader st) {
-  task_index ix;
-  std::vector<schema::TaskEntry::Reader> all;
-  for (auto t : st.getTasks())
-    all.push_back(t);
-  std::stable_sort(all.begin(), all.end(),
-                   [](auto a, auto b) { return first_time(a) < first_time(b); });
-  for (auto t : all) {
-    auto fid = str(t.getFrameworkId());
-    ix.framework_ids.insert(fid);
-    if (is_terminal(t.getState()) || t.getState() == schema::TaskState::UNREACHABLE)
-      ix.done[fid].push_back(task_json(t));
-    else
-      ix.active[fid].push_back(task_json(t));
-  }
-  return ix;
 }
 
 std::map<std::string, double> scalars_of(capnp::List<schema::Resource>::Reader xs) {
@@ -263,61 +136,58 @@ void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
 
 } // namespace
 
-namespace {
-
-// "frameworks" (with their tasks), "completed_frameworks" and
-// "unregistered_frameworks" of a snapshot, into `j`.
-void add_frameworks(json& j, schema::State::Reader v, const master_http_info& info) {
-  auto ix = index_tasks(v);
-  auto frameworks = json::array();
-  auto completed_frameworks = json::array();
-  static const std::vector<json> none;
-  for (auto f : v.getFrameworks()) {
-    auto fid = str(f.getId());
-    auto ai = ix.active.find(fid);
-    auto di = ix.done.find(fid);
-    auto fj = framework_json(f, ai == ix.active.end() ? none : ai->second,
-                             di == ix.done.end() ? none : di->second,
-                             info.max_completed_tasks_per_framework);
-    (completed(f) ? completed_frameworks : frameworks).push_back(std::move(fj));
+state_box::~state_box() {
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    stop_ = true;
   }
-  while (completed_frameworks.size() > info.max_completed_frameworks)
-    completed_frameworks.erase(completed_frameworks.begin());
-  j["frameworks"] = std::move(frameworks);
-  j["completed_frameworks"] = std::move(completed_frameworks);
-  j["unregistered_frameworks"] = json::array();
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
 }
 
-} // namespace
+void state_box::visible(std::shared_ptr<published_state> p) {
+  // Debug: lets tests wait for what the API will show.
+  log::debug("state_published", {{"active_tasks", p->active_tasks},
+                                 {"completed_tasks", p->completed_tasks},
+                                 {"agents", p->agents}});
+  p_ = std::move(p);
+}
 
-json master_state_json(const published_state& p, const master_http_info& info) {
-  auto v = p.state.read_trusted();
-  json j;
-  j["version"] = "0.1.0";
-  j["id"] = str(v->getMasterId());
-  j["pid"] = info.pid;
-  j["hostname"] = info.hostname;
-  j["start_time"] = v->getStartedAt();
-  j["elected_time"] = v->getStartedAt();
-  size_t activated = 0, deactivated = 0, unreachable = 0;
-  auto slaves = json::array();
-  for (auto a : v->getAgents()) {
-    if (a.getUnreachable())
-      ++unreachable;
-    else if (a.getActive())
-      ++activated;
-    else
-      ++deactivated;
-    slaves.push_back(agent_json(a));
+void state_box::publish(std::shared_ptr<published_state> p) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (!prepare_) {
+    visible(std::move(p));
+    return;
   }
-  j["activated_slaves"] = activated;
-  j["deactivated_slaves"] = deactivated;
-  j["unreachable_slaves"] = unreachable;
-  j["flags"] = info.flags;
-  j["slaves"] = std::move(slaves);
-  add_frameworks(j, v.get(), info);
-  j["orphan_tasks"] = json::array();
-  return j;
+  pending_ = std::move(p);
+  cv_.notify_one();
+}
+
+std::shared_ptr<const published_state> state_box::get() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return p_;
+}
+
+void state_box::set_preparer(prepare_fn prepare) {
+  std::lock_guard<std::mutex> g{mtx_};
+  prepare_ = std::move(prepare);
+  thread_ = std::thread{[this] { loop(); }};
+}
+
+void state_box::loop() {
+  lower_thread_priority();
+  std::unique_lock<std::mutex> lk{mtx_};
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || pending_; });
+    if (stop_)
+      return;
+    auto p = std::move(pending_);
+    lk.unlock();
+    prepare_(*p);
+    lk.lock();
+    visible(std::move(p));
+  }
 }
 
 caf::expected<std::unique_ptr<http_server>>
@@ -333,12 +203,25 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
       reply_error(res, 503, "the master has not published its state yet");
     return p;
   };
+  // Rendered on the box's thread before the snapshot became visible.
+  box->set_preparer([renderer = std::make_shared<state_renderer>(*shared_info)](
+                      published_state& p) {
+    p.state_json = std::make_shared<const std::string>(renderer->render(p));
+  });
   auto state = [snap, shared_info](const httplib::Request&, httplib::Response& res) {
     auto p = snap(res);
     if (!p)
       return;
-    std::call_once(p->once, [&] { p->state_json = master_state_json(*p, *shared_info).dump(); });
-    reply_json_text(res, p->state_json);
+    auto text = p->state_json;
+    if (!text) // published before the server started
+      text = std::make_shared<const std::string>(state_renderer{*shared_info}.render(*p));
+    // Streamed from the shared text: 40 MB are not copied per request.
+    res.status = 200;
+    res.set_content_provider(
+      text->size(), "application/json",
+      [text](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(text->data() + offset, std::min(length, text->size() - offset));
+      });
   };
   r.Get("/state", state);
   r.Get("/master/state", state);
@@ -358,40 +241,49 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
       if (!is_terminal(t.getState()))
         fw_agents[str(t.getFrameworkId())].insert(str(t.getAgentId()));
     }
-    auto counts = [](json& j, const std::map<std::string, size_t>& c) {
-      for (auto s : {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED",
-                     "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
-                     "TASK_UNREACHABLE"}) {
+    static const char* const states[] = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING",
+                                         "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED",
+                                         "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"};
+    auto counts = [](json_writer& w, const std::map<std::string, size_t>& c) {
+      for (auto s : states) {
         auto i = c.find(s);
-        j[s] = i == c.end() ? 0 : i->second;
+        w.field(s, static_cast<uint64_t>(i == c.end() ? 0 : i->second));
       }
     };
-    auto slaves = json::array();
-    for (auto a : v->getAgents()) {
-      auto aj = agent_json(a);
-      counts(aj, by_agent[str(a.getId())]);
-      slaves.push_back(std::move(aj));
-    }
-    auto fws = json::array();
+    std::string out;
+    json_writer w{out};
+    w.begin_object();
+    w.field("hostname", shared_info->hostname);
+    w.field("id", str(v->getMasterId()));
+    w.key("slaves").begin_array();
+    for (auto a : v->getAgents())
+      write_agent(w, a, [&](json_writer& aw) { counts(aw, by_agent[str(a.getId())]); });
+    w.end_array();
+    w.key("frameworks").begin_array();
     for (auto f : v->getFrameworks()) {
       auto fid = str(f.getId());
-      auto roles = json::array();
+      w.begin_object();
+      w.field("id", fid);
+      w.field("name", str(f.getName()));
+      w.key("roles").begin_array();
       for (auto r : f.getRoles())
-        roles.push_back(str(r));
-      json fj{{"id", fid},
-              {"name", str(f.getName())},
-              {"roles", roles},
-              {"active", f.getActive()},
-              {"used_resources", res_json(f.getUsedResources())},
-              {"offered_resources", res_json(f.getOfferedResources())},
-              {"slave_ids", fw_agents[fid]}};
-      counts(fj, by_fw[fid]);
-      fws.push_back(std::move(fj));
+        w.value(str(r));
+      w.end_array();
+      w.field("active", f.getActive());
+      w.key("used_resources");
+      write_resources(w, f.getUsedResources());
+      w.key("offered_resources");
+      write_resources(w, f.getOfferedResources());
+      w.key("slave_ids").begin_array();
+      for (auto& a : fw_agents[fid])
+        w.value(a);
+      w.end_array();
+      counts(w, by_fw[fid]);
+      w.end_object();
     }
-    reply_json(res, json{{"hostname", shared_info->hostname},
-                         {"id", str(v->getMasterId())},
-                         {"slaves", std::move(slaves)},
-                         {"frameworks", std::move(fws)}});
+    w.end_array();
+    w.end_object();
+    reply_json_text(res, out);
   });
   r.Get("/master/frameworks", [snap, shared_info](const httplib::Request& req,
                                                  httplib::Response& res) {
@@ -399,29 +291,36 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     if (!p)
       return;
     auto v = p->state.read_trusted();
-    json out;
-    add_frameworks(out, v.get(), *shared_info);
-    if (req.has_param("framework_id")) {
-      auto id = req.get_param_value("framework_id");
-      json keep = json::array();
-      for (auto& f : out["frameworks"])
-        if (f["id"] == id)
-          keep.push_back(f);
-      out["frameworks"] = keep;
-    }
-    reply_json(res, out);
+    std::string out;
+    json_writer w{out};
+    w.begin_object();
+    state_renderer::write_frameworks(
+      w, v.get(), *shared_info, nullptr,
+      req.has_param("framework_id") ? req.get_param_value("framework_id") : "");
+    w.end_object();
+    reply_json_text(res, out);
   });
   auto slaves = [snap](const httplib::Request& req, httplib::Response& res) {
     auto p = snap(res);
     if (!p)
       return;
     auto v = p->state.read_trusted();
-    auto list = json::array();
     std::string only = req.has_param("slave_id") ? req.get_param_value("slave_id") : "";
+    std::string list;
+    json_writer lw{list};
+    lw.begin_array();
     for (auto a : v->getAgents())
       if (only.empty() || str(a.getId()) == only)
-        list.push_back(agent_json(a));
-    reply_json(res, json{{"slaves", list}, {"agents", list}, {"recovered_slaves", json::array()}});
+        write_agent(lw, a);
+    lw.end_array();
+    std::string out;
+    json_writer w{out};
+    w.begin_object();
+    w.key("slaves").raw(list);
+    w.key("agents").raw(list);
+    w.key("recovered_slaves").begin_array().end_array();
+    w.end_object();
+    reply_json_text(res, out);
   };
   r.Get("/master/slaves", slaves);
   r.Get("/master/agents", slaves);
@@ -450,13 +349,16 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
       if ((fid.empty() || str(t.getFrameworkId()) == fid) && (tid.empty() || str(t.getId()) == tid))
         all.push_back(t);
     std::stable_sort(all.begin(), all.end(), [&](auto a, auto b) {
-      return order == "asc" ? first_time(a) < first_time(b) : first_time(a) > first_time(b);
+      return order == "asc" ? first_status_time(a) < first_status_time(b) : first_status_time(a) > first_status_time(b);
     });
-    auto out = json::array();
-    for (size_t i = static_cast<size_t>(*offset);
-         i < all.size() && out.size() < static_cast<size_t>(*limit); ++i)
-      out.push_back(task_json(all[i]));
-    reply_json(res, json{{"tasks", out}});
+    std::string out;
+    json_writer w{out};
+    w.begin_object().key("tasks").begin_array();
+    for (size_t i = static_cast<size_t>(*offset), n = 0;
+         i < all.size() && n < static_cast<size_t>(*limit); ++i, ++n)
+      write_task(w, all[i]);
+    w.end_array().end_object();
+    reply_json_text(res, out);
   });
   r.Get("/master/roles", [snap](const httplib::Request&, httplib::Response& res) {
     auto p = snap(res);

@@ -4,15 +4,18 @@
 // Reads never stall scheduling: the master actor publishes an immutable
 // snapshot (its State and Roles messages) into a `state_box` at most every
 // `publish_interval` when something changed; HTTP threads serve from the
-// latest snapshot and never touch the master's mailbox. The JSON of
-// /master/state is rendered once per snapshot, by the first reader.
+// latest snapshot and never touch the master's mailbox. /master/state is
+// rendered once per snapshot by the box's thread (see master/state_render).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
@@ -27,25 +30,45 @@ struct published_state {
   roles_msg roles;
   uint64_t version = 0;
   double built_at = 0;
-  // Rendered lazily, once.
-  mutable std::once_flag once;
-  mutable std::string state_json;
+  // What the master counted when it built the snapshot (for its log line).
+  size_t active_tasks = 0, completed_tasks = 0, agents = 0;
+  // /master/state, rendered by the box's thread before the snapshot is
+  // visible (null without an HTTP server).
+  std::shared_ptr<const std::string> state_json;
 };
 
+/// Where the master puts its snapshots and HTTP threads take them. With a
+/// preparer (the HTTP API sets one) a snapshot becomes visible only once its
+/// /master/state is rendered, on the box's own thread: neither the master
+/// nor a reader ever waits for a render, and a snapshot published while
+/// one renders supersedes any older one still waiting.
 class state_box {
 public:
-  void publish(std::shared_ptr<const published_state> p) {
-    std::lock_guard<std::mutex> g{mtx_};
-    p_ = std::move(p);
-  }
-  std::shared_ptr<const published_state> get() const {
-    std::lock_guard<std::mutex> g{mtx_};
-    return p_;
-  }
+  using prepare_fn = std::function<void(published_state&)>;
+  state_box() = default;
+  ~state_box();
+  state_box(const state_box&) = delete;
+  state_box& operator=(const state_box&) = delete;
+
+  /// From the master: the newest snapshot.
+  void publish(std::shared_ptr<published_state> p);
+  /// The newest visible snapshot (null before the first).
+  std::shared_ptr<const published_state> get() const;
+  /// Starts the render thread; snapshots published from now on go through
+  /// `prepare` first. Call once, before the snapshots matter.
+  void set_preparer(prepare_fn prepare);
 
 private:
+  void loop();
+  void visible(std::shared_ptr<published_state> p); // with mtx_ held
+
   mutable std::mutex mtx_;
+  std::condition_variable cv_;
   std::shared_ptr<const published_state> p_;
+  std::shared_ptr<published_state> pending_;
+  prepare_fn prepare_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 /// What the API says about the master besides the snapshot.
@@ -56,9 +79,6 @@ struct master_http_info {
   size_t max_completed_frameworks = 50;
   size_t max_completed_tasks_per_framework = 1000;
 };
-
-/// /master/state of a snapshot (Mesos v0 shape).
-nlohmann::json master_state_json(const published_state& p, const master_http_info& info);
 
 /// Serves the API on ip:port (0: any) from `box`. Returns the server (stop
 /// it, or let it go, before the box) and its port through `port_out`.

@@ -329,11 +329,10 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         p->roles = roles_snapshot(self);
         p->version = ++d.published_version;
         p->built_at = now;
-        d.opts.publish->publish(std::move(p));
-        // Debug: lets tests wait for what the API will show.
-        log::debug("state_published", {{"active_tasks", d.st.tasks.size()},
-                                       {"completed_tasks", d.st.completed_tasks.size()},
-                                       {"agents", d.st.agents.size()}});
+        p->active_tasks = d.st.tasks.size();
+        p->completed_tasks = d.st.completed_task_count();
+        p->agents = d.st.agents.size();
+        d.opts.publish->publish(std::move(p)); // logs state_published once visible
         d.published_changes = d.changes;
         d.published_at = now;
       }

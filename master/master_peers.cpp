@@ -71,6 +71,7 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
   fw.handle = nullptr;
   fw.active = false;
   fw.completed = true;
+  d.st.framework_completed(fid);
   request_allocation(self);
 }
 

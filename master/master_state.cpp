@@ -80,19 +80,36 @@ void master_state::complete_task(const std::pair<std::string, std::string>& key)
   auto i = tasks.find(key);
   if (i == tasks.end())
     return;
-  completed_tasks.push_back(std::move(i->second));
+  auto& done = completed_tasks[key.first];
+  done.push_back(std::move(i->second));
   tasks.erase(i);
-  while (completed_tasks.size() > max_completed_tasks)
-    completed_tasks.pop_front();
+  while (done.size() > max_completed_tasks_per_framework)
+    done.pop_front();
+}
+
+size_t master_state::completed_task_count() const {
+  size_t n = 0;
+  for (auto& [fid, done] : completed_tasks)
+    n += done.size();
+  return n;
+}
+
+void master_state::framework_completed(const std::string& framework_id) {
+  completed_frameworks.push_back(framework_id);
+  while (completed_frameworks.size() > max_completed_frameworks) {
+    completed_tasks.erase(completed_frameworks.front());
+    completed_frameworks.pop_front();
+  }
 }
 
 const task_entry* master_state::find_task(const std::string& framework_id,
                                           const std::string& task_id) const {
   if (auto i = tasks.find({framework_id, task_id}); i != tasks.end())
     return &i->second;
-  for (auto i = completed_tasks.rbegin(); i != completed_tasks.rend(); ++i)
-    if (i->framework_id == framework_id && i->id == task_id)
-      return &*i;
+  if (auto done = completed_tasks.find(framework_id); done != completed_tasks.end())
+    for (auto i = done->second.rbegin(); i != done->second.rend(); ++i)
+      if (i->id == task_id)
+        return &*i;
   return nullptr;
 }
 
@@ -142,7 +159,7 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     f.offered.to_capnp(
       b.initOfferedResources(static_cast<unsigned>(f.offered.entry_count())));
   }
-  auto ts = st.initTasks(static_cast<unsigned>(tasks.size() + completed_tasks.size()));
+  auto ts = st.initTasks(static_cast<unsigned>(tasks.size() + completed_task_count()));
   i = 0;
   auto put = [&](const task_entry& t) {
     auto b = ts[i++];
@@ -157,8 +174,9 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     for (unsigned j = 0; j < t.statuses.size(); ++j)
       t.statuses[j].to_capnp(ss[j]);
   };
-  for (auto& t : completed_tasks)
-    put(t);
+  for (auto& [fid, done] : completed_tasks)
+    for (auto& t : done)
+      put(t);
   for (auto& [k, t] : tasks)
     put(t);
   return state_msg{mb};

@@ -99,10 +99,22 @@ public:
   std::map<std::string, framework_entry> frameworks;
   /// Active tasks by (framework id, task id).
   std::map<std::pair<std::string, std::string>, task_entry> tasks;
-  /// Terminal tasks, newest last, bounded by `max_completed_tasks`.
-  std::deque<task_entry> completed_tasks;
+  /// Terminal tasks by framework, newest last, each list bounded by
+  /// `max_completed_tasks_per_framework` (Mesos' default, 1000); a
+  /// framework torn down longer ago than the newest
+  /// `max_completed_frameworks` keeps none.
+  std::map<std::string, std::deque<task_entry>> completed_tasks;
   std::map<std::string, offer_entry> offers;
-  size_t max_completed_tasks = 1000;
+  size_t max_completed_tasks_per_framework = 1000;
+  size_t max_completed_frameworks = 50;
+  /// Torn-down frameworks, oldest first.
+  std::deque<std::string> completed_frameworks;
+
+  /// How many completed tasks are kept.
+  size_t completed_task_count() const;
+  /// Records that `framework_id` was torn down (and forgets the completed
+  /// tasks of the oldest one beyond the bound).
+  void framework_completed(const std::string& framework_id);
 
   /// Checks each task of `launch` against what the offers hold (`available`,
   /// consumed in order), id uniqueness (within the launch and among the

@@ -1,0 +1,166 @@
+#include <doctest/doctest.h>
+
+#include <capnp/message.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/json_writer.hpp"
+#include "master/state_render.hpp"
+
+using namespace caldera;
+using json = nlohmann::json;
+
+TEST_CASE("json_writer: structure, escapes, numbers and bytes that are not UTF-8") {
+  std::string out;
+  json_writer w{out};
+  w.begin_object();
+  w.field("s", std::string{"a\"b\\c\n\t\x01"});
+  w.field("utf8", "caf\xC3\xA9");
+  w.field("bad", std::string{"x\xFFy\xC3"});
+  w.field("d", 0.1);
+  w.field("i", int64_t{-3});
+  w.field("u", uint64_t{18446744073709551615ull});
+  w.field("inf", 1.0 / 0.0);
+  w.field("t", true);
+  w.key("a").begin_array().value(1).begin_object().end_object().begin_array().end_array().null();
+  w.end_array();
+  w.key("raw").raw("{\"k\":[1,2]}");
+  w.end_object();
+  auto j = json::parse(out); // throws if the text is not JSON
+  CHECK(j["s"] == "a\"b\\c\n\t\x01");
+  CHECK(j["utf8"] == "caf\xC3\xA9");
+  CHECK(j["bad"] == "x\xEF\xBF\xBDy\xEF\xBF\xBD");
+  CHECK(j["d"].get<double>() == 0.1);
+  CHECK(j["i"] == -3);
+  CHECK(j["u"] == 18446744073709551615ull);
+  CHECK(j["inf"].is_null());
+  CHECK(j["t"] == true);
+  CHECK(j["a"] == json::parse("[1,{},[],null]"));
+  CHECK(j["raw"]["k"][1] == 2);
+}
+
+namespace {
+
+// A snapshot with one agent, one framework and `n` tasks; task 0 has
+// `extra` more statuses (FINISHED) when `finished`.
+published_state snapshot(int n, bool finished) {
+  capnp::MallocMessageBuilder mb;
+  auto st = mb.initRoot<schema::State>();
+  st.setMasterId("m1");
+  auto agents = st.initAgents(1);
+  agents[0].setId("a1");
+  agents[0].setHostname("h\"1");
+  agents[0].setActive(true);
+  auto r = *resources::parse("cpus:4;mem:1024;ports:[31000-32000];cpus(ml):1");
+  r.to_capnp(agents[0].initResources(static_cast<unsigned>(r.entry_count())));
+  auto fws = st.initFrameworks(1);
+  fws[0].setId("f1");
+  fws[0].setName("fw");
+  fws[0].initRoles(1).set(0, "ml");
+  fws[0].setActive(true);
+  auto tasks = st.initTasks(static_cast<unsigned>(n));
+  for (int i = 0; i < n; ++i) {
+    auto t = tasks[static_cast<unsigned>(i)];
+    t.setId("t" + std::to_string(i));
+    t.setFrameworkId("f1");
+    t.setAgentId("a1");
+    bool fin = finished && i == 0;
+    t.setState(fin ? schema::TaskState::FINISHED : schema::TaskState::RUNNING);
+    auto ss = t.initStatuses(fin ? 2 : 1);
+    ss[0].setState(schema::TaskState::RUNNING);
+    ss[0].setTimestamp(100.0 + i);
+    if (fin) {
+      ss[1].setState(schema::TaskState::FINISHED);
+      ss[1].setTimestamp(200.0);
+      ss[1].setMessage("done \xFF");
+    }
+  }
+  published_state p;
+  p.state = state_msg{mb};
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("state_renderer: text reused across snapshots equals a fresh render") {
+  master_http_info info;
+  info.hostname = "h";
+  info.flags = {{"port", "5050"}};
+  state_renderer cached{info};
+  auto first = cached.render(snapshot(3, false));
+  auto j = json::parse(first);
+  CHECK(j["slaves"].size() == 1);
+  CHECK(j["slaves"][0]["hostname"] == "h\"1");
+  CHECK(j["slaves"][0]["resources"]["cpus(ml)"] == 1.0);
+  CHECK(j["slaves"][0]["resources"]["ports"] == "[31000-32000]");
+  CHECK(j["slaves"][0]["unreserved_resources"].count("cpus(ml)") == 0);
+  CHECK(j["frameworks"][0]["tasks"].size() == 3);
+  CHECK(j["frameworks"][0]["completed_tasks"].empty());
+  CHECK(j["flags"]["port"] == "5050");
+  // Task 0 finishes and task 2 is gone: the cached render must show both.
+  auto next = snapshot(2, true);
+  auto again = cached.render(next);
+  CHECK(again == state_renderer{info}.render(next));
+  auto k = json::parse(again);
+  REQUIRE(k["frameworks"][0]["completed_tasks"].size() == 1);
+  CHECK(k["frameworks"][0]["completed_tasks"][0]["state"] == "TASK_FINISHED");
+  CHECK(k["frameworks"][0]["completed_tasks"][0]["statuses"][1]["message"] == "done \xEF\xBF\xBD");
+  CHECK(k["frameworks"][0]["tasks"].size() == 1);
+}
+
+TEST_CASE("state_renderer: completed frameworks and tasks are bounded as in Mesos") {
+  master_http_info info;
+  info.max_completed_tasks_per_framework = 2;
+  capnp::MallocMessageBuilder mb;
+  auto st = mb.initRoot<schema::State>();
+  auto fws = st.initFrameworks(3);
+  for (unsigned i = 0; i < 3; ++i) {
+    fws[i].setId("f" + std::to_string(i));
+    fws[i].setCompleted(i > 0);
+  }
+  info.max_completed_frameworks = 1;
+  auto tasks = st.initTasks(5);
+  for (unsigned i = 0; i < 5; ++i) {
+    tasks[i].setId("t" + std::to_string(i));
+    tasks[i].setFrameworkId("f0");
+    tasks[i].setState(schema::TaskState::FINISHED);
+    tasks[i].initStatuses(1)[0].setTimestamp(i);
+  }
+  published_state p;
+  p.state = state_msg{mb};
+  auto j = json::parse(state_renderer{info}.render(p));
+  REQUIRE(j["frameworks"].size() == 1);
+  auto done = j["frameworks"][0]["completed_tasks"];
+  REQUIRE(done.size() == 2);
+  CHECK(done[0]["id"] == "t3"); // the newest
+  CHECK(done[1]["id"] == "t4");
+  REQUIRE(j["completed_frameworks"].size() == 1);
+  CHECK(j["completed_frameworks"][0]["id"] == "f2");
+}
+
+#include "master/master_state.hpp"
+
+TEST_CASE("master_state: completed tasks are bounded per framework, and dropped with old "
+          "completed frameworks") {
+  master_state st;
+  st.max_completed_tasks_per_framework = 2;
+  st.max_completed_frameworks = 1;
+  auto run_and_finish = [&](const std::string& fid, const std::string& tid) {
+    task_entry t;
+    t.id = tid;
+    t.framework_id = fid;
+    st.tasks[{fid, tid}] = t;
+    st.complete_task({fid, tid});
+  };
+  for (auto tid : {"a", "b", "c"})
+    run_and_finish("f1", tid);
+  run_and_finish("f2", "x");
+  CHECK(st.completed_task_count() == 3); // f1 keeps its newest two, f2 its one
+  CHECK(st.find_task("f1", "a") == nullptr);
+  CHECK(st.find_task("f1", "c") != nullptr);
+  CHECK(st.find_task("f2", "x") != nullptr);
+  st.framework_completed("f1");
+  CHECK(st.completed_task_count() == 3);
+  st.framework_completed("f2"); // f1 is now beyond the bound
+  CHECK(st.find_task("f1", "c") == nullptr);
+  CHECK(st.find_task("f2", "x") != nullptr);
+}
