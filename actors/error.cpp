@@ -30,6 +30,12 @@ caf::error make_error(errc code, std::string message) {
                     caf::make_message(std::move(message))};
 }
 
+std::string error_message(const caf::error& err) {
+  if (err.category() == caf::atom("caldera") && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return describe(err);
+}
+
 std::string describe(const caf::error& err) {
   if (!err)
     return "no error";

@@ -35,4 +35,8 @@ caf::error make_error(errc code, std::string message);
 /// rendering for others.
 std::string describe(const caf::error& err);
 
+/// Only the message of a caldera error (what a user reads in a task's
+/// status); `describe` for others.
+std::string error_message(const caf::error& err);
+
 } // namespace caldera

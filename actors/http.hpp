@@ -47,8 +47,9 @@ private:
   std::thread thread_;
 };
 
-/// Lowers the calling thread's CPU priority (nice +10), once: threads that
-/// serve readers must never slow scheduling.
+/// Moves the calling thread to the idle scheduling class (nice +10 where
+/// that is refused), once: threads that serve readers must never slow
+/// scheduling.
 void lower_thread_priority();
 
 /// Resources as Mesos' JSON object: {"cpus": 4, "mem": 1024, "ports":

@@ -205,9 +205,29 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
                    "cannot create sandbox '" + sandbox.string() + "': " + ec.message());
       return;
     }
+    auto user = task_user(self, m);
+    if (!user) {
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                   "REASON_CONTAINER_LAUNCH_FAILED", error_message(user.error()));
+      return;
+    }
+    if (d.gc)
+      d.gc->unschedule(sandbox.string());
     container_spec spec;
     spec.framework_id = fid;
     spec.executor_id = eid;
+    spec.user = *user;
+    {
+      // The limits of its first task (and the executor's own resources).
+      auto own = resources::from_capnp(t.getExecutor().getResources());
+      auto task = resources::from_capnp(t.getResources());
+      resources total = own ? *own : resources{};
+      if (task)
+        total += *task;
+      spec.limits.cpus = total.scalar("cpus");
+      spec.limits.mem_bytes = static_cast<uint64_t>(total.scalar("mem") * (1 << 20));
+      spec.limits.disk_bytes = static_cast<uint64_t>(total.scalar("disk") * (1 << 20));
+    }
     spec.command = t.getExecutor().getCommand().getShell();
     spec.sandbox = sandbox.string();
     spec.agent = caf::actor_cast<caf::actor>(self);
@@ -222,7 +242,7 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     });
     if (!launched) {
       agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
-                   "REASON_CONTAINER_LAUNCH_FAILED", describe(launched.error()));
+                   "REASON_CONTAINER_LAUNCH_FAILED", error_message(launched.error()));
       return;
     }
     log::info("executor_launched", {{"framework_id", fid}, {"executor_id", eid},
@@ -230,6 +250,8 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     auto& rec = d.executors[ekey];
     rec.container_id = *launched;
     rec.sandbox = spec.sandbox;
+    if (auto own = resources::from_capnp(t.getExecutor().getResources()))
+      rec.own = *own;
     if (d.store) {
       auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
         b.setFrameworkId(fid);
@@ -245,11 +267,29 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     return;
   }
   ex->second.tasks.insert(tid);
+  d.opts.containers->update(ex->second.container_id, limits_of(self, ekey));
   if (ex->second.st == executor_rec::state::running && ex->second.handle)
     self->send(ex->second.handle, m);
   else
     ex->second.queued.push_back(m);
 }
+
+namespace {
+
+// Why a container that ended was ended by a limit, if it was.
+std::optional<limitation> rec_limitation(agent_actor* self, const key_t& ekey) {
+  auto& d = self->state;
+  auto ex = d.executors.find(ekey);
+  if (ex == d.executors.end())
+    return std::nullopt;
+  if (ex->second.limited)
+    return ex->second.limited;
+  if (ex->second.container_id.empty())
+    return std::nullopt;
+  return d.opts.containers->check(ex->second.container_id, false);
+}
+
+} // namespace
 
 void executor_exited(agent_actor* self, const std::string& fid, const std::string& eid,
                      int status) {
@@ -257,8 +297,11 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
   auto ex = d.executors.find({fid, eid});
   if (ex == d.executors.end())
     return;
+  auto limited = rec_limitation(self, {fid, eid});
   auto rec = std::move(ex->second);
   d.executors.erase(ex);
+  if (d.gc)
+    d.gc->schedule(rec.sandbox, sandbox_gc::clock::now());
   d.completed_executors.push_back(executor_json(self, {fid, eid}, rec.sandbox, true));
   while (d.completed_executors.size() > 100)
     d.completed_executors.pop_front();
@@ -275,7 +318,10 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
     auto t = d.tasks.find({fid, tid});
     if (t == d.tasks.end() || is_terminal(t->second.state))
       continue;
-    if (rec.reregister_timed_out)
+    if (limited)
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED, limited->reason,
+                   limited->message);
+    else if (rec.reregister_timed_out)
       agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
                    "REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
                    "executor did not re-register with the restarted agent; destroyed");
@@ -323,7 +369,16 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
       self->state.opts.executor_endpoint = endpoint;
       if (self->state.opts.publish)
         self->send(self, publish_atom::value);
+      self->state.gc = std::make_unique<sandbox_gc>(self->state.opts.gc_delay,
+                                                    self->state.opts.gc_disk_headroom);
+      self->state.last_disk_watch = std::chrono::steady_clock::now();
+      self->send(self, isolate_atom::value);
       recover(self);
+    },
+    [=](isolate_atom) {
+      check_containers(self);
+      self->delayed_send(self, self->state.opts.isolation_check_interval,
+                         isolate_atom::value);
     },
     [=](publish_atom) {
       publish_view(self);
@@ -431,12 +486,24 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
                        }));
           return;
         }
+        if (is_terminal(st.state)) {
+          // A task the kernel killed for its container's memory (or that
+          // ended as its container was destroyed for a limit) fails with
+          // the limitation's reason, whatever the executor saw.
+          if (auto l = container_limited(self, ex->first, false)) {
+            st.state = schema::TaskState::FAILED;
+            st.reason = l->reason;
+            st.message = l->message;
+          }
+        }
         t->second.state = st.state;
         st.agent_id = d.agent_id;
         if (st.uuid.empty())
           st.uuid = d.ids.uuid();
-        if (is_terminal(st.state))
+        if (is_terminal(st.state)) {
           ex->second.tasks.erase(st.task_id);
+          d.opts.containers->update(ex->second.container_id, limits_of(self, ex->first));
+        }
         log::debug("task_status", {{"task_id", st.task_id}, {"state", state_name(st.state)}});
         enqueue_update(self, st);
         self->send(sender, make<schema::Acknowledge>([&](auto b) {

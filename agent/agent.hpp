@@ -66,6 +66,19 @@ struct agent_options {
   /// reported to the master.
   std::shared_ptr<agent_box> publish;
   std::string http_endpoint;
+  /// Run each executor (and its tasks) as the task's user: the task
+  /// command's `user`, else the framework's (Mesos' --switch_user).
+  bool switch_user = true;
+  /// Users that may run tasks here; empty: any.
+  std::vector<std::string> allowed_users;
+  /// How often containers are checked against their memory limits.
+  caf::timespan isolation_check_interval = std::chrono::milliseconds(500);
+  /// How often sandboxes are measured (disk/du) and old ones collected.
+  caf::timespan disk_watch_interval = std::chrono::seconds(15);
+  /// Sandboxes of ended executors are removed after this long (sooner as
+  /// the disk fills, see agent/gc.hpp).
+  std::chrono::seconds gc_delay = std::chrono::hours(24 * 7);
+  double gc_disk_headroom = 0.1;
 };
 
 /// Spawns an agent; it registers with the master once it receives

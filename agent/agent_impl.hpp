@@ -20,12 +20,15 @@
 #include "actors/status.hpp"
 #include "actors/types.hpp"
 #include "agent/agent.hpp"
+#include "agent/gc.hpp"
+#include "agent/isolation.hpp"
 #include "storage/agent_store.hpp"
 
 namespace caldera::agent_detail {
 
 using key_t = std::pair<std::string, std::string>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using isolate_atom = caf::atom_constant<caf::atom("isolate")>;
 
 enum class phase { idle, connecting, registering, registered };
 
@@ -38,6 +41,10 @@ struct executor_rec {
   std::vector<run_task_msg> queued;
   std::set<std::string> tasks; // non-terminal task ids
   std::string sandbox;
+  /// The limit the container hit (it is being destroyed).
+  std::optional<limitation> limited;
+  /// The executor's own resources (from its ExecutorInfo).
+  resources own;
 };
 
 struct task_rec {
@@ -70,6 +77,8 @@ struct agent_data {
   std::deque<nlohmann::json> completed_executors;
   std::map<key_t, std::vector<nlohmann::json>> completed_tasks; // by executor
   std::shared_ptr<const agent_view> published_view;
+  std::unique_ptr<sandbox_gc> gc;
+  std::chrono::steady_clock::time_point last_disk_watch{};
   static inline const char* name = "agent";
 };
 
@@ -140,6 +149,22 @@ void checkpoint_task(agent_actor* self, const key_t& key);
 /// master once every recovered executor re-registered or the timeout passed.
 void recover(agent_actor* self);
 void finish_recovery(agent_actor* self);
+
+// -- agent_isolation.cpp -------------------------------------------------------
+
+/// What the isolators should enforce for an executor: its own resources
+/// plus those of its tasks that have not ended.
+container_limits limits_of(agent_actor* self, const key_t& ekey);
+/// The user a new executor for this task runs as ("" : the agent's), or an
+/// error message when that user may not run tasks here.
+caf::expected<std::string> task_user(agent_actor* self, const run_task_msg& m);
+/// The limit an executor's container hit, if any (recorded, and the
+/// container destroyed, the first time).
+std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey,
+                                            bool with_disk);
+/// The periodic check of every container (memory; disk and sandbox GC at
+/// the disk watch interval).
+void check_containers(agent_actor* self);
 
 // -- agent_view.cpp -------------------------------------------------------------
 

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <sstream>
 #include <mutex>
+#include <grp.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -118,10 +120,125 @@ void kill_session(pid_t sid) noexcept try {
   // /proc changed while it was read; the group kill above still happened.
 }
 
+// A user's ids, looked up before fork.
+struct user_ids {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string home;
+};
+
+caf::expected<user_ids> lookup_user(const std::string& name) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  int rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr)
+    return make_error(errc::invalid_config,
+                      "user '" + name + "' does not exist on this agent"
+                        + (rc != 0 ? std::string{" ("} + std::strerror(rc) + ")" : ""));
+  user_ids u;
+  u.uid = pw.pw_uid;
+  u.gid = pw.pw_gid;
+  u.home = pw.pw_dir ? pw.pw_dir : "/";
+  int n = 64;
+  u.groups.resize(static_cast<size_t>(n));
+  if (::getgrouplist(name.c_str(), u.gid, u.groups.data(), &n) < 0) {
+    u.groups.resize(static_cast<size_t>(n));
+    ::getgrouplist(name.c_str(), u.gid, u.groups.data(), &n);
+  }
+  u.groups.resize(static_cast<size_t>(std::max(n, 0)));
+  if (u.uid != ::geteuid() && ::geteuid() != 0)
+    return make_error(errc::invalid_config,
+                      "the agent runs as uid " + std::to_string(::geteuid())
+                        + " and cannot switch to user '" + name
+                        + "': run it as root, or with --switch_user=false");
+  return u;
+}
+
+// Starts a container's first process: a new session, in its cgroups (the
+// `joins` files), output to the sandbox files, as `user`. A failure before
+// exec comes back through a close-on-exec pipe as a clear error.
+caf::expected<pid_t> spawn(std::vector<char*>& argv, std::vector<char*>& envp,
+                           const std::string& out, const std::string& err,
+                           const std::string& sandbox, const std::vector<std::string>& joins,
+                           const std::optional<user_ids>& user) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    return make_error(errc::invalid_config, std::string{"pipe: "} + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    return make_error(errc::invalid_config, std::string{"fork: "} + std::strerror(e));
+  }
+  if (pid == 0) {
+    // The child: async-signal-safe calls only.
+    auto fail = [&](int stage) {
+      int report[2] = {stage, errno};
+      (void)!::write(pipefd[1], report, sizeof(report));
+      ::_exit(127);
+    };
+    ::close(pipefd[0]);
+    if (::setsid() < 0)
+      fail(1);
+    for (auto& j : joins) {
+      int fd = ::open(j.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0", 1) != 1)
+        fail(2);
+      ::close(fd);
+    }
+    int in = ::open("/dev/null", O_RDONLY);
+    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || o < 0 || e < 0 || ::dup2(in, 0) < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0)
+      fail(3);
+    if (::chdir(sandbox.c_str()) != 0)
+      fail(4);
+    if (user) {
+      if (::setgroups(user->groups.size(), user->groups.data()) != 0 || ::setgid(user->gid) != 0
+          || ::setuid(user->uid) != 0)
+        fail(5);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig)
+      ::signal(sig, SIG_DFL);
+    ::execve(argv[0], argv.data(), envp.data());
+    fail(6);
+  }
+  ::close(pipefd[1]);
+  int report[2] = {0, 0};
+  ssize_t n;
+  while ((n = ::read(pipefd[0], report, sizeof(report))) < 0 && errno == EINTR) {
+  }
+  ::close(pipefd[0]);
+  if (n <= 0)
+    return pid; // exec succeeded (the pipe closed on exec)
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  static const char* const stages[] = {"",
+                                       "setsid",
+                                       "joining its cgroups",
+                                       "opening its sandbox's stdout/stderr",
+                                       "entering its sandbox",
+                                       "switching to the task's user",
+                                       "executing"};
+  int stage = report[0] >= 1 && report[0] <= 6 ? report[0] : 6;
+  return make_error(errc::invalid_config, std::string{"cannot start '"} + argv[0] + "': "
+                                            + stages[stage] + " failed: "
+                                            + std::strerror(report[1]));
+}
+
 class posix_containerizer : public containerizer {
 public:
-  posix_containerizer(std::string executor_path, std::string state_dir)
-    : executor_path_(std::move(executor_path)), state_dir_(std::move(state_dir)) {
+  posix_containerizer(std::string executor_path, std::string state_dir,
+                      std::shared_ptr<isolation> iso)
+    : executor_path_(std::move(executor_path)), state_dir_(std::move(state_dir)),
+      iso_(std::move(iso)) {
     std::error_code ec;
     std::filesystem::create_directories(state_dir_, ec);
   }
@@ -133,11 +250,29 @@ public:
       argv_s = {executor_path_};
     else
       argv_s = {"/bin/sh", "-c", spec.command};
+    // Everything the child needs is made before fork: after it, only
+    // async-signal-safe calls.
+    std::optional<user_ids> user;
+    if (!spec.user.empty()) {
+      auto u = lookup_user(spec.user);
+      if (!u)
+        return u.error();
+      user = std::move(*u);
+    }
     std::vector<std::string> env_s;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string kv = *e;
-      if (kv.rfind("CALDERA_", 0) != 0)
-        env_s.push_back(std::move(kv));
+      if (kv.rfind("CALDERA_", 0) == 0)
+        continue;
+      if (user && (kv.rfind("USER=", 0) == 0 || kv.rfind("LOGNAME=", 0) == 0
+                   || kv.rfind("HOME=", 0) == 0))
+        continue;
+      env_s.push_back(std::move(kv));
+    }
+    if (user) {
+      env_s.push_back("USER=" + spec.user);
+      env_s.push_back("LOGNAME=" + spec.user);
+      env_s.push_back("HOME=" + user->home);
     }
     for (auto& [k, v] : spec.env)
       env_s.push_back(k + "=" + v);
@@ -149,55 +284,65 @@ public:
     for (auto& s : env_s)
       envp.push_back(s.data());
     envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
     std::string out = spec.sandbox + "/stdout";
     std::string err = spec.sandbox + "/stderr";
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addchdir_np(&fa, spec.sandbox.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK
-                                      | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0)
-      return make_error(errc::invalid_config, "cannot start '" + argv_s[0]
-                                                + "': " + std::strerror(rc));
+    // The sandbox and its output files belong to the task's user.
+    for (auto* f : {&out, &err}) {
+      int fd = ::open(f->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0)
+        ::close(fd);
+    }
+    if (user)
+      for (const std::string* f : {&spec.sandbox, static_cast<const std::string*>(&out), static_cast<const std::string*>(&err)})
+        if (::chown(f->c_str(), user->uid, user->gid) != 0)
+          return make_error(errc::invalid_config, "cannot give '" + *f + "' to user '"
+                                                    + spec.user + "': " + std::strerror(errno));
+    std::string cgroup = std::to_string(::getpid()) + "-" + std::to_string(++launched_);
+    std::vector<std::string> joins;
+    if (iso_) {
+      if (auto e = iso_->prepare(cgroup, spec.limits))
+        return make_error(errc::invalid_config, "cannot isolate the container: " + describe(e));
+      joins = iso_->join_files(cgroup);
+    }
+    auto pid_or = spawn(argv, envp, out, err, spec.sandbox, joins, user);
+    if (!pid_or) {
+      if (iso_)
+        iso_->cleanup(cgroup);
+      return pid_or.error();
+    }
+    pid_t pid = *pid_or;
+    if (iso_)
+      iso_->started(cgroup, pid, spec.sandbox);
     {
       std::lock_guard<std::mutex> g{live_->mtx};
       live_->pids[std::to_string(pid)] = pid;
+      live_->cgroups[std::to_string(pid)] = cgroup;
     }
     auto record = state_dir_ + "/" + std::to_string(pid);
     {
       std::ofstream f{record};
-      f << start_time(pid) << "\n";
+      f << start_time(pid) << "\n" << cgroup << "\n" << spec.sandbox << "\n";
     }
-    // The reaper shares `live_`, never `this`: it may outlive the
-    // containerizer.
-    std::thread([live = live_, pid, record, on_exit = std::move(on_exit)] {
+    // The reaper shares `live_` and `iso_`, never `this`: it may outlive
+    // the containerizer.
+    std::thread([live = live_, iso = iso_, cgroup, pid, record, on_exit = std::move(on_exit)] {
       int status = 0;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
+      // Whether a limit ended it is known only while its cgroup exists.
+      auto limited = iso ? iso->check(cgroup, false) : std::nullopt;
       {
         std::lock_guard<std::mutex> g{live->mtx};
         live->pids.erase(std::to_string(pid));
+        live->cgroups.erase(std::to_string(pid));
+        if (limited)
+          live->ended_limited[std::to_string(pid)] = *limited;
       }
       // The session may have left processes behind: kill them all.
       kill_session(pid);
       std::remove(record.c_str());
+      if (iso)
+        iso->cleanup(cgroup);
       on_exit(status);
     }).detach();
     return std::to_string(pid);
@@ -229,14 +374,26 @@ public:
       std::remove(record.c_str());
       return false;
     }
+    std::string cgroup, sandbox;
+    {
+      std::ifstream f{record};
+      std::string first;
+      std::getline(f, first);
+      std::getline(f, cgroup);
+      std::getline(f, sandbox);
+    }
     {
       std::lock_guard<std::mutex> g{live_->mtx};
       live_->pids[container_id] = static_cast<pid_t>(pid);
+      if (!cgroup.empty())
+        live_->cgroups[container_id] = cgroup;
     }
+    if (iso_ && !cgroup.empty())
+      iso_->started(cgroup, static_cast<pid_t>(pid), sandbox);
     // Not our child: watch it through a pidfd (or /proc where pidfds are
     // missing); its exit status is lost with its old parent.
-    std::thread([live = live_, pid = static_cast<pid_t>(pid), record, recorded,
-                 on_exit = std::move(on_exit)] {
+    std::thread([live = live_, iso = iso_, cgroup, pid = static_cast<pid_t>(pid), record,
+                 recorded, on_exit = std::move(on_exit)] {
       int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
       while (runs(pid, recorded)) {
         if (fd >= 0) {
@@ -248,12 +405,18 @@ public:
       }
       if (fd >= 0)
         ::close(fd);
+      auto limited = iso && !cgroup.empty() ? iso->check(cgroup, false) : std::nullopt;
       {
         std::lock_guard<std::mutex> g{live->mtx};
         live->pids.erase(std::to_string(pid));
+        live->cgroups.erase(std::to_string(pid));
+        if (limited)
+          live->ended_limited[std::to_string(pid)] = *limited;
       }
       kill_session(pid);
       std::remove(record.c_str());
+      if (iso && !cgroup.empty())
+        iso->cleanup(cgroup);
       on_exit(unknown_exit_status);
     }).detach();
     return true;
@@ -284,14 +447,61 @@ public:
     return "posix";
   }
 
+  void update(const std::string& container_id, const container_limits& lim) override {
+    if (auto cg = cgroup_of(container_id); iso_ && !cg.empty())
+      iso_->update(cg, lim);
+  }
+
+  std::optional<limitation> check(const std::string& container_id, bool with_disk) override {
+    {
+      std::lock_guard<std::mutex> g{live_->mtx};
+      if (auto i = live_->ended_limited.find(container_id); i != live_->ended_limited.end()) {
+        auto l = i->second;
+        live_->ended_limited.erase(i);
+        return l;
+      }
+    }
+    auto cg = cgroup_of(container_id);
+    if (!iso_ || cg.empty())
+      return std::nullopt;
+    return iso_->check(cg, with_disk);
+  }
+
+  std::optional<container_usage> usage(const std::string& container_id) override {
+    auto cg = cgroup_of(container_id);
+    if (!iso_ || cg.empty())
+      return std::nullopt;
+    return iso_->usage(cg);
+  }
+
+  std::string isolators() const override {
+    if (!iso_)
+      return {};
+    std::string out;
+    for (auto& n : iso_->names())
+      out += (out.empty() ? "" : ",") + n;
+    return out;
+  }
+
 private:
   struct live_set {
     std::mutex mtx;
     std::map<std::string, pid_t> pids;
+    std::map<std::string, std::string> cgroups;          // container id -> cgroup name
+    std::map<std::string, limitation> ended_limited;      // ended by a limit
   };
+
+  std::string cgroup_of(const std::string& container_id) {
+    std::lock_guard<std::mutex> g{live_->mtx};
+    auto i = live_->cgroups.find(container_id);
+    return i == live_->cgroups.end() ? std::string{} : i->second;
+  }
+
   std::string executor_path_;
   std::string state_dir_;
+  std::shared_ptr<isolation> iso_;
   std::shared_ptr<live_set> live_ = std::make_shared<live_set>();
+  uint64_t launched_ = 0;
 };
 
 class in_process_containerizer : public containerizer {
@@ -395,9 +605,10 @@ private:
 } // namespace
 
 std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path,
-                                                        std::string state_dir) {
+                                                        std::string state_dir,
+                                                        std::shared_ptr<isolation> iso) {
   return std::make_unique<posix_containerizer>(std::move(executor_path),
-                                               std::move(state_dir));
+                                               std::move(state_dir), std::move(iso));
 }
 
 std::unique_ptr<containerizer>

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -22,6 +23,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/executor.hpp"
+#include "agent/isolation.hpp"
 
 namespace caldera {
 
@@ -34,6 +36,11 @@ struct container_spec {
   std::map<std::string, std::string> env;
   /// The agent itself, for in-process executors.
   caf::actor agent;
+  /// What the isolators enforce (posix containerizer).
+  container_limits limits;
+  /// Run as this user (its uid, gid and groups; the sandbox becomes its);
+  /// empty: as the agent's user.
+  std::string user;
 };
 
 class containerizer {
@@ -59,13 +66,33 @@ public:
   virtual size_t destroy_unknown() = 0;
   /// "posix" or "in-process".
   virtual const char* name() const = 0;
+
+  /// New limits for a running container (tasks came or went).
+  virtual void update(const std::string& container_id, const container_limits& lim) {
+  }
+  /// A limitation the container hit (it is then to be destroyed and its
+  /// tasks failed with the limitation's reason); `with_disk` also measures
+  /// its sandbox.
+  virtual std::optional<limitation> check(const std::string& container_id, bool with_disk) {
+    return std::nullopt;
+  }
+  /// Its resource statistics; nullopt where the containerizer has none.
+  virtual std::optional<container_usage> usage(const std::string& container_id) {
+    return std::nullopt;
+  }
+  /// The isolators in use ("" for none) and why they were chosen.
+  virtual std::string isolators() const {
+    return {};
+  }
 };
 
 /// Executors as processes; `executor_path` is the command executor binary.
 /// Each live container is recorded in `state_dir` (its session leader's pid
-/// and start time) until it is reaped.
+/// and start time, its cgroup name and sandbox) until it is reaped. `iso`
+/// (may be null: no isolation) limits and measures containers.
 std::unique_ptr<containerizer> make_posix_containerizer(std::string executor_path,
-                                                        std::string state_dir);
+                                                        std::string state_dir,
+                                                        std::shared_ptr<isolation> iso = {});
 
 /// The exit status of a container whose process is not this agent's child
 /// (recovered after a restart): it ended, how is not known.

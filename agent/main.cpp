@@ -18,6 +18,7 @@
 #include "actors/node.hpp"
 #include "actors/node_actor.hpp"
 #include "agent/agent.hpp"
+#include "agent/isolation.hpp"
 #include "agent/resources_detect.hpp"
 
 namespace {
@@ -44,8 +45,18 @@ struct agent_config : caldera::node_config {
   int32_t http_port = -1;
   std::string http_ip;
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
+  std::string isolation;
+  bool cgroups_enable_cfs = false;
+  bool enforce_container_disk_quota = false;
+  bool switch_user = true;
+  std::string allowed_users;
+  caf::timespan gc_delay = std::chrono::hours(24 * 7);
+  double gc_disk_headroom = 0.1;
+  caf::timespan disk_watch_interval = std::chrono::seconds(15);
+  caf::timespan isolation_check_interval = std::chrono::milliseconds(500);
 
   caldera::resources res;
+  std::vector<std::string> allowed;
   caldera::endpoint master_ep;
   std::vector<std::pair<std::string, std::string>> attributes;
 
@@ -69,7 +80,27 @@ struct agent_config : caldera::node_config {
            "at start: 'reconnect' to executors a previous agent left running "
            "(from the checkpoint in the work dir), or 'cleanup' to destroy them")
       .add(executor_reregister_timeout, "executor-reregister-timeout",
-           "how long a restarted agent waits for its executors to reconnect, e.g. 5s");
+           "how long a restarted agent waits for its executors to reconnect, e.g. 5s")
+      .add(isolation, "isolation",
+           "isolators, comma-separated: cgroups/cpu, cgroups/mem, posix/cpu, posix/mem, "
+           "disk/du (default: cgroups where a writable hierarchy exists, else posix)")
+      .add(cgroups_enable_cfs, "cgroups_enable_cfs",
+           "cap each container's CPU time at its cpus (CFS quota), not only weight it")
+      .add(enforce_container_disk_quota, "enforce_container_disk_quota",
+           "with disk/du: destroy a container whose sandbox outgrows its disk resource")
+      .add(switch_user, "switch_user",
+           "run tasks as their framework's user (false: as the agent's user)")
+      .add(allowed_users, "allowed_users",
+           "users that may run tasks here, comma-separated (default: any)")
+      .add(gc_delay, "gc_delay",
+           "how long sandboxes of ended executors are kept at most, e.g. 168h")
+      .add(gc_disk_headroom, "gc_disk_headroom",
+           "free disk fraction to keep: sandboxes are removed sooner as the disk fills "
+           "(age limit = gc_delay * max(0, 1 - headroom - disk usage))")
+      .add(disk_watch_interval, "disk_watch_interval",
+           "how often sandboxes are measured (disk/du) and collected, e.g. 15s")
+      .add(isolation_check_interval, "isolation_check_interval",
+           "how often containers are checked against their memory limits, e.g. 500ms");
   }
 
   std::optional<std::string> validate() override {
@@ -85,6 +116,25 @@ struct agent_config : caldera::node_config {
       return "option 'executor-reregister-timeout': must be positive";
     if (work_dir.empty())
       return "option 'work-dir': must not be empty";
+    if (gc_delay < caf::timespan{0})
+      return "option 'gc_delay': must not be negative";
+    if (!(gc_disk_headroom >= 0 && gc_disk_headroom <= 1))
+      return "option 'gc_disk_headroom': " + std::to_string(gc_disk_headroom)
+             + " is not between 0 and 1";
+    if (disk_watch_interval <= caf::timespan{0})
+      return "option 'disk_watch_interval': must be positive";
+    if (isolation_check_interval <= caf::timespan{0})
+      return "option 'isolation_check_interval': must be positive";
+    {
+      std::string rest = allowed_users;
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        auto u = rest.substr(0, comma);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+        if (!u.empty())
+          allowed.push_back(u);
+      }
+    }
     auto r = caldera::resources::parse(resources_text);
     if (!r)
       return "option 'resources': " + caldera::describe(r.error());
@@ -145,7 +195,28 @@ int main(int argc, char** argv) {
   // Executors a previous agent left running are recovered from the
   // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";
-  opts.containers = make_posix_containerizer(cfg.executor_path, containers_dir);
+  caldera::isolation_options iso_opts;
+  iso_opts.isolation = cfg.isolation;
+  iso_opts.cgroups_enable_cfs = cfg.cgroups_enable_cfs;
+  iso_opts.enforce_container_disk_quota = cfg.enforce_container_disk_quota;
+  auto iso = isolation::create(iso_opts);
+  if (!iso) {
+    std::fprintf(stderr, "caldera-agent: option 'isolation': %s\n",
+                 describe(iso.error()).c_str());
+    return 2;
+  }
+  std::shared_ptr<isolation> isolators = std::move(*iso);
+  std::string iso_names;
+  for (auto& n : isolators->names())
+    iso_names += (iso_names.empty() ? "" : ",") + n;
+  log::info("isolation", {{"isolators", iso_names}, {"why", isolators->why()}});
+  opts.containers = make_posix_containerizer(cfg.executor_path, containers_dir, isolators);
+  opts.switch_user = cfg.switch_user;
+  opts.allowed_users = cfg.allowed;
+  opts.gc_delay = std::chrono::duration_cast<std::chrono::seconds>(cfg.gc_delay);
+  opts.gc_disk_headroom = cfg.gc_disk_headroom;
+  opts.disk_watch_interval = cfg.disk_watch_interval;
+  opts.isolation_check_interval = cfg.isolation_check_interval;
   std::unique_ptr<http_server> http;
   if (cfg.http_port >= 0) {
     auto box = std::make_shared<agent_box>();

@@ -7,7 +7,10 @@
 // 10 clients poll /master/state, and prints one JSON line per size:
 //
 //   {"agents":N,"tasks":M,"state_p50_ms":X,"state_p99_ms":Y,
-//    "cycle_ms_idle":A,"cycle_ms_polled":B, ...}
+//    "cycle_ms_idle":A,"cycle_ms_polled":B,"cycle_ms_polled_gzip":C, ...}
+//
+// (also "ui_poll_p50_ms": /master/state-summary plus /master/tasks?limit=500,
+// what the web UI fetches every 2 s).
 //
 //   bench-state [--agents 1000 --tasks 10000] [--sizes 1000x10000,10000x100000]
 #include <algorithm>
@@ -193,8 +196,12 @@ nlohmann::json run(size_t agents, size_t tasks) {
   }
   httplib::Client cli{"127.0.0.1", port};
   cli.set_read_timeout(60, 0);
-  std::vector<double> lat;
-  size_t bytes = 0;
+  std::vector<double> lat, ui_lat, gzip_lat;
+  size_t bytes = 0, gzip_bytes = 0;
+  httplib::Client gz{"127.0.0.1", port};
+  gz.set_read_timeout(60, 0);
+  gz.set_default_headers({{"Accept-Encoding", "gzip"}});
+  gz.set_decompress(false);
   auto deadline = std::chrono::steady_clock::now() + 8s;
   while (lat.size() < 40 && (lat.size() < 5 || std::chrono::steady_clock::now() < deadline)) {
     auto a = std::chrono::steady_clock::now();
@@ -207,50 +214,85 @@ nlohmann::json run(size_t agents, size_t tasks) {
                                + " (running " + std::to_string(running->load()) + ")");
     bytes = r->body.size();
     lat.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+    // The same for a client that accepts gzip.
+    auto g0 = std::chrono::steady_clock::now();
+    auto g = gz.Get("/master/state");
+    if (!g || g->status != 200)
+      throw std::runtime_error("GET /master/state (gzip) failed");
+    gzip_bytes = g->body.size();
+    gzip_lat.push_back(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g0).count());
+    // What the web UI polls every 2 s.
+    auto ui0 = std::chrono::steady_clock::now();
+    auto s1 = cli.Get("/master/state-summary");
+    auto s2 = cli.Get("/master/tasks?limit=500&order=desc");
+    if (!s1 || s1->status != 200 || !s2 || s2->status != 200)
+      throw std::runtime_error("GET of what the web UI polls failed");
+    ui_lat.push_back(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ui0).count());
     std::this_thread::sleep_for(100ms); // spans several snapshots
   }
-  // Idle and polled windows alternate (three of each, 2 s) and each figure
-  // is the median: one window of each says more about the machine's noise
-  // than about the readers. The readers stand for clients on other hosts
+  // Idle and polled windows alternate (2 s each, three rounds) and each
+  // figure is the median: one window of each says more about the machine's
+  // noise than about the readers. The readers stand for clients on other hosts
   // and run at the same low priority as the HTTP threads, so what is left
   // is what serving costs the master.
-  std::atomic<bool> polling{false}, stop{false};
-  std::atomic<size_t> polls{0};
+  // mode: 0 idle, 1 readers that take the body as it is, 2 readers that
+  // accept gzip (as browsers, curl --compressed, Python and Go clients do;
+  // they inflate on their own hosts, so these do not).
+  std::atomic<int> mode{0};
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> polls{0}, polls_gzip{0};
   std::vector<std::thread> readers;
   for (int i = 0; i < 10; ++i)
     readers.emplace_back([&] {
       lower_thread_priority();
-      httplib::Client c{"127.0.0.1", port};
-      c.set_read_timeout(60, 0);
+      httplib::Client plain{"127.0.0.1", port}, zipped{"127.0.0.1", port};
+      plain.set_read_timeout(60, 0);
+      zipped.set_read_timeout(60, 0);
+      zipped.set_default_headers({{"Accept-Encoding", "gzip"}});
+      zipped.set_decompress(false);
       while (!stop) {
-        if (!polling) {
+        int m = mode;
+        if (m == 0) {
           std::this_thread::sleep_for(10ms);
           continue;
         }
-        if (auto r = c.Get("/master/state"); r && r->status == 200)
-          ++polls;
+        if (auto r = (m == 1 ? plain : zipped).Get("/master/state"); r && r->status == 200)
+          ++(m == 1 ? polls : polls_gzip);
       }
     });
-  std::vector<double> idle_w, polled_w;
+  std::vector<double> idle_w, polled_w, gzip_w;
+  auto window = [&](int m, std::vector<double>& into) {
+    mode = m;
+    if (m == 0)
+      std::this_thread::sleep_for(300ms); // requests in flight finish
+    into.push_back(mean_cycle_ms(2s));
+  };
   for (int round = 0; round < 3; ++round) {
-    polling = false;
-    std::this_thread::sleep_for(300ms); // requests in flight finish
-    idle_w.push_back(mean_cycle_ms(2s));
-    polling = true;
-    polled_w.push_back(mean_cycle_ms(2s));
+    window(0, idle_w);
+    window(1, polled_w);
+    window(0, idle_w);
+    window(2, gzip_w);
   }
   stop = true;
   for (auto& t : readers)
     t.join();
-  double idle = pct(idle_w, 0.5), polled = pct(polled_w, 0.5);
+  double idle = pct(idle_w, 0.5), polled = pct(polled_w, 0.5), polled_gzip = pct(gzip_w, 0.5);
   nlohmann::json out{{"agents", agents},
                      {"tasks", tasks},
                      {"state_p50_ms", pct(lat, 0.5)},
                      {"state_p99_ms", pct(lat, 0.99)},
                      {"cycle_ms_idle", idle},
                      {"cycle_ms_polled", polled},
+                     {"cycle_ms_polled_gzip", polled_gzip},
                      {"state_bytes", bytes},
+                     {"gzip_p50_ms", pct(gzip_lat, 0.5)},
+                     {"gzip_p99_ms", pct(gzip_lat, 0.99)},
+                     {"gzip_bytes", gzip_bytes},
+                     {"ui_poll_p50_ms", pct(ui_lat, 0.5)},
                      {"polls_in_6s", polls.load()},
+                     {"gzip_polls_in_6s", polls_gzip.load()},
                      {"setup_s", setup_s}};
   (*http)->stop();
   caf::anon_send_exit(fw, caf::exit_reason::kill);

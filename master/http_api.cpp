@@ -5,6 +5,7 @@
 #include <set>
 
 #include <httplib.h>
+#include <zlib.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
@@ -44,6 +45,28 @@ struct tally {
   std::map<std::string, size_t> tasks; // by state name
   uint32_t offers = 0;
 };
+
+bool accepts_gzip(const httplib::Request& req) {
+  auto v = req.get_header_value("Accept-Encoding");
+  return v.find("gzip") != std::string::npos;
+}
+
+// `text` as a gzip stream (fast level: it is made while a reader waits).
+std::string gzip(const std::string& text) {
+  z_stream z{};
+  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return {};
+  std::string out;
+  out.resize(deflateBound(&z, text.size()));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : std::string{};
+}
 
 tally count(schema::State::Reader v) {
   tally t;
@@ -208,13 +231,24 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
                       published_state& p) {
     p.state_json = std::make_shared<const std::string>(renderer->render(p));
   });
-  auto state = [snap, shared_info](const httplib::Request&, httplib::Response& res) {
+  auto state = [snap, shared_info](const httplib::Request& req, httplib::Response& res) {
     auto p = snap(res);
     if (!p)
       return;
     auto text = p->state_json;
     if (!text) // published before the server started
       text = std::make_shared<const std::string>(state_renderer{*shared_info}.render(*p));
+    // Most clients accept gzip (browsers, curl --compressed, Python, Go):
+    // a tenth of the bytes to move per reader, compressed once per snapshot.
+    if (accepts_gzip(req)) {
+      std::call_once(p->gzip_once, [&] {
+        p->state_gzip = std::make_shared<const std::string>(gzip(*text));
+      });
+      if (!p->state_gzip->empty()) {
+        text = p->state_gzip;
+        res.set_header("Content-Encoding", "gzip");
+      }
+    }
     // Streamed from the shared text: 40 MB are not copied per request.
     res.status = 200;
     res.set_content_provider(

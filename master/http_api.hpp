@@ -35,6 +35,9 @@ struct published_state {
   // /master/state, rendered by the box's thread before the snapshot is
   // visible (null without an HTTP server).
   std::shared_ptr<const std::string> state_json;
+  // The same, gzip-compressed: made by the first reader that accepts gzip.
+  mutable std::once_flag gzip_once;
+  mutable std::shared_ptr<const std::string> state_gzip;
 };
 
 /// Where the master puts its snapshots and HTTP threads take them. With a

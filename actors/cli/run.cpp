@@ -6,6 +6,8 @@
 // task was killed; 1 for TASK_LOST / ERROR / DROPPED and for errors of caldera
 // itself (master unreachable, no fitting offer within --offer-timeout);
 // 2 for a malformed command line.
+#include <pwd.h>
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -211,8 +213,11 @@ int cmd_run(int argc, char** argv) {
   spec.task_id = args.opts.count("task-id") ? args.opts["task-id"] : "run-" + ids.token();
   scheduler_options so;
   so.name = args.opts.count("name") ? args.opts["name"] : "caldera-run";
-  const char* user = std::getenv("USER");
-  so.user = args.opts.count("user") ? args.opts["user"] : (user ? user : "root");
+  // The caller's user by default (Mesos' scheduler driver does the same).
+  std::string caller = std::to_string(::geteuid());
+  if (auto* pw = ::getpwuid(::geteuid()))
+    caller = pw->pw_name;
+  so.user = args.opts.count("user") ? args.opts["user"] : caller;
   so.roles = {args.opts.count("role") ? args.opts["role"] : "*"};
   so.master_endpoint = *ep;
   so.partition_aware = args.opts.count("partition-aware") > 0;

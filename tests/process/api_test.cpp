@@ -94,6 +94,23 @@ TEST_CASE("HTTP API, metrics and caldera logs on a master and an agent process")
   CHECK(running_task["statuses"].back()["timestamp"].get<double>() > 0);
   auto alias = get_json(mhttp, "/state");
   CHECK(alias["id"] == st["id"]);
+  {
+    // A client that accepts gzip gets the same document, compressed.
+    auto colon = mhttp.rfind(':');
+    httplib::Client cli{mhttp.substr(0, colon), std::stoi(mhttp.substr(colon + 1))};
+    cli.set_decompress(false);
+    auto raw = cli.Get("/state", {{"Accept-Encoding", "gzip"}});
+    REQUIRE(raw);
+    CHECK(raw->get_header_value("Content-Encoding") == "gzip");
+    REQUIRE(raw->body.size() > 2);
+    CHECK(static_cast<unsigned char>(raw->body[0]) == 0x1f); // gzip magic
+    cli.set_decompress(true);
+    auto inflated = cli.Get("/state", {{"Accept-Encoding", "gzip"}});
+    REQUIRE(inflated);
+    auto j = json::parse(inflated->body);
+    CHECK(j["id"] == alias["id"]);
+    CHECK(j["slaves"].size() == alias["slaves"].size());
+  }
 
   // Other endpoints.
   auto tasks = get_json(mhttp, "/master/tasks?limit=1&order=asc");

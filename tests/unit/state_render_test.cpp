@@ -42,7 +42,7 @@ namespace {
 
 // A snapshot with one agent, one framework and `n` tasks; task 0 has
 // `extra` more statuses (FINISHED) when `finished`.
-published_state snapshot(int n, bool finished) {
+std::shared_ptr<published_state> snapshot(int n, bool finished) {
   capnp::MallocMessageBuilder mb;
   auto st = mb.initRoot<schema::State>();
   st.setMasterId("m1");
@@ -74,8 +74,8 @@ published_state snapshot(int n, bool finished) {
       ss[1].setMessage("done \xFF");
     }
   }
-  published_state p;
-  p.state = state_msg{mb};
+  auto p = std::make_shared<published_state>();
+  p->state = state_msg{mb};
   return p;
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("state_renderer: text reused across snapshots equals a fresh render") 
   info.hostname = "h";
   info.flags = {{"port", "5050"}};
   state_renderer cached{info};
-  auto first = cached.render(snapshot(3, false));
+  auto first = cached.render(*snapshot(3, false));
   auto j = json::parse(first);
   CHECK(j["slaves"].size() == 1);
   CHECK(j["slaves"][0]["hostname"] == "h\"1");
@@ -98,8 +98,8 @@ TEST_CASE("state_renderer: text reused across snapshots equals a fresh render") 
   CHECK(j["flags"]["port"] == "5050");
   // Task 0 finishes and task 2 is gone: the cached render must show both.
   auto next = snapshot(2, true);
-  auto again = cached.render(next);
-  CHECK(again == state_renderer{info}.render(next));
+  auto again = cached.render(*next);
+  CHECK(again == state_renderer{info}.render(*next));
   auto k = json::parse(again);
   REQUIRE(k["frameworks"][0]["completed_tasks"].size() == 1);
   CHECK(k["frameworks"][0]["completed_tasks"][0]["state"] == "TASK_FINISHED");

@@ -1,0 +1,107 @@
+// The agent's side of isolation: limits from task resources, task users,
+// limitations (a container over its memory or disk is destroyed and its
+// tasks fail with the limitation's reason), and sandbox GC.
+#include <algorithm>
+#include <filesystem>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "agent/agent_impl.hpp"
+
+namespace caldera::agent_detail {
+
+namespace {
+
+resources task_resources(const run_task_msg& m) {
+  auto r = resources::from_capnp(m.read()->getTask().getResources());
+  return r ? *r : resources{};
+}
+
+std::string agent_user() {
+  if (auto* pw = ::getpwuid(::geteuid()))
+    return pw->pw_name;
+  return std::to_string(::geteuid());
+}
+
+} // namespace
+
+container_limits limits_of(agent_actor* self, const key_t& ekey) {
+  auto& d = self->state;
+  container_limits lim;
+  auto ex = d.executors.find(ekey);
+  if (ex == d.executors.end())
+    return lim;
+  resources total = ex->second.own;
+  for (auto& tid : ex->second.tasks)
+    if (auto t = d.tasks.find({ekey.first, tid}); t != d.tasks.end())
+      total += task_resources(t->second.launch);
+  lim.cpus = total.scalar("cpus");
+  lim.mem_bytes = static_cast<uint64_t>(total.scalar("mem") * (1 << 20));
+  lim.disk_bytes = static_cast<uint64_t>(total.scalar("disk") * (1 << 20));
+  return lim;
+}
+
+caf::expected<std::string> task_user(agent_actor* self, const run_task_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  std::string user = v->getTask().getCommand().getUser();
+  if (user.empty())
+    user = v->getTask().getExecutor().getCommand().getUser();
+  if (user.empty())
+    user = v->getFramework().getUser();
+  std::string effective = d.opts.switch_user && !user.empty() ? user : agent_user();
+  auto& allowed = d.opts.allowed_users;
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), effective) == allowed.end()) {
+    std::string list;
+    for (auto& a : allowed)
+      list += (list.empty() ? "" : ",") + a;
+    return make_error(errc::invalid_config, "user '" + effective
+                                              + "' may not run tasks on this agent (allowed_users: "
+                                              + list + ")");
+  }
+  return d.opts.switch_user ? user : std::string{};
+}
+
+std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey,
+                                            bool with_disk) {
+  auto& d = self->state;
+  auto ex = d.executors.find(ekey);
+  if (ex == d.executors.end() || ex->second.container_id.empty())
+    return std::nullopt;
+  auto& rec = ex->second;
+  if (rec.limited)
+    return rec.limited;
+  auto l = d.opts.containers->check(rec.container_id, with_disk);
+  if (!l)
+    return std::nullopt;
+  rec.limited = l;
+  log::warn("container_limitation", {{"framework_id", ekey.first},
+                                     {"executor_id", ekey.second},
+                                     {"reason", l->reason},
+                                     {"message", l->message}});
+  d.opts.containers->destroy(rec.container_id);
+  return l;
+}
+
+void check_containers(agent_actor* self) {
+  auto& d = self->state;
+  auto now = std::chrono::steady_clock::now();
+  bool disk = now - d.last_disk_watch >= d.opts.disk_watch_interval;
+  if (disk)
+    d.last_disk_watch = now;
+  std::vector<key_t> keys;
+  for (auto& [k, ex] : d.executors)
+    if (!ex.limited && !ex.container_id.empty())
+      keys.push_back(k);
+  for (auto& k : keys)
+    container_limited(self, k, disk);
+  if (disk && d.gc) {
+    double usage = filesystem_usage(d.opts.work_dir);
+    for (auto& p : d.gc->prune(sandbox_gc::clock::now(), usage))
+      log::info("sandbox_removed", {{"path", p}, {"disk_usage", usage}});
+  }
+}
+
+} // namespace caldera::agent_detail

@@ -1,0 +1,567 @@
+#include "agent/isolation.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/error.hpp"
+
+namespace caldera {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return {};
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+caf::error write_file(const std::string& path, const std::string& value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(errc::invalid_config,
+                      "cannot open '" + path + "': " + std::strerror(errno));
+  auto n = ::write(fd, value.data(), value.size());
+  int e = errno;
+  ::close(fd);
+  if (n < 0 || static_cast<size_t>(n) != value.size())
+    return make_error(errc::invalid_config, "cannot write '" + value + "' to '" + path
+                                              + "': " + std::strerror(e));
+  return {};
+}
+
+// "key value" lines (memory.stat, cpu.stat, memory.events, ...).
+uint64_t keyed(const std::string& text, const std::string& key, bool* found = nullptr) {
+  std::istringstream in{text};
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) {
+      if (found)
+        *found = true;
+      return v;
+    }
+  if (found)
+    *found = false;
+  return 0;
+}
+
+uint64_t number(const std::string& text) {
+  return std::strtoull(text.c_str(), nullptr, 10);
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  if (bytes % (1 << 20) == 0)
+    std::snprintf(buf, sizeof(buf), "%llu MiB", static_cast<unsigned long long>(bytes >> 20));
+  else
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// What /proc says of the processes of one session.
+struct session_sample {
+  uint64_t rss_bytes = 0;
+  uint64_t user_ticks = 0, system_ticks = 0;
+  uint32_t processes = 0;
+};
+
+session_sample sample_session(int sid) {
+  session_sample s;
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator("/proc", ec)) {
+    auto name = e.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9')
+      continue;
+    std::string all = read_file("/proc/" + name + "/stat");
+    auto close = all.rfind(')');
+    if (close == std::string::npos || close + 2 >= all.size())
+      continue;
+    // Fields from 3 on: state ppid pgrp session ... utime(14) stime(15)
+    // cutime(16) cstime(17) ... rss(24).
+    std::istringstream rest{all.substr(close + 2)};
+    std::vector<std::string> f{std::istream_iterator<std::string>{rest},
+                               std::istream_iterator<std::string>{}};
+    if (f.size() < 22 || f[3] != std::to_string(sid) || f[0] == "Z")
+      continue;
+    ++s.processes;
+    s.user_ticks += number(f[11]) + number(f[13]);
+    s.system_ticks += number(f[12]) + number(f[14]);
+    s.rss_bytes += number(f[21]) * static_cast<uint64_t>(page);
+  }
+  return s;
+}
+
+} // namespace
+
+uint64_t disk_usage(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  fs::recursive_directory_iterator it{dir, fs::directory_options::skip_permission_denied, ec};
+  for (; !ec && it != fs::recursive_directory_iterator{}; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0)
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+struct isolation::impl {
+  isolation_options opts;
+  std::vector<std::string> names;
+  std::string why;
+  bool cg_cpu = false, cg_mem = false, px_cpu = false, px_mem = false, du = false;
+  int version = 0;           // cgroup version in use (0: none)
+  // v1: controller -> the directory under which containers' cgroups go.
+  std::map<std::string, std::string> v1;
+  std::string v2;            // v2: the directory under which containers go
+
+  struct container {
+    container_limits lim;
+    int session = 0;
+    std::string sandbox;
+    uint64_t peak_rss = 0;          // posix sampling
+    uint64_t disk_used = 0;
+    bool disk_measured = false;
+  };
+  std::mutex mtx;
+  std::map<std::string, container> containers;
+
+  uint64_t mem_limit(const container_limits& l) const {
+    return l.mem_bytes > 0 ? l.mem_bytes + executor_mem_overhead : 0;
+  }
+
+  std::vector<std::string> dirs(const std::string& name) const {
+    std::vector<std::string> out;
+    if (version == 2) {
+      out.push_back(v2 + "/" + name);
+    } else if (version == 1) {
+      std::set<std::string> seen;
+      for (auto& [c, d] : v1)
+        if (seen.insert(d).second)
+          out.push_back(d + "/" + name);
+    }
+    return out;
+  }
+
+  std::string v1_dir(const std::string& controller, const std::string& name) const {
+    auto i = v1.find(controller);
+    return i == v1.end() ? std::string{} : i->second + "/" + name;
+  }
+
+  caf::error set_limits(const std::string& name, const container_limits& lim, bool first) {
+    if (version == 1) {
+      if (cg_mem && lim.mem_bytes > 0) {
+        auto dir = v1_dir("memory", name);
+        auto want = mem_limit(lim);
+        auto have = number(read_file(dir + "/memory.limit_in_bytes"));
+        if (first || want > have)
+          if (auto err = write_file(dir + "/memory.limit_in_bytes", std::to_string(want)))
+            return err;
+      }
+      if (cg_cpu && lim.cpus > 0) {
+        auto dir = v1_dir("cpu", name);
+        auto shares = std::max<uint64_t>(2, static_cast<uint64_t>(std::llround(lim.cpus * 1024)));
+        if (auto err = write_file(dir + "/cpu.shares", std::to_string(shares)))
+          return err;
+        if (opts.cgroups_enable_cfs) {
+          auto quota = std::max<uint64_t>(1000, static_cast<uint64_t>(lim.cpus * 100000));
+          if (auto err = write_file(dir + "/cpu.cfs_period_us", "100000"))
+            return err;
+          if (auto err = write_file(dir + "/cpu.cfs_quota_us", std::to_string(quota)))
+            return err;
+        }
+      }
+    } else if (version == 2) {
+      auto dir = v2 + "/" + name;
+      if (cg_mem && lim.mem_bytes > 0) {
+        auto want = mem_limit(lim);
+        auto cur = read_file(dir + "/memory.max");
+        if (first || cur.rfind("max", 0) == 0 || want > number(cur))
+          if (auto err = write_file(dir + "/memory.max", std::to_string(want)))
+            return err;
+      }
+      if (cg_cpu && lim.cpus > 0) {
+        // cpu.weight is 1..10000 with 100 the default (cpus 1).
+        auto weight = std::clamp<uint64_t>(static_cast<uint64_t>(std::llround(lim.cpus * 100)),
+                                           1, 10000);
+        if (auto err = write_file(dir + "/cpu.weight", std::to_string(weight)))
+          return err;
+        if (opts.cgroups_enable_cfs) {
+          auto quota = std::max<uint64_t>(1000, static_cast<uint64_t>(lim.cpus * 100000));
+          if (auto err = write_file(dir + "/cpu.max", std::to_string(quota) + " 100000"))
+            return err;
+        }
+      }
+    }
+    return {};
+  }
+
+  // The OOM kills the kernel made in the container so far.
+  uint64_t oom_kills(const std::string& name, uint64_t* peak) const {
+    if (version == 1) {
+      auto dir = v1_dir("memory", name);
+      bool found = false;
+      auto n = keyed(read_file(dir + "/memory.oom_control"), "oom_kill", &found);
+      if (!found) // kernels before 4.13: the limit was hit and the OOM killer ran
+        n = keyed(read_file(dir + "/memory.oom_control"), "under_oom");
+      *peak = number(read_file(dir + "/memory.max_usage_in_bytes"));
+      return n;
+    }
+    auto dir = v2 + "/" + name;
+    auto n = keyed(read_file(dir + "/memory.events"), "oom_kill");
+    auto p = read_file(dir + "/memory.peak");
+    *peak = number(p.empty() ? read_file(dir + "/memory.current") : p);
+    return n;
+  }
+};
+
+namespace {
+
+// The agent's own cgroup path per v1 controller, and its v2 path ("0::").
+void self_cgroups(const std::string& file, std::map<std::string, std::string>& v1,
+                  std::string& v2) {
+  std::istringstream in{read_file(file)};
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find(':');
+    auto b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos)
+      continue;
+    auto controllers = line.substr(a + 1, b - a - 1);
+    auto path = line.substr(b + 1);
+    if (controllers.empty()) {
+      v2 = path;
+      continue;
+    }
+    std::istringstream cs{controllers};
+    for (std::string c; std::getline(cs, c, ',');)
+      v1[c] = path;
+  }
+}
+
+bool writable_dir(const std::string& d) {
+  return ::access(d.c_str(), W_OK) == 0;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_options& opts) {
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  static const std::set<std::string> known{"cgroups/cpu", "cgroups/mem", "posix/cpu",
+                                           "posix/mem", "disk/du"};
+  // What the host offers: v2 with cpu and memory, else v1 with both.
+  std::map<std::string, std::string> self_v1;
+  std::string self_v2;
+  self_cgroups(opts.self_cgroup_file, self_v1, self_v2);
+  const std::string& m = opts.cgroup_mount;
+  std::string unified;
+  for (auto cand : {m, m + "/unified"})
+    if (fs::exists(cand + "/cgroup.controllers")) {
+      unified = cand;
+      break;
+    }
+  std::string host_why;
+  int host = 0;
+  if (!unified.empty()) {
+    auto ctl = read_file(unified + "/cgroup.controllers");
+    bool both = ctl.find("memory") != std::string::npos && ctl.find("cpu") != std::string::npos;
+    if (both && writable_dir(unified + self_v2))
+      host = 2;
+    else if (!both)
+      host_why = "cgroup v2 at " + unified + " has no cpu and memory controllers";
+    else
+      host_why = "cgroup v2 at " + unified + self_v2 + " is not writable";
+  }
+  if (host == 0) {
+    bool mem = fs::exists(m + "/memory/memory.limit_in_bytes");
+    bool cpu = fs::exists(m + "/cpu/cpu.shares");
+    if (mem && cpu && writable_dir(m + "/memory" + self_v1["memory"])
+        && writable_dir(m + "/cpu" + self_v1["cpu"]))
+      host = 1;
+    else if (host_why.empty())
+      host_why = mem && cpu ? "the cgroup v1 hierarchies at " + m + " are not writable"
+                            : "no cgroup hierarchy with cpu and memory at " + m;
+  }
+  std::vector<std::string> names;
+  if (opts.isolation.empty()) {
+    if (host != 0) {
+      names = {"cgroups/cpu", "cgroups/mem"};
+      p->why = "default: cgroups (v" + std::to_string(host) + " at " + (host == 2 ? unified : m)
+               + ")";
+    } else {
+      names = {"posix/cpu", "posix/mem"};
+      p->why = "default: posix, because " + host_why;
+    }
+  } else {
+    std::istringstream in{opts.isolation};
+    for (std::string n; std::getline(in, n, ',');) {
+      if (n.empty())
+        continue;
+      if (known.count(n) == 0)
+        return make_error(errc::invalid_config,
+                          "unknown isolator '" + n
+                            + "' (known: cgroups/cpu, cgroups/mem, posix/cpu, posix/mem, disk/du)");
+      if (n.rfind("cgroups/", 0) == 0 && host == 0)
+        return make_error(errc::invalid_config,
+                          "'" + n + "' is not available here: " + host_why);
+      if (std::find(names.begin(), names.end(), n) == names.end())
+        names.push_back(n);
+    }
+    p->why = "as configured";
+    if (host != 0)
+      p->why += " (cgroup v" + std::to_string(host) + " at " + (host == 2 ? unified : m) + ")";
+  }
+  for (auto& n : names) {
+    p->cg_cpu |= n == "cgroups/cpu";
+    p->cg_mem |= n == "cgroups/mem";
+    p->px_cpu |= n == "posix/cpu";
+    p->px_mem |= n == "posix/mem";
+    p->du |= n == "disk/du";
+  }
+  if (p->cg_mem && p->px_mem)
+    return make_error(errc::invalid_config, "choose cgroups/mem or posix/mem, not both");
+  if (p->cg_cpu && p->px_cpu)
+    return make_error(errc::invalid_config, "choose cgroups/cpu or posix/cpu, not both");
+  if (p->cg_cpu || p->cg_mem) {
+    p->version = host;
+    if (host == 2) {
+      // Containers go under <agent's cgroup>/caldera; the controllers must
+      // be enabled for that subtree.
+      std::string base = unified + (self_v2 == "/" ? "" : self_v2);
+      std::string root = base + "/" + opts.cgroups_root;
+      std::error_code ec;
+      fs::create_directories(root, ec);
+      if (ec)
+        return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
+      std::string ctl = std::string{p->cg_cpu ? "+cpu " : ""} + (p->cg_mem ? "+memory" : "");
+      for (auto& d : {base, root})
+        if (auto err = write_file(d + "/cgroup.subtree_control", ctl))
+          return make_error(errc::invalid_config,
+                            "cgroup v2: cannot enable the cpu and memory controllers under "
+                              + d + " (" + describe(err)
+                              + "); start the agent in a delegated cgroup, or use posix");
+      p->v2 = root;
+    } else {
+      std::vector<std::string> ctls;
+      if (p->cg_mem)
+        ctls.push_back("memory");
+      if (p->cg_cpu) {
+        ctls.push_back("cpu");
+        if (fs::exists(m + "/cpuacct/cpuacct.stat"))
+          ctls.push_back("cpuacct");
+      }
+      for (auto& c : ctls) {
+        std::string root = m + "/" + c + (self_v1[c] == "/" ? "" : self_v1[c]) + "/"
+                           + opts.cgroups_root;
+        std::error_code ec;
+        fs::create_directories(root, ec);
+        if (ec)
+          return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
+        p->v1[c] = root;
+      }
+    }
+  }
+  p->names = names;
+  return std::unique_ptr<isolation>{new isolation{std::move(p)}};
+}
+
+isolation::isolation(std::unique_ptr<impl> p) : p_(std::move(p)) {
+}
+
+isolation::~isolation() = default;
+
+const std::vector<std::string>& isolation::names() const {
+  return p_->names;
+}
+
+const std::string& isolation::why() const {
+  return p_->why;
+}
+
+bool isolation::has(const std::string& name) const {
+  return std::find(p_->names.begin(), p_->names.end(), name) != p_->names.end();
+}
+
+caf::error isolation::prepare(const std::string& name, const container_limits& lim) {
+  for (auto& d : p_->dirs(name)) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec)
+      return make_error(errc::invalid_config, "cannot create cgroup " + d + ": " + ec.message());
+  }
+  if (auto err = p_->set_limits(name, lim, true))
+    return err;
+  std::lock_guard<std::mutex> g{p_->mtx};
+  p_->containers[name].lim = lim;
+  return {};
+}
+
+std::vector<std::string> isolation::join_files(const std::string& name) const {
+  std::vector<std::string> out;
+  for (auto& d : p_->dirs(name))
+    out.push_back(d + "/cgroup.procs");
+  return out;
+}
+
+void isolation::started(const std::string& name, int session, const std::string& sandbox) {
+  std::lock_guard<std::mutex> g{p_->mtx};
+  auto& c = p_->containers[name];
+  c.session = session;
+  c.sandbox = sandbox;
+}
+
+void isolation::update(const std::string& name, const container_limits& lim) {
+  {
+    std::lock_guard<std::mutex> g{p_->mtx};
+    auto i = p_->containers.find(name);
+    if (i == p_->containers.end())
+      return;
+    auto& c = i->second.lim;
+    c.cpus = lim.cpus;
+    c.mem_bytes = std::max(c.mem_bytes, lim.mem_bytes);
+    c.disk_bytes = lim.disk_bytes;
+  }
+  p_->set_limits(name, lim, false);
+}
+
+std::optional<limitation> isolation::check(const std::string& name, bool with_disk) {
+  impl::container c;
+  {
+    std::lock_guard<std::mutex> g{p_->mtx};
+    auto i = p_->containers.find(name);
+    if (i == p_->containers.end())
+      return std::nullopt;
+    c = i->second;
+  }
+  auto over_mem = [&](uint64_t seen, const char* how) {
+    return limitation{"REASON_CONTAINER_LIMITATION_MEMORY",
+                      "memory limit " + mib(c.lim.mem_bytes) + " exceeded: " + how + " "
+                        + mib(seen) + " (limit " + mib(p_->mem_limit(c.lim))
+                        + " with the executor's " + mib(executor_mem_overhead) + ")"};
+  };
+  if (p_->cg_mem && c.lim.mem_bytes > 0) {
+    uint64_t peak = 0;
+    if (p_->oom_kills(name, &peak) > 0)
+      return over_mem(peak, "the kernel's OOM killer ran in the container at a peak of");
+  }
+  if (p_->px_mem && c.lim.mem_bytes > 0 && c.session > 0) {
+    auto s = sample_session(c.session);
+    {
+      std::lock_guard<std::mutex> g{p_->mtx};
+      auto& pk = p_->containers[name].peak_rss;
+      pk = std::max(pk, s.rss_bytes);
+    }
+    if (s.rss_bytes > p_->mem_limit(c.lim))
+      return over_mem(s.rss_bytes, "resident");
+  }
+  if (p_->du && with_disk && !c.sandbox.empty()) {
+    auto used = disk_usage(c.sandbox);
+    {
+      std::lock_guard<std::mutex> g{p_->mtx};
+      auto& k = p_->containers[name];
+      k.disk_used = used;
+      k.disk_measured = true;
+    }
+    if (p_->opts.enforce_container_disk_quota && c.lim.disk_bytes > 0 && used > c.lim.disk_bytes)
+      return limitation{"REASON_CONTAINER_LIMITATION_DISK",
+                        "disk limit " + mib(c.lim.disk_bytes) + " exceeded: the sandbox holds "
+                          + mib(used)};
+  }
+  return std::nullopt;
+}
+
+container_usage isolation::usage(const std::string& name) {
+  container_usage u;
+  u.timestamp = now_seconds();
+  impl::container c;
+  {
+    std::lock_guard<std::mutex> g{p_->mtx};
+    auto i = p_->containers.find(name);
+    if (i == p_->containers.end())
+      return u;
+    c = i->second;
+  }
+  u.cpus_limit = c.lim.cpus;
+  u.mem_limit_bytes = p_->mem_limit(c.lim);
+  u.disk_limit_bytes = c.lim.disk_bytes;
+  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  auto s = c.session > 0 ? sample_session(c.session) : session_sample{};
+  u.processes = s.processes;
+  u.cpus_user_time_secs = static_cast<double>(s.user_ticks) / hz;
+  u.cpus_system_time_secs = static_cast<double>(s.system_ticks) / hz;
+  u.mem_rss_bytes = s.rss_bytes;
+  if (p_->version == 1) {
+    if (p_->cg_cpu) {
+      auto acct = p_->v1_dir("cpuacct", name);
+      if (!acct.empty()) {
+        auto st = read_file(acct + "/cpuacct.stat");
+        u.cpus_user_time_secs = static_cast<double>(keyed(st, "user")) / hz;
+        u.cpus_system_time_secs = static_cast<double>(keyed(st, "system")) / hz;
+      }
+      u.cpus_nr_throttled = keyed(read_file(p_->v1_dir("cpu", name) + "/cpu.stat"), "nr_throttled");
+    }
+    if (p_->cg_mem) {
+      auto st = read_file(p_->v1_dir("memory", name) + "/memory.stat");
+      bool found = false;
+      auto rss = keyed(st, "total_rss", &found);
+      u.mem_rss_bytes = found ? rss : keyed(st, "rss");
+    }
+  } else if (p_->version == 2) {
+    auto dir = p_->v2 + "/" + name;
+    if (p_->cg_cpu) {
+      auto st = read_file(dir + "/cpu.stat");
+      u.cpus_user_time_secs = static_cast<double>(keyed(st, "user_usec")) / 1e6;
+      u.cpus_system_time_secs = static_cast<double>(keyed(st, "system_usec")) / 1e6;
+      u.cpus_nr_throttled = keyed(st, "nr_throttled");
+    }
+    if (p_->cg_mem)
+      u.mem_rss_bytes = keyed(read_file(dir + "/memory.stat"), "anon");
+  }
+  if (p_->du) {
+    if (!c.disk_measured && !c.sandbox.empty())
+      c.disk_used = disk_usage(c.sandbox);
+    u.disk_used_bytes = c.disk_used;
+  } else if (!c.sandbox.empty()) {
+    u.disk_used_bytes = disk_usage(c.sandbox);
+  }
+  return u;
+}
+
+void isolation::cleanup(const std::string& name) {
+  for (auto& d : p_->dirs(name))
+    ::rmdir(d.c_str()); // fails while a process is left; the next start retries nothing
+  std::lock_guard<std::mutex> g{p_->mtx};
+  p_->containers.erase(name);
+}
+
+} // namespace caldera
