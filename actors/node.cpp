@@ -91,6 +91,7 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
   // Split off --config FILE; turn "--name value" into "--name=value" for
   // options that take a value (CAF's CLI parser wants the '=' form).
   std::vector<std::string> args;
+  std::vector<const caf::config_option*> cleared; // flags set false on the command line
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" || a == "-c") {
@@ -102,6 +103,28 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
     if (a.rfind("--config=", 0) == 0) {
       config_file = a.substr(9);
       continue;
+    }
+    // Flags as Mesos writes them: --name, --name=true|false, --no-name
+    // (CAF itself only takes --name).
+    if (a.rfind("--no-", 0) == 0 && a.find('=') == std::string::npos) {
+      auto opt = custom_options_.cli_long_name_lookup(a.substr(5));
+      if (opt != nullptr && opt->is_flag()) {
+        cleared.push_back(opt);
+        continue;
+      }
+    }
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      auto opt = custom_options_.cli_long_name_lookup(a.substr(2, eq - 2));
+      if (opt != nullptr && opt->is_flag()) {
+        auto v = a.substr(eq + 1);
+        if (v == "false" || v == "0" || v == "no") {
+          cleared.push_back(opt);
+          continue;
+        }
+        if (v != "true" && v != "1" && v != "yes")
+          return "option '" + a.substr(0, eq) + "': '" + v + "' is neither true nor false";
+        a = a.substr(0, eq);
+      }
     }
     if (a.rfind("--", 0) == 0 && a.find('=') == std::string::npos && a != "--help") {
       auto opt = custom_options_.cli_long_name_lookup(a.substr(2));
@@ -154,6 +177,8 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
   }
   if (cli_helptext_printed)
     return std::nullopt;
+  for (auto* opt : cleared)
+    opt->store(caf::config_value{false});
   log::level lvl;
   if (!log::parse_level(log_level, lvl))
     return "option 'log-level': '" + log_level

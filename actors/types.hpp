@@ -56,6 +56,8 @@ using shutdown_executor_msg = msg<s::ShutdownExecutor>;
 // operator
 using get_state_msg = msg<s::GetState>;
 using state_msg = msg<s::State>;
+using get_usage_msg = msg<s::GetUsage>;
+using usage_msg = msg<s::Usage>;
 using set_weights_msg = msg<s::SetWeights>;
 using set_quota_msg = msg<s::SetQuota>;
 using get_roles_msg = msg<s::GetRoles>;
@@ -137,7 +139,9 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(list_actors_msg)                                                            \
   X(kill_actor_msg)                                                             \
   X(actor_list_msg)                                                            \
-  X(app_msg)
+  X(app_msg)                                                                   \
+  X(get_usage_msg)                                                             \
+  X(usage_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

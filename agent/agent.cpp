@@ -375,6 +375,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
       self->send(self, isolate_atom::value);
       recover(self);
     },
+    [=](const get_usage_msg&) -> usage_msg { return usage_of(self); },
     [=](isolate_atom) {
       check_containers(self);
       self->delayed_send(self, self->state.opts.isolation_check_interval,

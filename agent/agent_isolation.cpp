@@ -9,6 +9,7 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "agent/agent_impl.hpp"
+#include "agent/usage.hpp"
 
 namespace caldera::agent_detail {
 
@@ -102,6 +103,46 @@ void check_containers(agent_actor* self) {
     for (auto& p : d.gc->prune(sandbox_gc::clock::now(), usage))
       log::info("sandbox_removed", {{"path", p}, {"disk_usage", usage}});
   }
+}
+
+} // namespace caldera::agent_detail
+
+namespace caldera::agent_detail {
+
+usage_msg usage_of(agent_actor* self) {
+  auto& d = self->state;
+  capnp::MallocMessageBuilder mb;
+  auto u = mb.initRoot<schema::Usage>();
+  u.setAgentId(d.agent_id);
+  u.setIsolators(d.opts.containers->isolators());
+  std::vector<std::pair<key_t, container_usage>> rows;
+  for (auto& [k, ex] : d.executors) {
+    if (ex.container_id.empty())
+      continue;
+    auto cu = d.opts.containers->usage(ex.container_id);
+    if (!cu) {
+      // No isolator measures it (in-process executors): limits only.
+      cu = container_usage{};
+      auto lim = limits_of(self, k);
+      cu->timestamp = wall_seconds();
+      cu->cpus_limit = lim.cpus;
+      cu->mem_limit_bytes = lim.mem_bytes;
+      cu->disk_limit_bytes = lim.disk_bytes;
+    }
+    rows.emplace_back(k, *cu);
+  }
+  auto list = u.initExecutors(static_cast<unsigned>(rows.size()));
+  for (unsigned i = 0; i < rows.size(); ++i) {
+    auto& [k, cu] = rows[i];
+    auto e = list[i];
+    e.setFrameworkId(k.first);
+    e.setExecutorId(k.second);
+    auto& ex = d.executors[k];
+    e.setContainerId(ex.container_id);
+    e.setDirectory(ex.sandbox);
+    usage_to_capnp(cu, e.initStatistics());
+  }
+  return usage_msg{mb};
 }
 
 } // namespace caldera::agent_detail

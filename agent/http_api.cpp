@@ -12,6 +12,7 @@
 
 #include "actors/ids.hpp"
 #include "actors/metrics.hpp"
+#include "agent/usage.hpp"
 
 namespace caldera {
 
@@ -19,56 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::string read_small(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// CPU times and RSS of every process in session `sid` (from /proc).
-struct usage {
-  double user = 0, system = 0;
-  double rss_bytes = 0;
-};
-
-usage session_usage(long sid) {
-  usage u;
-  static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  static const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator("/proc", ec)) {
-    auto name = e.path().filename().string();
-    if (name.empty() || name[0] < '0' || name[0] > '9')
-      continue;
-    auto all = read_small((e.path() / "stat").string());
-    auto close = all.rfind(')');
-    if (close == std::string::npos)
-      continue;
-    std::istringstream rest{all.substr(close + 2)};
-    std::vector<std::string> f{std::istream_iterator<std::string>{rest},
-                               std::istream_iterator<std::string>{}};
-    // fields from 3 on: state(0) ppid(1) pgrp(2) session(3) ... utime(11)
-    // stime(12) ... rss(21)
-    if (f.size() < 22 || std::atol(f[3].c_str()) != sid)
-      continue;
-    u.user += std::atof(f[11].c_str()) / tick;
-    u.system += std::atof(f[12].c_str()) / tick;
-    u.rss_bytes += std::atof(f[21].c_str()) * page;
-  }
-  return u;
-}
-
-uint64_t dir_bytes(const std::string& dir) {
-  uint64_t n = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-       it.increment(ec))
-    if (it->is_regular_file(ec))
-      n += it->file_size(ec);
-  return n;
-}
 
 // The canonical form of `path` if it lies under `root` (both absolute);
 // empty otherwise (.., absolute paths elsewhere, symlinks out).
@@ -101,28 +52,26 @@ std::string sandbox_path(const std::string& root, const httplib::Request& req,
   return p;
 }
 
-json statistics(const agent_view& v) {
+// Mesos' /monitor/statistics: what the isolators measure of each running
+// executor's container (limits only where nothing measures it).
+json statistics(const agent_view& v, containerizer* containers) {
   auto out = json::array();
   for (auto& e : v.executors) {
-    usage u;
-    char* end = nullptr;
-    long pid = std::strtol(e.container_id.c_str(), &end, 10);
-    if (end != e.container_id.c_str() && *end == '\0' && pid > 1)
-      u = session_usage(pid);
-    out.push_back(json{
-      {"executor_id", e.executor_id},
-      {"framework_id", e.framework_id},
-      {"source", e.directory},
-      {"statistics",
-       {{"timestamp", wall_seconds()},
-        {"cpus_user_time_secs", u.user},
-        {"cpus_system_time_secs", u.system},
-        {"cpus_limit", e.cpus_limit},
-        {"cpus_nr_throttled", 0},
-        {"mem_rss_bytes", u.rss_bytes},
-        {"mem_limit_bytes", e.mem_limit_mib * 1024 * 1024},
-        {"disk_used_bytes", dir_bytes(e.directory)},
-        {"disk_limit_bytes", e.disk_limit_mib * 1024 * 1024}}}});
+    std::optional<container_usage> u;
+    if (containers)
+      u = containers->usage(e.container_id);
+    if (!u) {
+      u = container_usage{};
+      u->timestamp = wall_seconds();
+      u->cpus_limit = e.cpus_limit;
+      u->mem_limit_bytes = static_cast<uint64_t>(e.mem_limit_mib * (1 << 20));
+      u->disk_limit_bytes = static_cast<uint64_t>(e.disk_limit_mib * (1 << 20));
+    }
+    out.push_back(json{{"executor_id", e.executor_id},
+                       {"framework_id", e.framework_id},
+                       {"source", e.directory},
+                       {"container_id", e.container_id},
+                       {"statistics", usage_json(*u)}});
   }
   return out;
 }
@@ -131,7 +80,8 @@ json statistics(const agent_view& v) {
 
 caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
-                 std::string sandbox_root, uint16_t& port_out) {
+                 std::string sandbox_root, uint16_t& port_out,
+                 std::shared_ptr<containerizer> containers) {
   auto srv = std::make_unique<http_server>(4);
   auto& r = srv->routes();
   auto root = std::make_shared<std::string>(std::move(sandbox_root));
@@ -146,9 +96,10 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
   r.Get("/state", state);
   r.Get("/slave(1)/state", state);
   r.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
-  r.Get("/monitor/statistics", [box](const httplib::Request&, httplib::Response& res) {
+  r.Get("/monitor/statistics", [box, containers](const httplib::Request&,
+                                                 httplib::Response& res) {
     auto v = box->get();
-    reply_json(res, v ? statistics(*v) : json::array());
+    reply_json(res, v ? statistics(*v, containers.get()) : json::array());
   });
   r.Get("/metrics", [box](const httplib::Request&, httplib::Response& res) {
     auto v = box->get();

@@ -15,6 +15,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/http.hpp"
+#include "agent/containerizer.hpp"
 
 namespace caldera {
 
@@ -52,6 +53,7 @@ private:
 /// Serves the agent's API; `sandbox_root` bounds /files (absolute).
 caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
-                 std::string sandbox_root, uint16_t& port_out);
+                 std::string sandbox_root, uint16_t& port_out,
+                 std::shared_ptr<containerizer> containers = {});
 
 } // namespace caldera

@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   auto iso = isolation::create(iso_opts);
   if (!iso) {
     std::fprintf(stderr, "caldera-agent: option 'isolation': %s\n",
-                 describe(iso.error()).c_str());
+                 error_message(iso.error()).c_str());
     return 2;
   }
   std::shared_ptr<isolation> isolators = std::move(*iso);
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
     auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
     std::filesystem::create_directories(root, ec);
     auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box,
-                                root.string(), hport);
+                                root.string(), hport, opts.containers);
     if (!srv) {
       std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
                    describe(srv.error()).c_str());

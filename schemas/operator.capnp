@@ -107,3 +107,35 @@ struct ActorList {
   node @0 :Text;
   actors @1 :List(Text);
 }
+
+# operator -> agent; answered with Usage.
+struct GetUsage {
+}
+
+# Mesos' ResourceStatistics, for one executor's container.
+struct ResourceStatistics {
+  timestamp @0 :Float64;
+  cpusUserTimeSecs @1 :Float64;
+  cpusSystemTimeSecs @2 :Float64;
+  cpusLimit @3 :Float64;
+  cpusNrThrottled @4 :UInt64;
+  memRssBytes @5 :UInt64;
+  memLimitBytes @6 :UInt64;
+  diskUsedBytes @7 :UInt64;
+  diskLimitBytes @8 :UInt64;
+  processes @9 :UInt32;
+}
+
+struct ExecutorUsage {
+  frameworkId @0 :Text;
+  executorId @1 :Text;
+  containerId @2 :Text;
+  directory @3 :Text;
+  statistics @4 :ResourceStatistics;
+}
+
+struct Usage {
+  agentId @0 :Text;
+  isolators @1 :Text;            # e.g. "cgroups/cpu,cgroups/mem"
+  executors @2 :List(ExecutorUsage);
+}

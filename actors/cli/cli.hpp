@@ -34,6 +34,7 @@ int with_master(const char* what, parsed_args& args,
 int cmd_run(int argc, char** argv);
 int cmd_state(int argc, char** argv);
 int cmd_logs(int argc, char** argv);
+int cmd_usage(int argc, char** argv);
 int cmd_weights(int argc, char** argv);
 int cmd_quota(int argc, char** argv);
 int cmd_actors(int argc, char** argv);

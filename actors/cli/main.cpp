@@ -71,6 +71,7 @@ int usage() {
                "                [--user USER] [--offer-timeout SECS] -- COMMAND [ARGS...]\n"
                "  caldera state | agents | frameworks | tasks --master HOST:PORT [--json]\n"
                "  caldera logs TASK_ID [--stderr] [--follow] [--master HOST:PORT]\n"
+               "  caldera usage [--agent HOST:PORT] [--json]   what each executor uses (ResourceStatistics)\n"
                "  caldera weights set ROLE=WEIGHT... | get   [--master HOST:PORT] [--json]\n"
                "  caldera quota set ROLE RES [--limit RES] | remove ROLE | get\n"
                "                [--master HOST:PORT] [--json]\n"
@@ -145,6 +146,8 @@ int main(int argc, char** argv) {
     return caldera::cli::cmd_state(argc, argv);
   if (cmd == "logs")
     return caldera::cli::cmd_logs(argc, argv);
+  if (cmd == "usage")
+    return caldera::cli::cmd_usage(argc, argv);
   if (cmd == "weights")
     return caldera::cli::cmd_weights(argc, argv);
   if (cmd == "quota")

@@ -76,6 +76,15 @@ TEST_CASE("daemons refuse bad configuration with a message naming the option") {
   CHECK(has(out, "option 'recover'"));
   out = agent({"--http-port", "-5"});
   CHECK(has(out, "option 'http-port'"));
+  out = agent({"--isolation", "cgroups/cpu,foo/bar"});
+  CHECK(has(out, "option 'isolation': unknown isolator 'foo/bar'"));
+  CHECK(!has(out, "invalid_config"));
+  out = agent({"--isolation", "posix/mem,cgroups/mem"});
+  CHECK(has(out, "option 'isolation'"));
+  out = agent({"--gc_disk_headroom", "2"});
+  CHECK(has(out, "option 'gc_disk_headroom'"));
+  out = agent({"--switch_user=maybe"});
+  CHECK(has(out, "'maybe' is neither true nor false"));
 }
 
 }
