@@ -54,6 +54,7 @@ void finish_recovery(agent_actor* self) {
   if (!d.recovering)
     return;
   d.recovering = false;
+  schedule_leftover_sandboxes(self);
   log::info("agent_recovered", {{"agent_id", d.agent_id},
                                 {"executors", d.executors.size()},
                                 {"tasks", d.tasks.size()}});
@@ -63,6 +64,7 @@ void finish_recovery(agent_actor* self) {
 void recover(agent_actor* self) {
   auto& d = self->state;
   if (!d.opts.checkpoint) {
+    schedule_leftover_sandboxes(self);
     connect(self);
     return;
   }

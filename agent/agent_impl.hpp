@@ -165,6 +165,9 @@ std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey
 /// The periodic check of every container (memory; disk and sandbox GC at
 /// the disk watch interval).
 void check_containers(agent_actor* self);
+/// Sandboxes of executors that no longer run (left by an earlier agent) go
+/// to the GC, aged from their last change.
+void schedule_leftover_sandboxes(agent_actor* self);
 /// Every executor's resource statistics (`caldera usage`, /monitor/statistics).
 usage_msg usage_of(agent_actor* self);
 

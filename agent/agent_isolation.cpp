@@ -3,6 +3,7 @@
 // tasks fail with the limitation's reason), and sandbox GC.
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -84,6 +85,35 @@ std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey
                                      {"message", l->message}});
   d.opts.containers->destroy(rec.container_id);
   return l;
+}
+
+void schedule_leftover_sandboxes(agent_actor* self) {
+  auto& d = self->state;
+  if (!d.gc)
+    return;
+  namespace fs = std::filesystem;
+  std::set<std::string> running;
+  for (auto& [k, ex] : d.executors)
+    running.insert(fs::absolute(ex.sandbox).lexically_normal().string());
+  std::error_code ec;
+  size_t n = 0;
+  auto root = fs::absolute(fs::path{d.opts.work_dir} / "sandboxes", ec);
+  for (auto& fw : fs::directory_iterator(root, ec))
+    for (auto& ex : fs::directory_iterator(fw.path(), ec)) {
+      auto p = ex.path().lexically_normal().string();
+      if (running.count(p) > 0)
+        continue;
+      std::error_code ec2;
+      auto mtime = fs::last_write_time(ex.path(), ec2);
+      auto since = ec2 ? sandbox_gc::clock::now()
+                       : sandbox_gc::clock::now()
+                           - std::chrono::duration_cast<sandbox_gc::clock::duration>(
+                             fs::file_time_type::clock::now() - mtime);
+      d.gc->schedule(p, since);
+      ++n;
+    }
+  if (n > 0)
+    log::info("sandboxes_scheduled_for_gc", {{"count", n}});
 }
 
 void check_containers(agent_actor* self) {

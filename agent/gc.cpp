@@ -28,6 +28,8 @@ std::vector<std::string> sandbox_gc::prune(clock::time_point now, double disk_us
     if (now - i->second >= limit) {
       std::error_code ec;
       std::filesystem::remove_all(i->first, ec);
+      // The framework's directory goes with its last sandbox.
+      std::filesystem::remove(std::filesystem::path{i->first}.parent_path(), ec);
       removed.push_back(i->first);
       i = paths_.erase(i);
     } else {

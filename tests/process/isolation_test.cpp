@@ -197,3 +197,22 @@ TEST_CASE("caldera usage: per-executor statistics with Mesos' names") {
   r->signal(SIGINT); // caldera run kills its task and exits
   r->wait_exit(30s);
 }
+
+TEST_CASE("sandbox GC: an ended executor's sandbox goes after gc_delay, a running one stays") {
+  iso_cluster c{{"--gc_delay", "1s", "--disk_watch_interval", "200ms"}};
+  auto running = c.run({"/bin/sh", "-c", "sleep 60"}, "cpus:0.1;mem:32");
+  REQUIRE_MESSAGE(running->wait_for("TASK_RUNNING", 60s), running->output());
+  auto done = c.run({"/bin/sh", "-c", "echo bye"}, "cpus:0.1;mem:32");
+  REQUIRE_MESSAGE(done->wait_exit(60s) == 0, done->output());
+  REQUIRE_MESSAGE(c.agent->wait_for("sandbox_removed", 30s), c.agent->output());
+  namespace fs = std::filesystem;
+  size_t left = 0;
+  for (auto& fw : fs::directory_iterator(c.dir.path + "/agent/sandboxes"))
+    for (auto& ex : fs::directory_iterator(fw.path())) {
+      (void)ex;
+      ++left;
+    }
+  CHECK(left == 1); // the running executor's
+  running->signal(SIGINT);
+  running->wait_exit(30s);
+}
