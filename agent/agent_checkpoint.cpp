@@ -55,6 +55,10 @@ void finish_recovery(agent_actor* self) {
     return;
   d.recovering = false;
   schedule_leftover_sandboxes(self);
+  // The isolators of recovered containers learn their limits again.
+  for (auto& [k, ex] : d.executors)
+    if (!ex.container_id.empty())
+      d.opts.containers->update(ex.container_id, limits_of(self, k));
   log::info("agent_recovered", {{"agent_id", d.agent_id},
                                 {"executors", d.executors.size()},
                                 {"tasks", d.tasks.size()}});

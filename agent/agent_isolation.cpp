@@ -36,9 +36,19 @@ container_limits limits_of(agent_actor* self, const key_t& ekey) {
   if (ex == d.executors.end())
     return lim;
   resources total = ex->second.own;
+  bool own_known = !total.empty();
   for (auto& tid : ex->second.tasks)
-    if (auto t = d.tasks.find({ekey.first, tid}); t != d.tasks.end())
+    if (auto t = d.tasks.find({ekey.first, tid}); t != d.tasks.end()) {
       total += task_resources(t->second.launch);
+      if (!own_known) {
+        // Recovered executors: their own resources come with each task.
+        own_known = true;
+        auto own = resources::from_capnp(
+          t->second.launch.read()->getTask().getExecutor().getResources());
+        if (own)
+          total += *own;
+      }
+    }
   lim.cpus = total.scalar("cpus");
   lim.mem_bytes = static_cast<uint64_t>(total.scalar("mem") * (1 << 20));
   lim.disk_bytes = static_cast<uint64_t>(total.scalar("disk") * (1 << 20));

@@ -443,10 +443,7 @@ void isolation::started(const std::string& name, int session, const std::string&
 void isolation::update(const std::string& name, const container_limits& lim) {
   {
     std::lock_guard<std::mutex> g{p_->mtx};
-    auto i = p_->containers.find(name);
-    if (i == p_->containers.end())
-      return;
-    auto& c = i->second.lim;
+    auto& c = p_->containers[name].lim; // recovered containers start unknown
     c.cpus = lim.cpus;
     c.mem_bytes = std::max(c.mem_bytes, lim.mem_bytes);
     c.disk_bytes = lim.disk_bytes;

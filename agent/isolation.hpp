@@ -21,6 +21,12 @@
 //
 // A memory limit is the tasks' (and executor's) mem plus
 // `executor_mem_overhead` (32 MiB: the command executor's own footprint).
+//
+// posix/mem sets no rlimit: RLIMIT_AS and RLIMIT_DATA count reserved address
+// space, not memory in use (every thread's 8 MiB stack counts, and a JVM or
+// Go runtime reserves far more than it touches), so a limit that fits the
+// task would kill the executor; RLIMIT_RSS is ignored by Linux. Sampling the
+// session's RSS is what fits; a spike shorter than the interval can pass.
 #pragma once
 
 #include <cstdint>

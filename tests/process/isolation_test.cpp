@@ -43,8 +43,18 @@ struct iso_cluster {
                                   "cpus:2;mem:1024;disk:1000", "--isolation_check_interval",
                                   "100ms"};
     argv.insert(argv.end(), agent_args.begin(), agent_args.end());
+    agent_argv = argv;
     agent = std::make_unique<child>(argv);
     REQUIRE_MESSAGE(agent->wait_for("agent_registered"), agent->output());
+  }
+  std::vector<std::string> agent_argv;
+
+  /// kill -9 the agent and start it again on the same port and work dir.
+  void crash_and_restart_agent() {
+    agent->signal(SIGKILL);
+    agent->wait_exit(20s);
+    agent = std::make_unique<child>(agent_argv);
+    REQUIRE_MESSAGE(agent->wait_for("agent_recovered"), agent->output());
   }
 
   ~iso_cluster() {
@@ -215,4 +225,23 @@ TEST_CASE("sandbox GC: an ended executor's sandbox goes after gc_delay, a runnin
   CHECK(left == 1); // the running executor's
   running->signal(SIGINT);
   running->wait_exit(30s);
+}
+
+TEST_CASE("a recovered container is limited again: the restarted agent kills it over its memory") {
+  iso_cluster c{{"--isolation", "posix/cpu,posix/mem"}};
+  // The hog starts once the agent is back (or before: the limit is learnt
+  // again on recovery either way) and holds its memory until killed.
+  auto r = c.run({"/bin/sh", "-c",
+                  "while [ ! -e go ]; do sleep 0.1; done; "
+                  "x=$(head -c 200000000 /dev/zero | tr '\\0' a); sleep 60"},
+                 "cpus:0.5;mem:64");
+  REQUIRE_MESSAGE(r->wait_for("TASK_RUNNING", 60s), r->output());
+  c.crash_and_restart_agent();
+  namespace fs = std::filesystem;
+  for (auto& fw : fs::directory_iterator(c.dir.path + "/agent/sandboxes"))
+    for (auto& ex : fs::directory_iterator(fw.path()))
+      std::ofstream{ex.path() / "go"} << "\n";
+  CHECK_MESSAGE(r->wait_exit(60s) != 0, r->output());
+  auto both = r->output() + c.agent->output();
+  CHECK_MESSAGE(r->output().find("REASON_CONTAINER_LIMITATION_MEMORY") != std::string::npos, both);
 }
