@@ -166,15 +166,25 @@ caf::expected<pid_t> spawn(std::vector<char*>& argv, std::vector<char*>& envp,
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     return make_error(errc::invalid_config, std::string{"pipe: "} + std::strerror(errno));
-  pid_t pid = ::fork();
+  // vfork: the agent's address space is not copied (fork cost a third of
+  // the launch rate); the child runs on it until exec, so it makes raw
+  // system calls only (glibc's setuid would signal the agent's threads),
+  // with every signal blocked until its handlers are reset.
+  sigset_t all, saved;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &saved);
+  pid_t pid = ::vfork();
   if (pid < 0) {
     int e = errno;
+    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     ::close(pipefd[0]);
     ::close(pipefd[1]);
     return make_error(errc::invalid_config, std::string{"fork: "} + std::strerror(e));
   }
   if (pid == 0) {
-    // The child: async-signal-safe calls only.
+    // The child.
+    for (int sig = 1; sig < NSIG; ++sig)
+      ::signal(sig, SIG_DFL);
     auto fail = [&](int stage) {
       int report[2] = {stage, errno};
       (void)!::write(pipefd[1], report, sizeof(report));
@@ -197,18 +207,18 @@ caf::expected<pid_t> spawn(std::vector<char*>& argv, std::vector<char*>& envp,
     if (::chdir(sandbox.c_str()) != 0)
       fail(4);
     if (user) {
-      if (::setgroups(user->groups.size(), user->groups.data()) != 0 || ::setgid(user->gid) != 0
-          || ::setuid(user->uid) != 0)
+      if (::syscall(SYS_setgroups, user->groups.size(), user->groups.data()) != 0
+          || ::syscall(SYS_setresgid, user->gid, user->gid, user->gid) != 0
+          || ::syscall(SYS_setresuid, user->uid, user->uid, user->uid) != 0)
         fail(5);
     }
     sigset_t none;
     sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig)
-      ::signal(sig, SIG_DFL);
+    ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
     ::execve(argv[0], argv.data(), envp.data());
     fail(6);
   }
+  ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   ::close(pipefd[1]);
   int report[2] = {0, 0};
   ssize_t n;

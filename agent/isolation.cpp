@@ -94,8 +94,9 @@ struct session_sample {
   uint32_t processes = 0;
 };
 
-session_sample sample_session(int sid) {
-  session_sample s;
+// Every session's processes in one pass over /proc.
+std::map<int, session_sample> sample_sessions() {
+  std::map<int, session_sample> out;
   static const long page = ::sysconf(_SC_PAGESIZE);
   std::error_code ec;
   for (auto& e : fs::directory_iterator("/proc", ec)) {
@@ -111,14 +112,15 @@ session_sample sample_session(int sid) {
     std::istringstream rest{all.substr(close + 2)};
     std::vector<std::string> f{std::istream_iterator<std::string>{rest},
                                std::istream_iterator<std::string>{}};
-    if (f.size() < 22 || f[3] != std::to_string(sid) || f[0] == "Z")
+    if (f.size() < 22 || f[0] == "Z")
       continue;
+    auto& s = out[static_cast<int>(number(f[3]))];
     ++s.processes;
     s.user_ticks += number(f[11]) + number(f[13]);
     s.system_ticks += number(f[12]) + number(f[14]);
     s.rss_bytes += number(f[21]) * static_cast<uint64_t>(page);
   }
-  return s;
+  return out;
 }
 
 } // namespace
@@ -155,6 +157,23 @@ struct isolation::impl {
   };
   std::mutex mtx;
   std::map<std::string, container> containers;
+
+  // One pass over /proc serves every container checked within 50 ms (the
+  // agent checks them all at each interval).
+  std::mutex scan_mtx;
+  std::map<int, session_sample> scan;
+  std::chrono::steady_clock::time_point scanned_at{};
+
+  session_sample sample(int sid) {
+    std::lock_guard<std::mutex> g{scan_mtx};
+    auto now = std::chrono::steady_clock::now();
+    if (now - scanned_at > std::chrono::milliseconds(50)) {
+      scan = sample_sessions();
+      scanned_at = now;
+    }
+    auto i = scan.find(sid);
+    return i == scan.end() ? session_sample{} : i->second;
+  }
 
   uint64_t mem_limit(const container_limits& l) const {
     return l.mem_bytes > 0 ? l.mem_bytes + executor_mem_overhead : 0;
@@ -472,7 +491,7 @@ std::optional<limitation> isolation::check(const std::string& name, bool with_di
       return over_mem(peak, "the kernel's OOM killer ran in the container at a peak of");
   }
   if (p_->px_mem && c.lim.mem_bytes > 0 && c.session > 0) {
-    auto s = sample_session(c.session);
+    auto s = p_->sample(c.session);
     {
       std::lock_guard<std::mutex> g{p_->mtx};
       auto& pk = p_->containers[name].peak_rss;
@@ -512,7 +531,7 @@ container_usage isolation::usage(const std::string& name) {
   u.mem_limit_bytes = p_->mem_limit(c.lim);
   u.disk_limit_bytes = c.lim.disk_bytes;
   static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  auto s = c.session > 0 ? sample_session(c.session) : session_sample{};
+  auto s = c.session > 0 ? p_->sample(c.session) : session_sample{};
   u.processes = s.processes;
   u.cpus_user_time_secs = static_cast<double>(s.user_ticks) / hz;
   u.cpus_system_time_secs = static_cast<double>(s.system_ticks) / hz;

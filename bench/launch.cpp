@@ -3,6 +3,7 @@
 //   build/bin/bench-launch --tasks 1000 [--mode in-process|processes|both] [--agents 2]
 //                          [--in-flight K]   (at most K tasks launched and unfinished;
 //                                             0, the default: as many as offers hold)
+//                          [--isolation NAMES] (the agents' --isolation; default theirs)
 //
 // in-process: master, registrar, agents and executors are actors of this
 //   process (executors report RUNNING then FINISHED at once).
@@ -185,19 +186,24 @@ int run_in_process(size_t n, size_t n_agents, size_t in_flight) {
   return 0;
 }
 
-int run_processes(size_t n, size_t n_agents, size_t in_flight) {
+int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string& isolation) {
   test::temp_dir dir;
   auto mport = test::free_port();
   std::string ep = "127.0.0.1:" + std::to_string(mport);
   test::child master{{test::bin("caldera-master"), "--port", std::to_string(mport),
                       "--work-dir", dir.path + "/master", "--log-level", "warn"}};
   std::vector<std::unique_ptr<test::child>> agents;
-  for (size_t i = 0; i < n_agents; ++i)
-    agents.push_back(std::make_unique<test::child>(std::vector<std::string>{
-      test::bin("caldera-agent"), "--master", ep, "--port",
-      std::to_string(test::free_port()), "--work-dir",
-      dir.path + "/agent" + std::to_string(i), "--resources", "cpus:16;mem:16384",
-      "--log-level", "info"}));
+  for (size_t i = 0; i < n_agents; ++i) {
+    std::vector<std::string> argv{test::bin("caldera-agent"), "--master", ep, "--port",
+                                  std::to_string(test::free_port()), "--work-dir",
+                                  dir.path + "/agent" + std::to_string(i), "--resources",
+                                  "cpus:16;mem:16384", "--log-level", "info"};
+    if (!isolation.empty()) {
+      argv.push_back("--isolation");
+      argv.push_back(isolation);
+    }
+    agents.push_back(std::make_unique<test::child>(argv));
+  }
   for (auto& a : agents)
     if (!a->wait_for("agent_registered", std::chrono::seconds(30))) {
       std::fprintf(stderr, "agent did not register:\n%s\n", a->output().c_str());
@@ -237,6 +243,7 @@ int main(int argc, char** argv) {
   size_t tasks = 1000;
   size_t agents = 2;
   std::string mode = "both";
+  std::string isolation; // the agent's default
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -254,10 +261,13 @@ int main(int argc, char** argv) {
       mode = next();
     else if (a == "--in-flight")
       in_flight_opt = std::stoul(next());
+    else if (a == "--isolation")
+      isolation = next();
     else {
       std::fprintf(stderr,
                    "usage: bench-launch [--tasks N] [--agents N] "
-                   "[--mode in-process|processes|both] [--in-flight K]\n");
+                   "[--mode in-process|processes|both] [--in-flight K] "
+                   "[--isolation NAMES]\n");
       return 2;
     }
   }
@@ -267,6 +277,6 @@ int main(int argc, char** argv) {
   if (mode == "in-process" || mode == "both")
     rc |= run_in_process(tasks, agents, in_flight_opt);
   if (mode == "processes" || mode == "both")
-    rc |= run_processes(tasks, agents, in_flight_opt);
+    rc |= run_processes(tasks, agents, in_flight_opt, isolation);
   return rc;
 }

@@ -232,7 +232,7 @@ nlohmann::json run(size_t agents, size_t tasks) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ui0).count());
     std::this_thread::sleep_for(100ms); // spans several snapshots
   }
-  // Idle and polled windows alternate (2 s each, three rounds) and each
+  // Idle and polled windows alternate (2 s each, five rounds) and each
   // figure is the median: one window of each says more about the machine's
   // noise than about the readers. The readers stand for clients on other hosts
   // and run at the same low priority as the HTTP threads, so what is left
@@ -269,7 +269,7 @@ nlohmann::json run(size_t agents, size_t tasks) {
       std::this_thread::sleep_for(300ms); // requests in flight finish
     into.push_back(mean_cycle_ms(2s));
   };
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 5; ++round) {
     window(0, idle_w);
     window(1, polled_w);
     window(0, idle_w);
