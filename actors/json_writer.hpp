@@ -76,18 +76,10 @@ public:
     return *this;
   }
   json_writer& value(int64_t i) {
-    sep();
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof(buf), i);
-    out_.append(buf, r.ptr);
-    return *this;
+    return integer(i);
   }
   json_writer& value(uint64_t i) {
-    sep();
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof(buf), i);
-    out_.append(buf, r.ptr);
-    return *this;
+    return integer(i);
   }
   json_writer& value(int i) {
     return value(static_cast<int64_t>(i));
@@ -117,6 +109,15 @@ public:
   }
 
 private:
+  template <class T>
+  json_writer& integer(T i) {
+    sep();
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof(buf), i);
+    out_.append(buf, r.ptr);
+    return *this;
+  }
+
   void sep() {
     if (!first_)
       out_ += ',';

@@ -47,22 +47,8 @@ std::string describe_wait_status(int status) {
 
 namespace {
 
-// A small file's content ("" when it cannot be read: /proc entries vanish
-// while being read, and that must never throw).
 std::string read_proc_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return {};
-  std::string out;
-  char buf[1024];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return read_small_file(path);
 }
 
 // The start time of `pid` (field 22 of /proc/<pid>/stat), or "" if gone.

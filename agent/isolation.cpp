@@ -21,9 +21,7 @@ namespace caldera {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string read_file(const std::string& path) {
+std::string read_small_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return {};
@@ -37,6 +35,12 @@ std::string read_file(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  return read_small_file(path);
 }
 
 caf::error write_file(const std::string& path, const std::string& value) {

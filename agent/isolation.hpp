@@ -118,6 +118,10 @@ private:
   std::unique_ptr<impl> p_;
 };
 
+/// A small file's content ("" when it cannot be read: /proc and cgroup
+/// entries vanish while being read, and that must never throw).
+std::string read_small_file(const std::string& path);
+
 /// Bytes used by the files under `dir` (allocated blocks, as du counts;
 /// symlinks not followed). Never throws.
 uint64_t disk_usage(const std::string& dir);

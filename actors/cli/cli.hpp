@@ -31,6 +31,12 @@ std::optional<std::string> parse_args(int argc, char** argv, int first,
 int with_master(const char* what, parsed_args& args,
                 const std::function<int(caf::actor_system&, const caf::actor&)>& f);
 
+/// The same for any daemon: the endpoint in option `option` (default
+/// `dflt`), `role` naming it in messages ("agent").
+int with_remote(const char* what, parsed_args& args, const char* option, const char* dflt,
+                const char* role,
+                const std::function<int(caf::actor_system&, const caf::actor&)>& f);
+
 int cmd_run(int argc, char** argv);
 int cmd_state(int argc, char** argv);
 int cmd_logs(int argc, char** argv);

@@ -82,25 +82,30 @@ int usage() {
 
 } // namespace
 
-int with_master(const char* what, parsed_args& args,
+int with_remote(const char* what, parsed_args& args, const char* option, const char* dflt,
+                const char* role,
                 const std::function<int(caf::actor_system&, const caf::actor&)>& f) {
-  auto ep = parse_endpoint(args.opts.count("master") ? args.opts["master"]
-                                                     : "127.0.0.1:5050");
+  auto ep = parse_endpoint(args.opts.count(option) ? args.opts[option] : dflt);
   if (!ep) {
-    std::fprintf(stderr, "caldera %s: --master: %s\n", what, describe(ep.error()).c_str());
+    std::fprintf(stderr, "caldera %s: --%s: %s\n", what, option, describe(ep.error()).c_str());
     return 2;
   }
   node_config cfg{"cli"};
   apply_runtime_defaults(cfg);
   log::set_level(log::level::error);
   caf::actor_system sys{cfg};
-  auto master = sys.middleman().remote_actor(ep->host, ep->port);
-  if (!master) {
-    std::fprintf(stderr, "caldera %s: cannot reach the master at %s: %s\n", what,
-                 ep->to_string().c_str(), describe(master.error()).c_str());
+  auto peer = sys.middleman().remote_actor(ep->host, ep->port);
+  if (!peer) {
+    std::fprintf(stderr, "caldera %s: cannot reach the %s at %s: %s\n", what, role,
+                 ep->to_string().c_str(), describe(peer.error()).c_str());
     return 1;
   }
-  return f(sys, *master);
+  return f(sys, *peer);
+}
+
+int with_master(const char* what, parsed_args& args,
+                const std::function<int(caf::actor_system&, const caf::actor&)>& f) {
+  return with_remote(what, args, "master", "127.0.0.1:5050", "master", f);
 }
 
 int cmd_state(int argc, char** argv) {

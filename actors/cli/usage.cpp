@@ -5,14 +5,11 @@
 #include <iostream>
 
 #include <caf/actor_system.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/cli/cli.hpp"
 #include "actors/error.hpp"
-#include "actors/log.hpp"
-#include "actors/node.hpp"
 #include "actors/types.hpp"
 #include "agent/usage.hpp"
 
@@ -32,6 +29,38 @@ std::string num(double x, const char* fmt = "%.2f") {
   return buf;
 }
 
+void print_usage(const usage_msg& m, bool as_json) {
+  auto v = m.read();
+  auto list = v->getExecutors();
+  if (as_json) {
+    auto out = nlohmann::json::array();
+    for (auto e : list)
+      out.push_back({{"framework_id", std::string{e.getFrameworkId()}},
+                     {"executor_id", std::string{e.getExecutorId()}},
+                     {"container_id", std::string{e.getContainerId()}},
+                     {"source", std::string{e.getDirectory()}},
+                     {"statistics", usage_json(usage_from_capnp(e.getStatistics()))}});
+    std::cout << out.dump(2) << std::endl;
+    return;
+  }
+  std::printf("agent %s, isolation %s\n", v->getAgentId().cStr(),
+              v->getIsolators().size() > 0 ? v->getIsolators().cStr() : "none");
+  std::printf("%-16s %-24s %8s %8s %6s %9s %9s %9s %10s %10s %5s\n", "FRAMEWORK", "EXECUTOR",
+              "USER_S", "SYS_S", "CPUS", "THROTTLED", "RSS_MIB", "MEM_MIB", "DISK_MIB", "DISKLIM",
+              "PROCS");
+  for (auto e : list) {
+    auto u = usage_from_capnp(e.getStatistics());
+    std::printf("%-16s %-24s %8s %8s %6s %9llu %9s %9s %10s %10s %5u\n",
+                e.getFrameworkId().cStr(), e.getExecutorId().cStr(),
+                num(u.cpus_user_time_secs).c_str(), num(u.cpus_system_time_secs).c_str(),
+                num(u.cpus_limit).c_str(), static_cast<unsigned long long>(u.cpus_nr_throttled),
+                mib(u.mem_rss_bytes).c_str(), mib(u.mem_limit_bytes).c_str(),
+                mib(u.disk_used_bytes).c_str(), mib(u.disk_limit_bytes).c_str(), u.processes);
+  }
+  if (list.size() == 0)
+    std::printf("(no executors running)\n");
+}
+
 } // namespace
 
 int cmd_usage(int argc, char** argv) {
@@ -40,63 +69,21 @@ int cmd_usage(int argc, char** argv) {
     std::fprintf(stderr, "caldera usage: %s\n", err->c_str());
     return 2;
   }
-  auto ep = parse_endpoint(args.opts.count("agent") ? args.opts["agent"] : "127.0.0.1:5051");
-  if (!ep) {
-    std::fprintf(stderr, "caldera usage: --agent: %s\n", describe(ep.error()).c_str());
-    return 2;
-  }
-  node_config cfg{"cli"};
-  apply_runtime_defaults(cfg);
-  log::set_level(log::level::error);
-  caf::actor_system sys{cfg};
-  auto agent = sys.middleman().remote_actor(ep->host, ep->port);
-  if (!agent) {
-    std::fprintf(stderr, "caldera usage: cannot reach the agent at %s: %s\n",
-                 ep->to_string().c_str(), describe(agent.error()).c_str());
-    return 1;
-  }
-  caf::scoped_actor self{sys};
-  int rc = 0;
-  self->request(*agent, std::chrono::seconds(10), get_usage_msg{})
-    .receive(
-      [&](const usage_msg& m) {
-        auto v = m.read();
-        auto list = v->getExecutors();
-        if (args.opts.count("json")) {
-          auto out = nlohmann::json::array();
-          for (auto e : list)
-            out.push_back({{"framework_id", std::string{e.getFrameworkId()}},
-                           {"executor_id", std::string{e.getExecutorId()}},
-                           {"container_id", std::string{e.getContainerId()}},
-                           {"source", std::string{e.getDirectory()}},
-                           {"statistics", usage_json(usage_from_capnp(e.getStatistics()))}});
-          std::cout << out.dump(2) << std::endl;
-          return;
-        }
-        std::printf("agent %s, isolation %s\n", v->getAgentId().cStr(),
-                    v->getIsolators().size() > 0 ? v->getIsolators().cStr() : "none");
-        std::printf("%-16s %-24s %8s %8s %6s %9s %9s %9s %10s %10s %5s\n", "FRAMEWORK",
-                    "EXECUTOR", "USER_S", "SYS_S", "CPUS", "THROTTLED", "RSS_MIB", "MEM_MIB",
-                    "DISK_MIB", "DISKLIM", "PROCS");
-        for (auto e : list) {
-          auto u = usage_from_capnp(e.getStatistics());
-          std::printf("%-16s %-24s %8s %8s %6s %9llu %9s %9s %10s %10s %5u\n",
-                      e.getFrameworkId().cStr(), e.getExecutorId().cStr(),
-                      num(u.cpus_user_time_secs).c_str(), num(u.cpus_system_time_secs).c_str(),
-                      num(u.cpus_limit, "%.2f").c_str(),
-                      static_cast<unsigned long long>(u.cpus_nr_throttled),
-                      mib(u.mem_rss_bytes).c_str(), mib(u.mem_limit_bytes).c_str(),
-                      mib(u.disk_used_bytes).c_str(), mib(u.disk_limit_bytes).c_str(),
-                      u.processes);
-        }
-        if (list.size() == 0)
-          std::printf("(no executors running)\n");
-      },
-      [&](caf::error& err) {
-        std::fprintf(stderr, "caldera usage: %s\n", describe(err).c_str());
-        rc = 1;
-      });
-  return rc;
+  return with_remote("usage", args, "agent", "127.0.0.1:5051", "agent",
+                     [&](caf::actor_system& sys, const caf::actor& agent) {
+                       caf::scoped_actor self{sys};
+                       int rc = 0;
+                       self->request(agent, std::chrono::seconds(10), get_usage_msg{})
+                         .receive(
+                           [&](const usage_msg& m) {
+                             print_usage(m, args.opts.count("json") > 0);
+                           },
+                           [&](caf::error& err) {
+                             std::fprintf(stderr, "caldera usage: %s\n", describe(err).c_str());
+                             rc = 1;
+                           });
+                       return rc;
+                     });
 }
 
 } // namespace caldera::cli
