@@ -350,12 +350,17 @@ public:
     if (i == live_->pids.end())
       return;
     kill_session(i->second);
+    if (auto cg = live_->cgroups.find(container_id); iso_ && cg != live_->cgroups.end())
+      iso_->kill_all(cg->second);
   }
 
   void destroy_all() override {
     std::lock_guard<std::mutex> g{live_->mtx};
-    for (auto& [id, pid] : live_->pids)
+    for (auto& [id, pid] : live_->pids) {
       kill_session(pid);
+      if (auto cg = live_->cgroups.find(id); iso_ && cg != live_->cgroups.end())
+        iso_->kill_all(cg->second);
+    }
   }
 
   bool recover(const std::string& container_id, std::function<void(int)> on_exit,
@@ -435,6 +440,14 @@ public:
         ++killed;
       }
       std::filesystem::remove(e.path(), ec);
+    }
+    // Cgroups no live container uses: left by an agent that was killed.
+    if (iso_) {
+      std::vector<std::string> keep;
+      for (auto& [id, cg] : live_->cgroups)
+        keep.push_back(cg);
+      if (auto n = iso_->remove_stale(keep); n > 0)
+        log::info("stale_cgroups_removed", {{"count", static_cast<int64_t>(n)}});
     }
     return killed;
   }

@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <csignal>
+#include <thread>
 #include <unistd.h>
 
 #include "actors/error.hpp"
@@ -421,7 +423,14 @@ caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_opti
 isolation::isolation(std::unique_ptr<impl> p) : p_(std::move(p)) {
 }
 
-isolation::~isolation() = default;
+isolation::~isolation() {
+  // This agent's root goes when no container is left in it (best effort:
+  // after a kill -9 the next agent on the same work dir takes over).
+  if (p_->version == 2)
+    ::rmdir(p_->v2.c_str());
+  for (auto& [c, r] : p_->v1)
+    ::rmdir(r.c_str());
+}
 
 const std::vector<std::string>& isolation::names() const {
   return p_->names;
@@ -438,7 +447,11 @@ bool isolation::has(const std::string& name) const {
 caf::error isolation::prepare(const std::string& name, const container_limits& lim) {
   for (auto& d : p_->dirs(name)) {
     std::error_code ec;
-    fs::create_directories(d, ec);
+    // Another agent starting on this host may remove our root while it is
+    // empty (remove_stale): try again then.
+    for (int attempt = 0; attempt < 3; ++attempt)
+      if (fs::create_directories(d, ec), !ec)
+        break;
     if (ec)
       return make_error(errc::invalid_config, "cannot create cgroup " + d + ": " + ec.message());
   }
@@ -577,11 +590,57 @@ container_usage isolation::usage(const std::string& name) {
   return u;
 }
 
+void isolation::kill_all(const std::string& name) {
+  for (auto& d : p_->dirs(name)) {
+    std::istringstream procs{read_file(d + "/cgroup.procs")};
+    for (long pid = 0; procs >> pid;)
+      if (pid > 1)
+        ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+}
+
 void isolation::cleanup(const std::string& name) {
-  for (auto& d : p_->dirs(name))
-    ::rmdir(d.c_str()); // fails while a process is left; the next start retries nothing
+  // A killed process leaves its cgroup only once the kernel has finished
+  // it; rmdir fails (EBUSY) until then. This runs on a reaper thread.
+  for (auto& d : p_->dirs(name)) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (::rmdir(d.c_str()) == 0 || errno == ENOENT)
+        break;
+      kill_all(name);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   std::lock_guard<std::mutex> g{p_->mtx};
   p_->containers.erase(name);
+}
+
+size_t isolation::remove_stale(const std::vector<std::string>& keep) {
+  std::set<std::string> names;
+  auto roots = p_->version == 2 ? std::vector<std::string>{p_->v2} : std::vector<std::string>{};
+  for (auto& [c, r] : p_->v1)
+    roots.push_back(r);
+  for (auto& r : roots) {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(r, ec))
+      if (e.is_directory(ec))
+        names.insert(e.path().filename().string());
+  }
+  size_t n = 0;
+  for (auto& name : names)
+    if (std::find(keep.begin(), keep.end(), name) == keep.end()) {
+      cleanup(name);
+      ++n;
+    }
+  // Empty roots of other agents that ended (rmdir refuses non-empty ones;
+  // an agent whose root went makes it again at its next container).
+  for (auto& r : roots) {
+    std::error_code ec;
+    auto parent = fs::path{r}.parent_path();
+    for (auto& e : fs::directory_iterator(parent, ec))
+      if (e.is_directory(ec) && e.path() != fs::path{r})
+        ::rmdir(e.path().c_str());
+  }
+  return n;
 }
 
 } // namespace caldera

@@ -77,7 +77,9 @@ struct isolation_options {
   std::string cgroup_mount = "/sys/fs/cgroup";
   /// The agent's own cgroup per controller ("/proc/self/cgroup" format).
   std::string self_cgroup_file = "/proc/self/cgroup";
-  /// Name of the directory under the agent's cgroup holding containers.
+  /// Directory under the agent's cgroup holding its containers' cgroups;
+  /// caldera-agent uses "caldera/<hash of its work dir>" so that agents
+  /// sharing a host (tests, several per machine) never touch each other's.
   std::string cgroups_root = "caldera";
 };
 
@@ -108,8 +110,15 @@ public:
   /// its sandbox (costly: only every disk watch interval).
   std::optional<limitation> check(const std::string& name, bool with_disk);
   container_usage usage(const std::string& name);
-  /// Removes the container's cgroups (its processes are gone).
+  /// Kills every process in the container's cgroups (those that left its
+  /// session too).
+  void kill_all(const std::string& name);
+  /// Kills what is left in the container's cgroups and removes them
+  /// (retrying while the kernel finishes the killed processes, up to 1 s).
   void cleanup(const std::string& name);
+  /// Cleans up every container cgroup under this agent's root that is not
+  /// in `keep` (left by an agent that was killed); returns how many.
+  size_t remove_stale(const std::vector<std::string>& keep);
 
   struct impl;
 

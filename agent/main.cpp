@@ -199,6 +199,14 @@ int main(int argc, char** argv) {
   iso_opts.isolation = cfg.isolation;
   iso_opts.cgroups_enable_cfs = cfg.cgroups_enable_cfs;
   iso_opts.enforce_container_disk_quota = cfg.enforce_container_disk_quota;
+  {
+    // One cgroup namespace per agent (its work dir): agents sharing a host
+    // never clean up each other's containers.
+    char ns[17];
+    auto wd = std::filesystem::absolute(cfg.work_dir, ec).lexically_normal().string();
+    std::snprintf(ns, sizeof(ns), "%016zx", std::hash<std::string>{}(wd));
+    iso_opts.cgroups_root = std::string{"caldera/"} + ns;
+  }
   auto iso = isolation::create(iso_opts);
   if (!iso) {
     std::fprintf(stderr, "caldera-agent: option 'isolation': %s\n",

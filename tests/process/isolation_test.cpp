@@ -245,3 +245,20 @@ TEST_CASE("a recovered container is limited again: the restarted agent kills it 
   auto both = r->output() + c.agent->output();
   CHECK_MESSAGE(r->output().find("REASON_CONTAINER_LIMITATION_MEMORY") != std::string::npos, both);
 }
+
+TEST_CASE("cgroups of a killed agent's containers are removed by the next agent") {
+  if (!cgroups_usable()) {
+    MESSAGE("skipped: no writable cgroup hierarchy with the memory controller here");
+    return;
+  }
+  iso_cluster c{{"--isolation", "cgroups/cpu,cgroups/mem"}};
+  auto r = c.run({"/bin/sh", "-c", "sleep 60"}, "cpus:0.1;mem:32");
+  REQUIRE_MESSAGE(r->wait_for("TASK_RUNNING", 60s), r->output());
+  c.agent_argv.push_back("--recover");
+  c.agent_argv.push_back("cleanup");
+  c.agent->signal(SIGKILL);
+  c.agent->wait_exit(20s);
+  c.agent = std::make_unique<child>(c.agent_argv);
+  CHECK_MESSAGE(c.agent->wait_for("stale_cgroups_removed count=1", 30s), c.agent->output());
+  CHECK_MESSAGE(r->wait_exit(60s) != 0, r->output());
+}
