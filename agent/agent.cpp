@@ -217,16 +217,13 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     spec.framework_id = fid;
     spec.executor_id = eid;
     spec.user = *user;
+    // The limits of its first task and the executor's own resources.
+    auto own = executor_own(m);
     {
-      // The limits of its first task (and the executor's own resources).
-      auto own = resources::from_capnp(t.getExecutor().getResources());
-      auto task = resources::from_capnp(t.getResources());
-      resources total = own ? *own : resources{};
-      if (task)
+      resources total = own;
+      if (auto task = resources::from_capnp(t.getResources()))
         total += *task;
-      spec.limits.cpus = total.scalar("cpus");
-      spec.limits.mem_bytes = static_cast<uint64_t>(total.scalar("mem") * (1 << 20));
-      spec.limits.disk_bytes = static_cast<uint64_t>(total.scalar("disk") * (1 << 20));
+      spec.limits = to_limits(total);
     }
     spec.command = t.getExecutor().getCommand().getShell();
     spec.sandbox = sandbox.string();
@@ -250,8 +247,7 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     auto& rec = d.executors[ekey];
     rec.container_id = *launched;
     rec.sandbox = spec.sandbox;
-    if (auto own = resources::from_capnp(t.getExecutor().getResources()))
-      rec.own = *own;
+    rec.own = std::move(own);
     if (d.store) {
       auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
         b.setFrameworkId(fid);
@@ -274,30 +270,14 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     ex->second.queued.push_back(m);
 }
 
-namespace {
-
-// Why a container that ended was ended by a limit, if it was.
-std::optional<limitation> rec_limitation(agent_actor* self, const key_t& ekey) {
-  auto& d = self->state;
-  auto ex = d.executors.find(ekey);
-  if (ex == d.executors.end())
-    return std::nullopt;
-  if (ex->second.limited)
-    return ex->second.limited;
-  if (ex->second.container_id.empty())
-    return std::nullopt;
-  return d.opts.containers->check(ex->second.container_id, false);
-}
-
-} // namespace
-
 void executor_exited(agent_actor* self, const std::string& fid, const std::string& eid,
                      int status) {
   auto& d = self->state;
   auto ex = d.executors.find({fid, eid});
   if (ex == d.executors.end())
     return;
-  auto limited = rec_limitation(self, {fid, eid});
+  // Ended by a limit? (Logged here when only the exit showed it.)
+  auto limited = container_limited(self, {fid, eid}, false);
   auto rec = std::move(ex->second);
   d.executors.erase(ex);
   if (d.gc)

@@ -146,8 +146,10 @@ void recover(agent_actor* self) {
       ex.container_id = v->getContainerId();
       ex.sandbox = v->getSandbox();
       for (auto& [tk, t] : d.tasks)
-        if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state))
+        if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state)) {
           ex.tasks.insert(tk.second);
+          ex.own = executor_own(t.launch);
+        }
       auto fid = key.first;
       auto eid = key.second;
       bool alive = d.opts.containers->recover(

@@ -43,7 +43,8 @@ struct executor_rec {
   std::string sandbox;
   /// The limit the container hit (it is being destroyed).
   std::optional<limitation> limited;
-  /// The executor's own resources (from its ExecutorInfo).
+  /// The executor's own resources (from its ExecutorInfo; after a restart
+  /// from its tasks' launches).
   resources own;
 };
 
@@ -152,6 +153,10 @@ void finish_recovery(agent_actor* self);
 
 // -- agent_isolation.cpp -------------------------------------------------------
 
+/// The executor's own resources, as a task's launch carries them.
+resources executor_own(const run_task_msg& m);
+/// cpus, mem and disk of `r` as limits.
+container_limits to_limits(const resources& r);
 /// What the isolators should enforce for an executor: its own resources
 /// plus those of its tasks that have not ended.
 container_limits limits_of(agent_actor* self, const key_t& ekey);

@@ -29,30 +29,29 @@ std::string agent_user() {
 
 } // namespace
 
+resources executor_own(const run_task_msg& m) {
+  auto r = resources::from_capnp(m.read()->getTask().getExecutor().getResources());
+  return r ? *r : resources{};
+}
+
+container_limits to_limits(const resources& r) {
+  container_limits lim;
+  lim.cpus = r.scalar("cpus");
+  lim.mem_bytes = static_cast<uint64_t>(r.scalar("mem") * (1 << 20));
+  lim.disk_bytes = static_cast<uint64_t>(r.scalar("disk") * (1 << 20));
+  return lim;
+}
+
 container_limits limits_of(agent_actor* self, const key_t& ekey) {
   auto& d = self->state;
-  container_limits lim;
   auto ex = d.executors.find(ekey);
   if (ex == d.executors.end())
-    return lim;
+    return {};
   resources total = ex->second.own;
-  bool own_known = !total.empty();
   for (auto& tid : ex->second.tasks)
-    if (auto t = d.tasks.find({ekey.first, tid}); t != d.tasks.end()) {
+    if (auto t = d.tasks.find({ekey.first, tid}); t != d.tasks.end())
       total += task_resources(t->second.launch);
-      if (!own_known) {
-        // Recovered executors: their own resources come with each task.
-        own_known = true;
-        auto own = resources::from_capnp(
-          t->second.launch.read()->getTask().getExecutor().getResources());
-        if (own)
-          total += *own;
-      }
-    }
-  lim.cpus = total.scalar("cpus");
-  lim.mem_bytes = static_cast<uint64_t>(total.scalar("mem") * (1 << 20));
-  lim.disk_bytes = static_cast<uint64_t>(total.scalar("disk") * (1 << 20));
-  return lim;
+  return to_limits(total);
 }
 
 caf::expected<std::string> task_user(agent_actor* self, const run_task_msg& m) {
@@ -145,42 +144,33 @@ void check_containers(agent_actor* self) {
   }
 }
 
-} // namespace caldera::agent_detail
-
-namespace caldera::agent_detail {
-
 usage_msg usage_of(agent_actor* self) {
   auto& d = self->state;
   capnp::MallocMessageBuilder mb;
   auto u = mb.initRoot<schema::Usage>();
   u.setAgentId(d.agent_id);
   u.setIsolators(d.opts.containers->isolators());
-  std::vector<std::pair<key_t, container_usage>> rows;
+  struct row {
+    const key_t* key;
+    const executor_rec* ex;
+    container_usage usage;
+  };
+  std::vector<row> rows;
   for (auto& [k, ex] : d.executors) {
     if (ex.container_id.empty())
       continue;
     auto cu = d.opts.containers->usage(ex.container_id);
-    if (!cu) {
-      // No isolator measures it (in-process executors): limits only.
-      cu = container_usage{};
-      auto lim = limits_of(self, k);
-      cu->timestamp = wall_seconds();
-      cu->cpus_limit = lim.cpus;
-      cu->mem_limit_bytes = lim.mem_bytes;
-      cu->disk_limit_bytes = lim.disk_bytes;
-    }
-    rows.emplace_back(k, *cu);
+    // No isolator measures in-process executors: their limits only.
+    rows.push_back({&k, &ex, cu ? *cu : limits_only(limits_of(self, k))});
   }
   auto list = u.initExecutors(static_cast<unsigned>(rows.size()));
   for (unsigned i = 0; i < rows.size(); ++i) {
-    auto& [k, cu] = rows[i];
     auto e = list[i];
-    e.setFrameworkId(k.first);
-    e.setExecutorId(k.second);
-    auto& ex = d.executors[k];
-    e.setContainerId(ex.container_id);
-    e.setDirectory(ex.sandbox);
-    usage_to_capnp(cu, e.initStatistics());
+    e.setFrameworkId(rows[i].key->first);
+    e.setExecutorId(rows[i].key->second);
+    e.setContainerId(rows[i].ex->container_id);
+    e.setDirectory(rows[i].ex->sandbox);
+    usage_to_capnp(rows[i].usage, e.initStatistics());
   }
   return usage_msg{mb};
 }

@@ -47,13 +47,10 @@ std::string describe_wait_status(int status) {
 
 namespace {
 
-std::string read_proc_file(const std::string& path) {
-  return read_small_file(path);
-}
 
 // The start time of `pid` (field 22 of /proc/<pid>/stat), or "" if gone.
 std::string start_time(pid_t pid) {
-  std::string all = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string all = read_small_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = all.rfind(')');
   if (close == std::string::npos)
     return {};
@@ -67,7 +64,7 @@ std::string start_time(pid_t pid) {
 // Whether `pid` still runs (not a zombie) and is the process started at
 // `recorded` (field 22 of its stat), not a later one that reused the pid.
 bool runs(pid_t pid, const std::string& recorded) {
-  std::string all = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string all = read_small_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = all.rfind(')');
   if (close == std::string::npos || recorded.empty())
     return false;
@@ -93,7 +90,7 @@ void kill_session(pid_t sid) noexcept try {
     auto name = e.path().filename().string();
     if (name.empty() || name[0] < '0' || name[0] > '9')
       continue;
-    std::string all = read_proc_file((e.path() / "stat").string());
+    std::string all = read_small_file((e.path() / "stat").string());
     auto close = all.rfind(')');
     if (close == std::string::npos)
       continue;
@@ -325,20 +322,7 @@ public:
       int status = 0;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
-      // Whether a limit ended it is known only while its cgroup exists.
-      auto limited = iso ? iso->check(cgroup, false) : std::nullopt;
-      {
-        std::lock_guard<std::mutex> g{live->mtx};
-        live->pids.erase(std::to_string(pid));
-        live->cgroups.erase(std::to_string(pid));
-        if (limited)
-          live->ended_limited[std::to_string(pid)] = *limited;
-      }
-      // The session may have left processes behind: kill them all.
-      kill_session(pid);
-      std::remove(record.c_str());
-      if (iso)
-        iso->cleanup(cgroup);
+      ended(*live, iso.get(), cgroup, pid, record);
       on_exit(status);
     }).detach();
     return std::to_string(pid);
@@ -406,18 +390,7 @@ public:
       }
       if (fd >= 0)
         ::close(fd);
-      auto limited = iso && !cgroup.empty() ? iso->check(cgroup, false) : std::nullopt;
-      {
-        std::lock_guard<std::mutex> g{live->mtx};
-        live->pids.erase(std::to_string(pid));
-        live->cgroups.erase(std::to_string(pid));
-        if (limited)
-          live->ended_limited[std::to_string(pid)] = *limited;
-      }
-      kill_session(pid);
-      std::remove(record.c_str());
-      if (iso && !cgroup.empty())
-        iso->cleanup(cgroup);
+      ended(*live, iso.get(), cgroup, pid, record);
       on_exit(unknown_exit_status);
     }).detach();
     return true;
@@ -499,6 +472,26 @@ private:
     std::map<std::string, std::string> cgroups;          // container id -> cgroup name
     std::map<std::string, limitation> ended_limited;      // ended by a limit
   };
+
+  // A container's session leader is gone: note whether a limit ended it
+  // (known only while its cgroup exists), kill what its session left, and
+  // remove its record and cgroups. Runs on the reaper's thread.
+  static void ended(live_set& live, isolation* iso, const std::string& cgroup, pid_t pid,
+                    const std::string& record) {
+    auto id = std::to_string(pid);
+    auto limited = iso && !cgroup.empty() ? iso->check(cgroup, false) : std::nullopt;
+    {
+      std::lock_guard<std::mutex> g{live.mtx};
+      live.pids.erase(id);
+      live.cgroups.erase(id);
+      if (limited)
+        live.ended_limited[id] = *limited;
+    }
+    kill_session(pid);
+    std::remove(record.c_str());
+    if (iso && !cgroup.empty())
+      iso->cleanup(cgroup);
+  }
 
   std::string cgroup_of(const std::string& container_id) {
     std::lock_guard<std::mutex> g{live_->mtx};

@@ -61,11 +61,11 @@ json statistics(const agent_view& v, containerizer* containers) {
     if (containers)
       u = containers->usage(e.container_id);
     if (!u) {
-      u = container_usage{};
-      u->timestamp = wall_seconds();
-      u->cpus_limit = e.cpus_limit;
-      u->mem_limit_bytes = static_cast<uint64_t>(e.mem_limit_mib * (1 << 20));
-      u->disk_limit_bytes = static_cast<uint64_t>(e.disk_limit_mib * (1 << 20));
+      container_limits lim;
+      lim.cpus = e.cpus_limit;
+      lim.mem_bytes = static_cast<uint64_t>(e.mem_limit_mib * (1 << 20));
+      lim.disk_bytes = static_cast<uint64_t>(e.disk_limit_mib * (1 << 20));
+      u = limits_only(lim);
     }
     out.push_back(json{{"executor_id", e.executor_id},
                        {"framework_id", e.framework_id},

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "actors/error.hpp"
+#include "actors/ids.hpp"
 
 namespace caldera {
 
@@ -40,10 +41,6 @@ std::string read_small_file(const std::string& path) {
 }
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  return read_small_file(path);
-}
 
 caf::error write_file(const std::string& path, const std::string& value) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -88,11 +85,6 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 // What /proc says of the processes of one session.
 struct session_sample {
   uint64_t rss_bytes = 0;
@@ -109,7 +101,7 @@ std::map<int, session_sample> sample_sessions() {
     auto name = e.path().filename().string();
     if (name.empty() || name[0] < '0' || name[0] > '9')
       continue;
-    std::string all = read_file("/proc/" + name + "/stat");
+    std::string all = read_small_file("/proc/" + name + "/stat");
     auto close = all.rfind(')');
     if (close == std::string::npos || close + 2 >= all.size())
       continue;
@@ -208,7 +200,7 @@ struct isolation::impl {
       if (cg_mem && lim.mem_bytes > 0) {
         auto dir = v1_dir("memory", name);
         auto want = mem_limit(lim);
-        auto have = number(read_file(dir + "/memory.limit_in_bytes"));
+        auto have = number(read_small_file(dir + "/memory.limit_in_bytes"));
         if (first || want > have)
           if (auto err = write_file(dir + "/memory.limit_in_bytes", std::to_string(want)))
             return err;
@@ -230,7 +222,7 @@ struct isolation::impl {
       auto dir = v2 + "/" + name;
       if (cg_mem && lim.mem_bytes > 0) {
         auto want = mem_limit(lim);
-        auto cur = read_file(dir + "/memory.max");
+        auto cur = read_small_file(dir + "/memory.max");
         if (first || cur.rfind("max", 0) == 0 || want > number(cur))
           if (auto err = write_file(dir + "/memory.max", std::to_string(want)))
             return err;
@@ -256,16 +248,16 @@ struct isolation::impl {
     if (version == 1) {
       auto dir = v1_dir("memory", name);
       bool found = false;
-      auto n = keyed(read_file(dir + "/memory.oom_control"), "oom_kill", &found);
+      auto n = keyed(read_small_file(dir + "/memory.oom_control"), "oom_kill", &found);
       if (!found) // kernels before 4.13: the limit was hit and the OOM killer ran
-        n = keyed(read_file(dir + "/memory.oom_control"), "under_oom");
-      *peak = number(read_file(dir + "/memory.max_usage_in_bytes"));
+        n = keyed(read_small_file(dir + "/memory.oom_control"), "under_oom");
+      *peak = number(read_small_file(dir + "/memory.max_usage_in_bytes"));
       return n;
     }
     auto dir = v2 + "/" + name;
-    auto n = keyed(read_file(dir + "/memory.events"), "oom_kill");
-    auto p = read_file(dir + "/memory.peak");
-    *peak = number(p.empty() ? read_file(dir + "/memory.current") : p);
+    auto n = keyed(read_small_file(dir + "/memory.events"), "oom_kill");
+    auto p = read_small_file(dir + "/memory.peak");
+    *peak = number(p.empty() ? read_small_file(dir + "/memory.current") : p);
     return n;
   }
 };
@@ -275,7 +267,7 @@ namespace {
 // The agent's own cgroup path per v1 controller, and its v2 path ("0::").
 void self_cgroups(const std::string& file, std::map<std::string, std::string>& v1,
                   std::string& v2) {
-  std::istringstream in{read_file(file)};
+  std::istringstream in{read_small_file(file)};
   for (std::string line; std::getline(in, line);) {
     auto a = line.find(':');
     auto b = line.find(':', a + 1);
@@ -318,7 +310,7 @@ caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_opti
   std::string host_why;
   int host = 0;
   if (!unified.empty()) {
-    auto ctl = read_file(unified + "/cgroup.controllers");
+    auto ctl = read_small_file(unified + "/cgroup.controllers");
     bool both = ctl.find("memory") != std::string::npos && ctl.find("cpu") != std::string::npos;
     if (both && writable_dir(unified + self_v2))
       host = 2;
@@ -535,7 +527,7 @@ std::optional<limitation> isolation::check(const std::string& name, bool with_di
 
 container_usage isolation::usage(const std::string& name) {
   container_usage u;
-  u.timestamp = now_seconds();
+  u.timestamp = wall_seconds();
   impl::container c;
   {
     std::lock_guard<std::mutex> g{p_->mtx};
@@ -557,14 +549,14 @@ container_usage isolation::usage(const std::string& name) {
     if (p_->cg_cpu) {
       auto acct = p_->v1_dir("cpuacct", name);
       if (!acct.empty()) {
-        auto st = read_file(acct + "/cpuacct.stat");
+        auto st = read_small_file(acct + "/cpuacct.stat");
         u.cpus_user_time_secs = static_cast<double>(keyed(st, "user")) / hz;
         u.cpus_system_time_secs = static_cast<double>(keyed(st, "system")) / hz;
       }
-      u.cpus_nr_throttled = keyed(read_file(p_->v1_dir("cpu", name) + "/cpu.stat"), "nr_throttled");
+      u.cpus_nr_throttled = keyed(read_small_file(p_->v1_dir("cpu", name) + "/cpu.stat"), "nr_throttled");
     }
     if (p_->cg_mem) {
-      auto st = read_file(p_->v1_dir("memory", name) + "/memory.stat");
+      auto st = read_small_file(p_->v1_dir("memory", name) + "/memory.stat");
       bool found = false;
       auto rss = keyed(st, "total_rss", &found);
       u.mem_rss_bytes = found ? rss : keyed(st, "rss");
@@ -572,13 +564,13 @@ container_usage isolation::usage(const std::string& name) {
   } else if (p_->version == 2) {
     auto dir = p_->v2 + "/" + name;
     if (p_->cg_cpu) {
-      auto st = read_file(dir + "/cpu.stat");
+      auto st = read_small_file(dir + "/cpu.stat");
       u.cpus_user_time_secs = static_cast<double>(keyed(st, "user_usec")) / 1e6;
       u.cpus_system_time_secs = static_cast<double>(keyed(st, "system_usec")) / 1e6;
       u.cpus_nr_throttled = keyed(st, "nr_throttled");
     }
     if (p_->cg_mem)
-      u.mem_rss_bytes = keyed(read_file(dir + "/memory.stat"), "anon");
+      u.mem_rss_bytes = keyed(read_small_file(dir + "/memory.stat"), "anon");
   }
   if (p_->du) {
     if (!c.disk_measured && !c.sandbox.empty())
@@ -592,7 +584,7 @@ container_usage isolation::usage(const std::string& name) {
 
 void isolation::kill_all(const std::string& name) {
   for (auto& d : p_->dirs(name)) {
-    std::istringstream procs{read_file(d + "/cgroup.procs")};
+    std::istringstream procs{read_small_file(d + "/cgroup.procs")};
     for (long pid = 0; procs >> pid;)
       if (pid > 1)
         ::kill(static_cast<pid_t>(pid), SIGKILL);

@@ -1,6 +1,17 @@
 #include "agent/usage.hpp"
 
+#include "actors/ids.hpp"
+
 namespace caldera {
+
+container_usage limits_only(const container_limits& lim) {
+  container_usage u;
+  u.timestamp = wall_seconds();
+  u.cpus_limit = lim.cpus;
+  u.mem_limit_bytes = lim.mem_bytes;
+  u.disk_limit_bytes = lim.disk_bytes;
+  return u;
+}
 
 void usage_to_capnp(const container_usage& u, schema::ResourceStatistics::Builder s) {
   s.setTimestamp(u.timestamp);
