@@ -47,7 +47,6 @@ std::string describe_wait_status(int status) {
 
 namespace {
 
-
 // The start time of `pid` (field 22 of /proc/<pid>/stat), or "" if gone.
 std::string start_time(pid_t pid) {
   std::string all = read_small_file("/proc/" + std::to_string(pid) + "/stat");

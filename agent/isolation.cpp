@@ -310,8 +310,10 @@ caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_opti
   std::string host_why;
   int host = 0;
   if (!unified.empty()) {
-    auto ctl = read_small_file(unified + "/cgroup.controllers");
-    bool both = ctl.find("memory") != std::string::npos && ctl.find("cpu") != std::string::npos;
+    std::istringstream words{read_small_file(unified + "/cgroup.controllers")};
+    std::set<std::string> ctl{std::istream_iterator<std::string>{words},
+                              std::istream_iterator<std::string>{}};
+    bool both = ctl.count("memory") > 0 && ctl.count("cpu") > 0;
     if (both && writable_dir(unified + self_v2))
       host = 2;
     else if (!both)
@@ -372,8 +374,8 @@ caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_opti
   if (p->cg_cpu || p->cg_mem) {
     p->version = host;
     if (host == 2) {
-      // Containers go under <agent's cgroup>/caldera; the controllers must
-      // be enabled for that subtree.
+      // Containers go under <agent's cgroup>/<cgroups_root>; the
+      // controllers must be enabled at every level down to them.
       std::string base = unified + (self_v2 == "/" ? "" : self_v2);
       std::string root = base + "/" + opts.cgroups_root;
       std::error_code ec;
@@ -381,7 +383,10 @@ caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_opti
       if (ec)
         return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
       std::string ctl = std::string{p->cg_cpu ? "+cpu " : ""} + (p->cg_mem ? "+memory" : "");
-      for (auto& d : {base, root})
+      std::vector<std::string> levels{base};
+      for (auto& part : fs::path{opts.cgroups_root})
+        levels.push_back(levels.back() + "/" + part.string());
+      for (auto& d : levels)
         if (auto err = write_file(d + "/cgroup.subtree_control", ctl))
           return make_error(errc::invalid_config,
                             "cgroup v2: cannot enable the cpu and memory controllers under "

@@ -102,6 +102,30 @@ TEST_CASE("isolation: cgroup v2 (unified): memory.max, cpu.weight, cpu.max, memo
   CHECK(u.cpus_limit == 2.0);
 }
 
+TEST_CASE("isolation: cgroup v2: controllers enabled at every level of a nested root") {
+  tmp t;
+  auto mount = t.path / "cgroup";
+  put(mount / "cgroup.controllers", "cpuset cpu memory\n");
+  put(mount / "cgroup.subtree_control", "");
+  fake_files(mount / "caldera", {"cgroup.subtree_control"});
+  fake_files(mount / "caldera" / "agent1", {"cgroup.subtree_control"});
+  put(t.path / "self", "0::/\n");
+  isolation_options o;
+  o.isolation = "cgroups/mem";
+  o.cgroup_mount = mount.string();
+  o.self_cgroup_file = (t.path / "self").string();
+  o.cgroups_root = "caldera/agent1";
+  REQUIRE(isolation::create(o));
+  for (auto d : {mount, mount / "caldera", mount / "caldera" / "agent1"})
+    CHECK(get(d / "cgroup.subtree_control") == "+memory");
+  // cpuset is not cpu.
+  put(mount / "cgroup.controllers", "cpuset memory\n");
+  o.isolation.clear();
+  auto dflt = isolation::create(o);
+  REQUIRE(dflt);
+  CHECK((*dflt)->why().find("no cpu and memory controllers") != std::string::npos);
+}
+
 TEST_CASE("isolation: cgroup v1: memory.limit_in_bytes, cpu.shares, cfs quota, oom_control") {
   tmp t;
   auto mount = t.path / "cgroup";
