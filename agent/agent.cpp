@@ -277,7 +277,7 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
   if (ex == d.executors.end())
     return;
   // Ended by a limit? (Logged here when only the exit showed it.)
-  auto limited = container_limited(self, {fid, eid}, false);
+  auto limited = container_limited(self, {fid, eid});
   auto rec = std::move(ex->second);
   d.executors.erase(ex);
   if (d.gc)
@@ -356,6 +356,11 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
       recover(self);
     },
     [=](const get_usage_msg&) -> usage_msg { return usage_of(self); },
+    [=](disk_atom, const std::string& container_id, const std::string& reason,
+        const std::string& message) {
+      disk_limited(self, container_id, limitation{reason, message});
+    },
+    [=](disk_atom) { self->state.disk_watch_busy = false; },
     [=](isolate_atom) {
       check_containers(self);
       self->delayed_send(self, self->state.opts.isolation_check_interval,
@@ -471,7 +476,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
           // A task the kernel killed for its container's memory (or that
           // ended as its container was destroyed for a limit) fails with
           // the limitation's reason, whatever the executor saw.
-          if (auto l = container_limited(self, ex->first, false)) {
+          if (auto l = container_limited(self, ex->first)) {
             st.state = schema::TaskState::FAILED;
             st.reason = l->reason;
             st.message = l->message;

@@ -29,6 +29,7 @@ namespace caldera::agent_detail {
 using key_t = std::pair<std::string, std::string>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using isolate_atom = caf::atom_constant<caf::atom("isolate")>;
+using disk_atom = caf::atom_constant<caf::atom("disk")>;
 
 enum class phase { idle, connecting, registering, registered };
 
@@ -80,6 +81,7 @@ struct agent_data {
   std::shared_ptr<const agent_view> published_view;
   std::unique_ptr<sandbox_gc> gc;
   std::chrono::steady_clock::time_point last_disk_watch{};
+  bool disk_watch_busy = false; // a disk measurement runs on its thread
   static inline const char* name = "agent";
 };
 
@@ -164,9 +166,10 @@ container_limits limits_of(agent_actor* self, const key_t& ekey);
 /// error message when that user may not run tasks here.
 caf::expected<std::string> task_user(agent_actor* self, const run_task_msg& m);
 /// The limit an executor's container hit, if any (recorded, and the
-/// container destroyed, the first time).
-std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey,
-                                            bool with_disk);
+/// container destroyed, the first time). Memory only: disk is measured off
+/// the agent's thread by `check_containers`, and reported to `disk_limited`.
+std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey);
+void disk_limited(agent_actor* self, const std::string& container_id, const limitation& l);
 /// The periodic check of every container (memory; disk and sandbox GC at
 /// the disk watch interval).
 void check_containers(agent_actor* self);

@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <pwd.h>
 #include <unistd.h>
 
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include <caf/send.hpp>
 #include "agent/agent_impl.hpp"
 #include "agent/usage.hpp"
 
@@ -75,8 +77,22 @@ caf::expected<std::string> task_user(agent_actor* self, const run_task_msg& m) {
   return d.opts.switch_user ? user : std::string{};
 }
 
-std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey,
-                                            bool with_disk) {
+namespace {
+
+// Records the limit an executor's container hit and destroys it.
+void apply_limitation(agent_actor* self, const key_t& ekey, executor_rec& rec,
+                      const limitation& l) {
+  rec.limited = l;
+  log::warn("container_limitation", {{"framework_id", ekey.first},
+                                     {"executor_id", ekey.second},
+                                     {"reason", l.reason},
+                                     {"message", l.message}});
+  self->state.opts.containers->destroy(rec.container_id);
+}
+
+} // namespace
+
+std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey) {
   auto& d = self->state;
   auto ex = d.executors.find(ekey);
   if (ex == d.executors.end() || ex->second.container_id.empty())
@@ -84,16 +100,18 @@ std::optional<limitation> container_limited(agent_actor* self, const key_t& ekey
   auto& rec = ex->second;
   if (rec.limited)
     return rec.limited;
-  auto l = d.opts.containers->check(rec.container_id, with_disk);
-  if (!l)
-    return std::nullopt;
-  rec.limited = l;
-  log::warn("container_limitation", {{"framework_id", ekey.first},
-                                     {"executor_id", ekey.second},
-                                     {"reason", l->reason},
-                                     {"message", l->message}});
-  d.opts.containers->destroy(rec.container_id);
+  auto l = d.opts.containers->check(rec.container_id, false);
+  if (l)
+    apply_limitation(self, ekey, rec, *l);
   return l;
+}
+
+void disk_limited(agent_actor* self, const std::string& container_id, const limitation& l) {
+  for (auto& [k, ex] : self->state.executors)
+    if (ex.container_id == container_id && !ex.limited) {
+      apply_limitation(self, k, ex, l);
+      return;
+    }
 }
 
 void schedule_leftover_sandboxes(agent_actor* self) {
@@ -136,7 +154,23 @@ void check_containers(agent_actor* self) {
     if (!ex.limited && !ex.container_id.empty())
       keys.push_back(k);
   for (auto& k : keys)
-    container_limited(self, k, disk);
+    container_limited(self, k);
+  if (disk && !d.disk_watch_busy) {
+    // Measuring sandboxes walks their files: off the agent's thread. A
+    // container over a limit comes back as (disk_atom, container, reason,
+    // message), the end of the round as (disk_atom).
+    d.disk_watch_busy = true;
+    std::vector<std::string> ids;
+    for (auto& k : keys)
+      ids.push_back(d.executors[k].container_id);
+    std::thread([containers = d.opts.containers, ids = std::move(ids),
+                 me = caf::actor_cast<caf::actor>(self)] {
+      for (auto& id : ids)
+        if (auto l = containers->check(id, true))
+          caf::anon_send(me, disk_atom::value, id, l->reason, l->message);
+      caf::anon_send(me, disk_atom::value);
+    }).detach();
+  }
   if (disk && d.gc) {
     double usage = filesystem_usage(d.opts.work_dir);
     for (auto& p : d.gc->prune(sandbox_gc::clock::now(), usage))

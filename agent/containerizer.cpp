@@ -434,7 +434,9 @@ public:
   }
 
   std::optional<limitation> check(const std::string& container_id, bool with_disk) override {
-    {
+    // What ended a container is taken once, by the agent's own check (the
+    // disk watch runs on another thread and must not take it).
+    if (!with_disk) {
       std::lock_guard<std::mutex> g{live_->mtx};
       if (auto i = live_->ended_limited.find(container_id); i != live_->ended_limited.end()) {
         auto l = i->second;

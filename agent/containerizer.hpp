@@ -71,8 +71,9 @@ public:
   virtual void update(const std::string& container_id, const container_limits& lim) {
   }
   /// A limitation the container hit (it is then to be destroyed and its
-  /// tasks failed with the limitation's reason); `with_disk` also measures
-  /// its sandbox.
+  /// tasks failed with the limitation's reason), also after it ended (once).
+  /// `with_disk` also measures its sandbox (costly; callable from another
+  /// thread) and does not report ended containers.
   virtual std::optional<limitation> check(const std::string& container_id, bool with_disk) {
     return std::nullopt;
   }
