@@ -195,7 +195,8 @@ std::shared_ptr<const published_state> state_box::get() const {
 void state_box::set_preparer(prepare_fn prepare) {
   std::lock_guard<std::mutex> g{mtx_};
   prepare_ = std::move(prepare);
-  thread_ = std::thread{[this] { loop(); }};
+  if (!thread_.joinable()) // a second server on the same box renders its way
+    thread_ = std::thread{[this] { loop(); }};
 }
 
 void state_box::loop() {
