@@ -207,8 +207,9 @@ void state_box::loop() {
     if (stop_)
       return;
     auto p = std::move(pending_);
+    auto prepare = prepare_;
     lk.unlock();
-    prepare_(*p);
+    prepare(*p);
     lk.lock();
     visible(std::move(p));
   }
