@@ -59,7 +59,11 @@ caf::expected<executor_options> executor_options::from_env() {
 }
 
 executor::executor(caf::actor_config& cfg, executor_options opts)
-  : caf::event_based_actor(cfg), opts_(std::move(opts)) {
+  : linked<caf::event_based_actor>(cfg), opts_(std::move(opts)) {
+  if (!opts_.runtime)
+    opts_.runtime = real_env();
+  join_links(opts_.runtime->links(), opts_.node_name);
+  ids_ = id_generator{opts_.runtime->seed_for(opts_.node_name)};
 }
 
 void executor::registered(const std::string&, const std::string&) {
@@ -138,7 +142,7 @@ void executor::send_status(const std::string& task_id, schema::TaskState state,
   st.framework_id = opts_.framework_id;
   st.executor_id = opts_.executor_id;
   st.agent_id = agent_id_;
-  st.timestamp = wall_seconds();
+  st.timestamp = opts_.runtime->wall_seconds();
   st.uuid = ids_.uuid();
   auto m = make_status_update(st);
   unacked_.emplace_back(st.uuid, m);

@@ -36,7 +36,9 @@
 
 #include "actors/ids.hpp"
 #include "actors/node.hpp"
+#include "actors/link_table.hpp"
 #include "actors/resources.hpp"
+#include "actors/runtime_env.hpp"
 #include "actors/status.hpp"
 #include "actors/types.hpp"
 
@@ -51,6 +53,10 @@ struct executor_options {
   std::string sandbox;
   /// How long to wait for a lost agent to come back before shutting down.
   caf::timespan recovery_timeout = std::chrono::minutes(15);
+  /// Time, randomness and links (the real world by default; in-process
+  /// executors share their agent's) and this executor's node.
+  std::shared_ptr<runtime_env> runtime = real_env();
+  std::string node_name = "executor";
 
   /// Reads CALDERA_AGENT_ENDPOINT, CALDERA_FRAMEWORK_ID, CALDERA_EXECUTOR_ID,
   /// CALDERA_SANDBOX_DIRECTORY and CALDERA_RECOVERY_TIMEOUT (seconds). Fails
@@ -73,7 +79,7 @@ struct task_info {
   double kill_grace_period = 0; // seconds; 0 = the executor's default
 };
 
-class executor : public caf::event_based_actor {
+class executor : public linked<caf::event_based_actor> {
 public:
   executor(caf::actor_config& cfg, executor_options opts);
 

@@ -12,6 +12,17 @@ namespace {
 std::mutex mtx;
 std::string component = "caldera";
 std::atomic<int> min_level{static_cast<int>(level::info)};
+thread_local std::string node_name;
+std::atomic<double (*)()> clock_fn{nullptr};
+std::atomic<void (*)(std::string_view)> sink_fn{nullptr};
+
+double wall_now() {
+  if (auto f = clock_fn.load())
+    return f();
+  // The log is an I/O edge: without a clock given, it reads the machine's.
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 const char* name(level l) {
   switch (l) {
@@ -35,6 +46,18 @@ void set_component(std::string n) {
   component = std::move(n);
 }
 
+void set_node(std::string_view node) {
+  node_name = node;
+}
+
+void set_clock(double (*now)()) {
+  clock_fn = now;
+}
+
+void set_sink(void (*sink)(std::string_view line)) {
+  sink_fn = sink;
+}
+
 void set_level(level lvl) {
   min_level = static_cast<int>(lvl);
 }
@@ -55,10 +78,9 @@ bool enabled(level lvl) {
 void write(level lvl, std::string_view event, std::initializer_list<field> fields) {
   if (!enabled(lvl))
     return;
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-              now.time_since_epoch()).count() % 1000;
+  double now = wall_now();
+  auto secs = static_cast<std::time_t>(now);
+  auto ms = static_cast<int64_t>((now - static_cast<double>(secs)) * 1000) % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char ts[64];
@@ -72,6 +94,10 @@ void write(level lvl, std::string_view event, std::initializer_list<field> field
   {
     std::lock_guard<std::mutex> g{mtx};
     line += component;
+  }
+  if (!node_name.empty()) {
+    line += ' ';
+    line += node_name;
   }
   line += ' ';
   line += event;
@@ -94,6 +120,10 @@ void write(level lvl, std::string_view event, std::initializer_list<field> field
     } else {
       line += f.text;
     }
+  }
+  if (auto sink = sink_fn.load()) {
+    sink(line);
+    return;
   }
   line += '\n';
   std::lock_guard<std::mutex> g{mtx};

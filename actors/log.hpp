@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -15,6 +16,14 @@ namespace caldera::log {
 enum class level { debug = 0, info = 1, warn = 2, error = 3 };
 
 void set_component(std::string name);
+/// The node that speaks on this thread from now on ("" : none); printed
+/// after the component (the simulator sets it before each actor runs).
+void set_node(std::string_view node);
+/// Where timestamps come from (seconds since the epoch; null: the wall
+/// clock). The simulator gives its virtual time.
+void set_clock(double (*now)());
+/// Where lines go (null: stderr). The simulator keeps them in its trace.
+void set_sink(void (*sink)(std::string_view line));
 void set_level(level lvl);
 /// Parses "debug" / "info" / "warn" / "error"; false if unknown.
 bool parse_level(std::string_view text, level& out);

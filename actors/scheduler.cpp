@@ -10,7 +10,10 @@
 namespace caldera {
 
 scheduler::scheduler(caf::actor_config& cfg, scheduler_options opts)
-  : caf::event_based_actor(cfg), opts_(std::move(opts)) {
+  : linked<caf::event_based_actor>(cfg), opts_(std::move(opts)) {
+  if (!opts_.runtime)
+    opts_.runtime = real_env();
+  join_links(opts_.runtime->links(), opts_.node_name);
   framework_id_ = opts_.framework_id;
 }
 

@@ -31,7 +31,9 @@
 #include <caf/message_handler.hpp>
 
 #include "actors/node.hpp"
+#include "actors/link_table.hpp"
 #include "actors/resources.hpp"
+#include "actors/runtime_env.hpp"
 #include "actors/status.hpp"
 #include "actors/types.hpp"
 
@@ -56,6 +58,10 @@ struct scheduler_options {
   /// when its agent comes back) where others see TASK_LOST.
   bool partition_aware = false;
   caf::timespan reconnect_interval = std::chrono::seconds(1);
+  /// Time, randomness and links (the real world by default) and this
+  /// scheduler's node in the runtime's link table.
+  std::shared_ptr<runtime_env> runtime = real_env();
+  std::string node_name = "scheduler";
 };
 
 /// An offer as the scheduler sees it.
@@ -84,7 +90,7 @@ struct task_spec {
   double kill_grace_period = 0;
 };
 
-class scheduler : public caf::event_based_actor {
+class scheduler : public linked<caf::event_based_actor> {
 public:
   scheduler(caf::actor_config& cfg, scheduler_options opts);
 

@@ -95,9 +95,6 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
 /// master -> agent: register again, with everything you run.
 using reregister_atom = caf::atom_constant<caf::atom("reregister")>;
-/// test / operator -> agent: drop (true) or answer again (false) the master's
-/// pings, a partition seen from the master.
-using partition_atom = caf::atom_constant<caf::atom("partition")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using destroy_atom = caf::atom_constant<caf::atom("destroy")>;
 using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;

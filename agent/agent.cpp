@@ -56,7 +56,7 @@ void agent_status(agent_actor* self, const std::string& fid, const std::string& 
   st.framework_id = fid;
   st.agent_id = d.agent_id;
   st.executor_id = eid;
-  st.timestamp = wall_seconds();
+  st.timestamp = wall_now(self);
   st.uuid = d.ids.uuid();
   st.exit_code = exit_code;
   if (auto t = d.tasks.find({fid, tid}); t != d.tasks.end())
@@ -70,12 +70,6 @@ void connect(agent_actor* self);
 
 void do_register(agent_actor* self) {
   auto& d = self->state;
-  if (self->partitioned()) {
-    // The request would be lost on the cut link: try again later.
-    d.ph = phase::connecting;
-    self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
-    return;
-  }
   d.ph = phase::registering;
   auto req = make<schema::RegisterAgent>([&](schema::RegisterAgent::Builder b) {
     b.setAgentId(d.agent_id);
@@ -148,7 +142,6 @@ void do_register(agent_actor* self) {
 void on_master(agent_actor* self, caf::actor m) {
   auto& d = self->state;
   d.master = std::move(m);
-  self->set_master_addr(d.master.address());
   self->monitor(d.master);
   do_register(self);
 }
@@ -228,6 +221,8 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     spec.command = t.getExecutor().getCommand().getShell();
     spec.sandbox = sandbox.string();
     spec.agent = caf::actor_cast<caf::actor>(self);
+    spec.runtime = d.opts.runtime;
+    spec.node_name = d.opts.node_name + "/exec/" + fid + "/" + eid;
     spec.env["CALDERA_AGENT_ENDPOINT"] = d.opts.executor_endpoint;
     spec.env["CALDERA_AGENT_ID"] = d.agent_id;
     spec.env["CALDERA_FRAMEWORK_ID"] = fid;
@@ -281,7 +276,7 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
   auto rec = std::move(ex->second);
   d.executors.erase(ex);
   if (d.gc)
-    d.gc->schedule(rec.sandbox, sandbox_gc::clock::now());
+    d.gc->schedule(rec.sandbox, gc_now(self));
   d.completed_executors.push_back(executor_json(self, {fid, eid}, rec.sandbox, true));
   while (d.completed_executors.size() > 100)
     d.completed_executors.pop_front();
@@ -327,6 +322,7 @@ namespace {
 
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
+  self->state.ids = id_generator{self->state.opts.runtime->seed_for(self->state.opts.node_name)};
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& d = self->state;
     if (d.master && dm.source == d.master.address()) {
@@ -351,7 +347,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
         self->send(self, publish_atom::value);
       self->state.gc = std::make_unique<sandbox_gc>(self->state.opts.gc_delay,
                                                     self->state.opts.gc_disk_headroom);
-      self->state.last_disk_watch = std::chrono::steady_clock::now();
+      self->state.last_disk_watch = self->state.opts.runtime->now();
       self->send(self, isolate_atom::value);
       recover(self);
     },
@@ -648,11 +644,6 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     },
     [=](ping_atom) {
       to_master(self, pong_atom::value);
-    },
-    [=](partition_atom, bool on) {
-      log::warn(on ? "partition_injected" : "partition_healed",
-                {{"agent_id", self->state.agent_id}});
-      self->set_partitioned(on);
     },
     [=](reregister_atom) {
       auto& d = self->state;

@@ -18,9 +18,8 @@
 // with the master under its old id, reporting what it runs, and resends the
 // status updates the master had not acknowledged.
 //
-// `(partition_atom, bool)` cuts (or restores) the link to the master in both
-// directions: every message from the master is dropped on arrival and none
-// is sent to it (fault injection).
+// Partitions and message faults are the runtime's (`runtime_env::links`):
+// the agent's mailbox passes its node's links like every daemon's.
 #pragma once
 
 #include <memory>
@@ -33,6 +32,7 @@
 
 #include "actors/node.hpp"
 #include "actors/resources.hpp"
+#include "actors/runtime_env.hpp"
 #include "agent/containerizer.hpp"
 #include "agent/http_api.hpp"
 
@@ -52,6 +52,11 @@ struct agent_options {
   std::shared_ptr<containerizer> containers;
   /// The process's node actor (fault injection); may be null.
   caf::actor node;
+  /// Time, randomness, blocking work and links (the real world by default).
+  std::shared_ptr<runtime_env> runtime = real_env();
+  /// This agent's node in the runtime's link table; its executors' nodes
+  /// are "<node_name>/exec/<framework>/<executor>".
+  std::string node_name = "agent";
   /// Grace between ShutdownExecutor and destroying the container.
   caf::timespan executor_shutdown_grace = std::chrono::seconds(5);
   /// Checkpoint executors, tasks and unacknowledged status updates in

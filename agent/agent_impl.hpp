@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/ids.hpp"
+#include "actors/link_table.hpp"
 #include "actors/status.hpp"
 #include "actors/types.hpp"
 #include "agent/agent.hpp"
@@ -80,51 +81,44 @@ struct agent_data {
   std::map<key_t, std::vector<nlohmann::json>> completed_tasks; // by executor
   std::shared_ptr<const agent_view> published_view;
   std::unique_ptr<sandbox_gc> gc;
-  std::chrono::steady_clock::time_point last_disk_watch{};
+  std::chrono::steady_clock::time_point last_disk_watch{}; // runtime's monotonic time
   bool disk_watch_busy = false; // a disk measurement runs on its thread
   static inline const char* name = "agent";
 };
 
-// The agent actor; its mailbox drops what the master sends while a partition
-// is injected (enqueue runs on the sender's thread, hence the lock).
-class agent_actor : public caf::stateful_actor<agent_data> {
+// The agent actor; its mailbox passes the links of its node (simulation:
+// partitions and message faults are rules of the runtime's link table).
+class agent_actor : public linked<caf::stateful_actor<agent_data>> {
 public:
   agent_actor(caf::actor_config& cfg, agent_options opts)
-    : caf::stateful_actor<agent_data>(cfg), opts_(std::move(opts)) {
+    : linked<caf::stateful_actor<agent_data>>(cfg), opts_(std::move(opts)) {
+    if (!opts_.runtime)
+      opts_.runtime = real_env();
+    join_links(opts_.runtime->links(), opts_.node_name);
   }
 
   caf::behavior make_behavior() override;
 
-  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    if (partitioned_.load() && ptr && ptr->sender
-        && !ptr->content().match_elements<caf::down_msg>()) {
-      std::lock_guard<std::mutex> g{mtx_};
-      if (ptr->sender->address() == master_addr_)
-        return; // lost on the cut link
-    }
-    caf::stateful_actor<agent_data>::enqueue(std::move(ptr), eu);
-  }
-
-  void set_master_addr(caf::actor_addr a) {
-    std::lock_guard<std::mutex> g{mtx_};
-    master_addr_ = std::move(a);
-  }
-  void set_partitioned(bool on) { partitioned_ = on; }
-  bool partitioned() const { return partitioned_.load(); }
-
 private:
   agent_options opts_;
-  std::atomic<bool> partitioned_{false};
-  std::mutex mtx_;
-  caf::actor_addr master_addr_;
 };
 
-// Sends to the master unless the link is cut.
+// Sends to the master (while there is one).
 template <class M>
 void to_master(agent_actor* self, M&& m) {
   auto& d = self->state;
-  if (d.master && !self->partitioned())
+  if (d.master)
     self->send(d.master, std::forward<M>(m));
+}
+
+/// Wall time from the agent's runtime environment.
+inline double wall_now(agent_actor* self) {
+  return self->state.opts.runtime->wall_seconds();
+}
+/// The same, as the sandbox GC counts it.
+inline sandbox_gc::clock::time_point gc_now(agent_actor* self) {
+  return sandbox_gc::clock::time_point{std::chrono::duration_cast<sandbox_gc::clock::duration>(
+    std::chrono::duration<double>(wall_now(self)))};
 }
 
 

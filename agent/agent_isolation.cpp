@@ -132,8 +132,8 @@ void schedule_leftover_sandboxes(agent_actor* self) {
         continue;
       std::error_code ec2;
       auto mtime = fs::last_write_time(ex.path(), ec2);
-      auto since = ec2 ? sandbox_gc::clock::now()
-                       : sandbox_gc::clock::now()
+      auto since = ec2 ? gc_now(self)
+                       : gc_now(self)
                            - std::chrono::duration_cast<sandbox_gc::clock::duration>(
                              fs::file_time_type::clock::now() - mtime);
       d.gc->schedule(p, since);
@@ -145,7 +145,7 @@ void schedule_leftover_sandboxes(agent_actor* self) {
 
 void check_containers(agent_actor* self) {
   auto& d = self->state;
-  auto now = std::chrono::steady_clock::now();
+  auto now = d.opts.runtime->now();
   bool disk = now - d.last_disk_watch >= d.opts.disk_watch_interval;
   if (disk)
     d.last_disk_watch = now;
@@ -163,17 +163,17 @@ void check_containers(agent_actor* self) {
     std::vector<std::string> ids;
     for (auto& k : keys)
       ids.push_back(d.executors[k].container_id);
-    std::thread([containers = d.opts.containers, ids = std::move(ids),
-                 me = caf::actor_cast<caf::actor>(self)] {
+    d.opts.runtime->run_blocking([containers = d.opts.containers, ids = std::move(ids),
+                                  me = caf::actor_cast<caf::actor>(self)] {
       for (auto& id : ids)
         if (auto l = containers->check(id, true))
           caf::anon_send(me, disk_atom::value, id, l->reason, l->message);
       caf::anon_send(me, disk_atom::value);
-    }).detach();
+    });
   }
   if (disk && d.gc) {
     double usage = filesystem_usage(d.opts.work_dir);
-    for (auto& p : d.gc->prune(sandbox_gc::clock::now(), usage))
+    for (auto& p : d.gc->prune(gc_now(self), usage))
       log::info("sandbox_removed", {{"path", p}, {"disk_usage", usage}});
   }
 }

@@ -517,6 +517,9 @@ public:
                                     std::function<void(int)> on_exit) override {
     executor_options opts;
     opts.agent = spec.agent;
+    if (spec.runtime)
+      opts.runtime = spec.runtime;
+    opts.node_name = spec.node_name;
     opts.framework_id = spec.framework_id;
     opts.executor_id = spec.executor_id;
     opts.sandbox = spec.sandbox;

@@ -34,8 +34,11 @@ struct container_spec {
   std::string command;
   std::string sandbox;
   std::map<std::string, std::string> env;
-  /// The agent itself, for in-process executors.
+  /// The agent itself, for in-process executors, with the runtime they
+  /// share and their node in its link table.
   caf::actor agent;
+  std::shared_ptr<runtime_env> runtime;
+  std::string node_name;
   /// What the isolators enforce (posix containerizer).
   container_limits limits;
   /// Run as this user (its uid, gid and groups; the sandbox becomes its);

@@ -16,6 +16,7 @@
 #include "actors/error.hpp"
 #include "actors/guard.hpp"
 #include "actors/ids.hpp"
+#include "actors/link_table.hpp"
 #include "actors/log.hpp"
 #include "master/allocator.hpp"
 #include "master/master_state.hpp"
@@ -48,7 +49,7 @@ void send_status(master_actor* self, const framework_entry& fw,
   st.source = schema::StatusSource::MASTER;
   st.framework_id = fw.id;
   if (st.timestamp == 0)
-    st.timestamp = wall_seconds();
+    st.timestamp = wall_now(self);
   self->send(fw.handle, make_status_update(st));
 }
 
@@ -93,9 +94,9 @@ void drop_offer(master_actor* self, const std::string& offer_id,
 
 void allocate(master_actor* self) {
   auto& d = self->state;
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = d.opts.runtime->now();
   auto decisions = d.alloc.allocate(self->clock().now());
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs = std::chrono::duration<double>(d.opts.runtime->now() - t0).count();
   d.last_allocation_ms = secs * 1000;
   metrics::observe_allocation(secs);
   if (decisions.empty())
@@ -210,11 +211,11 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
   auto& d = self->state;
   d.opts = std::move(opts);
   d.registrar = std::move(registrar);
-  d.ids = id_generator{d.opts.seed};
+  d.ids = id_generator{d.opts.seed != 0 ? d.opts.seed : d.opts.runtime->seed_for("master")};
   d.alloc = allocator{d.opts.min_allocatable};
   recover_roles(self);
   d.master_id = d.ids.token();
-  d.started_at = wall_seconds();
+  d.started_at = wall_now(self);
   // Agents of the registry are shown, inactive, until they re-register; one
   // that does not within agent_reregister_timeout is marked unreachable.
   for (auto& rec : d.opts.recovered.agents) {
@@ -319,7 +320,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
       // The operator API's snapshot: rebuilt when something changed (or
       // every 5 s, for uptime and timers), never on a reader's request.
       auto& d = self->state;
-      double now = wall_seconds();
+      double now = wall_now(self);
       if (d.changes != d.published_changes || now - d.published_at >= 5) {
         auto p = std::make_shared<published_state>();
         p->state = d.st.snapshot(d.master_id, d.started_at,
@@ -375,7 +376,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         a.http_endpoint = v->getHttpEndpoint();
         a.total = *res;
         a.handle = sender;
-        a.registered_at = wall_seconds();
+        a.registered_at = wall_now(self);
         for (auto at : v->getAttributes())
           a.attributes.emplace_back(at.getName(), at.getValue());
         // Tasks reported lost that it still runs stay recorded until it
@@ -472,7 +473,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
         auto fe = framework_from_info(info);
         fe.id = id;
         fe.handle = sender;
-        fe.registered_at = wall_seconds();
+        fe.registered_at = wall_now(self);
         auto rec = make<schema::FrameworkRecord>([&](schema::FrameworkRecord::Builder b) {
           b.setFramework(info);
           b.getFramework().setId(id);
@@ -640,9 +641,33 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
 
 } // namespace
 
+namespace {
+
+// The master actor: its mailbox passes the links of its node (simulation).
+class master_actor_impl : public linked<detail::master_actor> {
+public:
+  master_actor_impl(caf::actor_config& cfg, master_options opts, caf::actor registrar)
+    : linked<detail::master_actor>(cfg), opts_(std::move(opts)),
+      registrar_(std::move(registrar)) {
+    join_links(opts_.runtime->links(), opts_.node_name);
+  }
+
+  caf::behavior make_behavior() override {
+    return master_behavior(this, std::move(opts_), std::move(registrar_));
+  }
+
+private:
+  master_options opts_;
+  caf::actor registrar_;
+};
+
+} // namespace
+
 caf::actor spawn_master(caf::actor_system& sys, caf::actor registrar,
                         master_options opts) {
-  return sys.spawn(master_behavior, std::move(opts), std::move(registrar));
+  if (!opts.runtime)
+    opts.runtime = real_env();
+  return sys.spawn<master_actor_impl>(std::move(opts), std::move(registrar));
 }
 
 } // namespace caldera

@@ -25,6 +25,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "actors/runtime_env.hpp"
 #include "master/allocator.hpp"
 #include "master/http_api.hpp"
 #include "storage/registry_store.hpp"
@@ -34,7 +35,12 @@ namespace caldera {
 struct master_options {
   caf::timespan allocation_interval = std::chrono::seconds(1);
   std::string hostname = "localhost";
+  /// Seed of the master's ids (0: from `runtime`, random when unseeded).
   uint64_t seed = 0;
+  /// Time, randomness, blocking work and links (null: the real world).
+  std::shared_ptr<runtime_env> runtime = real_env();
+  /// This master's node in the runtime's link table.
+  std::string node_name = "master";
   /// Health checks: an agent is pinged every `agent_ping_timeout`; after
   /// `max_agent_ping_timeouts` unanswered pings it is unreachable.
   caf::timespan agent_ping_timeout = std::chrono::seconds(15);

@@ -59,6 +59,10 @@ using master_actor = caf::stateful_actor<master_data>;
 
 std::string counter_id(const std::string& prefix, const char* sep, uint64_t n);
 caf::actor sender_of(master_actor* self);
+/// Wall time from the master's runtime environment.
+inline double wall_now(master_actor* self) {
+  return self->state.opts.runtime->wall_seconds();
+}
 /// A status from the master itself (no acknowledgement needed).
 void send_status(master_actor* self, const framework_entry& fw, status_info st);
 void scheduler_error(master_actor* self, const caf::actor& to, const std::string& m);

@@ -26,7 +26,7 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
   status_info st0;
   st0.task_id = te.id;
   st0.state = schema::TaskState::STAGING;
-  st0.timestamp = wall_seconds();
+  st0.timestamp = wall_now(self);
   st0.source = schema::StatusSource::MASTER;
   te.statuses.push_back(st0);
   agent.used += te.res;

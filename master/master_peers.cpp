@@ -23,7 +23,7 @@ void record_status(master_actor* self, task_entry& t, schema::TaskState state,
   st.state = state;
   st.reason = std::move(reason);
   st.message = std::move(message);
-  st.timestamp = wall_seconds();
+  st.timestamp = wall_now(self);
   t.state = state;
   t.statuses.push_back(st);
   if (!notify)
@@ -150,7 +150,7 @@ void agent_unreachable(master_actor* self, const std::string& aid) {
   // Durable: a master restarted meanwhile still knows it is unreachable,
   // and which of its tasks were reported lost.
   registry_store::batch batch;
-  batch.put_agent(aid, agent_record(a->second, wall_seconds()));
+  batch.put_agent(aid, agent_record(a->second, wall_now(self)));
   self->request(d.registrar, caf::infinite, std::move(batch))
     .then([](bool) {},
           [aid](caf::error& err) {
@@ -215,7 +215,7 @@ void reconcile_agent(master_actor* self, const std::string& aid,
         continue;
       auto fe = framework_from_info(fi);
       fe.active = false;
-      fe.registered_at = wall_seconds();
+      fe.registered_at = wall_now(self);
       d.alloc.add_framework(fid, fe.roles);
       d.alloc.activate_framework(fid, false);
       d.known_frameworks.insert(fid);
@@ -278,7 +278,7 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       st.agent_id = aid;
       st.source = schema::StatusSource::AGENT;
       st.message = "known again from the agent's re-registration";
-      st.timestamp = wall_seconds();
+      st.timestamp = wall_now(self);
       te.statuses.push_back(st);
       if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
         f->second.used += te.res;

@@ -23,6 +23,7 @@
 #include "agent/agent.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
+#include "sim/sim_env.hpp"
 #include "tests/cluster/instant_executor.hpp"
 
 namespace caldera::test {
@@ -31,6 +32,7 @@ struct cluster {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<sim::sim_env> env; // virtual time, seeds, links
   std::shared_ptr<containerizer> cont;
   caf::actor node;
   caf::actor registrar;
@@ -54,6 +56,7 @@ struct cluster {
     cfg.set("logger.verbosity", caf::atom("quiet"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    env = std::make_shared<sim::sim_env>(*sys, seed);
     dir = std::filesystem::temp_directory_path()
           / ("caldera-cluster-" + std::to_string(getpid()) + "-"
              + std::to_string(reinterpret_cast<uintptr_t>(this)));
@@ -62,6 +65,7 @@ struct cluster {
     REQUIRE(store);
     registrar = spawn_registrar(*sys, std::move(*store));
     node = spawn_node(*sys, "cluster");
+    mo.runtime = env;
     base_options = mo;
     mo.seed = seed;
     mo.node = node;
@@ -81,6 +85,8 @@ struct cluster {
       ao.work_dir = (dir / ("agent" + std::to_string(i))).string();
       ao.containers = cont;
       ao.node = node;
+      ao.runtime = env;
+      ao.node_name = "agent/" + std::to_string(i);
       agent_opts.push_back(ao);
       agents.push_back(start_agent(i));
     }
@@ -132,6 +138,7 @@ struct cluster {
     caf::anon_send_exit(node, caf::exit_reason::kill);
     drain();
     // No handle may outlive the actor system.
+    env.reset();
     others.clear();
     agents.clear();
     master = registrar = node = nullptr;
@@ -191,11 +198,11 @@ struct cluster {
   /// Cuts the link between agent `i` and the master, both ways (every
   /// message between them is dropped) until `heal(i)`.
   void partition(size_t i) {
-    caf::anon_send(agents.at(i), partition_atom::value, true);
+    env->table().cut(agent_opts.at(i).node_name, "master");
     drain();
   }
   void heal(size_t i) {
-    caf::anon_send(agents.at(i), partition_atom::value, false);
+    env->table().heal(agent_opts.at(i).node_name, "master");
     drain();
   }
 

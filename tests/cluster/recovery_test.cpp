@@ -142,6 +142,7 @@ TEST_CASE("status updates the master has not acknowledged survive an agent resta
   to_executors(s.execs, "finish", "t");
   c.advance(2s);
   CHECK(last(*s.log, "t") == schema::TaskState::RUNNING);
+  c.heal(0);
   c.restart_agent(0);
   c.advance(1s);
   CHECK(last(*s.log, "t") == schema::TaskState::FINISHED);
@@ -229,9 +230,11 @@ TEST_CASE("unreachable is durable: a restarted master shows the agent unreachabl
   }
   CHECK(unreachable == 1);
   CHECK(active == 1);
-  // Healed, it registers again and is reachable.
+  // Healed, it registers again (once its lost request timed out) and is
+  // reachable.
   c.heal(1);
-  c.advance(2s);
+  for (int k = 0; k < 35; ++k)
+    c.advance(1s);
   auto after = c.state();
   active = 0;
   auto view4 = after.read();
@@ -407,10 +410,10 @@ TEST_CASE("random faults never give a task two terminal states, and accounting s
   }
   // Everything heals and settles.
   for (size_t i = 0; i < 3; ++i) {
+    if (cut[i])
+      c.heal(i);
     if (down[i])
       c.start_agent_again(i);
-    else if (cut[i])
-      c.heal(i);
   }
   for (int k = 0; k < 40; ++k)
     c.advance(15s);

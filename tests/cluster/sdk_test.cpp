@@ -226,7 +226,7 @@ TEST_CASE("frameworks that are not partition-aware see TASK_LOST for an unreacha
   c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
   c.advance(1s);
   REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
-  caf::anon_send(c.agents[0], partition_atom::value, true);
+  c.partition(0);
   for (int k = 0; k < 6; ++k)
     c.advance(15s);
   CHECK(last(*log, "t") == schema::TaskState::LOST);

@@ -1,0 +1,72 @@
+#include "actors/runtime_env.hpp"
+
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "actors/ids.hpp"
+
+namespace caldera {
+
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+class real_runtime_env : public runtime_env {
+public:
+  explicit real_runtime_env(uint64_t seed) : seed_(seed) {
+  }
+
+  double wall_seconds() const override {
+    return caldera::wall_seconds();
+  }
+
+  std::chrono::steady_clock::time_point now() const override {
+    return std::chrono::steady_clock::now();
+  }
+
+  uint64_t seed_for(std::string_view purpose) override {
+    if (seed_ == 0)
+      return 0;
+    std::lock_guard<std::mutex> g{mtx_};
+    auto n = ++drawn_[std::string{purpose}];
+    return derive_seed(seed_, std::string{purpose} + "#" + std::to_string(n));
+  }
+
+  void run_blocking(std::function<void()> work) override {
+    std::thread(std::move(work)).detach();
+  }
+
+private:
+  uint64_t seed_;
+  std::mutex mtx_;
+  std::map<std::string, uint64_t> drawn_; // a restarted actor gets a new seed
+};
+
+} // namespace
+
+uint64_t derive_seed(uint64_t seed, std::string_view name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  auto out = splitmix64(seed ^ splitmix64(h));
+  return out != 0 ? out : 1;
+}
+
+std::shared_ptr<runtime_env> make_real_env(uint64_t seed) {
+  return std::make_shared<real_runtime_env>(seed);
+}
+
+const std::shared_ptr<runtime_env>& real_env() {
+  static const std::shared_ptr<runtime_env> env = make_real_env(0);
+  return env;
+}
+
+} // namespace caldera
