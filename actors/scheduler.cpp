@@ -61,7 +61,7 @@ void scheduler::connect() {
     this, *opts_.master_endpoint, [this](caf::actor a) { on_connected(std::move(a)); },
     [this](const caf::error& err) {
       log::debug("master_connect_failed", {{"reason", describe(err)}});
-      delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+      schedule_retry();
     });
 }
 
@@ -109,8 +109,17 @@ void scheduler::do_register() {
           return;
         }
         log::warn("framework_registration_failed", {{"reason", describe(err)}});
-        delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+        schedule_retry();
       });
+}
+
+// One retry pending at a time: a failed registration and the master's down
+// message both ask for one (two would double every round).
+void scheduler::schedule_retry() {
+  if (retry_pending_)
+    return;
+  retry_pending_ = true;
+  delayed_send(this, opts_.reconnect_interval, retry_atom::value);
 }
 
 void scheduler::on_master_down() {
@@ -118,7 +127,7 @@ void scheduler::on_master_down() {
   registered_ = false;
   log::warn("master_disconnected", {{"framework_id", framework_id_}});
   disconnected();
-  delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+  schedule_retry();
 }
 
 void scheduler::accept(const std::vector<std::string>& offer_ids,
@@ -282,6 +291,7 @@ caf::behavior scheduler::make_behavior() {
   connect();
   caf::message_handler base{
     [this](retry_atom) {
+      retry_pending_ = false;
       if (!master_)
         connect();
       else if (!registered_)

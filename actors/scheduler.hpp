@@ -166,6 +166,7 @@ private:
   void on_connected(caf::actor master);
   void do_register();
   void on_master_down();
+  void schedule_retry();
   void accept_impl(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds,
                    int mode); // 0 launch, 1 group, 2 gang
@@ -175,6 +176,7 @@ private:
   std::string framework_id_;
   bool registered_ = false;
   bool ever_registered_ = false;
+  bool retry_pending_ = false;
 };
 
 } // namespace caldera

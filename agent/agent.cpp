@@ -68,6 +68,16 @@ void agent_status(agent_actor* self, const std::string& fid, const std::string& 
 
 void connect(agent_actor* self);
 
+// One reconnection attempt pending at a time: a registration that fails and
+// the master's down message both ask for one (two would double every round).
+void schedule_reconnect(agent_actor* self) {
+  auto& d = self->state;
+  if (d.reconnect_pending)
+    return;
+  d.reconnect_pending = true;
+  self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+}
+
 void do_register(agent_actor* self) {
   auto& d = self->state;
   d.ph = phase::registering;
@@ -135,7 +145,7 @@ void do_register(agent_actor* self) {
         }
         log::warn("agent_registration_failed", {{"reason", describe(err)}});
         d.ph = phase::connecting;
-        self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+        schedule_reconnect(self);
       });
 }
 
@@ -158,7 +168,7 @@ void connect(agent_actor* self) {
     [=](const caf::error& err) {
       auto& d = self->state;
       log::debug("master_connect_failed", {{"reason", describe(err)}});
-      self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+      schedule_reconnect(self);
       d.reconnect_backoff = std::min<caf::timespan>(d.reconnect_backoff * 2,
                                                     max_reconnect_backoff);
     });
@@ -329,7 +339,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
       log::warn("master_disconnected", {{"agent_id", d.agent_id}});
       d.master = nullptr;
       d.ph = phase::connecting;
-      self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+      schedule_reconnect(self);
       return;
     }
     for (auto& [key, rec] : d.executors)
@@ -381,6 +391,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     },
     [=](retry_atom) {
       auto& d = self->state;
+      d.reconnect_pending = false;
       if (d.ph == phase::registered || d.ph == phase::registering)
         return;
       if (d.master)

@@ -69,6 +69,7 @@ struct agent_data {
   std::string agent_id;
   caf::actor master;
   caf::timespan reconnect_backoff = std::chrono::seconds(1);
+  bool reconnect_pending = false; // a retry_atom is on its way
   std::map<key_t, executor_rec> executors;
   std::map<key_t, task_rec> tasks;
   std::map<key_t, update_queue> updates;

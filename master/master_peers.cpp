@@ -46,22 +46,21 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
       offer_ids.push_back(oid);
   for (auto& oid : offer_ids)
     drop_offer(self, oid, std::nullopt, false);
-  std::set<std::string> agents;
   std::vector<key_t> keys;
   for (auto& [k, t] : d.st.tasks)
-    if (t.framework_id == fid) {
+    if (t.framework_id == fid)
       keys.push_back(k);
-      agents.insert(t.agent_id);
-    }
   for (auto& k : keys) {
     record_status(self, d.st.tasks[k], schema::TaskState::KILLED, "",
                   "framework torn down: " + why, false);
     finish_task(self, k);
   }
+  // Every agent, not only those where it still has tasks: an executor whose
+  // tasks all ended (a TaskTracker between jobs) runs until it is told.
   auto shutdown = make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); });
-  for (auto& aid : agents)
-    if (auto a = d.st.agents.find(aid); a != d.st.agents.end() && a->second.handle)
-      self->send(a->second.handle, shutdown);
+  for (auto& [aid, a] : d.st.agents)
+    if (a.handle)
+      self->send(a.handle, shutdown);
   d.alloc.remove_framework(fid);
   auto& fw = f->second;
   if (fw.handle) {

@@ -1,0 +1,173 @@
+#include "sim/workload.hpp"
+
+#include <sstream>
+
+#include <caf/all.hpp>
+
+#include "actors/log.hpp"
+
+namespace caldera::sim {
+
+std::set<schema::TaskState> terminal_states(const std::vector<status_info>& ups) {
+  std::set<schema::TaskState> out;
+  for (auto& st : ups)
+    if (is_terminal(st.state)
+        && !(st.reason == "REASON_RECONCILIATION"
+             && st.message.find("does not know") != std::string::npos))
+      out.insert(st.state);
+  return out;
+}
+
+sim_framework::sim_framework(caf::actor_config& cfg, scheduler_options opts, job_spec job,
+                             std::shared_ptr<job_log> log)
+  : scheduler(cfg, std::move(opts)), job_(std::move(job)), log_(std::move(log)),
+    attempts_(job_.tasks, 0) {
+  rng_.seed(job_.seed);
+  log_->name = job_.name;
+  log_->tasks = job_.tasks;
+  for (size_t k = 0; k < job_.tasks; ++k)
+    pending_.push_back(k);
+}
+
+void sim_framework::registered(const std::string& fid, const std::string&) {
+  log_->framework_id = fid;
+  delayed_send(this, std::chrono::seconds(30), std::string{"reconcile"});
+}
+
+void sim_framework::reregistered(const std::string&) {
+  reconcile_in_flight();
+}
+
+void sim_framework::reconcile_in_flight() {
+  std::vector<std::pair<std::string, std::string>> ids;
+  for (auto& id : log_->in_flight)
+    ids.emplace_back(id, "");
+  if (!ids.empty())
+    reconcile(ids);
+}
+
+caf::message_handler sim_framework::extra_handlers() {
+  return {[this](const std::string& cmd) {
+    if (cmd != "reconcile" || log_->stopped)
+      return;
+    reconcile_in_flight();
+    delayed_send(this, std::chrono::seconds(30), std::string{"reconcile"});
+  }};
+}
+
+std::string sim_framework::next_attempt(size_t k) {
+  auto id = job_.name + "-" + std::to_string(k) + "." + std::to_string(++attempts_[k]);
+  of_[id] = k;
+  return id;
+}
+
+void sim_framework::fill(const offer& o) {
+  auto left = o.res;
+  std::vector<task_spec> ts;
+  while (!pending_.empty() && left.contains(job_.per_task)) {
+    auto k = pending_.back();
+    pending_.pop_back();
+    task_spec t;
+    t.task_id = next_attempt(k);
+    t.name = job_.name;
+    t.res = job_.per_task;
+    t.executor_id = job_.shared_executor ? job_.name + "-tracker" : "e-" + t.task_id;
+    t.executor_command = "sim";
+    auto run_ms = 1 + static_cast<int>(rng_() % static_cast<uint64_t>(job_.max_run_ms));
+    bool fail = static_cast<double>(rng_() % 1000) < job_.fail_chance * 1000;
+    t.data = std::to_string(run_ms) + " " + (fail ? "1" : "0") + " "
+             + (job_.shared_executor ? "1" : "0");
+    left -= job_.per_task;
+    log_->in_flight.insert(t.task_id);
+    ++log_->launched;
+    ts.push_back(std::move(t));
+  }
+  if (ts.empty())
+    decline({o.id}, 1);
+  else
+    accept({o.id}, ts, 1);
+}
+
+void sim_framework::resource_offers(const std::vector<offer>& offers) {
+  if (log_->done()) {
+    std::vector<std::string> ids;
+    for (auto& o : offers)
+      ids.push_back(o.id);
+    decline(ids, 3600);
+    return;
+  }
+  for (auto& o : offers)
+    fill(o);
+}
+
+void sim_framework::attempt_ended(const std::string& tid, const status_info& st) {
+  if (log_->in_flight.erase(tid) == 0)
+    return; // a later copy of a terminal update
+  auto k = of_.at(tid);
+  if (st.state == schema::TaskState::FINISHED)
+    ++log_->finished;
+  else if (attempts_[k] >= job_.max_attempts)
+    ++log_->abandoned;
+  else
+    pending_.push_back(k);
+  if (log_->done() && log_->in_flight.empty() && !log_->stopped) {
+    log_->stopped = true;
+    stop();
+  }
+}
+
+void sim_framework::status_update(const status_info& st) {
+  auto& ups = log_->updates[st.task_id];
+  ups.push_back(st);
+  auto terms = terminal_states(ups);
+  if (terms.size() > 1) {
+    std::string seen;
+    for (auto& u : ups)
+      seen += std::string{" "} + state_name(u.state) + "(" + u.reason + ")";
+    log_->violations.push_back("task " + st.task_id + " of " + job_.name
+                               + " reached two terminal states:" + seen);
+  }
+  if (is_terminal(st.state) && of_.count(st.task_id) > 0)
+    attempt_ended(st.task_id, st);
+}
+
+void sim_framework::error(const std::string& message) {
+  log::debug("sim_framework_error", {{"framework", job_.name}, {"message", message}});
+}
+
+// -- executor -------------------------------------------------------------------
+
+void sim_executor::launch_task(const task_info& t) {
+  std::istringstream in{t.data};
+  int run_ms = 1;
+  in >> run_ms;
+  send_status(t.task_id, schema::TaskState::RUNNING);
+  delayed_send(this, std::chrono::milliseconds(run_ms), std::string{"end"}, t.task_id);
+}
+
+void sim_executor::kill_task(const std::string& task_id) {
+  if (active_tasks().count(task_id) == 0)
+    return;
+  send_status(task_id, schema::TaskState::KILLED, "killed");
+  if (active_tasks().empty())
+    finish();
+}
+
+caf::message_handler sim_executor::extra_handlers() {
+  return {[this](const std::string& cmd, const std::string& tid) {
+    auto i = active_tasks().find(tid);
+    if (cmd != "end" || i == active_tasks().end())
+      return;
+    std::istringstream in{i->second.data};
+    int run_ms = 0, fail = 0, shared = 0;
+    in >> run_ms >> fail >> shared;
+    if (fail)
+      send_status(tid, schema::TaskState::FAILED, "exited with status 1", 1);
+    else
+      send_status(tid, schema::TaskState::FINISHED, "exited with status 0", 0);
+    if (!shared && active_tasks().empty())
+      finish();
+  }};
+}
+
+} // namespace caldera::sim

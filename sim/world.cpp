@@ -1,0 +1,628 @@
+#include "sim/world.hpp"
+
+#include <deque>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/detail/test_actor_clock.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <unistd.h>
+
+#include "actors/log.hpp"
+#include "actors/node_actor.hpp"
+#include "actors/types.hpp"
+#include "agent/agent.hpp"
+#include "master/master.hpp"
+#include "master/registrar.hpp"
+#include "sim/sim_env.hpp"
+#include "sim/workload.hpp"
+
+namespace caldera::sim {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct world;
+world* current = nullptr; // the run whose logs and clock the log uses
+
+struct world {
+  run_options opts;
+  run_result res;
+  std::mt19937_64 rng;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<sim_env> env;
+  fs::path dir;
+  caf::actor node, registrar, master;
+  bool master_down = false;
+  master_options base;
+  uint64_t restarts = 0;
+  std::shared_ptr<containerizer> cont;
+  std::vector<agent_options> agent_opts;
+  std::vector<caf::actor> agents;
+  std::vector<bool> agent_down;
+  std::vector<caf::actor> frameworks;
+  std::vector<std::shared_ptr<job_log>> logs;
+  std::shared_ptr<std::vector<caf::actor_addr>> executors =
+    std::make_shared<std::vector<caf::actor_addr>>();
+  uint64_t hash = 0xcbf29ce484222325ull;
+  std::deque<std::string> tail;
+  size_t step = 0;
+
+  explicit world(run_options o);
+  ~world();
+
+  // -- trace ------------------------------------------------------------------
+  void line(const std::string& text, bool hashed = true);
+  std::string stamp() const;
+  void fault(const std::string& kind, const std::string& what);
+  void violation(const std::string& what);
+
+  // -- running ------------------------------------------------------------------
+  void run_for(caf::timespan d);
+  bool run_one_job();
+  double draw() { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+  size_t pick(size_t n) { return static_cast<size_t>(rng() % n); }
+
+  // -- the cluster ------------------------------------------------------------
+  void build_cluster();
+  void start_master(bool recovered);
+  void start_agent(size_t i, const std::string& recover);
+  void start_framework(job_spec job);
+  void kill_named(const std::string& name);
+  std::optional<state_msg> state();
+
+  // -- faults and checks ------------------------------------------------------
+  void safety_step();
+  void inject_fault();
+  void heal_some();
+  void partition_pair();
+  void link_faults();
+  std::pair<std::string, std::string> random_pair();
+  void check_step();
+  void check_accounting(const state_msg& st);
+  void liveness();
+  bool converged();
+  void final_checks();
+};
+
+void log_sink(std::string_view l) {
+  if (current != nullptr)
+    current->line("log " + std::string{l}, false);
+}
+
+double log_clock() {
+  return current != nullptr && current->env ? current->env->wall_seconds() : sim_epoch;
+}
+
+world::world(run_options o) : opts(std::move(o)), rng(derive_seed(opts.seed, "world")) {
+  res.seed = opts.seed;
+  current = this;
+  log::level lvl = log::level::error;
+  bool logs = !opts.log_level.empty() && log::parse_level(opts.log_level, lvl);
+  log::set_level(logs ? lvl : log::level::error);
+  log::set_sink(log_sink);
+  log::set_clock(log_clock);
+  register_types(cfg);
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  sys = std::make_unique<caf::actor_system>(cfg);
+  sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+  env = std::make_shared<sim_env>(*sys, opts.seed);
+  env->table().observe([this](const char* what, const std::string& from,
+                              const std::string& to, const std::string& types) {
+    line(std::string{what} + " " + from + "->" + to + " " + types);
+  });
+  auto base_dir = fs::exists("/dev/shm") ? fs::path{"/dev/shm"} : fs::temp_directory_path();
+  dir = base_dir / ("caldera-sim-" + std::to_string(getpid()) + "-" + std::to_string(opts.seed));
+  fs::remove_all(dir);
+}
+
+world::~world() {
+  for (auto& f : frameworks)
+    caf::anon_send_exit(f, caf::exit_reason::kill);
+  for (auto& a : agents)
+    if (a)
+      caf::anon_send(a, shutdown_atom::value);
+  while (sched->try_run_once()) {
+  }
+  if (cont)
+    cont->destroy_all();
+  while (sched->try_run_once()) {
+  }
+  for (auto& a : agents)
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+  for (auto& a : {master, registrar, node})
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+  while (sched->try_run_once()) {
+  }
+  frameworks.clear();
+  agents.clear();
+  master = registrar = node = nullptr;
+  cont.reset();
+  env.reset();
+  sys.reset();
+  log::set_sink(nullptr);
+  log::set_clock(nullptr);
+  current = nullptr;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+// -- trace ----------------------------------------------------------------------
+
+std::string world::stamp() const {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%10.3f ", env ? env->elapsed() : 0.0);
+  return buf;
+}
+
+void world::line(const std::string& text, bool hashed) {
+  auto l = stamp() + text;
+  if (hashed) {
+    for (unsigned char c : l) {
+      hash ^= c;
+      hash *= 0x100000001b3ull;
+    }
+    ++res.trace_lines;
+  }
+  if (opts.trace)
+    std::printf("%s\n", l.c_str());
+  tail.push_back(std::move(l));
+  if (tail.size() > 40)
+    tail.pop_front();
+}
+
+void world::fault(const std::string& kind, const std::string& what) {
+  ++res.faults[kind];
+  line("fault " + kind + " " + what);
+}
+
+void world::violation(const std::string& what) {
+  if (!res.violation.empty())
+    return;
+  res.violation = what;
+  res.violation_step = step;
+  line("VIOLATION " + what);
+}
+
+// -- running --------------------------------------------------------------------
+
+// Runs one ready actor for one message, chosen by the seed (not FIFO), with
+// the log speaking as that actor's node.
+bool world::run_one_job() {
+  auto& jobs = sched->jobs;
+  if (jobs.empty())
+    return false;
+  std::swap(jobs.front(), jobs[pick(jobs.size())]);
+  auto* a = dynamic_cast<caf::abstract_actor*>(jobs.front());
+  auto* n = a != nullptr ? env->table().node_of(a->id()) : nullptr;
+  log::set_node(n != nullptr ? *n : std::string_view{});
+  sched->try_run_once();
+  return true;
+}
+
+// Runs what is ready and every timer due within `d` of virtual time, in
+// time order; the clock ends `d` later.
+void world::run_for(caf::timespan d) {
+  auto& clock = dynamic_cast<caf::detail::test_actor_clock&>(sys->clock());
+  auto end = clock.now() + d;
+  for (;;) {
+    while (run_one_job()) {
+    }
+    auto& sch = clock.schedule();
+    if (!sch.empty() && sch.begin()->first <= end) {
+      clock.trigger_timeout();
+      continue;
+    }
+    if (clock.now() < end)
+      clock.current_time = end;
+    return;
+  }
+}
+
+// -- the cluster ------------------------------------------------------------------
+
+void world::start_master(bool recovered) {
+  auto store = registry_store::open((dir / "master").string());
+  if (!store) {
+    violation("registry does not open: " + caf::to_string(store.error()));
+    return;
+  }
+  master_options mo = base;
+  if (recovered) {
+    auto snap = (*store)->load();
+    if (!snap) {
+      violation("registry does not load: " + caf::to_string(snap.error()));
+      return;
+    }
+    mo.recovered = std::move(*snap);
+  }
+  registrar = spawn_registrar(*sys, std::move(*store));
+  mo.seed = derive_seed(opts.seed, "master#" + std::to_string(++restarts));
+  mo.node = node;
+  master = spawn_master(*sys, registrar, mo);
+  node_register(node, "master", master);
+  node_register(node, "registrar", registrar);
+  master_down = false;
+  for (auto& a : agents)
+    if (a)
+      caf::anon_send(a, connect_atom_t::value, master);
+  for (auto& f : frameworks)
+    caf::anon_send(f, connect_atom_t::value, master);
+}
+
+void world::start_agent(size_t i, const std::string& recover) {
+  auto ao = agent_opts.at(i);
+  ao.master = master;
+  ao.recover = recover;
+  auto a = spawn_agent(*sys, std::move(ao));
+  node_register(node, agent_opts[i].node_name, a);
+  caf::anon_send(a, start_atom::value, std::string{});
+  agents.at(i) = a;
+  agent_down.at(i) = false;
+}
+
+void world::start_framework(job_spec job) {
+  scheduler_options so;
+  so.name = job.name;
+  so.user = "sim";
+  so.roles = {job.role};
+  so.master = master;
+  so.failover_timeout = 3600;
+  so.partition_aware = job.partition_aware;
+  so.runtime = env;
+  so.node_name = "fw/" + job.name;
+  job.seed = derive_seed(opts.seed, so.node_name);
+  auto log = std::make_shared<job_log>();
+  logs.push_back(log);
+  frameworks.push_back(sys->spawn<sim_framework>(so, std::move(job), log));
+  ++res.frameworks;
+}
+
+// The cluster's shape and workload, drawn from the seed.
+void world::build_cluster() {
+  node = spawn_node(*sys, "sim");
+  base.runtime = env;
+  base.allocation_interval = 1s;
+  const char* roles[] = {"*", "eng", "ops", "eng/ml"};
+  if (draw() < 0.5)
+    base.initial_weights = {{"eng", 1.0 + static_cast<double>(pick(3))}, {"ops", 1.0}};
+  start_master(false);
+  cont = make_in_process_containerizer(
+    *sys, [execs = executors](caf::actor_system& s, executor_options o) {
+      auto a = s.spawn<sim_executor>(std::move(o));
+      execs->push_back(a.address());
+      return a;
+    });
+  size_t n = 1 + pick(opts.agents_max);
+  res.agents = n;
+  for (size_t i = 0; i < n; ++i) {
+    agent_options ao;
+    ao.hostname = "host" + std::to_string(i);
+    auto cpus = 1 + pick(8);
+    auto mem = 1024 * (1 + pick(8));
+    ao.res = *resources::parse("cpus:" + std::to_string(cpus) + ";mem:" + std::to_string(mem));
+    ao.work_dir = (dir / ("agent" + std::to_string(i))).string();
+    ao.containers = cont;
+    ao.node = node;
+    ao.runtime = env;
+    ao.node_name = "agent/" + std::to_string(i);
+    ao.executor_shutdown_grace = 2s;
+    agent_opts.push_back(ao);
+    agents.emplace_back();
+    agent_down.push_back(false);
+    start_agent(i, "reconnect");
+  }
+  size_t jobs = 1 + pick(4);
+  for (size_t j = 0; j < jobs; ++j) {
+    job_spec job;
+    job.name = "job" + std::to_string(j);
+    job.role = roles[pick(4)];
+    job.tasks = 2 + pick(11);
+    job.per_task = *resources::parse(draw() < 0.5 ? "cpus:0.5;mem:128" : "cpus:1;mem:256");
+    job.shared_executor = draw() < 0.3;
+    job.partition_aware = draw() < 0.5;
+    res.tasks += job.tasks;
+    start_framework(std::move(job));
+  }
+  line("cluster agents=" + std::to_string(n) + " frameworks=" + std::to_string(jobs));
+}
+
+// Kills the actor the node knows as `name`, as `caldera kill-actor` does.
+void world::kill_named(const std::string& name) {
+  caf::anon_send(node, make<schema::KillActor>([&](auto b) { b.setName(name); }));
+}
+
+std::optional<state_msg> world::state() {
+  if (master_down)
+    return std::nullopt;
+  caf::scoped_actor self{*sys};
+  auto rh = self->request(master, caf::infinite, get_state_msg{});
+  while (sched->try_run_once()) {
+  }
+  std::optional<state_msg> out;
+  rh.receive([&](const state_msg& s) { out = s; }, [&](caf::error&) {});
+  return out;
+}
+
+// -- faults ---------------------------------------------------------------------
+
+std::pair<std::string, std::string> world::random_pair() {
+  size_t i = pick(agents.size());
+  auto agent = agent_opts[i].node_name;
+  switch (pick(3)) {
+    case 0:
+      return {"master", agent};
+    case 1:
+      return {"master", "fw/" + logs[pick(logs.size())]->name};
+    default: {
+      std::vector<std::string> execs;
+      for (auto& n : env->table().nodes())
+        if (n.rfind(agent + "/exec/", 0) == 0)
+          execs.push_back(n);
+      if (execs.empty())
+        return {"master", agent};
+      return {agent, execs[pick(execs.size())]};
+    }
+  }
+}
+
+void world::partition_pair() {
+  auto [a, b] = random_pair();
+  bool both = draw() < 0.7;
+  if (draw() < 0.5)
+    std::swap(a, b);
+  env->table().cut(a, b, both);
+  fault("partition", a + (both ? " <-> " : " -> ") + b);
+}
+
+void world::link_faults() {
+  auto [a, b] = random_pair();
+  link_fault f;
+  f.drop = draw() < 0.5 ? 0.2 * draw() : 0;
+  f.duplicate = draw() < 0.5 ? 0.2 * draw() : 0;
+  f.delay = draw() < 0.7 ? 0.5 * draw() : 0;
+  // Draws are made for every kind, so that leaving one out changes nothing else.
+  if (!opts.allows("drop"))
+    f.drop = 0;
+  if (!opts.allows("duplicate"))
+    f.duplicate = 0;
+  if (!opts.allows("delay"))
+    f.delay = 0;
+  if (!f.any())
+    return;
+  f.max_delay = std::chrono::milliseconds(1 + pick(3000));
+  env->table().set(a, b, f);
+  char buf[128];
+  std::snprintf(buf, sizeof(buf), " drop=%.2f dup=%.2f delay=%.2f", f.drop, f.duplicate, f.delay);
+  fault("link", a + " -> " + b + buf);
+}
+
+void world::heal_some() {
+  auto faults = env->table().faults();
+  for (auto& [link, f] : faults)
+    if (draw() < 0.3) {
+      env->table().set(link.first, link.second, link_fault{});
+      fault("heal", link.first + " -> " + link.second);
+    }
+  if (master_down && draw() < 0.5) {
+    fault("restart", "master");
+    start_master(true);
+  }
+  for (size_t i = 0; i < agents.size(); ++i)
+    if (agent_down[i] && draw() < 0.4) {
+      auto how = draw() < 0.8 ? "reconnect" : "cleanup";
+      fault("restart", agent_opts[i].node_name + " recover=" + how);
+      start_agent(i, how);
+    }
+}
+
+void world::inject_fault() {
+  switch (pick(8)) {
+    case 0:
+      if (!master_down && opts.allows("kill-master")) {
+        // The master process ends when either actor dies (caldera-master
+        // exits with status 3): both go; the simulation restarts them later.
+        std::string target = draw() < 0.8 ? "master" : "registrar";
+        fault("kill-actor", target);
+        kill_named(target);
+        caf::anon_send_exit(master, caf::exit_reason::kill);
+        caf::anon_send_exit(registrar, caf::exit_reason::kill);
+        master_down = true;
+      }
+      break;
+    case 1: {
+      size_t i = pick(agents.size());
+      if (!agent_down[i] && opts.allows("kill-agent")) {
+        fault("kill-actor", agent_opts[i].node_name);
+        kill_named(agent_opts[i].node_name);
+        agent_down[i] = true;
+      }
+      break;
+    }
+    case 2:
+    case 3:
+      if (opts.allows("partition"))
+        partition_pair();
+      break;
+    case 4:
+    case 5:
+      link_faults();
+      break;
+    case 6: {
+      if (!opts.allows("clock-jump"))
+        break;
+      double secs = (draw() < 0.5 ? -1.0 : 1.0) * static_cast<double>(1 + pick(3600));
+      env->jump_wall(secs);
+      fault("clock-jump", std::to_string(static_cast<int>(secs)) + "s");
+      break;
+    }
+    default: {
+      std::vector<caf::actor> live;
+      for (auto& addr : *executors)
+        if (auto h = caf::actor_cast<caf::actor>(addr))
+          live.push_back(h);
+      if (!live.empty() && opts.allows("kill-executor")) {
+        auto& h = live[pick(live.size())];
+        auto* n = env->table().node_of(h.id());
+        fault("kill-executor", n != nullptr ? *n : "?");
+        caf::anon_send_exit(h, caf::exit_reason::kill);
+      }
+      break;
+    }
+  }
+}
+
+// -- checks ---------------------------------------------------------------------
+
+// What the master charges each agent is what it offered plus what its live
+// tasks hold, and never more than the agent has.
+void world::check_accounting(const state_msg& st) {
+  auto v = st.read();
+  std::map<std::string, resources> held;
+  for (auto t : v->getTasks())
+    if (!is_terminal(t.getState()) && t.getState() != schema::TaskState::UNREACHABLE)
+      held[t.getAgentId()] += *resources::from_capnp(t.getResources());
+  for (auto a : v->getAgents()) {
+    auto total = *resources::from_capnp(a.getResources());
+    auto used = *resources::from_capnp(a.getUsedResources());
+    auto offered = *resources::from_capnp(a.getOfferedResources());
+    std::string id = a.getId();
+    if (!total.contains(used + offered))
+      violation("agent " + id + " allocates beyond its resources: used " + used.to_string()
+                + " + offered " + offered.to_string() + " > " + total.to_string());
+    if (used != held[id])
+      violation("agent " + id + " is charged " + used.to_string() + " but its tasks hold "
+                + held[id].to_string());
+  }
+}
+
+void world::check_step() {
+  for (auto& l : logs)
+    if (!l->violations.empty())
+      violation(l->violations.front());
+  if (auto st = state())
+    check_accounting(*st);
+}
+
+void world::safety_step() {
+  ++step;
+  if (draw() < 0.3)
+    heal_some();
+  if (draw() < opts.fault_rate)
+    inject_fault();
+  run_for(std::chrono::milliseconds(100 + pick(10'000)));
+  check_step();
+}
+
+// -- liveness ---------------------------------------------------------------------
+
+bool world::converged() {
+  for (auto& l : logs)
+    if (!l->done() || !l->in_flight.empty())
+      return false;
+  auto st = state();
+  if (!st)
+    return false;
+  auto v = st->read();
+  for (auto t : v->getTasks())
+    if (!is_terminal(t.getState()))
+      return false;
+  for (auto a : v->getAgents())
+    if (!a.getActive() || a.getUsedResources().size() > 0)
+      return false;
+  return true;
+}
+
+void world::final_checks() {
+  for (auto& l : logs)
+    if (!l->done() || !l->in_flight.empty()) {
+      std::string stuck;
+      for (auto& id : l->in_flight) {
+        auto& ups = l->updates[id];
+        stuck += " " + id + "="
+                 + (ups.empty() ? std::string{"no update"} : state_name(ups.back().state));
+      }
+      violation("job " + l->name + " did not finish: " + std::to_string(l->finished) + " of "
+                + std::to_string(l->tasks) + " done, in flight:" + stuck);
+    }
+  if (auto st = state()) {
+    auto v = st->read();
+    for (auto t : v->getTasks())
+      if (!is_terminal(t.getState()))
+        violation(std::string{"task "} + t.getId().cStr() + " is still "
+                  + state_name(t.getState()) + " after the liveness phase");
+    for (auto a : v->getAgents()) {
+      if (!a.getActive())
+        violation(std::string{"agent "} + a.getId().cStr() + " is not active after healing");
+      if (a.getUsedResources().size() > 0)
+        violation(std::string{"agent "} + a.getId().cStr()
+                  + " still charges resources after every framework ended");
+    }
+  }
+  for (auto& addr : *executors)
+    if (auto h = caf::actor_cast<caf::actor>(addr)) {
+      auto* n = env->table().node_of(h.id());
+      violation("executor " + (n != nullptr ? *n : std::string{"?"})
+                + " still runs after its framework ended");
+    }
+}
+
+// Every fault heals; the cluster must converge within an hour of virtual time.
+void world::liveness() {
+  line("liveness");
+  env->table().heal_all();
+  if (master_down)
+    start_master(true);
+  for (size_t i = 0; i < agents.size(); ++i)
+    if (agent_down[i])
+      start_agent(i, "reconnect");
+  for (int k = 0; k < 360 && res.violation.empty(); ++k) {
+    ++step;
+    run_for(10s);
+    check_step();
+    if (converged())
+      break;
+  }
+  run_for(60s); // executors of ended frameworks get their shutdown grace
+  final_checks();
+}
+
+} // namespace
+
+run_result run(const run_options& opts) {
+  world w{opts};
+  w.build_cluster();
+  w.run_for(1s);
+  w.check_step();
+  for (size_t i = 0; i < opts.steps && w.res.ok(); ++i)
+    w.safety_step();
+  if (w.res.ok())
+    w.liveness();
+  auto& r = w.res;
+  r.steps = w.step;
+  r.hash = w.hash;
+  r.virtual_seconds = w.env->elapsed();
+  auto c = w.env->table().counts();
+  r.delivered = c.delivered;
+  r.dropped = c.dropped;
+  r.duplicated = c.duplicated;
+  r.delayed = c.delayed;
+  for (auto& l : w.logs) {
+    r.attempts += l->launched;
+    r.finished += l->finished;
+  }
+  r.tail.assign(w.tail.begin(), w.tail.end());
+  return r;
+}
+
+} // namespace caldera::sim
