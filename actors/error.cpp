@@ -49,7 +49,11 @@ std::string describe(const caf::error& err) {
     return out;
   }
   if (err.category() == caf::atom("system")) {
-    std::string out = caf::to_string(static_cast<caf::sec>(err.code()));
+    auto code = static_cast<caf::sec>(err.code());
+    if (code == caf::sec::unexpected_message)
+      return "the peer does not understand this request (is it the right kind of "
+             "daemon: a master, an agent?)";
+    std::string out = caf::to_string(code);
     if (!ctx.empty())
       out += ": " + ctx;
     return out;

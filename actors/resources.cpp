@@ -94,6 +94,25 @@ bool ranges_contain(const std::vector<resources::range>& a,
   return subtract(b, a).empty();
 }
 
+// Amounts are kept in thousandths (int64): anything larger would overflow,
+// anything smaller would vanish.
+constexpr double max_scalar = 1e12;
+constexpr double min_scalar = 0.001;
+constexpr uint64_t max_port = 65535;
+
+// Why `v` of resource `name` cannot be kept ("" : it can).
+std::string scalar_problem(double v) {
+  if (!std::isfinite(v))
+    return "is not finite";
+  if (v < 0)
+    return "is negative";
+  if (v > max_scalar)
+    return "is too large (at most 1e12)";
+  if (v > 0 && v < min_scalar)
+    return "is below the smallest amount, 0.001";
+  return {};
+}
+
 int64_t to_milli(double v) {
   return static_cast<int64_t>(std::llround(v * 1000.0));
 }
@@ -153,6 +172,8 @@ caf::expected<resources> resources::parse(std::string_view text) {
         if (lo > hi)
           return bad(entry, "range '" + std::string{item}
                               + "' has its begin after its end");
+        if (name == "ports" && hi > max_port)
+          return bad(entry, "range '" + std::string{item} + "' goes beyond port 65535");
         rs.emplace_back(lo, hi);
       }
       out.add_ranges(std::string{name}, std::move(rs), role);
@@ -163,10 +184,8 @@ caf::expected<resources> resources::parse(std::string_view text) {
     double v = std::strtod(num.c_str(), &end);
     if (end == num.c_str() || *end != '\0')
       return bad(entry, "value '" + num + "' is not a number");
-    if (!std::isfinite(v))
-      return bad(entry, "value '" + num + "' is not finite");
-    if (v < 0)
-      return bad(entry, "value " + num + " is negative");
+    if (auto why = scalar_problem(v); !why.empty())
+      return bad(entry, "value " + num + " " + why);
     out.add_scalar(std::string{name}, v, role);
   }
   return out;
@@ -184,14 +203,16 @@ resources::from_capnp(capnp::List<schema::Resource>::Reader xs) {
       return bad(name, "invalid resource name");
     if (r.isScalar()) {
       double v = r.getScalar();
-      if (!std::isfinite(v) || v < 0)
-        return bad(name, "scalar must be finite and non-negative");
+      if (auto why = scalar_problem(v); !why.empty())
+        return bad(name, "scalar " + std::to_string(v) + " " + why);
       out.add_scalar(name, v, role);
     } else {
       std::vector<range> rs;
       for (auto x : r.getRanges()) {
         if (x.getBegin() > x.getEnd())
           return bad(name, "range has its begin after its end");
+        if (name == "ports" && x.getEnd() > max_port)
+          return bad(name, "range goes beyond port 65535");
         rs.emplace_back(x.getBegin(), x.getEnd());
       }
       out.add_ranges(name, std::move(rs), role);

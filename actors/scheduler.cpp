@@ -47,6 +47,14 @@ caf::message_handler scheduler::extra_handlers() {
   return {};
 }
 
+namespace {
+
+std::string dropped_while_disconnected(const char* action) {
+  return std::string{action} + " dropped: not connected to a master (the SDK reconnects)";
+}
+
+} // namespace
+
 void scheduler::connect() {
   if (opts_.master) {
     on_connected(opts_.master);
@@ -60,12 +68,19 @@ void scheduler::connect() {
   connect_async(
     this, *opts_.master_endpoint, [this](caf::actor a) { on_connected(std::move(a)); },
     [this](const caf::error& err) {
-      log::debug("master_connect_failed", {{"reason", describe(err)}});
+      // Said once per outage (a wrong port, a master that is down), then
+      // retried quietly every reconnect_interval.
+      if (!connect_failed_)
+        error("cannot reach the master at " + opts_.master_endpoint->host + ":"
+              + std::to_string(opts_.master_endpoint->port) + " (" + describe(err)
+              + "); retrying");
+      connect_failed_ = true;
       schedule_retry();
     });
 }
 
 void scheduler::on_connected(caf::actor m) {
+  connect_failed_ = false;
   master_ = std::move(m);
   monitor(master_);
   do_register();
@@ -150,8 +165,10 @@ void scheduler::accept_gang(const std::vector<std::string>& offer_ids,
 void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
                             const std::vector<task_spec>& tasks,
                             double refuse_seconds, int mode) {
-  if (!master_)
+  if (!master_) {
+    error(dropped_while_disconnected("accept"));
     return;
+  }
   send(master_, make<schema::Accept>([&](schema::Accept::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ids = b.initOfferIds(static_cast<unsigned>(offer_ids.size()));
@@ -196,8 +213,12 @@ void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
 
 void scheduler::decline(const std::vector<std::string>& offer_ids,
                         double refuse_seconds) {
-  if (!master_ || offer_ids.empty())
+  if (offer_ids.empty())
     return;
+  if (!master_) {
+    error(dropped_while_disconnected("decline"));
+    return;
+  }
   send(master_, make<schema::Decline>([&](schema::Decline::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ids = b.initOfferIds(static_cast<unsigned>(offer_ids.size()));
@@ -208,8 +229,10 @@ void scheduler::decline(const std::vector<std::string>& offer_ids,
 }
 
 void scheduler::kill(const std::string& task_id, const std::string& agent_id) {
-  if (!master_)
+  if (!master_) {
+    error(dropped_while_disconnected("kill"));
     return;
+  }
   send(master_, make<schema::Kill>([&](auto b) {
          b.setFrameworkId(framework_id_);
          b.setTaskId(task_id);
@@ -229,8 +252,10 @@ void scheduler::acknowledge(const status_info& st) {
 }
 
 void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>& tasks) {
-  if (!master_)
+  if (!master_) {
+    error(dropped_while_disconnected("reconcile"));
     return;
+  }
   send(master_, make<schema::Reconcile>([&](schema::Reconcile::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ts = b.initTasks(static_cast<unsigned>(tasks.size()));
@@ -242,8 +267,10 @@ void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>
 }
 
 void scheduler::revive(const std::vector<std::string>& roles) {
-  if (!master_)
+  if (!master_) {
+    error(dropped_while_disconnected("revive"));
     return;
+  }
   send(master_, make<schema::Revive>([&](schema::Revive::Builder b) {
          b.setFrameworkId(framework_id_);
          auto l = b.initRoles(static_cast<unsigned>(roles.size()));
@@ -253,8 +280,10 @@ void scheduler::revive(const std::vector<std::string>& roles) {
 }
 
 void scheduler::suppress(const std::vector<std::string>& roles) {
-  if (!master_)
+  if (!master_) {
+    error(dropped_while_disconnected("suppress"));
     return;
+  }
   send(master_, make<schema::Suppress>([&](schema::Suppress::Builder b) {
          b.setFrameworkId(framework_id_);
          auto l = b.initRoles(static_cast<unsigned>(roles.size()));
@@ -266,8 +295,10 @@ void scheduler::suppress(const std::vector<std::string>& roles) {
 void scheduler::send_framework_message(const std::string& agent_id,
                                        const std::string& executor_id,
                                        const std::string& data) {
-  if (!master_)
+  if (!master_) {
+    error(dropped_while_disconnected("send_framework_message"));
     return;
+  }
   send(master_, make<schema::SchedulerMessage>([&](auto b) {
          b.setFrameworkId(framework_id_);
          b.setAgentId(agent_id);

@@ -124,15 +124,19 @@ protected:
   /// When an executor ended; `status` is its wait status.
   virtual void executor_lost(const std::string& executor_id,
                              const std::string& agent_id, int status);
-  /// When the master refused a call or registration. Registration errors
-  /// end the scheduler after this callback.
+  /// When the master refused a call or registration (registration refusals
+  /// end the scheduler after this callback), when an action was dropped
+  /// while disconnected, and once per outage when the master cannot be
+  /// reached (the SDK keeps retrying).
   virtual void error(const std::string& message);
 
   /// Handlers of the subclass's own messages.
   virtual caf::message_handler extra_handlers();
 
   // -- actions (fire and forget; problems come back as `error` or as
-  //    TASK_ERROR status updates) ------------------------------------------
+  //    TASK_ERROR status updates). While disconnected from the master an
+  //    action is dropped and `error` says so (acknowledgements are dropped
+  //    quietly: the agent resends the update). ----------------------------
 
   void accept(const std::vector<std::string>& offer_ids,
               const std::vector<task_spec>& tasks, double refuse_seconds = 5);
@@ -177,6 +181,7 @@ private:
   bool registered_ = false;
   bool ever_registered_ = false;
   bool retry_pending_ = false;
+  bool connect_failed_ = false;
 };
 
 } // namespace caldera

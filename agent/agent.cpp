@@ -174,6 +174,107 @@ void connect(agent_actor* self) {
     });
 }
 
+namespace {
+
+// Checkpoints a launched executor's container and sandbox (when the agent
+// checkpoints).
+void checkpoint_executor(agent_actor* self, const std::string& fid, const std::string& eid,
+                         const std::string& container_id, const std::string& sandbox) {
+  auto& d = self->state;
+  if (d.store) {
+    auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
+      b.setFrameworkId(fid);
+      b.setExecutorId(eid);
+      b.setContainerId(container_id);
+      b.setSandbox(sandbox);
+    });
+    if (auto err = d.store->put_executor(fid, eid, cp))
+      log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
+  }
+}
+
+// What a new executor's container runs as, where, with which limits and
+// environment.
+container_spec executor_spec(agent_actor* self, schema::TaskInfo::Reader t,
+                             const std::string& fid, const std::string& eid,
+                             const std::string& user, const std::string& sandbox,
+                             const resources& own) {
+  auto& d = self->state;
+  container_spec spec;
+  spec.framework_id = fid;
+  spec.executor_id = eid;
+  spec.user = user;
+  // The limits of its first task and the executor's own resources.
+  {
+    resources total = own;
+    if (auto task = resources::from_capnp(t.getResources()))
+      total += *task;
+    spec.limits = to_limits(total);
+  }
+  spec.command = t.getExecutor().getCommand().getShell();
+  spec.sandbox = sandbox;
+  spec.agent = caf::actor_cast<caf::actor>(self);
+  spec.runtime = d.opts.runtime;
+  spec.node_name = d.opts.node_name + "/exec/" + fid + "/" + eid;
+  spec.env["CALDERA_AGENT_ENDPOINT"] = d.opts.executor_endpoint;
+  spec.env["CALDERA_AGENT_ID"] = d.agent_id;
+  spec.env["CALDERA_FRAMEWORK_ID"] = fid;
+  spec.env["CALDERA_EXECUTOR_ID"] = eid;
+  spec.env["CALDERA_SANDBOX_DIRECTORY"] = spec.sandbox;
+  return spec;
+}
+
+// Launches the executor of a task's first launch (its sandbox, container and
+// checkpoint), the task queued until the executor registers; or fails the task.
+void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::Reader t,
+                    const std::string& fid, const std::string& tid, const std::string& eid) {
+  auto& d = self->state;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto sandbox = fs::absolute(fs::path{d.opts.work_dir} / "sandboxes" / fid / eid, ec);
+  fs::create_directories(sandbox, ec);
+  if (ec) {
+    agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                 "REASON_CONTAINER_LAUNCH_FAILED",
+                 "cannot create sandbox '" + sandbox.string() + "': " + ec.message());
+    return;
+  }
+  auto user = task_user(self, m);
+  if (!user) {
+    agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                 "REASON_CONTAINER_LAUNCH_FAILED", error_message(user.error()));
+    return;
+  }
+  if (d.gc)
+    d.gc->unschedule(sandbox.string());
+  auto own = executor_own(m);
+  auto spec = executor_spec(self, t, fid, eid, *user, sandbox.string(), own);
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {
+    caf::anon_send(me, exited_atom::value, fid, eid, status);
+  });
+  if (!launched) {
+    agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                 "REASON_CONTAINER_LAUNCH_FAILED", error_message(launched.error()));
+    return;
+  }
+  log::info("executor_launched", {{"framework_id", fid}, {"executor_id", eid},
+                                  {"container", *launched}});
+  auto& rec = d.executors[{fid, eid}];
+  rec.container_id = *launched;
+  rec.sandbox = spec.sandbox;
+  rec.own = std::move(own);
+  // A command task carries its own command; a framework's executor runs its tasks.
+  rec.command_executor = t.hasCommand() && t.getCommand().getShell().size() > 0;
+  checkpoint_executor(self, fid, eid, *launched, spec.sandbox);
+  rec.queued.push_back(m);
+  rec.tasks.insert(tid);
+}
+
+} // namespace
+
+// Launches a task the master sent: on its executor (started first when this
+// is its first task, queued while it has not registered).
 void launch_on_executor(agent_actor* self, const run_task_msg& m) {
   auto& d = self->state;
   auto v = m.read();
@@ -189,7 +290,14 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     return; // a duplicate
   d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING, t.getName(),
                                  v->getRole(), m};
-  checkpoint_task(self, {fid, tid});
+  if (auto err = checkpoint_task(self, {fid, tid})) {
+    // A task the agent cannot checkpoint would be lost by a restart: it is
+    // not started, and its framework learns why.
+    agent_status(self, fid, tid, eid, schema::TaskState::FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
+                 "the agent cannot checkpoint the task (" + describe(err)
+                   + "): not started; free space under the agent's work dir");
+    return;
+  }
   if (d.shutting_down) {
     agent_status(self, fid, tid, eid, schema::TaskState::LOST,
                  "REASON_AGENT_RESTARTED", "agent is shutting down");
@@ -198,73 +306,7 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
   key_t ekey{fid, eid};
   auto ex = d.executors.find(ekey);
   if (ex == d.executors.end()) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    auto sandbox = fs::absolute(fs::path{d.opts.work_dir} / "sandboxes" / fid / eid, ec);
-    fs::create_directories(sandbox, ec);
-    if (ec) {
-      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
-                   "REASON_CONTAINER_LAUNCH_FAILED",
-                   "cannot create sandbox '" + sandbox.string() + "': " + ec.message());
-      return;
-    }
-    auto user = task_user(self, m);
-    if (!user) {
-      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
-                   "REASON_CONTAINER_LAUNCH_FAILED", error_message(user.error()));
-      return;
-    }
-    if (d.gc)
-      d.gc->unschedule(sandbox.string());
-    container_spec spec;
-    spec.framework_id = fid;
-    spec.executor_id = eid;
-    spec.user = *user;
-    // The limits of its first task and the executor's own resources.
-    auto own = executor_own(m);
-    {
-      resources total = own;
-      if (auto task = resources::from_capnp(t.getResources()))
-        total += *task;
-      spec.limits = to_limits(total);
-    }
-    spec.command = t.getExecutor().getCommand().getShell();
-    spec.sandbox = sandbox.string();
-    spec.agent = caf::actor_cast<caf::actor>(self);
-    spec.runtime = d.opts.runtime;
-    spec.node_name = d.opts.node_name + "/exec/" + fid + "/" + eid;
-    spec.env["CALDERA_AGENT_ENDPOINT"] = d.opts.executor_endpoint;
-    spec.env["CALDERA_AGENT_ID"] = d.agent_id;
-    spec.env["CALDERA_FRAMEWORK_ID"] = fid;
-    spec.env["CALDERA_EXECUTOR_ID"] = eid;
-    spec.env["CALDERA_SANDBOX_DIRECTORY"] = spec.sandbox;
-    caf::actor me = caf::actor_cast<caf::actor>(self);
-    auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {
-      caf::anon_send(me, exited_atom::value, fid, eid, status);
-    });
-    if (!launched) {
-      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
-                   "REASON_CONTAINER_LAUNCH_FAILED", error_message(launched.error()));
-      return;
-    }
-    log::info("executor_launched", {{"framework_id", fid}, {"executor_id", eid},
-                                    {"container", *launched}});
-    auto& rec = d.executors[ekey];
-    rec.container_id = *launched;
-    rec.sandbox = spec.sandbox;
-    rec.own = std::move(own);
-    if (d.store) {
-      auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
-        b.setFrameworkId(fid);
-        b.setExecutorId(eid);
-        b.setContainerId(*launched);
-        b.setSandbox(spec.sandbox);
-      });
-      if (auto err = d.store->put_executor(fid, eid, cp))
-        log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
-    }
-    rec.queued.push_back(m);
-    rec.tasks.insert(tid);
+    start_executor(self, m, t, fid, tid, eid);
     return;
   }
   ex->second.tasks.insert(tid);
@@ -319,7 +361,10 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
                      ? "executor ended while the agent was down: " + why
                      : "executor ended: " + why);
   }
-  if (d.ph == phase::registered) // to_master also needs a master and no cut
+  // Frameworks hear of their own executors ending, not of the command
+  // executor that ran one command task (Mesos does not call executorLost
+  // for those; their tasks' terminal states say everything).
+  if (d.ph == phase::registered && !rec.command_executor)
     to_master(self, make<schema::ExecutorLost>([&](auto b) {
                  b.setFrameworkId(fid);
                  b.setAgentId(d.agent_id);
@@ -330,348 +375,410 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
 
 namespace {
 
+// The master or an executor went away: forget its handle (the master's: reconnect).
+void on_down(agent_actor* self, const caf::down_msg& dm) {
+  auto& d = self->state;
+  if (d.master && dm.source == d.master.address()) {
+    log::warn("master_disconnected", {{"agent_id", d.agent_id}});
+    d.master = nullptr;
+    d.ph = phase::connecting;
+    schedule_reconnect(self);
+    return;
+  }
+  for (auto& [key, rec] : d.executors)
+    if (rec.handle && rec.handle.address() == dm.source) {
+      log::debug("executor_disconnected", {{"executor_id", key.second}});
+      rec.handle = nullptr;
+    }
+}
+
+// Starts the agent on its executor endpoint: the GC, the periodic checks, recovery.
+void on_start(agent_actor* self, const std::string& endpoint) {
+  if (self->state.ph != phase::idle)
+    return;
+  self->state.opts.executor_endpoint = endpoint;
+  if (self->state.opts.publish)
+    self->send(self, publish_atom::value);
+  self->state.gc = std::make_unique<sandbox_gc>(self->state.opts.gc_delay,
+                                                self->state.opts.gc_disk_headroom);
+  self->state.last_disk_watch = self->state.opts.runtime->now();
+  self->send(self, isolate_atom::value);
+  recover(self);
+}
+
+// Stops every executor's container and ends the agent.
+void on_shutdown(agent_actor* self) {
+  auto& d = self->state;
+  d.shutting_down = true;
+  for (auto& [key, rec] : d.executors)
+    d.opts.containers->destroy(rec.container_id);
+  log::info("agent_shutdown", {{"agent_id", d.agent_id},
+                               {"executors", d.executors.size()}});
+  self->quit();
+}
+
+// Checks every container's limits, and again after the isolation interval.
+void on_isolate_timer(agent_actor* self) {
+  check_containers(self);
+  self->delayed_send(self, self->state.opts.isolation_check_interval,
+                     isolate_atom::value);
+}
+
+// Rebuilds the HTTP API's view, and again in half a second.
+void on_publish_timer(agent_actor* self) {
+  publish_view(self);
+  self->delayed_send(self, std::chrono::milliseconds(500), publish_atom::value);
+}
+
+// The executor re-registration timeout after a restart: ends recovery.
+void on_recover_timeout(agent_actor* self) {
+  // Executors that did not re-register in time are destroyed; their
+  // tasks fail when the container's exit is seen.
+  auto& d = self->state;
+  for (auto& [key, ex] : d.executors)
+    if (ex.st == executor_rec::state::recovering) {
+      log::warn("executor_reregister_timeout", {{"framework_id", key.first},
+                                               {"executor_id", key.second}});
+      ex.reregister_timed_out = true;
+      d.opts.containers->destroy(ex.container_id);
+    }
+  finish_recovery(self);
+}
+
+// A reconnection attempt: registers with the master, or connects to one first.
+void on_reconnect_timer(agent_actor* self) {
+  auto& d = self->state;
+  d.reconnect_pending = false;
+  if (d.ph == phase::registered || d.ph == phase::registering)
+    return;
+  if (d.master)
+    do_register(self);
+  else
+    connect(self);
+}
+
+// Resends a status update the master has not acknowledged (with a longer backoff).
+void on_update_retry(agent_actor* self, const std::string& fid, const std::string& tid,
+                     const std::string& uuid) {
+  auto& d = self->state;
+  auto i = d.updates.find({fid, tid});
+  if (i == d.updates.end() || i->second.q.empty() || i->second.q.front().first != uuid)
+    return;
+  i->second.backoff = std::min<caf::timespan>(i->second.backoff * 2, max_update_backoff);
+  log::debug("status_update_retry", {{"task_id", tid}, {"uuid", uuid}});
+  send_head(self, {fid, tid});
+}
+
+// The shutdown grace passed: destroys the executor's container if it still runs.
+void on_destroy_timer(agent_actor* self, const std::string& fid, const std::string& eid,
+                      const std::string& container) {
+  auto& d = self->state;
+  auto ex = d.executors.find({fid, eid});
+  if (ex != d.executors.end() && ex->second.container_id == container)
+    d.opts.containers->destroy(container);
+}
+
+// An executor (new, or left by an earlier agent) registers: sends it its queued tasks.
+void handle_register_executor(agent_actor* self, const register_executor_msg& m) {
+  guarded("RegisterExecutor", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    key_t key{v->getFrameworkId(), v->getExecutorId()};
+    auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+    auto ex = d.executors.find(key);
+    if (ex == d.executors.end() || !sender) {
+      log::warn("unknown_executor", {{"framework_id", key.first},
+                                     {"executor_id", key.second}});
+      if (sender)
+        self->send(sender, make<schema::ShutdownExecutor>([](auto b) {
+                     b.setReason("unknown executor");
+                   }));
+      return;
+    }
+    auto& rec = ex->second;
+    if (rec.st == executor_rec::state::recovering)
+      log::info("executor_reregistered", {{"framework_id", key.first},
+                                          {"executor_id", key.second}});
+    rec.handle = sender;
+    if (sender.node() == self->node())
+      node_register(d.opts.node, "executor/" + key.first + "/" + key.second, sender);
+    rec.st = executor_rec::state::running;
+    self->monitor(sender);
+    self->send(sender, make<schema::ExecutorRegistered>([&](auto b) {
+                 b.setAgentId(d.agent_id);
+                 b.setHostname(d.opts.hostname);
+                 auto e = b.initExecutor();
+                 e.setExecutorId(key.second);
+                 e.setFrameworkId(key.first);
+               }));
+    for (auto& q : rec.queued)
+      self->send(sender, q);
+    rec.queued.clear();
+    log::debug("executor_registered", {{"executor_id", key.second}});
+    if (d.recovering) {
+      bool waiting = false;
+      for (auto& [k, e] : d.executors)
+        waiting = waiting || e.st == executor_rec::state::recovering;
+      if (!waiting)
+        finish_recovery(self);
+    }
+  });
+}
+
+// A task's status from its executor: acknowledged, and queued for the master.
+void handle_status_update(agent_actor* self, const status_update_msg& m) {
+  guarded("StatusUpdate", [&] {
+    auto& d = self->state;
+    auto st = status_info::from_capnp(m.read()->getStatus());
+    auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+    auto ex = d.executors.find({st.framework_id, st.executor_id});
+    if (ex == d.executors.end() || ex->second.handle != sender) {
+      log::warn("status_from_unknown_executor", {{"task_id", st.task_id}});
+      return;
+    }
+    auto t = d.tasks.find({st.framework_id, st.task_id});
+    if (t == d.tasks.end() || is_terminal(t->second.state)) {
+      // Already final (or never here): acknowledge so the executor stops
+      // resending, but do not forward a second terminal state.
+      if (sender && !st.uuid.empty())
+        self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                     b.setFrameworkId(st.framework_id);
+                     b.setTaskId(st.task_id);
+                     b.setUuid(st.uuid);
+                   }));
+      return;
+    }
+    if (is_terminal(st.state)) {
+      // A task the kernel killed for its container's memory (or that
+      // ended as its container was destroyed for a limit) fails with
+      // the limitation's reason, whatever the executor saw.
+      if (auto l = container_limited(self, ex->first)) {
+        st.state = schema::TaskState::FAILED;
+        st.reason = l->reason;
+        st.message = l->message;
+      }
+    }
+    t->second.state = st.state;
+    st.agent_id = d.agent_id;
+    if (st.uuid.empty())
+      st.uuid = d.ids.uuid();
+    if (is_terminal(st.state)) {
+      ex->second.tasks.erase(st.task_id);
+      d.opts.containers->update(ex->second.container_id, limits_of(self, ex->first));
+    }
+    log::debug("task_status", {{"task_id", st.task_id}, {"state", state_name(st.state)}});
+    enqueue_update(self, st);
+    self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                 b.setFrameworkId(st.framework_id);
+                 b.setAgentId(d.agent_id);
+                 b.setTaskId(st.task_id);
+                 b.setUuid(st.uuid);
+               }));
+  });
+}
+
+// A framework message from an executor, forwarded to the master with this agent's id.
+void handle_executor_message(agent_actor* self, const executor_message_msg& m) {
+  guarded("ExecutorMessage", [&] {
+    auto& d = self->state;
+    if (!d.master)
+      return;
+    auto v = m.read();
+    if (std::string{v->getAgentId().cStr()} == d.agent_id) {
+      to_master(self, m);
+      return;
+    }
+    capnp::MallocMessageBuilder mb;
+    mb.setRoot(v.get());
+    mb.getRoot<schema::ExecutorMessage>().setAgentId(d.agent_id);
+    to_master(self, executor_message_msg{mb});
+  });
+}
+
+// A task to launch, on a new executor or a running one.
+void handle_run_task(agent_actor* self, const run_task_msg& m) {
+  guarded("RunTask", [&] { launch_on_executor(self, m); });
+}
+
+// The master acknowledges a status update: sends the next one or forgets the task.
+void handle_acknowledge(agent_actor* self, const acknowledge_msg& m) {
+  guarded("Acknowledge", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    key_t key{v->getFrameworkId(), v->getTaskId()};
+    auto i = d.updates.find(key);
+    if (i == d.updates.end() || i->second.q.empty()
+        || i->second.q.front().first != std::string{v->getUuid().cStr()})
+      return; // stale or duplicate
+    i->second.q.pop_front();
+    i->second.backoff = std::chrono::seconds(10);
+    if (!i->second.q.empty()) {
+      checkpoint_task(self, key);
+      send_head(self, key);
+      return;
+    }
+    d.updates.erase(i);
+    auto t = d.tasks.find(key);
+    if (t != d.tasks.end() && is_terminal(t->second.state)) {
+      remember_task(self, key, t->second);
+      d.tasks.erase(t);
+    }
+    checkpoint_task(self, key);
+  });
+}
+
+// Kills a task (or forgets one its framework was told is gone).
+void handle_kill(agent_actor* self, const kill_msg& m) {
+  guarded("Kill", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    std::string fid = v->getFrameworkId();
+    std::string tid = v->getTaskId();
+    auto t = d.tasks.find({fid, tid});
+    if (v->getGone()) {
+      // The framework was told this task is lost: stop it and say
+      // nothing more about it.
+      d.updates.erase({fid, tid});
+      if (t != d.tasks.end()) {
+        auto ex = d.executors.find({fid, t->second.executor_id});
+        bool active = !is_terminal(t->second.state);
+        d.tasks.erase(t);
+        if (ex != d.executors.end()) {
+          ex->second.tasks.erase(tid);
+          if (active && ex->second.handle)
+            self->send(ex->second.handle, make<schema::Kill>([&](auto b) {
+                         b.setFrameworkId(fid);
+                         b.setTaskId(tid);
+                       }));
+        }
+      }
+      checkpoint_task(self, {fid, tid});
+      log::info("task_gone", {{"framework_id", fid}, {"task_id", tid}});
+      return;
+    }
+    if (t == d.tasks.end()) {
+      agent_status(self, fid, tid, "", schema::TaskState::LOST,
+                   "REASON_RECONCILIATION", "task is unknown to the agent");
+      return;
+    }
+    if (is_terminal(t->second.state))
+      return;
+    auto ex = d.executors.find({fid, t->second.executor_id});
+    if (ex == d.executors.end())
+      return;
+    auto& rec = ex->second;
+    if (rec.st == executor_rec::state::launching || !rec.handle) {
+      auto& q = rec.queued;
+      for (auto i = q.begin(); i != q.end(); ++i)
+        if (std::string{i->read()->getTask().getTaskId().cStr()} == tid) {
+          q.erase(i);
+          break;
+        }
+      rec.tasks.erase(tid);
+      agent_status(self, fid, tid, t->second.executor_id, schema::TaskState::KILLED,
+                   "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started");
+      if (rec.tasks.empty())
+        d.opts.containers->destroy(rec.container_id);
+      return;
+    }
+    self->send(rec.handle, m);
+  });
+}
+
+// Kills a torn-down framework's queued tasks and shuts its executors down.
+void handle_shutdown_framework(agent_actor* self, const shutdown_framework_msg& m) {
+  guarded("ShutdownFramework", [&] {
+    auto& d = self->state;
+    std::string fid = m.read()->getFrameworkId();
+    for (auto& [key, rec] : d.executors) {
+      if (key.first != fid)
+        continue;
+      for (auto& q : rec.queued) {
+        std::string tid = q.read()->getTask().getTaskId();
+        rec.tasks.erase(tid);
+        agent_status(self, fid, tid, key.second, schema::TaskState::KILLED,
+                     "REASON_FRAMEWORK_REMOVED", "framework torn down");
+      }
+      rec.queued.clear();
+      if (rec.handle)
+        self->send(rec.handle, make<schema::ShutdownExecutor>([](auto b) {
+                     b.setReason("framework torn down");
+                   }));
+      self->delayed_send(self, d.opts.executor_shutdown_grace, destroy_atom::value,
+                         key.first, key.second, rec.container_id);
+    }
+  });
+}
+
+// A framework message for one of its executors, forwarded if it runs.
+void handle_scheduler_message(agent_actor* self, const scheduler_message_msg& m) {
+  guarded("SchedulerMessage", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    auto ex = d.executors.find({v->getFrameworkId(), v->getExecutorId()});
+    if (ex != d.executors.end() && ex->second.handle)
+      self->send(ex->second.handle, m);
+  });
+}
+
+// In-process: a new master to talk to (a restarted one); connects unless idle.
+void on_new_master(agent_actor* self, const caf::actor& m) {
+  auto& d = self->state;
+  d.opts.master = m;
+  if (!d.master && d.ph != phase::idle)
+    connect(self);
+}
+
+// The master sees this agent reachable again: registers anew with what it runs.
+void on_reregister(agent_actor* self) {
+  auto& d = self->state;
+  if (d.master && d.ph == phase::registered)
+    do_register(self);
+}
+
+// Sets the agent up; its handlers, by conversation, call the functions above.
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
   self->state.ids = id_generator{self->state.opts.runtime->seed_for(self->state.opts.node_name)};
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& d = self->state;
-    if (d.master && dm.source == d.master.address()) {
-      log::warn("master_disconnected", {{"agent_id", d.agent_id}});
-      d.master = nullptr;
-      d.ph = phase::connecting;
-      schedule_reconnect(self);
-      return;
-    }
-    for (auto& [key, rec] : d.executors)
-      if (rec.handle && rec.handle.address() == dm.source) {
-        log::debug("executor_disconnected", {{"executor_id", key.second}});
-        rec.handle = nullptr;
-      }
-  });
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
-    [=](start_atom, const std::string& endpoint) {
-      if (self->state.ph != phase::idle)
-        return;
-      self->state.opts.executor_endpoint = endpoint;
-      if (self->state.opts.publish)
-        self->send(self, publish_atom::value);
-      self->state.gc = std::make_unique<sandbox_gc>(self->state.opts.gc_delay,
-                                                    self->state.opts.gc_disk_headroom);
-      self->state.last_disk_watch = self->state.opts.runtime->now();
-      self->send(self, isolate_atom::value);
-      recover(self);
+    // The master.
+    [=](const run_task_msg& m) { handle_run_task(self, m); },
+    [=](const kill_msg& m) { handle_kill(self, m); },
+    [=](const acknowledge_msg& m) { handle_acknowledge(self, m); },
+    [=](const shutdown_framework_msg& m) { handle_shutdown_framework(self, m); },
+    [=](const scheduler_message_msg& m) { handle_scheduler_message(self, m); },
+    [=](ping_atom) { to_master(self, pong_atom::value); },
+    [=](reregister_atom) { on_reregister(self); },
+    [=](connect_atom_t, const caf::actor& m) { on_new_master(self, m); },
+    // Executors (and their containers).
+    [=](const register_executor_msg& m) { handle_register_executor(self, m); },
+    [=](const status_update_msg& m) { handle_status_update(self, m); },
+    [=](const executor_message_msg& m) { handle_executor_message(self, m); },
+    [=](exited_atom, const std::string& fid, const std::string& eid, int status) {
+      executor_exited(self, fid, eid, status);
     },
+    // Operators and the daemon.
+    [=](start_atom, const std::string& endpoint) { on_start(self, endpoint); },
     [=](const get_usage_msg&) -> usage_msg { return usage_of(self); },
+    [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
+    [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },
+    [=](shutdown_atom) { on_shutdown(self); },
+    // Timers (and the disk watch's thread).
+    [=](isolate_atom) { on_isolate_timer(self); },
+    [=](publish_atom) { on_publish_timer(self); },
+    [=](recover_atom) { on_recover_timeout(self); },
+    [=](retry_atom) { on_reconnect_timer(self); },
+    [=](retry_atom, const std::string& fid, const std::string& tid, const std::string& uuid) {
+      on_update_retry(self, fid, tid, uuid);
+    },
+    [=](destroy_atom, const std::string& fid, const std::string& eid,
+        const std::string& container) { on_destroy_timer(self, fid, eid, container); },
     [=](disk_atom, const std::string& container_id, const std::string& reason,
         const std::string& message) {
       disk_limited(self, container_id, limitation{reason, message});
     },
     [=](disk_atom) { self->state.disk_watch_busy = false; },
-    [=](isolate_atom) {
-      check_containers(self);
-      self->delayed_send(self, self->state.opts.isolation_check_interval,
-                         isolate_atom::value);
-    },
-    [=](publish_atom) {
-      publish_view(self);
-      self->delayed_send(self, std::chrono::milliseconds(500), publish_atom::value);
-    },
-    [=](recover_atom) {
-      // Executors that did not re-register in time are destroyed; their
-      // tasks fail when the container's exit is seen.
-      auto& d = self->state;
-      for (auto& [key, ex] : d.executors)
-        if (ex.st == executor_rec::state::recovering) {
-          log::warn("executor_reregister_timeout", {{"framework_id", key.first},
-                                                   {"executor_id", key.second}});
-          ex.reregister_timed_out = true;
-          d.opts.containers->destroy(ex.container_id);
-        }
-      finish_recovery(self);
-    },
-    [=](retry_atom) {
-      auto& d = self->state;
-      d.reconnect_pending = false;
-      if (d.ph == phase::registered || d.ph == phase::registering)
-        return;
-      if (d.master)
-        do_register(self);
-      else
-        connect(self);
-    },
-    [=](retry_atom, const std::string& fid, const std::string& tid,
-        const std::string& uuid) {
-      auto& d = self->state;
-      auto i = d.updates.find({fid, tid});
-      if (i == d.updates.end() || i->second.q.empty() || i->second.q.front().first != uuid)
-        return;
-      i->second.backoff = std::min<caf::timespan>(i->second.backoff * 2, max_update_backoff);
-      log::debug("status_update_retry", {{"task_id", tid}, {"uuid", uuid}});
-      send_head(self, {fid, tid});
-    },
-    [=](const run_task_msg& m) {
-      guarded("RunTask", [&] { launch_on_executor(self, m); });
-    },
-    [=](const register_executor_msg& m) {
-      guarded("RegisterExecutor", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        key_t key{v->getFrameworkId(), v->getExecutorId()};
-        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-        auto ex = d.executors.find(key);
-        if (ex == d.executors.end() || !sender) {
-          log::warn("unknown_executor", {{"framework_id", key.first},
-                                         {"executor_id", key.second}});
-          if (sender)
-            self->send(sender, make<schema::ShutdownExecutor>([](auto b) {
-                         b.setReason("unknown executor");
-                       }));
-          return;
-        }
-        auto& rec = ex->second;
-        if (rec.st == executor_rec::state::recovering)
-          log::info("executor_reregistered", {{"framework_id", key.first},
-                                              {"executor_id", key.second}});
-        rec.handle = sender;
-        if (sender.node() == self->node())
-          node_register(d.opts.node, "executor/" + key.first + "/" + key.second, sender);
-        rec.st = executor_rec::state::running;
-        self->monitor(sender);
-        self->send(sender, make<schema::ExecutorRegistered>([&](auto b) {
-                     b.setAgentId(d.agent_id);
-                     b.setHostname(d.opts.hostname);
-                     auto e = b.initExecutor();
-                     e.setExecutorId(key.second);
-                     e.setFrameworkId(key.first);
-                   }));
-        for (auto& q : rec.queued)
-          self->send(sender, q);
-        rec.queued.clear();
-        log::debug("executor_registered", {{"executor_id", key.second}});
-        if (d.recovering) {
-          bool waiting = false;
-          for (auto& [k, e] : d.executors)
-            waiting = waiting || e.st == executor_rec::state::recovering;
-          if (!waiting)
-            finish_recovery(self);
-        }
-      });
-    },
-    [=](const status_update_msg& m) {
-      guarded("StatusUpdate", [&] {
-        auto& d = self->state;
-        auto st = status_info::from_capnp(m.read()->getStatus());
-        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-        auto ex = d.executors.find({st.framework_id, st.executor_id});
-        if (ex == d.executors.end() || ex->second.handle != sender) {
-          log::warn("status_from_unknown_executor", {{"task_id", st.task_id}});
-          return;
-        }
-        auto t = d.tasks.find({st.framework_id, st.task_id});
-        if (t == d.tasks.end() || is_terminal(t->second.state)) {
-          // Already final (or never here): acknowledge so the executor stops
-          // resending, but do not forward a second terminal state.
-          if (sender && !st.uuid.empty())
-            self->send(sender, make<schema::Acknowledge>([&](auto b) {
-                         b.setFrameworkId(st.framework_id);
-                         b.setTaskId(st.task_id);
-                         b.setUuid(st.uuid);
-                       }));
-          return;
-        }
-        if (is_terminal(st.state)) {
-          // A task the kernel killed for its container's memory (or that
-          // ended as its container was destroyed for a limit) fails with
-          // the limitation's reason, whatever the executor saw.
-          if (auto l = container_limited(self, ex->first)) {
-            st.state = schema::TaskState::FAILED;
-            st.reason = l->reason;
-            st.message = l->message;
-          }
-        }
-        t->second.state = st.state;
-        st.agent_id = d.agent_id;
-        if (st.uuid.empty())
-          st.uuid = d.ids.uuid();
-        if (is_terminal(st.state)) {
-          ex->second.tasks.erase(st.task_id);
-          d.opts.containers->update(ex->second.container_id, limits_of(self, ex->first));
-        }
-        log::debug("task_status", {{"task_id", st.task_id}, {"state", state_name(st.state)}});
-        enqueue_update(self, st);
-        self->send(sender, make<schema::Acknowledge>([&](auto b) {
-                     b.setFrameworkId(st.framework_id);
-                     b.setAgentId(d.agent_id);
-                     b.setTaskId(st.task_id);
-                     b.setUuid(st.uuid);
-                   }));
-      });
-    },
-    [=](const acknowledge_msg& m) {
-      guarded("Acknowledge", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        key_t key{v->getFrameworkId(), v->getTaskId()};
-        auto i = d.updates.find(key);
-        if (i == d.updates.end() || i->second.q.empty()
-            || i->second.q.front().first != std::string{v->getUuid().cStr()})
-          return; // stale or duplicate
-        i->second.q.pop_front();
-        i->second.backoff = std::chrono::seconds(10);
-        if (!i->second.q.empty()) {
-          checkpoint_task(self, key);
-          send_head(self, key);
-          return;
-        }
-        d.updates.erase(i);
-        auto t = d.tasks.find(key);
-        if (t != d.tasks.end() && is_terminal(t->second.state)) {
-          remember_task(self, key, t->second);
-          d.tasks.erase(t);
-        }
-        checkpoint_task(self, key);
-      });
-    },
-    [=](const kill_msg& m) {
-      guarded("Kill", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        std::string fid = v->getFrameworkId();
-        std::string tid = v->getTaskId();
-        auto t = d.tasks.find({fid, tid});
-        if (v->getGone()) {
-          // The framework was told this task is lost: stop it and say
-          // nothing more about it.
-          d.updates.erase({fid, tid});
-          if (t != d.tasks.end()) {
-            auto ex = d.executors.find({fid, t->second.executor_id});
-            bool active = !is_terminal(t->second.state);
-            d.tasks.erase(t);
-            if (ex != d.executors.end()) {
-              ex->second.tasks.erase(tid);
-              if (active && ex->second.handle)
-                self->send(ex->second.handle, make<schema::Kill>([&](auto b) {
-                             b.setFrameworkId(fid);
-                             b.setTaskId(tid);
-                           }));
-            }
-          }
-          checkpoint_task(self, {fid, tid});
-          log::info("task_gone", {{"framework_id", fid}, {"task_id", tid}});
-          return;
-        }
-        if (t == d.tasks.end()) {
-          agent_status(self, fid, tid, "", schema::TaskState::LOST,
-                       "REASON_RECONCILIATION", "task is unknown to the agent");
-          return;
-        }
-        if (is_terminal(t->second.state))
-          return;
-        auto ex = d.executors.find({fid, t->second.executor_id});
-        if (ex == d.executors.end())
-          return;
-        auto& rec = ex->second;
-        if (rec.st == executor_rec::state::launching || !rec.handle) {
-          auto& q = rec.queued;
-          for (auto i = q.begin(); i != q.end(); ++i)
-            if (std::string{i->read()->getTask().getTaskId().cStr()} == tid) {
-              q.erase(i);
-              break;
-            }
-          rec.tasks.erase(tid);
-          agent_status(self, fid, tid, t->second.executor_id, schema::TaskState::KILLED,
-                       "REASON_TASK_KILLED_DURING_LAUNCH", "killed before it started");
-          if (rec.tasks.empty())
-            d.opts.containers->destroy(rec.container_id);
-          return;
-        }
-        self->send(rec.handle, m);
-      });
-    },
-    [=](const shutdown_framework_msg& m) {
-      guarded("ShutdownFramework", [&] {
-        auto& d = self->state;
-        std::string fid = m.read()->getFrameworkId();
-        for (auto& [key, rec] : d.executors) {
-          if (key.first != fid)
-            continue;
-          for (auto& q : rec.queued) {
-            std::string tid = q.read()->getTask().getTaskId();
-            rec.tasks.erase(tid);
-            agent_status(self, fid, tid, key.second, schema::TaskState::KILLED,
-                         "REASON_FRAMEWORK_REMOVED", "framework torn down");
-          }
-          rec.queued.clear();
-          if (rec.handle)
-            self->send(rec.handle, make<schema::ShutdownExecutor>([](auto b) {
-                         b.setReason("framework torn down");
-                       }));
-          self->delayed_send(self, d.opts.executor_shutdown_grace, destroy_atom::value,
-                             key.first, key.second, rec.container_id);
-        }
-      });
-    },
-    [=](destroy_atom, const std::string& fid, const std::string& eid,
-        const std::string& container) {
-      auto& d = self->state;
-      auto ex = d.executors.find({fid, eid});
-      if (ex != d.executors.end() && ex->second.container_id == container)
-        d.opts.containers->destroy(container);
-    },
-    [=](exited_atom, const std::string& fid, const std::string& eid, int status) {
-      executor_exited(self, fid, eid, status);
-    },
-    [=](const scheduler_message_msg& m) {
-      guarded("SchedulerMessage", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        auto ex = d.executors.find({v->getFrameworkId(), v->getExecutorId()});
-        if (ex != d.executors.end() && ex->second.handle)
-          self->send(ex->second.handle, m);
-      });
-    },
-    [=](const executor_message_msg& m) {
-      guarded("ExecutorMessage", [&] {
-        auto& d = self->state;
-        if (!d.master)
-          return;
-        auto v = m.read();
-        if (std::string{v->getAgentId().cStr()} == d.agent_id) {
-          to_master(self, m);
-          return;
-        }
-        capnp::MallocMessageBuilder mb;
-        mb.setRoot(v.get());
-        mb.getRoot<schema::ExecutorMessage>().setAgentId(d.agent_id);
-        to_master(self, executor_message_msg{mb});
-      });
-    },
-    [=](connect_atom_t, const caf::actor& m) {
-      // In-process: a new master to talk to (a restarted one).
-      auto& d = self->state;
-      d.opts.master = m;
-      if (!d.master && d.ph != phase::idle)
-        connect(self);
-    },
-    [=](ping_atom) {
-      to_master(self, pong_atom::value);
-    },
-    [=](reregister_atom) {
-      auto& d = self->state;
-      if (d.master && d.ph == phase::registered)
-        do_register(self);
-    },
-    [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
-    [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },
-    [=](shutdown_atom) {
-      auto& d = self->state;
-      d.shutting_down = true;
-      for (auto& [key, rec] : d.executors)
-        d.opts.containers->destroy(rec.container_id);
-      log::info("agent_shutdown", {{"agent_id", d.agent_id},
-                                   {"executors", d.executors.size()}});
-      self->quit();
-    },
   };
 }
 

@@ -35,6 +35,7 @@
 #include "actors/runtime_env.hpp"
 #include "agent/containerizer.hpp"
 #include "agent/http_api.hpp"
+#include "storage/kv.hpp"
 
 namespace caldera {
 
@@ -62,6 +63,9 @@ struct agent_options {
   /// Checkpoint executors, tasks and unacknowledged status updates in
   /// RocksDB under `<work_dir>/meta`, and recover them at start.
   bool checkpoint = true;
+  /// Opens the checkpoint's store (null: RocksDB; the simulator's memory
+  /// disks otherwise).
+  store_opener open_store;
   /// "reconnect": recovered executors that still run are waited for (up to
   /// `executor_reregister_timeout`) and keep their tasks; "cleanup": every
   /// checkpointed executor is destroyed and the checkpoint forgotten.

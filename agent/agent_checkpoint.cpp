@@ -13,10 +13,10 @@
 
 namespace caldera::agent_detail {
 
-void checkpoint_task(agent_actor* self, const key_t& key) {
+caf::error checkpoint_task(agent_actor* self, const key_t& key) {
   auto& d = self->state;
   if (!d.store)
-    return;
+    return caf::none;
   auto t = d.tasks.find(key);
   auto u = d.updates.find(key);
   bool pending = u != d.updates.end() && !u->second.q.empty();
@@ -47,6 +47,7 @@ void checkpoint_task(agent_actor* self, const key_t& key) {
   }
   if (err)
     log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
+  return err;
 }
 
 void finish_recovery(agent_actor* self) {
@@ -73,7 +74,7 @@ void recover(agent_actor* self) {
     return;
   }
   auto dir = (std::filesystem::path{d.opts.work_dir} / "meta").string();
-  auto store = agent_store::open(dir);
+  auto store = agent_store::open(dir, d.opts.open_store);
   if (!store) {
     log::error("agent_checkpoint_unusable", {{"reason", describe(store.error())}});
     self->quit(store.error());
@@ -100,6 +101,7 @@ void recover(agent_actor* self) {
     if (!err && !d.agent_id.empty())
       err = d.store->put_agent_id(d.agent_id);
     if (err) {
+      log::error("agent_checkpoint_unusable", {{"reason", describe(err)}});
       self->quit(err);
       return;
     }

@@ -48,6 +48,8 @@ struct executor_rec {
   /// The executor's own resources (from its ExecutorInfo; after a restart
   /// from its tasks' launches).
   resources own;
+  /// caldera's command executor (one command task), not the framework's own.
+  bool command_executor = false;
 };
 
 struct task_rec {
@@ -141,8 +143,9 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
 // -- agent_checkpoint.cpp -------------------------------------------------------
 
 /// Writes what the agent knows of a task (and its unacknowledged updates) to
-/// the checkpoint, or forgets it when nothing is left.
-void checkpoint_task(agent_actor* self, const key_t& key);
+/// the checkpoint, or forgets it when nothing is left. The error (logged)
+/// when the write failed (a full disk).
+caf::error checkpoint_task(agent_actor* self, const key_t& key);
 /// Reads the checkpoint and takes back what still runs; connects to the
 /// master once every recovered executor re-registered or the timeout passed.
 void recover(agent_actor* self);

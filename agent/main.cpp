@@ -260,8 +260,12 @@ int main(int argc, char** argv) {
                                 {"containerizer", "posix"}});
   caf::anon_send(agent, start_atom::value, endpoint);
   // Stop on a signal (every container destroyed first), or when the agent
-  // ends by itself (registration refused: exit 1).
+  // ends by itself: registration refused (exit 1), or the actor killed
+  // (`caldera kill-actor`) or crashed (exit 3, as the master: a supervisor
+  // restarts it, and the executors wait for it).
   auto signaled = std::make_shared<std::atomic<bool>>(false);
+  auto ended = std::make_shared<caf::error>();
+  agent->attach_functor([ended](const caf::error& reason) { *ended = reason; });
   std::thread([agent, signaled] {
     int sig = wait_for_termination();
     log::info("agent_stopping", {{"signal", sig}});
@@ -269,5 +273,10 @@ int main(int argc, char** argv) {
     caf::anon_send(agent, shutdown_atom::value);
   }).detach();
   sys.await_all_actors_done();
-  return *signaled ? 0 : 1;
+  if (*signaled)
+    return 0;
+  bool refused = ended->category() == caf::atom("caldera");
+  log::error(refused ? "agent_stopped" : "agent_actor_died",
+             {{"reason", describe(*ended)}, {"action", "exiting"}});
+  return refused ? 1 : 3;
 }

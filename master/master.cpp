@@ -206,18 +206,12 @@ void per_role(master_actor* self, const char* what, const Msg& m,
   });
 }
 
-caf::behavior master_behavior(master_actor* self, master_options opts,
-                              caf::actor registrar) {
+// --- Set-up ---------------------------------------------------------------
+
+// Shows the registry's agents, inactive, until they re-register; one that
+// does not within agent_reregister_timeout is marked unreachable.
+void recover_agents(master_actor* self) {
   auto& d = self->state;
-  d.opts = std::move(opts);
-  d.registrar = std::move(registrar);
-  d.ids = id_generator{d.opts.seed != 0 ? d.opts.seed : d.opts.runtime->seed_for("master")};
-  d.alloc = allocator{d.opts.min_allocatable};
-  recover_roles(self);
-  d.master_id = d.ids.token();
-  d.started_at = wall_now(self);
-  // Agents of the registry are shown, inactive, until they re-register; one
-  // that does not within agent_reregister_timeout is marked unreachable.
   for (auto& rec : d.opts.recovered.agents) {
     guarded("AgentRecord", [&] {
       auto v = rec.read();
@@ -244,398 +238,515 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
                            id);
     });
   }
+}
+
+// Remembers the registry's frameworks, so that they may re-register.
+void recover_frameworks(master_actor* self) {
+  auto& d = self->state;
   for (auto& rec : d.opts.recovered.frameworks)
     d.known_frameworks.insert(std::string{rec.read()->getFramework().getId()});
+}
+
+// A monitored agent or scheduler went away: disconnects it.
+void handle_down(master_actor* self, const caf::down_msg& dm) {
+  auto i = self->state.watched.find(dm.source);
+  if (i == self->state.watched.end())
+    return;
+  auto [kind, id] = i->second;
+  self->state.watched.erase(i);
+  if (kind == 'a')
+    agent_disconnected(self, id);
+  else
+    framework_disconnected(self, id);
+}
+
+// Initialises the master's state from its options and the registry, and
+// starts its timers.
+void set_up_master(master_actor* self, master_options opts, caf::actor registrar) {
+  auto& d = self->state;
+  d.opts = std::move(opts);
+  d.registrar = std::move(registrar);
+  d.ids = id_generator{d.opts.seed != 0 ? d.opts.seed : d.opts.runtime->seed_for("master")};
+  d.alloc = allocator{d.opts.min_allocatable};
+  recover_roles(self);
+  d.master_id = d.ids.token();
+  d.started_at = wall_now(self);
+  recover_agents(self);
+  recover_frameworks(self);
   log::info("master_started", {{"master_id", d.master_id},
                                {"recovered_agents", d.admitted_agents.size()},
                                {"recovered_frameworks", d.known_frameworks.size()},
                                {"seed", d.ids.seed()}});
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto i = self->state.watched.find(dm.source);
-    if (i == self->state.watched.end())
-      return;
-    auto [kind, id] = i->second;
-    self->state.watched.erase(i);
-    if (kind == 'a')
-      agent_disconnected(self, id);
-    else
-      framework_disconnected(self, id);
-  });
+  self->set_down_handler([=](caf::down_msg& dm) { handle_down(self, dm); });
   self->send(self, tick_atom::value);
   self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
   if (d.opts.publish)
     self->send(self, publish_atom::value);
+}
+
+// --- Timers ---------------------------------------------------------------
+
+// A round of health checks: an agent that did not answer the last ping
+// misses one; too many misses make it unreachable.
+void health_check_round(master_actor* self) {
+  auto& d = self->state;
+  std::vector<std::string> unreachable;
+  for (auto& [id, a] : d.st.agents) {
+    if (!a.handle) {
+      // Disconnected: each round without it re-registering is a miss.
+      if (a.disconnected && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
+        unreachable.push_back(id);
+      continue;
+    }
+    if (!a.active) {
+      self->send(a.handle, ping_atom::value); // unreachable: still listen
+      continue;
+    }
+    if (a.ping_outstanding && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
+      unreachable.push_back(id);
+    a.ping_outstanding = true;
+    self->send(a.handle, ping_atom::value);
+  }
+  for (auto& id : unreachable)
+    agent_unreachable(self, id);
+  self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
+}
+
+// A recovered agent did not re-register in time: marks it unreachable.
+void reregister_timeout(master_actor* self, const std::string& aid) {
+  auto a = self->state.st.agents.find(aid);
+  if (a == self->state.st.agents.end() || a->second.active || a->second.handle)
+    return;
+  log::warn("agent_reregister_timeout", {{"agent_id", aid}});
+  agent_unreachable(self, aid);
+}
+
+// The operator API's snapshot: rebuilt when something changed (or every 5 s,
+// for uptime and timers), never on a reader's request.
+void publish_state(master_actor* self) {
+  auto& d = self->state;
+  double now = wall_now(self);
+  if (d.changes != d.published_changes || now - d.published_at >= 5) {
+    auto p = std::make_shared<published_state>();
+    p->state = d.st.snapshot(d.master_id, d.started_at,
+                             static_cast<uint32_t>(d.opts.recovered.agents.size()),
+                             static_cast<uint32_t>(d.opts.recovered.frameworks.size()),
+                             d.last_allocation_ms);
+    p->roles = roles_snapshot(self);
+    p->version = ++d.published_version;
+    p->built_at = now;
+    p->active_tasks = d.st.tasks.size();
+    p->completed_tasks = d.st.completed_task_count();
+    p->agents = d.st.agents.size();
+    d.opts.publish->publish(std::move(p)); // logs state_published once visible
+    d.published_changes = d.changes;
+    d.published_at = now;
+  }
+  self->delayed_send(self, d.opts.publish_interval, publish_atom::value);
+}
+
+// The periodic allocation: asks for one and schedules the next tick.
+void allocation_tick(master_actor* self) {
+  request_allocation(self);
+  self->delayed_send(self, self->state.opts.allocation_interval, tick_atom::value);
+}
+
+// Runs the allocation requested by request_allocation.
+void run_allocation(master_actor* self) {
+  self->state.allocation_pending = false;
+  guarded("allocate", [&] { allocate(self); });
+}
+
+// An offer outlived offer_timeout: rescinds it.
+void offer_expired(master_actor* self, const std::string& offer_id) {
+  if (self->state.st.offers.count(offer_id) == 0)
+    return;
+  log::info("offer_expired", {{"offer_id", offer_id}});
+  drop_offer(self, offer_id, std::nullopt, true);
+}
+
+// A disconnected scheduler's failover timeout elapsed: tears its framework
+// down unless it came back (or failed over again) since.
+void failover_timeout(master_actor* self, const std::string& fid, uint64_t epoch) {
+  auto& d = self->state;
+  auto f = d.st.frameworks.find(fid);
+  if (f == d.st.frameworks.end() || f->second.handle || f->second.epoch != epoch)
+    return;
+  teardown(self, fid, "failover timeout elapsed");
+}
+
+// --- Agents ---------------------------------------------------------------
+
+// An agent answered a ping: it is healthy (and asked to re-register when it
+// was unreachable).
+void handle_pong(master_actor* self) {
+  auto& d = self->state;
+  auto i = d.watched.find(self->current_sender()
+                            ? self->current_sender()->address()
+                            : caf::actor_addr{});
+  if (i == d.watched.end() || i->second.first != 'a')
+    return;
+  auto a = d.st.agents.find(i->second.second);
+  if (a == d.st.agents.end())
+    return;
+  a->second.ping_outstanding = false;
+  a->second.missed_pings = 0;
+  if (!a->second.active && a->second.unreachable && a->second.handle) {
+    // The partition healed: the agent registers again with what it runs.
+    log::info("agent_reachable_again", {{"agent_id", a->first}});
+    self->send(a->second.handle, reregister_atom::value);
+  }
+}
+
+// The registrar stored agent `a`: admits it (replacing an earlier
+// registration of the same agent), takes in its tasks and answers it.
+void agent_persisted(master_actor* self, agent_entry& a, const register_agent_msg& m,
+                     caf::typed_response_promise<agent_registered_msg>& rp) {
+  auto& d = self->state;
+  if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()) {
+    // The same agent again (a reconnection, a restart, the end of a
+    // partition): its old connection is gone, its offers with it; its tasks
+    // are reconciled below.
+    if (old->second.handle && old->second.handle != a.handle) {
+      d.watched.erase(old->second.handle.address());
+      self->demonitor(old->second.handle);
+    }
+    rescind_agent_offers(self, a.id);
+    // Its tasks are charged again from what it reports.
+    for (auto& [k, t] : d.st.tasks)
+      if (t.agent_id == a.id)
+        d.alloc.recover("", t.framework_id, t.role, t.res);
+    d.alloc.remove_agent(a.id);
+    if (old->second.unreachable || old->second.disconnected)
+      log::info("agent_back", {{"agent_id", a.id},
+                               {"was", old->second.unreachable
+                                         ? "unreachable" : "disconnected"}});
+  }
+  d.admitted_agents.insert(a.id);
+  d.alloc.add_agent(a.id, a.total);
+  d.watched[a.handle.address()] = {'a', a.id};
+  self->monitor(a.handle);
+  log::info("agent_registered", {{"agent_id", a.id},
+                                 {"hostname", a.hostname},
+                                 {"resources", a.total.to_string()}});
+  auto reply = make<schema::AgentRegistered>([&](auto b) {
+    b.setAgentId(a.id);
+    b.setMasterId(d.master_id);
+  });
+  auto id = a.id;
+  d.st.agents[id] = std::move(a);
+  reconcile_agent(self, id, m);
+  rp.deliver(reply);
+  request_allocation(self);
+}
+
+// Validates a RegisterAgent, builds the agent's entry and has the registrar
+// store it before the agent is admitted (agent_persisted).
+void register_agent(master_actor* self, const register_agent_msg& m, const caf::actor& sender,
+                    caf::typed_response_promise<agent_registered_msg>& rp) {
+  auto& d = self->state;
+  auto v = m.read();
+  auto res = resources::from_capnp(v->getResources());
+  if (!res) {
+    rp.deliver(res.error());
+    return;
+  }
+  if (!sender) {
+    rp.deliver(make_error(errc::invalid_message, "anonymous agent"));
+    return;
+  }
+  std::string want = v->getAgentId();
+  std::string id;
+  if (!want.empty() && (d.admitted_agents.count(want) > 0 || d.st.agents.count(want) > 0))
+    id = want;
+  else
+    id = counter_id(d.master_id, "-S", d.next_agent++);
+  agent_entry a;
+  a.id = id;
+  a.hostname = v->getHostname();
+  a.endpoint = v->getEndpoint();
+  a.http_endpoint = v->getHttpEndpoint();
+  a.total = *res;
+  a.handle = sender;
+  a.registered_at = wall_now(self);
+  for (auto at : v->getAttributes())
+    a.attributes.emplace_back(at.getName(), at.getValue());
+  // Tasks reported lost that it still runs stay recorded until it no longer
+  // reports them (they are killed on re-registration).
+  if (auto old = d.st.agents.find(id); old != d.st.agents.end())
+    for (auto t : v->getTasks()) {
+      std::pair<std::string, std::string> key{t.getFrameworkId(), t.getTaskId()};
+      if (old->second.lost_tasks.count(key) > 0)
+        a.lost_tasks.insert(key);
+    }
+  auto rec = agent_record(a, 0);
+  registry_store::batch batch;
+  batch.put_agent(id, rec);
+  self->request(self->state.registrar, caf::infinite, std::move(batch))
+    .then([=](bool) mutable { agent_persisted(self, a, m, rp); },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
+// An agent (re-)registers: answered once the registrar stored it.
+caf::result<agent_registered_msg> handle_register_agent(master_actor* self,
+                                                        const register_agent_msg& m) {
+  // Before the promise: making it takes the sender out of the message.
+  auto sender = sender_of(self);
+  auto rp = self->make_response_promise<agent_registered_msg>();
+  bool ok = guarded("RegisterAgent", [&] { register_agent(self, m, sender, rp); });
+  if (!ok)
+    rp.deliver(make_error(errc::invalid_message, "RegisterAgent does not decode"));
+  return rp;
+}
+
+// --- Frameworks (schedulers) ----------------------------------------------
+
+// The registrar stored framework `fe`: takes it in (failing over from an
+// earlier scheduler of it), answers the scheduler and asks for offers.
+void framework_persisted(master_actor* self, framework_entry& fe, bool rereg,
+                         caf::typed_response_promise<framework_registered_msg>& rp) {
+  auto& d = self->state;
+  d.known_frameworks.insert(fe.id);
+  auto& slot = d.st.frameworks[fe.id];
+  if (slot.handle && slot.handle != fe.handle) {
+    d.watched.erase(slot.handle.address());
+    self->demonitor(slot.handle);
+    self->send(slot.handle, make<schema::SchedulerError>([](auto b) {
+      b.setMessage("framework failed over to another scheduler");
+    }));
+  }
+  fe.used = slot.used;
+  fe.offered = slot.offered;
+  fe.epoch = slot.epoch + 1;
+  if (slot.registered_at > 0)
+    fe.registered_at = slot.registered_at;
+  slot = fe;
+  d.alloc.add_framework(fe.id, fe.roles);
+  d.alloc.activate_framework(fe.id, true);
+  d.watched[fe.handle.address()] = {'f', fe.id};
+  self->monitor(fe.handle);
+  log::info(rereg ? "framework_reregistered" : "framework_registered",
+            {{"framework_id", fe.id}, {"name", fe.name}});
+  rp.deliver(make<schema::FrameworkRegistered>([&](auto b) {
+    b.setFrameworkId(fe.id);
+    b.setMasterId(d.master_id);
+    b.setReregistered(rereg);
+  }));
+  request_allocation(self);
+}
+
+// Validates a RegisterFramework, picks the framework's id (its own when it
+// re-registers) and has the registrar store it (framework_persisted).
+void register_framework(master_actor* self, const register_framework_msg& m,
+                        const caf::actor& sender,
+                        caf::typed_response_promise<framework_registered_msg>& rp) {
+  auto& d = self->state;
+  auto v = m.read();
+  auto info = v->getFramework();
+  if (!sender) {
+    rp.deliver(make_error(errc::invalid_message, "anonymous scheduler"));
+    return;
+  }
+  if (info.getName().size() == 0) {
+    rp.deliver(make_error(errc::invalid_message, "framework name is empty"));
+    return;
+  }
+  std::string want = info.getId();
+  bool rereg = false;
+  std::string id;
+  if (!want.empty()) {
+    auto f = d.st.frameworks.find(want);
+    bool known = (f != d.st.frameworks.end() && !f->second.completed)
+                 || (f == d.st.frameworks.end() && d.known_frameworks.count(want) > 0);
+    if (!known) {
+      rp.deliver(make_error(errc::unknown_framework,
+                            "framework '" + want + "' is unknown or was torn down"));
+      return;
+    }
+    id = want;
+    rereg = true;
+  } else {
+    id = counter_id(d.master_id, "-", d.next_framework++);
+  }
+  auto fe = framework_from_info(info);
+  fe.id = id;
+  fe.handle = sender;
+  fe.registered_at = wall_now(self);
+  auto rec = make<schema::FrameworkRecord>([&](schema::FrameworkRecord::Builder b) {
+    b.setFramework(info);
+    b.getFramework().setId(id);
+    b.setRegisteredAt(fe.registered_at);
+  });
+  registry_store::batch batch;
+  batch.put_framework(id, rec);
+  self->request(self->state.registrar, caf::infinite, std::move(batch))
+    .then([=](bool) mutable { framework_persisted(self, fe, rereg, rp); },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
+// A scheduler (re-)registers a framework: answered once the registrar
+// stored it.
+caf::result<framework_registered_msg>
+handle_register_framework(master_actor* self, const register_framework_msg& m) {
+  // Before the promise: making it takes the sender out of the message.
+  auto sender = sender_of(self);
+  auto rp = self->make_response_promise<framework_registered_msg>();
+  bool ok = guarded("RegisterFramework", [&] { register_framework(self, m, sender, rp); });
+  if (!ok)
+    rp.deliver(make_error(errc::invalid_message, "RegisterFramework does not decode"));
+  return rp;
+}
+
+// A framework declines offers: their resources go back, filtered for it for
+// the refuse time it asked.
+void handle_decline(master_actor* self, const decline_msg& m) {
+  guarded("Decline", [&] {
+    auto v = m.read();
+    if (!caller(self, v->getFrameworkId()))
+      return;
+    auto refuse = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>(std::max(0.0, v->getFilters().getRefuseSeconds())));
+    for (auto oid : v->getOfferIds()) {
+      auto o = self->state.st.offers.find(oid);
+      if (o == self->state.st.offers.end()
+          || o->second.framework_id != std::string{v->getFrameworkId().cStr()})
+        continue;
+      drop_offer(self, oid, refuse, false);
+    }
+  });
+}
+
+// A framework kills a task: passed on to its agent (or its state answered
+// when the master does not know it).
+void handle_kill(master_actor* self, const kill_msg& m) {
+  guarded("Kill", [&] {
+    auto& d = self->state;
+    auto v = m.read();
+    std::string fid = v->getFrameworkId();
+    std::string tid = v->getTaskId();
+    auto* fw = caller(self, fid);
+    if (!fw)
+      return;
+    auto t = d.st.tasks.find({fid, tid});
+    if (t == d.st.tasks.end()) {
+      // Finished already: its final state again; never heard of: lost.
+      reconcile_task(self, *fw, tid, v->getAgentId(),
+                     "kill of a task the master does not know");
+      return;
+    }
+    auto a = d.st.agents.find(t->second.agent_id);
+    if (a == d.st.agents.end() || !a->second.handle)
+      return;
+    if (v->getGone()) // only the master may say that
+      self->send(a->second.handle, make<schema::Kill>([&](auto b) {
+                   b.setFrameworkId(fid);
+                   b.setTaskId(tid);
+                   b.setAgentId(t->second.agent_id);
+                 }));
+    else
+      self->send(a->second.handle, m);
+  });
+}
+
+// A framework acknowledges a status update: passed on to the agent.
+void handle_acknowledge(master_actor* self, const acknowledge_msg& m) {
+  guarded("Acknowledge", [&] {
+    auto v = m.read();
+    if (!caller(self, v->getFrameworkId()))
+      return;
+    auto a = self->state.st.agents.find(v->getAgentId());
+    if (a == self->state.st.agents.end() || !a->second.handle)
+      return;
+    self->send(a->second.handle, m);
+  });
+}
+
+// A framework wants offers again (for some or all of its roles).
+void handle_revive(master_actor* self, const revive_msg& m) {
+  per_role(self, "Revive", m, &allocator::revive);
+  request_allocation(self);
+}
+
+// A framework asks to be torn down.
+void handle_teardown(master_actor* self, const teardown_msg& m) {
+  guarded("Teardown", [&] {
+    auto v = m.read();
+    if (!caller(self, v->getFrameworkId()))
+      return;
+    teardown(self, v->getFrameworkId(), "the framework asked for it");
+  });
+}
+
+// A framework messages one of its executors: passed on to the agent.
+void handle_scheduler_message(master_actor* self, const scheduler_message_msg& m) {
+  guarded("SchedulerMessage", [&] {
+    auto v = m.read();
+    if (!caller(self, v->getFrameworkId()))
+      return;
+    auto a = self->state.st.agents.find(v->getAgentId());
+    if (a == self->state.st.agents.end() || !a->second.handle) {
+      scheduler_error(self, sender_of(self),
+                      "message for unknown agent '"
+                        + std::string{v->getAgentId().cStr()} + "'");
+      return;
+    }
+    self->send(a->second.handle, m);
+  });
+}
+
+// --- Operators ------------------------------------------------------------
+
+// The cluster's state as the master sees it now.
+state_msg state_snapshot(master_actor* self) {
+  auto& d = self->state;
+  return d.st.snapshot(d.master_id, d.started_at,
+                       static_cast<uint32_t>(d.opts.recovered.agents.size()),
+                       static_cast<uint32_t>(d.opts.recovered.frameworks.size()));
+}
+
+// The master: set up, then one handler per message, grouped by conversation.
+caf::behavior master_behavior(master_actor* self, master_options opts,
+                              caf::actor registrar) {
+  set_up_master(self, std::move(opts), std::move(registrar));
+  using agent_result = caf::result<agent_registered_msg>;
+  using framework_result = caf::result<framework_registered_msg>;
   return {
-    [=](ping_atom) {
-      // A round of health checks: an agent that did not answer the last
-      // ping misses one; too many misses make it unreachable.
-      auto& d = self->state;
-      std::vector<std::string> unreachable;
-      for (auto& [id, a] : d.st.agents) {
-        if (!a.handle) {
-          // Disconnected: each round without it re-registering is a miss.
-          if (a.disconnected && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
-            unreachable.push_back(id);
-          continue;
-        }
-        if (!a.active) {
-          self->send(a.handle, ping_atom::value); // unreachable: still listen
-          continue;
-        }
-        if (a.ping_outstanding && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
-          unreachable.push_back(id);
-        a.ping_outstanding = true;
-        self->send(a.handle, ping_atom::value);
-      }
-      for (auto& id : unreachable)
-        agent_unreachable(self, id);
-      self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
+    // Timers (messages the master sends itself).
+    [=](ping_atom) { health_check_round(self); },
+    [=](reregister_atom, const std::string& aid) { reregister_timeout(self, aid); },
+    [=](publish_atom) { publish_state(self); },
+    [=](tick_atom) { allocation_tick(self); },
+    [=](allocate_atom) { run_allocation(self); },
+    [=](expire_atom, const std::string& offer_id) { offer_expired(self, offer_id); },
+    [=](timeout_atom, const std::string& fid, uint64_t epoch) {
+      failover_timeout(self, fid, epoch);
     },
-    [=](reregister_atom, const std::string& aid) {
-      auto a = self->state.st.agents.find(aid);
-      if (a == self->state.st.agents.end() || a->second.active || a->second.handle)
-        return;
-      log::warn("agent_reregister_timeout", {{"agent_id", aid}});
-      agent_unreachable(self, aid);
-    },
-    [=](pong_atom) {
-      auto& d = self->state;
-      auto i = d.watched.find(self->current_sender()
-                                ? self->current_sender()->address()
-                                : caf::actor_addr{});
-      if (i == d.watched.end() || i->second.first != 'a')
-        return;
-      auto a = d.st.agents.find(i->second.second);
-      if (a == d.st.agents.end())
-        return;
-      a->second.ping_outstanding = false;
-      a->second.missed_pings = 0;
-      if (!a->second.active && a->second.unreachable && a->second.handle) {
-        // The partition healed: the agent registers again with what it runs.
-        log::info("agent_reachable_again", {{"agent_id", a->first}});
-        self->send(a->second.handle, reregister_atom::value);
-      }
-    },
-    [=](publish_atom) {
-      // The operator API's snapshot: rebuilt when something changed (or
-      // every 5 s, for uptime and timers), never on a reader's request.
-      auto& d = self->state;
-      double now = wall_now(self);
-      if (d.changes != d.published_changes || now - d.published_at >= 5) {
-        auto p = std::make_shared<published_state>();
-        p->state = d.st.snapshot(d.master_id, d.started_at,
-                                 static_cast<uint32_t>(d.opts.recovered.agents.size()),
-                                 static_cast<uint32_t>(d.opts.recovered.frameworks.size()),
-                                 d.last_allocation_ms);
-        p->roles = roles_snapshot(self);
-        p->version = ++d.published_version;
-        p->built_at = now;
-        p->active_tasks = d.st.tasks.size();
-        p->completed_tasks = d.st.completed_task_count();
-        p->agents = d.st.agents.size();
-        d.opts.publish->publish(std::move(p)); // logs state_published once visible
-        d.published_changes = d.changes;
-        d.published_at = now;
-      }
-      self->delayed_send(self, d.opts.publish_interval, publish_atom::value);
-    },
-    [=](tick_atom) {
-      request_allocation(self);
-      self->delayed_send(self, self->state.opts.allocation_interval, tick_atom::value);
-    },
-    [=](allocate_atom) {
-      self->state.allocation_pending = false;
-      guarded("allocate", [&] { allocate(self); });
-    },
-    [=](const register_agent_msg& m) -> caf::result<agent_registered_msg> {
-      // Before the promise: making it takes the sender out of the message.
-      auto sender = sender_of(self);
-      auto rp = self->make_response_promise<agent_registered_msg>();
-      bool ok = guarded("RegisterAgent", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        auto res = resources::from_capnp(v->getResources());
-        if (!res) {
-          rp.deliver(res.error());
-          return;
-        }
-        if (!sender) {
-          rp.deliver(make_error(errc::invalid_message, "anonymous agent"));
-          return;
-        }
-        std::string want = v->getAgentId();
-        std::string id;
-        if (!want.empty() && (d.admitted_agents.count(want) > 0 || d.st.agents.count(want) > 0))
-          id = want;
-        else
-          id = counter_id(d.master_id, "-S", d.next_agent++);
-        agent_entry a;
-        a.id = id;
-        a.hostname = v->getHostname();
-        a.endpoint = v->getEndpoint();
-        a.http_endpoint = v->getHttpEndpoint();
-        a.total = *res;
-        a.handle = sender;
-        a.registered_at = wall_now(self);
-        for (auto at : v->getAttributes())
-          a.attributes.emplace_back(at.getName(), at.getValue());
-        // Tasks reported lost that it still runs stay recorded until it
-        // no longer reports them (they are killed on re-registration).
-        if (auto old = d.st.agents.find(id); old != d.st.agents.end())
-          for (auto t : v->getTasks()) {
-            std::pair<std::string, std::string> key{t.getFrameworkId(), t.getTaskId()};
-            if (old->second.lost_tasks.count(key) > 0)
-              a.lost_tasks.insert(key);
-          }
-        auto rec = agent_record(a, 0);
-        registry_store::batch batch;
-        batch.put_agent(id, rec);
-        self->request(self->state.registrar, caf::infinite, std::move(batch))
-          .then(
-            [=](bool) mutable {
-              auto& d = self->state;
-              if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()) {
-                // The same agent again (a reconnection, a restart, the end of
-                // a partition): its old connection is gone, its offers with
-                // it; its tasks are reconciled below.
-                if (old->second.handle && old->second.handle != a.handle) {
-                  d.watched.erase(old->second.handle.address());
-                  self->demonitor(old->second.handle);
-                }
-                rescind_agent_offers(self, a.id);
-                // Its tasks are charged again from what it reports.
-                for (auto& [k, t] : d.st.tasks)
-                  if (t.agent_id == a.id)
-                    d.alloc.recover("", t.framework_id, t.role, t.res);
-                d.alloc.remove_agent(a.id);
-                if (old->second.unreachable || old->second.disconnected)
-                  log::info("agent_back", {{"agent_id", a.id},
-                                           {"was", old->second.unreachable
-                                                     ? "unreachable" : "disconnected"}});
-              }
-              d.admitted_agents.insert(a.id);
-              d.alloc.add_agent(a.id, a.total);
-              d.watched[a.handle.address()] = {'a', a.id};
-              self->monitor(a.handle);
-              log::info("agent_registered", {{"agent_id", a.id},
-                                             {"hostname", a.hostname},
-                                             {"resources", a.total.to_string()}});
-              auto reply = make<schema::AgentRegistered>([&](auto b) {
-                b.setAgentId(a.id);
-                b.setMasterId(d.master_id);
-              });
-              auto id = a.id;
-              d.st.agents[id] = std::move(a);
-              reconcile_agent(self, id, m);
-              rp.deliver(reply);
-              request_allocation(self);
-            },
-            [=](caf::error& err) mutable { rp.deliver(err); });
-      });
-      if (!ok)
-        rp.deliver(make_error(errc::invalid_message, "RegisterAgent does not decode"));
-      return rp;
-    },
-    [=](const register_framework_msg& m) -> caf::result<framework_registered_msg> {
-      // Before the promise: making it takes the sender out of the message.
-      auto sender = sender_of(self);
-      auto rp = self->make_response_promise<framework_registered_msg>();
-      bool ok = guarded("RegisterFramework", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        auto info = v->getFramework();
-        if (!sender) {
-          rp.deliver(make_error(errc::invalid_message, "anonymous scheduler"));
-          return;
-        }
-        if (info.getName().size() == 0) {
-          rp.deliver(make_error(errc::invalid_message, "framework name is empty"));
-          return;
-        }
-        std::string want = info.getId();
-        bool rereg = false;
-        std::string id;
-        if (!want.empty()) {
-          auto f = d.st.frameworks.find(want);
-          bool known = (f != d.st.frameworks.end() && !f->second.completed)
-                       || (f == d.st.frameworks.end() && d.known_frameworks.count(want) > 0);
-          if (!known) {
-            rp.deliver(make_error(errc::unknown_framework,
-                                  "framework '" + want
-                                    + "' is unknown or was torn down"));
-            return;
-          }
-          id = want;
-          rereg = true;
-        } else {
-          id = counter_id(d.master_id, "-", d.next_framework++);
-        }
-        auto fe = framework_from_info(info);
-        fe.id = id;
-        fe.handle = sender;
-        fe.registered_at = wall_now(self);
-        auto rec = make<schema::FrameworkRecord>([&](schema::FrameworkRecord::Builder b) {
-          b.setFramework(info);
-          b.getFramework().setId(id);
-          b.setRegisteredAt(fe.registered_at);
-        });
-        registry_store::batch batch;
-        batch.put_framework(id, rec);
-        self->request(self->state.registrar, caf::infinite, std::move(batch))
-          .then(
-            [=](bool) mutable {
-              auto& d = self->state;
-              d.known_frameworks.insert(fe.id);
-              auto& slot = d.st.frameworks[fe.id];
-              if (slot.handle && slot.handle != fe.handle) {
-                d.watched.erase(slot.handle.address());
-                self->demonitor(slot.handle);
-                self->send(slot.handle, make<schema::SchedulerError>([](auto b) {
-                  b.setMessage("framework failed over to another scheduler");
-                }));
-              }
-              fe.used = slot.used;
-              fe.offered = slot.offered;
-              fe.epoch = slot.epoch + 1;
-              if (slot.registered_at > 0)
-                fe.registered_at = slot.registered_at;
-              slot = fe;
-              d.alloc.add_framework(fe.id, fe.roles);
-              d.alloc.activate_framework(fe.id, true);
-              d.watched[fe.handle.address()] = {'f', fe.id};
-              self->monitor(fe.handle);
-              log::info(rereg ? "framework_reregistered" : "framework_registered",
-                        {{"framework_id", fe.id}, {"name", fe.name}});
-              rp.deliver(make<schema::FrameworkRegistered>([&](auto b) {
-                b.setFrameworkId(fe.id);
-                b.setMasterId(d.master_id);
-                b.setReregistered(rereg);
-              }));
-              request_allocation(self);
-            },
-            [=](caf::error& err) mutable { rp.deliver(err); });
-      });
-      if (!ok)
-        rp.deliver(make_error(errc::invalid_message, "RegisterFramework does not decode"));
-      return rp;
-    },
-    [=](const accept_msg& m) { guarded("Accept", [&] { handle_accept(self, m); }); },
-    [=](const decline_msg& m) {
-      guarded("Decline", [&] {
-        auto v = m.read();
-        if (!caller(self, v->getFrameworkId()))
-          return;
-        auto refuse = std::chrono::duration_cast<caf::timespan>(
-          std::chrono::duration<double>(std::max(0.0, v->getFilters().getRefuseSeconds())));
-        for (auto oid : v->getOfferIds()) {
-          auto o = self->state.st.offers.find(oid);
-          if (o == self->state.st.offers.end()
-              || o->second.framework_id != std::string{v->getFrameworkId().cStr()})
-            continue;
-          drop_offer(self, oid, refuse, false);
-        }
-      });
-    },
-    [=](const kill_msg& m) {
-      guarded("Kill", [&] {
-        auto& d = self->state;
-        auto v = m.read();
-        std::string fid = v->getFrameworkId();
-        std::string tid = v->getTaskId();
-        auto* fw = caller(self, fid);
-        if (!fw)
-          return;
-        auto t = d.st.tasks.find({fid, tid});
-        if (t == d.st.tasks.end()) {
-          // Finished already: its final state again; never heard of: lost.
-          reconcile_task(self, *fw, tid, v->getAgentId(),
-                         "kill of a task the master does not know");
-          return;
-        }
-        auto a = d.st.agents.find(t->second.agent_id);
-        if (a == d.st.agents.end() || !a->second.handle)
-          return;
-        if (v->getGone()) // only the master may say that
-          self->send(a->second.handle, make<schema::Kill>([&](auto b) {
-                       b.setFrameworkId(fid);
-                       b.setTaskId(tid);
-                       b.setAgentId(t->second.agent_id);
-                     }));
-        else
-          self->send(a->second.handle, m);
-      });
-    },
-    [=](const acknowledge_msg& m) {
-      guarded("Acknowledge", [&] {
-        auto v = m.read();
-        if (!caller(self, v->getFrameworkId()))
-          return;
-        auto a = self->state.st.agents.find(v->getAgentId());
-        if (a == self->state.st.agents.end() || !a->second.handle)
-          return;
-        self->send(a->second.handle, m);
-      });
-    },
+    // Agents.
+    [=](pong_atom) { handle_pong(self); },
+    [=](const register_agent_msg& m) -> agent_result { return handle_register_agent(self, m); },
     [=](const status_update_msg& m) { guarded("StatusUpdate", [&] { handle_status(self, m); }); },
-    [=](const reconcile_msg& m) { guarded("Reconcile", [&] { reconcile(self, m); }); },
-    [=](const revive_msg& m) {
-      per_role(self, "Revive", m, &allocator::revive);
-      request_allocation(self);
-    },
-    [=](const suppress_msg& m) { per_role(self, "Suppress", m, &allocator::suppress); },
-    [=](const teardown_msg& m) {
-      guarded("Teardown", [&] {
-        auto v = m.read();
-        if (!caller(self, v->getFrameworkId()))
-          return;
-        teardown(self, v->getFrameworkId(), "the framework asked for it");
-      });
-    },
-    [=](const scheduler_message_msg& m) {
-      guarded("SchedulerMessage", [&] {
-        auto v = m.read();
-        if (!caller(self, v->getFrameworkId()))
-          return;
-        auto a = self->state.st.agents.find(v->getAgentId());
-        if (a == self->state.st.agents.end() || !a->second.handle) {
-          scheduler_error(self, sender_of(self),
-                          "message for unknown agent '"
-                            + std::string{v->getAgentId().cStr()} + "'");
-          return;
-        }
-        self->send(a->second.handle, m);
-      });
-    },
     [=](const executor_message_msg& m) { forward_to_scheduler(self, "ExecutorMessage", m); },
     [=](const executor_lost_msg& m) { forward_to_scheduler(self, "ExecutorLost", m); },
-    [=](const get_state_msg&) -> state_msg {
-      auto& d = self->state;
-      return d.st.snapshot(d.master_id, d.started_at,
-                           static_cast<uint32_t>(d.opts.recovered.agents.size()),
-                           static_cast<uint32_t>(d.opts.recovered.frameworks.size()));
+    // Frameworks (schedulers).
+    [=](const register_framework_msg& m) -> framework_result {
+      return handle_register_framework(self, m);
     },
-    [=](expire_atom, const std::string& offer_id) {
-      if (self->state.st.offers.count(offer_id) == 0)
-        return;
-      log::info("offer_expired", {{"offer_id", offer_id}});
-      drop_offer(self, offer_id, std::nullopt, true);
-    },
-    [=](const set_weights_msg& m) -> caf::result<roles_msg> {
-      return handle_set_weights(self, m);
-    },
-    [=](const set_quota_msg& m) -> caf::result<roles_msg> {
-      return handle_set_quota(self, m);
-    },
+    [=](const accept_msg& m) { guarded("Accept", [&] { handle_accept(self, m); }); },
+    [=](const decline_msg& m) { handle_decline(self, m); },
+    [=](const kill_msg& m) { handle_kill(self, m); },
+    [=](const acknowledge_msg& m) { handle_acknowledge(self, m); },
+    [=](const reconcile_msg& m) { guarded("Reconcile", [&] { reconcile(self, m); }); },
+    [=](const revive_msg& m) { handle_revive(self, m); },
+    [=](const suppress_msg& m) { per_role(self, "Suppress", m, &allocator::suppress); },
+    [=](const teardown_msg& m) { handle_teardown(self, m); },
+    [=](const scheduler_message_msg& m) { handle_scheduler_message(self, m); },
+    // Operators.
+    [=](const get_state_msg&) -> state_msg { return state_snapshot(self); },
+    [=](const set_weights_msg& m) -> caf::result<roles_msg> { return handle_set_weights(self, m); },
+    [=](const set_quota_msg& m) -> caf::result<roles_msg> { return handle_set_quota(self, m); },
     [=](const get_roles_msg&) -> roles_msg { return roles_snapshot(self); },
     [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
     [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },
-    [=](timeout_atom, const std::string& fid, uint64_t epoch) {
-      auto& d = self->state;
-      auto f = d.st.frameworks.find(fid);
-      if (f == d.st.frameworks.end() || f->second.handle || f->second.epoch != epoch)
-        return;
-      teardown(self, fid, "failover timeout elapsed");
-    },
   };
 }
 

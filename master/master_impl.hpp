@@ -39,6 +39,9 @@ struct master_data {
   // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
   std::map<caf::actor_addr, std::pair<char, std::string>> watched;
   std::set<std::string> admitted_agents;
+  // Tasks of frameworks that are not partition-aware that reconciliation
+  // answered TASK_LOST (nobody knew them): killed if an agent reports them.
+  std::set<key_t> answered_lost;
   std::set<std::string> known_frameworks;
   struct role_settings {
     double weight = 1.0;

@@ -341,7 +341,7 @@ void handle_status(master_actor* self, const status_update_msg& m) {
     // agent that was unreachable): never a second one. Acknowledged here.
     log::info("status_update_superseded",
               {{"task_id", st.task_id}, {"state", state_name(st.state)},
-               {"final", state_name(done->state)}});
+               {"final", done != nullptr ? state_name(done->state) : "TASK_LOST"}});
     if (auto sender = sender_of(self); sender && !st.uuid.empty())
       self->send(sender, make<schema::Acknowledge>([&](auto b) {
                    b.setFrameworkId(st.framework_id);
@@ -350,6 +350,10 @@ void handle_status(master_actor* self, const status_update_msg& m) {
                    b.setUuid(st.uuid);
                  }));
     return;
+  } else if (done != nullptr && !is_terminal(done->state) && is_terminal(st.state)) {
+    // Unreachable when its agent went away; its final state arrives now.
+    done->state = st.state;
+    done->statuses.push_back(st);
   }
   if (f != d.st.frameworks.end() && f->second.handle) {
     self->send(f->second.handle, m); // the same bytes: no copy in-process
@@ -401,8 +405,11 @@ void reconcile_task(master_actor* self, framework_entry& fw, const std::string& 
   status_info st;
   st.task_id = tid;
   st.agent_id = agent_id;
-  // Mesos: partition-aware frameworks learn TASK_UNKNOWN, others TASK_LOST.
+  // Mesos: partition-aware frameworks learn TASK_UNKNOWN, others TASK_LOST;
+  // a task told lost must not run on should its agent come back with it.
   st.state = fw.partition_aware ? schema::TaskState::UNKNOWN : schema::TaskState::LOST;
+  if (!fw.partition_aware)
+    d.answered_lost.insert({fw.id, tid});
   st.reason = "REASON_RECONCILIATION";
   st.message = why;
   send_status(self, fw, st);

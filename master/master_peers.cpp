@@ -132,48 +132,79 @@ void agent_disconnected(master_actor* self, const std::string& aid) {
   request_allocation(self);
 }
 
-void agent_unreachable(master_actor* self, const std::string& aid) {
+namespace {
+
+// The tasks on `aid` whose frameworks are told TASK_LOST (not partition-aware).
+std::set<key_t> tasks_reported_lost(master_actor* self, const std::string& aid) {
   auto& d = self->state;
-  auto a = d.st.agents.find(aid);
-  if (a == d.st.agents.end() || a->second.unreachable)
-    return;
-  log::warn("agent_unreachable", {{"agent_id", aid}});
-  deactivate_agent(self, a->second);
-  a->second.unreachable = true;
-  a->second.disconnected = false;
+  std::set<key_t> out;
   for (auto& [k, t] : d.st.tasks)
     if (t.agent_id == aid)
       if (auto f = d.st.frameworks.find(t.framework_id);
           f == d.st.frameworks.end() || !f->second.partition_aware)
-        a->second.lost_tasks.insert(k);
-  // Durable: a master restarted meanwhile still knows it is unreachable,
-  // and which of its tasks were reported lost.
-  registry_store::batch batch;
-  batch.put_agent(aid, agent_record(a->second, wall_now(self)));
-  self->request(d.registrar, caf::infinite, std::move(batch))
-    .then([](bool) {},
-          [aid](caf::error& err) {
-            log::error("registry_write_failed",
-                       {{"agent_id", aid}, {"reason", describe(err)}});
-          });
+        out.insert(k);
+  return out;
+}
+
+// The registry says the agent is unreachable: offers rescinded, its tasks
+// TASK_UNREACHABLE / TASK_LOST, frameworks told.
+void mark_unreachable(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  auto a = d.st.agents.find(aid);
+  if (a == d.st.agents.end())
+    return;
+  a->second.marking_unreachable = false;
+  if (a->second.unreachable || (a->second.handle && !a->second.disconnected
+                                && a->second.missed_pings == 0))
+    return; // it answered meanwhile (its registration was written after this)
+  deactivate_agent(self, a->second);
+  a->second.unreachable = true;
+  a->second.disconnected = false;
+  auto lost = tasks_reported_lost(self, aid);
+  a->second.lost_tasks.insert(lost.begin(), lost.end());
   std::vector<key_t> keys;
   for (auto& [k, t] : d.st.tasks)
     if (t.agent_id == aid)
       keys.push_back(k);
   for (auto& k : keys) {
     auto& t = d.st.tasks[k];
-    auto f = d.st.frameworks.find(t.framework_id);
-    bool aware = f != d.st.frameworks.end() && f->second.partition_aware;
+    bool aware = lost.count(k) == 0;
     record_status(self, t, aware ? schema::TaskState::UNREACHABLE : schema::TaskState::LOST,
                   "REASON_AGENT_UNREACHABLE", "agent " + aid + " is unreachable", true);
     finish_task(self, k);
   }
   a->second.used = resources{};
-  auto lost = make<schema::AgentLost>([&](auto b) { b.setAgentId(aid); });
+  auto msg = make<schema::AgentLost>([&](auto b) { b.setAgentId(aid); });
   for (auto& [fid, fw] : d.st.frameworks)
     if (fw.handle)
-      self->send(fw.handle, lost);
+      self->send(fw.handle, msg);
   request_allocation(self);
+}
+
+} // namespace
+
+void agent_unreachable(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  auto a = d.st.agents.find(aid);
+  if (a == d.st.agents.end() || a->second.unreachable || a->second.marking_unreachable)
+    return;
+  log::warn("agent_unreachable", {{"agent_id", aid}});
+  a->second.marking_unreachable = true;
+  // Durable first (as Mesos): frameworks hear of it only once a restarted
+  // master would know it too, with the tasks reported lost. A failed write
+  // (a full disk) is tried again by the next health check round.
+  auto rec = a->second;
+  auto lost = tasks_reported_lost(self, aid);
+  rec.lost_tasks.insert(lost.begin(), lost.end());
+  registry_store::batch batch;
+  batch.put_agent(aid, agent_record(rec, wall_now(self)));
+  self->request(d.registrar, caf::infinite, std::move(batch))
+    .then([=](bool) { mark_unreachable(self, aid); },
+          [=](caf::error& err) {
+            log::error("registry_write_failed", {{"agent_id", aid}, {"reason", describe(err)}});
+            if (auto i = self->state.st.agents.find(aid); i != self->state.st.agents.end())
+              i->second.marking_unreachable = false;
+          });
 }
 
 void framework_disconnected(master_actor* self, const std::string& fid) {
@@ -203,6 +234,54 @@ void framework_disconnected(master_actor* self, const std::string& fid) {
 // come back disconnected (their schedulers re-register within their failover
 // timeout), reported tasks are known again and charged to the allocator, and
 // tasks the master had on this agent that it no longer reports are lost.
+namespace {
+
+// An agent that was away when a framework was torn down may still run its
+// executors (idle ones too, which it reports nowhere): every agent that
+// re-registers hears of every torn-down framework the master keeps (the
+// newest 50); an agent without its executors ignores it.
+void tell_torn_down(master_actor* self, const std::string& aid, const std::string& fid) {
+  auto& a = self->state.st.agents[aid];
+  if (!a.handle)
+    return;
+  log::info("framework_shutdown_resent", {{"framework_id", fid}, {"agent_id", aid}});
+  self->send(a.handle, make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); }));
+}
+
+// A task that ended while the master was away (its update still on its way
+// from the agent): kept among the completed tasks, so that operators and
+// reconciliation know it.
+void remember_ended(master_actor* self, const std::string& aid,
+                    schema::AgentTask::Reader t) {
+  auto& d = self->state;
+  key_t key{t.getFrameworkId(), t.getTaskId()};
+  if (d.st.find_task(key.first, key.second) != nullptr)
+    return;
+  task_entry te;
+  te.id = key.second;
+  te.name = t.getName();
+  te.framework_id = key.first;
+  te.role = t.getRole().size() == 0 ? "*" : std::string{t.getRole()};
+  te.agent_id = aid;
+  te.executor_id = t.getExecutorId();
+  if (auto res = resources::from_capnp(t.getResources()))
+    te.res = *res;
+  te.state = t.getState();
+  status_info st;
+  st.task_id = te.id;
+  st.state = te.state;
+  st.agent_id = aid;
+  st.source = schema::StatusSource::AGENT;
+  st.message = "ended while the master was away; known from the agent's re-registration";
+  st.timestamp = wall_now(self);
+  te.statuses.push_back(st);
+  d.st.tasks.emplace(key, std::move(te));
+  d.st.complete_task(key);
+  ++d.changes;
+}
+
+} // namespace
+
 void reconcile_agent(master_actor* self, const std::string& aid,
                      const register_agent_msg& m) {
   guarded("RegisterAgent.tasks", [&] {
@@ -226,6 +305,9 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       timeout = std::max<caf::timespan>(timeout, std::chrono::seconds(10));
       self->delayed_send(self, timeout, timeout_atom::value, fid, fe.epoch);
     }
+    for (auto& [fid, f] : d.st.frameworks)
+      if (f.completed)
+        tell_torn_down(self, aid, fid);
     auto& agent = d.st.agents[aid];
     auto agent_handle = agent.handle;
     std::set<key_t> reported;
@@ -234,14 +316,17 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       // A task the agent saw end, whose last update is still on its way:
       // the master keeps it (and its charge) until that update arrives.
       bool known = d.st.tasks.count(key) > 0;
-      if (is_terminal(t.getState()) && !known && agent.lost_tasks.count(key) == 0)
+      if (is_terminal(t.getState()) && !known && agent.lost_tasks.count(key) == 0) {
+        remember_ended(self, aid, t);
         continue;
+      }
       auto res = resources::from_capnp(t.getResources());
       if (!res)
         continue;
       if (!known) {
         auto* done = d.st.find_task(key.first, key.second);
-        if (agent.lost_tasks.count(key) > 0 || (done != nullptr && is_terminal(done->state))) {
+        if (agent.lost_tasks.count(key) > 0 || d.answered_lost.erase(key) > 0
+            || (done != nullptr && is_terminal(done->state))) {
           // Its framework was told it is lost (the agent was unreachable and
           // the framework is not partition-aware): it must not run on.
           log::info("task_killed_on_reregistration",

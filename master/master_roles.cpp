@@ -153,6 +153,10 @@ caf::result<roles_msg> handle_set_quota(master_actor* self, const set_quota_msg&
     auto rs = known != self->state.roles.end() ? known->second
                                                : master_data::role_settings{};
     if (v->getRemove()) {
+      if (rs.guarantee.empty() && rs.limit.empty()) {
+        problem = make_error(errc::invalid_message, "role '" + role + "' has no quota to remove");
+        return;
+      }
       rs.guarantee = resources{};
       rs.limit = resources{};
     } else {

@@ -31,9 +31,10 @@ struct agent_entry {
   bool active = true;
   bool unreachable = false; // missed too many pings; may come back
   bool disconnected = false; // its connection closed; tasks kept until unreachable
-  bool recovered = false;
+  bool recovered = false; // from the registry, not re-registered since a master restart
+  bool marking_unreachable = false; // the registry write that says so is on its way
   /// (framework, task) on this agent whose frameworks were told TASK_LOST.
-  std::set<std::pair<std::string, std::string>> lost_tasks;    // from the registry, not re-registered since a master restart
+  std::set<std::pair<std::string, std::string>> lost_tasks;
   bool ping_outstanding = false;
   size_t missed_pings = 0;
   double registered_at = 0;
@@ -131,6 +132,9 @@ public:
   /// Finds a task, active or completed.
   const task_entry* find_task(const std::string& framework_id,
                               const std::string& task_id) const;
+  task_entry* find_task(const std::string& framework_id, const std::string& task_id) {
+    return const_cast<task_entry*>(std::as_const(*this).find_task(framework_id, task_id));
+  }
 
   /// The operator view (agents, frameworks, tasks) as a State message.
   state_msg snapshot(const std::string& master_id, double started_at,

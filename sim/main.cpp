@@ -92,7 +92,8 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
         return err = "--faults needs a comma-separated list of fault kinds", false;
       std::string list = v;
       const std::set<std::string> kinds{"kill-master", "kill-agent", "partition", "drop",
-                                        "delay", "duplicate", "clock-jump", "kill-executor"};
+                                        "delay", "duplicate", "clock-jump", "kill-executor",
+                                        "disk-full", "kill-scheduler"};
       for (size_t at = 0; at <= list.size();) {
         auto comma = std::min(list.find(',', at), list.size());
         auto kind = list.substr(at, comma - at);

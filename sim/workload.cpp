@@ -8,29 +8,47 @@
 
 namespace caldera::sim {
 
+namespace {
+
+bool nobody_knows(const status_info& st) {
+  return st.reason == "REASON_RECONCILIATION"
+         && (st.message.find("does not know") != std::string::npos
+             || st.message.find("unknown to the master") != std::string::npos);
+}
+
+} // namespace
+
 std::set<schema::TaskState> terminal_states(const std::vector<status_info>& ups) {
   std::set<schema::TaskState> out;
-  for (auto& st : ups)
-    if (is_terminal(st.state)
-        && !(st.reason == "REASON_RECONCILIATION"
-             && st.message.find("does not know") != std::string::npos))
-      out.insert(st.state);
+  for (auto& st : ups) {
+    // Mesos' terminal states: TASK_UNKNOWN says nothing of the task itself.
+    if (!is_terminal(st.state) || st.state == schema::TaskState::UNKNOWN)
+      continue;
+    // A restarted master forgot a completed task: its answer is no new state.
+    if (!out.empty() && nobody_knows(st))
+      continue;
+    out.insert(st.state);
+  }
   return out;
 }
 
 sim_framework::sim_framework(caf::actor_config& cfg, scheduler_options opts, job_spec job,
                              std::shared_ptr<job_log> log)
-  : scheduler(cfg, std::move(opts)), job_(std::move(job)), log_(std::move(log)),
-    attempts_(job_.tasks, 0) {
+  : scheduler(cfg, std::move(opts)), job_(std::move(job)), log_(std::move(log)) {
   rng_.seed(job_.seed);
+  if (log_->started)
+    return; // a restarted scheduler: the job goes on
+  log_->started = true;
   log_->name = job_.name;
   log_->tasks = job_.tasks;
+  log_->attempts.assign(job_.tasks, 0);
   for (size_t k = 0; k < job_.tasks; ++k)
-    pending_.push_back(k);
+    log_->pending.push_back(k);
 }
 
 void sim_framework::registered(const std::string& fid, const std::string&) {
   log_->framework_id = fid;
+  reconcile_in_flight(); // after a failover: what became of them meanwhile
   delayed_send(this, std::chrono::seconds(30), std::string{"reconcile"});
 }
 
@@ -56,17 +74,18 @@ caf::message_handler sim_framework::extra_handlers() {
 }
 
 std::string sim_framework::next_attempt(size_t k) {
-  auto id = job_.name + "-" + std::to_string(k) + "." + std::to_string(++attempts_[k]);
-  of_[id] = k;
+  auto id = job_.name + "-" + std::to_string(k) + "." + std::to_string(++log_->attempts[k]);
+  log_->of[id] = k;
   return id;
 }
 
 void sim_framework::fill(const offer& o) {
   auto left = o.res;
   std::vector<task_spec> ts;
-  while (!pending_.empty() && left.contains(job_.per_task)) {
-    auto k = pending_.back();
-    pending_.pop_back();
+  auto& pending = log_->pending;
+  while (!pending.empty() && left.contains(job_.per_task)) {
+    auto k = pending.back();
+    pending.pop_back();
     task_spec t;
     t.task_id = next_attempt(k);
     t.name = job_.name;
@@ -103,13 +122,13 @@ void sim_framework::resource_offers(const std::vector<offer>& offers) {
 void sim_framework::attempt_ended(const std::string& tid, const status_info& st) {
   if (log_->in_flight.erase(tid) == 0)
     return; // a later copy of a terminal update
-  auto k = of_.at(tid);
+  auto k = log_->of.at(tid);
   if (st.state == schema::TaskState::FINISHED)
     ++log_->finished;
-  else if (attempts_[k] >= job_.max_attempts)
+  else if (log_->attempts[k] >= job_.max_attempts)
     ++log_->abandoned;
   else
-    pending_.push_back(k);
+    log_->pending.push_back(k);
   if (log_->done() && log_->in_flight.empty() && !log_->stopped) {
     log_->stopped = true;
     stop();
@@ -127,8 +146,14 @@ void sim_framework::status_update(const status_info& st) {
     log_->violations.push_back("task " + st.task_id + " of " + job_.name
                                + " reached two terminal states:" + seen);
   }
-  if (is_terminal(st.state) && of_.count(st.task_id) > 0)
+  if (log_->of.count(st.task_id) == 0)
+    return;
+  if (is_terminal(st.state)) {
     attempt_ended(st.task_id, st);
+  } else if (log_->in_flight.count(st.task_id) == 0 && terms.empty()) {
+    // Given up as TASK_UNKNOWN and tried again, yet it runs: one copy too many.
+    kill(st.task_id, st.agent_id);
+  }
 }
 
 void sim_framework::error(const std::string& message) {

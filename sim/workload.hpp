@@ -32,6 +32,12 @@ struct job_log {
   size_t launched = 0;  // attempts
   bool stopped = false; // the framework ended (stop())
   std::vector<std::string> violations;
+  // The scheduler's own state, kept here as a framework keeps it in its
+  // own store, so that a restarted scheduler (failover) carries on.
+  std::vector<size_t> pending;         // logical tasks waiting for an offer
+  std::map<std::string, size_t> of;    // attempt id -> logical task
+  std::vector<int> attempts;           // per logical task
+  bool started = false;
   bool done() const { return finished + abandoned == tasks; }
 };
 
@@ -52,9 +58,9 @@ struct job_spec {
   uint64_t seed = 1;
 };
 
-/// The terminal states a framework saw for one task, leaving out answers
-/// that say the master does not know the task (after a restart), which are
-/// not a state of the task.
+/// The terminal states (Mesos': TASK_UNKNOWN is none) a framework saw for
+/// one task, leaving out answers that a restarted master does not know a
+/// task that had already ended, which are no new state of the task.
 std::set<schema::TaskState> terminal_states(const std::vector<status_info>& ups);
 
 class sim_framework : public scheduler {
@@ -82,9 +88,6 @@ private:
   job_spec job_;
   std::shared_ptr<job_log> log_;
   std::mt19937_64 rng_;
-  std::vector<size_t> pending_;         // logical tasks waiting for an offer
-  std::map<std::string, size_t> of_;    // attempt id -> logical task
-  std::vector<int> attempts_;
 };
 
 class sim_executor : public executor {

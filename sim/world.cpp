@@ -19,8 +19,10 @@
 #include "agent/agent.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
+#include "sim/apps.hpp"
 #include "sim/sim_env.hpp"
 #include "sim/workload.hpp"
+#include "storage/kv.hpp"
 
 namespace caldera::sim {
 
@@ -46,13 +48,25 @@ struct world {
   master_options base;
   uint64_t restarts = 0;
   std::shared_ptr<containerizer> cont;
+  std::shared_ptr<memory_disk> disk = std::make_shared<memory_disk>();
   std::vector<agent_options> agent_opts;
   std::vector<caf::actor> agents;
   std::vector<bool> agent_down;
+  std::vector<std::shared_ptr<bool>> agent_alive; // false once the actor ended
   std::vector<caf::actor> frameworks;
   std::vector<std::shared_ptr<job_log>> logs;
-  std::shared_ptr<std::vector<caf::actor_addr>> executors =
-    std::make_shared<std::vector<caf::actor_addr>>();
+  std::vector<job_spec> jobs;
+  std::vector<bool> framework_down;
+  std::unique_ptr<sample_apps> apps; // the word count and the gang, when drawn
+  std::vector<caf::actor> app_frameworks;
+  // Every executor started, and whether it still runs (a terminated actor
+  // can still be reached through a handle someone keeps).
+  struct exec_ref {
+    caf::actor_addr addr;
+    std::shared_ptr<bool> alive;
+  };
+  std::shared_ptr<std::vector<exec_ref>> executors = std::make_shared<std::vector<exec_ref>>();
+  std::vector<caf::actor> live_executors();
   uint64_t hash = 0xcbf29ce484222325ull;
   std::deque<std::string> tail;
   size_t step = 0;
@@ -76,7 +90,8 @@ struct world {
   void build_cluster();
   void start_master(bool recovered);
   void start_agent(size_t i, const std::string& recover);
-  void start_framework(job_spec job);
+  void start_framework(size_t j);
+  void start_sample_apps(double total_cpus);
   void kill_named(const std::string& name);
   std::optional<state_msg> state();
 
@@ -84,6 +99,7 @@ struct world {
   void safety_step();
   void inject_fault();
   void heal_some();
+  void supervise();
   void partition_pair();
   void link_faults();
   std::pair<std::string, std::string> random_pair();
@@ -128,6 +144,9 @@ world::world(run_options o) : opts(std::move(o)), rng(derive_seed(opts.seed, "wo
 
 world::~world() {
   for (auto& f : frameworks)
+    if (f)
+      caf::anon_send_exit(f, caf::exit_reason::kill);
+  for (auto& f : app_frameworks)
     caf::anon_send_exit(f, caf::exit_reason::kill);
   for (auto& a : agents)
     if (a)
@@ -139,12 +158,15 @@ world::~world() {
   while (sched->try_run_once()) {
   }
   for (auto& a : agents)
-    caf::anon_send_exit(a, caf::exit_reason::kill);
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
   for (auto& a : {master, registrar, node})
-    caf::anon_send_exit(a, caf::exit_reason::kill);
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
   while (sched->try_run_once()) {
   }
   frameworks.clear();
+  app_frameworks.clear();
   agents.clear();
   master = registrar = node = nullptr;
   cont.reset();
@@ -232,7 +254,7 @@ void world::run_for(caf::timespan d) {
 // -- the cluster ------------------------------------------------------------------
 
 void world::start_master(bool recovered) {
-  auto store = registry_store::open((dir / "master").string());
+  auto store = registry_store::open((dir / "master").string(), disk->opener());
   if (!store) {
     violation("registry does not open: " + caf::to_string(store.error()));
     return;
@@ -257,6 +279,9 @@ void world::start_master(bool recovered) {
     if (a)
       caf::anon_send(a, connect_atom_t::value, master);
   for (auto& f : frameworks)
+    if (f)
+      caf::anon_send(f, connect_atom_t::value, master);
+  for (auto& f : app_frameworks)
     caf::anon_send(f, connect_atom_t::value, master);
 }
 
@@ -265,13 +290,19 @@ void world::start_agent(size_t i, const std::string& recover) {
   ao.master = master;
   ao.recover = recover;
   auto a = spawn_agent(*sys, std::move(ao));
+  auto alive = std::make_shared<bool>(true);
+  a->attach_functor([alive] { *alive = false; });
+  agent_alive.at(i) = alive;
   node_register(node, agent_opts[i].node_name, a);
   caf::anon_send(a, start_atom::value, std::string{});
   agents.at(i) = a;
   agent_down.at(i) = false;
 }
 
-void world::start_framework(job_spec job) {
+// Starts (or, after a kill, restarts with its framework id: a failover) the
+// scheduler of job `j`.
+void world::start_framework(size_t j) {
+  auto job = jobs.at(j);
   scheduler_options so;
   so.name = job.name;
   so.user = "sim";
@@ -281,11 +312,11 @@ void world::start_framework(job_spec job) {
   so.partition_aware = job.partition_aware;
   so.runtime = env;
   so.node_name = "fw/" + job.name;
-  job.seed = derive_seed(opts.seed, so.node_name);
-  auto log = std::make_shared<job_log>();
-  logs.push_back(log);
-  frameworks.push_back(sys->spawn<sim_framework>(so, std::move(job), log));
-  ++res.frameworks;
+  so.framework_id = logs.at(j)->framework_id;
+  job.seed = derive_seed(opts.seed, so.node_name + "#" + so.framework_id);
+  frameworks.at(j) = sys->spawn<sim_framework>(so, std::move(job), logs[j]);
+  node_register(node, so.node_name, frameworks[j]);
+  framework_down.at(j) = false;
 }
 
 // The cluster's shape and workload, drawn from the seed.
@@ -297,33 +328,42 @@ void world::build_cluster() {
   if (draw() < 0.5)
     base.initial_weights = {{"eng", 1.0 + static_cast<double>(pick(3))}, {"ops", 1.0}};
   start_master(false);
+  apps = std::make_unique<sample_apps>(dir / "apps", derive_seed(opts.seed, "apps"));
   cont = make_in_process_containerizer(
-    *sys, [execs = executors](caf::actor_system& s, executor_options o) {
-      auto a = s.spawn<sim_executor>(std::move(o));
-      execs->push_back(a.address());
+    *sys, [execs = executors, apps = apps.get()](caf::actor_system& s, executor_options o) {
+      auto a = apps->spawn_executor(s, o);
+      if (!a)
+        a = s.spawn<sim_executor>(std::move(o));
+      auto alive = std::make_shared<bool>(true);
+      a->attach_functor([alive] { *alive = false; });
+      execs->push_back(exec_ref{a.address(), alive});
       return a;
     });
   size_t n = 1 + pick(opts.agents_max);
   res.agents = n;
+  double total_cpus = 0;
   for (size_t i = 0; i < n; ++i) {
     agent_options ao;
     ao.hostname = "host" + std::to_string(i);
     auto cpus = 1 + pick(8);
     auto mem = 1024 * (1 + pick(8));
+    total_cpus += static_cast<double>(cpus);
     ao.res = *resources::parse("cpus:" + std::to_string(cpus) + ";mem:" + std::to_string(mem));
     ao.work_dir = (dir / ("agent" + std::to_string(i))).string();
     ao.containers = cont;
     ao.node = node;
     ao.runtime = env;
+    ao.open_store = disk->opener();
     ao.node_name = "agent/" + std::to_string(i);
     ao.executor_shutdown_grace = 2s;
     agent_opts.push_back(ao);
     agents.emplace_back();
     agent_down.push_back(false);
+    agent_alive.push_back(nullptr);
     start_agent(i, "reconnect");
   }
-  size_t jobs = 1 + pick(4);
-  for (size_t j = 0; j < jobs; ++j) {
+  size_t n_jobs = 1 + pick(4);
+  for (size_t j = 0; j < n_jobs; ++j) {
     job_spec job;
     job.name = "job" + std::to_string(j);
     job.role = roles[pick(4)];
@@ -332,9 +372,42 @@ void world::build_cluster() {
     job.shared_executor = draw() < 0.3;
     job.partition_aware = draw() < 0.5;
     res.tasks += job.tasks;
-    start_framework(std::move(job));
+    jobs.push_back(std::move(job));
+    logs.push_back(std::make_shared<job_log>());
+    frameworks.emplace_back();
+    framework_down.push_back(false);
+    ++res.frameworks;
+    start_framework(j);
   }
-  line("cluster agents=" + std::to_string(n) + " frameworks=" + std::to_string(jobs));
+  start_sample_apps(total_cpus);
+  line("cluster agents=" + std::to_string(n) + " frameworks=" + std::to_string(res.frameworks));
+}
+
+// The sample frameworks, each with a chance of 0.3: a word count over 3-8
+// files placed on the agents' hosts, a gang of up to 6 ranks (never more
+// than the cluster's cpus can hold).
+void world::start_sample_apps(double total_cpus) {
+  auto options = [&](const std::string& name) {
+    scheduler_options so;
+    so.name = name;
+    so.user = "sim";
+    so.master = master;
+    so.failover_timeout = 3600;
+    so.runtime = env;
+    so.node_name = "fw/" + name;
+    return so;
+  };
+  if (draw() < 0.3) {
+    app_frameworks.push_back(
+      apps->start_hadoop(*sys, options("wordcount"), 3 + pick(6), agents.size()));
+    ++res.frameworks;
+  }
+  if (draw() < 0.3) {
+    auto most = std::min<size_t>(6, static_cast<size_t>(total_cpus));
+    auto ranks = static_cast<uint32_t>(1 + pick(std::max<size_t>(1, most)));
+    app_frameworks.push_back(apps->start_mpi(*sys, options("gang"), ranks));
+    ++res.frameworks;
+  }
 }
 
 // Kills the actor the node knows as `name`, as `caldera kill-actor` does.
@@ -407,6 +480,16 @@ void world::link_faults() {
   fault("link", a + " -> " + b + buf);
 }
 
+// An agent that ended by itself (a checkpoint it cannot write at start) is
+// restarted by its supervisor, as systemd restarts caldera-agent.
+void world::supervise() {
+  for (size_t i = 0; i < agents.size(); ++i)
+    if (!agent_down[i] && agent_alive[i] && !*agent_alive[i]) {
+      fault("restart", agent_opts[i].node_name + " (ended by itself; supervisor)");
+      start_agent(i, "reconnect");
+    }
+}
+
 void world::heal_some() {
   auto faults = env->table().faults();
   for (auto& [link, f] : faults)
@@ -418,6 +501,11 @@ void world::heal_some() {
     fault("restart", "master");
     start_master(true);
   }
+  for (size_t j = 0; j < jobs.size(); ++j)
+    if (framework_down[j] && draw() < 0.4) {
+      fault("restart", "fw/" + jobs[j].name + " (failover)");
+      start_framework(j);
+    }
   for (size_t i = 0; i < agents.size(); ++i)
     if (agent_down[i] && draw() < 0.4) {
       auto how = draw() < 0.8 ? "reconnect" : "cleanup";
@@ -427,7 +515,27 @@ void world::heal_some() {
 }
 
 void world::inject_fault() {
-  switch (pick(8)) {
+  switch (pick(10)) {
+    case 9: {
+      size_t j = pick(jobs.size());
+      if (framework_down[j] || logs[j]->stopped || !opts.allows("kill-scheduler"))
+        break;
+      fault("kill-actor", "fw/" + jobs[j].name);
+      kill_named("fw/" + jobs[j].name);
+      framework_down[j] = true;
+      break;
+    }
+    case 8: {
+      if (!opts.allows("disk-full"))
+        break;
+      size_t i = pick(agents.size() + 1);
+      auto where = i == agents.size() ? (dir / "master").string() : agent_opts[i].work_dir;
+      auto n = 1 + pick(3);
+      disk->fail_writes(where, n);
+      fault("disk-full", (i == agents.size() ? std::string{"master"} : agent_opts[i].node_name)
+                           + " next " + std::to_string(n) + " writes");
+      break;
+    }
     case 0:
       if (!master_down && opts.allows("kill-master")) {
         // The master process ends when either actor dies (caldera-master
@@ -467,10 +575,7 @@ void world::inject_fault() {
       break;
     }
     default: {
-      std::vector<caf::actor> live;
-      for (auto& addr : *executors)
-        if (auto h = caf::actor_cast<caf::actor>(addr))
-          live.push_back(h);
+      auto live = live_executors();
       if (!live.empty() && opts.allows("kill-executor")) {
         auto& h = live[pick(live.size())];
         auto* n = env->table().node_of(h.id());
@@ -483,6 +588,15 @@ void world::inject_fault() {
 }
 
 // -- checks ---------------------------------------------------------------------
+
+std::vector<caf::actor> world::live_executors() {
+  std::vector<caf::actor> out;
+  for (auto& e : *executors)
+    if (*e.alive)
+      if (auto h = caf::actor_cast<caf::actor>(e.addr))
+        out.push_back(h);
+  return out;
+}
 
 // What the master charges each agent is what it offered plus what its live
 // tasks hold, and never more than the agent has.
@@ -516,6 +630,7 @@ void world::check_step() {
 
 void world::safety_step() {
   ++step;
+  supervise();
   if (draw() < 0.3)
     heal_some();
   if (draw() < opts.fault_rate)
@@ -530,6 +645,8 @@ bool world::converged() {
   for (auto& l : logs)
     if (!l->done() || !l->in_flight.empty())
       return false;
+  if (!apps->done())
+    return false;
   auto st = state();
   if (!st)
     return false;
@@ -569,12 +686,13 @@ void world::final_checks() {
                   + " still charges resources after every framework ended");
     }
   }
-  for (auto& addr : *executors)
-    if (auto h = caf::actor_cast<caf::actor>(addr)) {
-      auto* n = env->table().node_of(h.id());
-      violation("executor " + (n != nullptr ? *n : std::string{"?"})
-                + " still runs after its framework ended");
-    }
+  if (auto p = apps->problem(); !p.empty())
+    violation(p);
+  for (auto& h : live_executors()) {
+    auto* n = env->table().node_of(h.id());
+    violation("executor " + (n != nullptr ? *n : std::string{"?"})
+              + " still runs after its framework ended");
+  }
 }
 
 // Every fault heals; the cluster must converge within an hour of virtual time.
@@ -586,8 +704,12 @@ void world::liveness() {
   for (size_t i = 0; i < agents.size(); ++i)
     if (agent_down[i])
       start_agent(i, "reconnect");
+  for (size_t j = 0; j < jobs.size(); ++j)
+    if (framework_down[j])
+      start_framework(j);
   for (int k = 0; k < 360 && res.violation.empty(); ++k) {
     ++step;
+    supervise();
     run_for(10s);
     check_step();
     if (converged())

@@ -30,7 +30,8 @@ struct run_options {
   /// Chance that a safety step injects a fault.
   double fault_rate = 0.35;
   /// Fault kinds that may be drawn: kill-master, kill-agent, partition,
-  /// drop, delay, duplicate, clock-jump, kill-executor (empty: all).
+  /// drop, delay, duplicate, clock-jump, kill-executor, disk-full,
+  /// kill-scheduler (empty: all).
   std::set<std::string> faults;
   bool allows(const std::string& kind) const { return faults.empty() || faults.count(kind) > 0; }
   /// Print every trace line to stdout.

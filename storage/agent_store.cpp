@@ -2,9 +2,6 @@
 
 #include <filesystem>
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
 
 #include "storage/decode.hpp"
 
@@ -13,7 +10,6 @@ namespace caldera {
 namespace {
 
 using detail::decode_record;
-using detail::storage_error;
 
 const std::string agent_key = "agent/info";
 const std::string executor_prefix = "executor/";
@@ -24,65 +20,51 @@ constexpr char sep = '\x1f';
 
 agent_store::~agent_store() = default;
 
-caf::expected<std::unique_ptr<agent_store>> agent_store::open(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return make_error(errc::storage_error, "cannot create '" + dir + "': " + ec.message());
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.max_open_files = 32;
-  opts.keep_log_file_num = 2;
-  opts.write_buffer_size = 4 << 20;
-  rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::Open(opts, dir, &raw);
-  if (!st.ok())
-    return storage_error("cannot open agent checkpoint '" + dir + "'", st);
+caf::expected<std::unique_ptr<agent_store>> agent_store::open(const std::string& dir,
+                                                         const store_opener& opener) {
+  auto kv = opener ? opener(dir, "agent checkpoint")
+                   : open_rocksdb(dir, "agent checkpoint", size_t{4} << 20);
+  if (!kv)
+    return kv.error();
   std::unique_ptr<agent_store> out{new agent_store};
-  out->db_.reset(raw);
+  out->kv_ = std::move(*kv);
   out->dir_ = dir;
   return out;
 }
 
 caf::expected<agent_checkpoint> agent_store::load() {
   agent_checkpoint cp;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{})};
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto key = it->key().ToString();
+  auto err = kv_->scan([&](const std::string& key, const char* data, size_t size) -> caf::error {
     if (key == agent_key) {
-      auto m = decode_record<schema::CheckpointedAgent>(it->value(), key);
+      auto m = decode_record<schema::CheckpointedAgent>(data, size, key);
       if (!m)
         return m.error();
       cp.agent_id = m->read()->getAgentId();
     } else if (key.rfind(executor_prefix, 0) == 0) {
-      auto m = decode_record<schema::CheckpointedExecutor>(it->value(), key);
+      auto m = decode_record<schema::CheckpointedExecutor>(data, size, key);
       if (!m)
         return m.error();
       cp.executors.push_back(std::move(*m));
     } else if (key.rfind(task_prefix, 0) == 0) {
-      auto m = decode_record<schema::CheckpointedTask>(it->value(), key);
+      auto m = decode_record<schema::CheckpointedTask>(data, size, key);
       if (!m)
         return m.error();
       cp.tasks.push_back(std::move(*m));
     }
-  }
-  if (!it->status().ok())
-    return storage_error("cannot read agent checkpoint '" + dir_ + "'", it->status());
+    return caf::none;
+  });
+  if (err)
+    return err;
   return cp;
 }
 
+// Checkpoint writes go to the write-ahead log without fsync (see the header).
 caf::error agent_store::put(const std::string& key, const word_buffer& value) {
-  auto st = db_->Put(rocksdb::WriteOptions{}, key, detail::as_slice(value));
-  if (!st.ok())
-    return storage_error("agent checkpoint write failed", st);
-  return caf::none;
+  return kv_->write({kv_op{key, value}}, false);
 }
 
 caf::error agent_store::remove(const std::string& key) {
-  auto st = db_->Delete(rocksdb::WriteOptions{}, key);
-  if (!st.ok())
-    return storage_error("agent checkpoint write failed", st);
-  return caf::none;
+  return kv_->write({kv_op{key, nullptr}}, false);
 }
 
 caf::error agent_store::put_agent_id(const std::string& id) {
@@ -109,14 +91,13 @@ caf::error agent_store::remove_task(const std::string& fid, const std::string& t
 }
 
 caf::error agent_store::clear() {
-  rocksdb::WriteBatch wb;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{})};
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    wb.Delete(it->key());
-  auto st = db_->Write(rocksdb::WriteOptions{}, &wb);
-  if (!st.ok())
-    return storage_error("agent checkpoint write failed", st);
-  return caf::none;
+  std::vector<kv_op> ops;
+  if (auto err = kv_->scan([&](const std::string& key, const char*, size_t) -> caf::error {
+        ops.push_back(kv_op{key, nullptr});
+        return caf::none;
+      }))
+    return err;
+  return kv_->write(ops, false);
 }
 
 } // namespace caldera

@@ -1,4 +1,5 @@
-// The agent's checkpoint in RocksDB under `<work-dir>/meta`: what a restarted
+// The agent's checkpoint under `<work-dir>/meta` (RocksDB; memory in the
+// simulator, through storage/kv.hpp): what a restarted
 // agent needs to recover its executors, its tasks and the status updates the
 // master has not acknowledged yet.
 //
@@ -11,6 +12,8 @@
 // which ends the executors too. Not thread-safe: the agent actor owns it.
 #pragma once
 
+#include "storage/kv.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,9 +23,6 @@
 #include "actors/message.hpp"
 #include "schemas/agent.capnp.h"
 
-namespace rocksdb {
-class DB;
-}
 
 namespace caldera {
 
@@ -43,7 +43,8 @@ public:
   /// Opens (creating if needed) the checkpoint under `dir`. Fails with
   /// errc::storage_error naming the path and RocksDB's reason (another agent
   /// using the same work dir holds its lock, for one).
-  static caf::expected<std::unique_ptr<agent_store>> open(const std::string& dir);
+  static caf::expected<std::unique_ptr<agent_store>> open(const std::string& dir,
+                                                          const store_opener& opener = nullptr);
 
   /// Everything checkpointed. A record that does not decode is an error.
   caf::expected<agent_checkpoint> load();
@@ -62,7 +63,7 @@ private:
   agent_store() = default;
   caf::error put(const std::string& key, const word_buffer& value);
   caf::error remove(const std::string& key);
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<kv_store> kv_;
   std::string dir_;
 };
 

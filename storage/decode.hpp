@@ -1,4 +1,5 @@
-// Shared by the stores: a RocksDB value back into a checked `msg<S>`.
+// Shared by the stores: a stored value back into a checked `msg<S>`, and
+// RocksDB's status as an error (only storage/ includes RocksDB).
 #pragma once
 
 #include <cstring>
@@ -18,12 +19,12 @@ inline caf::error storage_error(const std::string& what, const rocksdb::Status& 
 
 /// Copies `v` into a word-aligned buffer and checks that it decodes as S.
 template <class S>
-caf::expected<msg<S>> decode_record(const rocksdb::Slice& v, const std::string& key) {
-  if (v.size() % sizeof(capnp::word) != 0)
+caf::expected<msg<S>> decode_record(const char* data, size_t size, const std::string& key) {
+  if (size % sizeof(capnp::word) != 0)
     return make_error(errc::storage_error,
                       "record '" + key + "' is not a whole number of words");
-  auto words = kj::heapArray<capnp::word>(v.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), v.data(), v.size());
+  auto words = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
+  std::memcpy(words.begin(), data, size);
   msg<S> m{std::make_shared<const kj::Array<capnp::word>>(std::move(words))};
   try {
     auto view = m.read();

@@ -2,9 +2,6 @@
 
 #include <filesystem>
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
 
 #include "actors/error.hpp"
 #include "storage/decode.hpp"
@@ -14,7 +11,6 @@ namespace caldera {
 namespace {
 
 using detail::decode_record;
-using detail::storage_error;
 
 const std::string agent_prefix = "agent/";
 const std::string framework_prefix = "framework/";
@@ -57,75 +53,54 @@ void registry_store::batch::append(const batch& other) {
 registry_store::~registry_store() = default;
 
 caf::expected<std::unique_ptr<registry_store>>
-registry_store::open(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return make_error(errc::storage_error,
-                      "cannot create '" + dir + "': " + ec.message());
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.max_open_files = 64;
-  opts.keep_log_file_num = 2;
-  rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::Open(opts, dir, &raw);
-  if (!st.ok())
-    return storage_error("cannot open registry '" + dir + "'", st);
+registry_store::open(const std::string& dir, const store_opener& opener) {
+  auto kv = opener ? opener(dir, "registry") : open_rocksdb(dir, "registry");
+  if (!kv)
+    return kv.error();
   std::unique_ptr<registry_store> out{new registry_store};
-  out->db_.reset(raw);
+  out->kv_ = std::move(*kv);
   out->dir_ = dir;
   return out;
 }
 
+namespace {
+
+// Decodes one record of kind S into `out`.
+template <class S, class T>
+caf::error take(const std::string& key, const char* data, size_t size, T& out) {
+  auto m = decode_record<S>(data, size, key);
+  if (!m)
+    return m.error();
+  out = std::move(*m);
+  return caf::none;
+}
+
+} // namespace
+
 caf::expected<registry_snapshot> registry_store::load() {
   registry_snapshot snap;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{})};
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto key = it->key().ToString();
-    if (key.rfind(agent_prefix, 0) == 0) {
-      auto m = decode_record<schema::AgentRecord>(it->value(), key);
-      if (!m)
-        return m.error();
-      snap.agents.push_back(std::move(*m));
-    } else if (key.rfind(framework_prefix, 0) == 0) {
-      auto m = decode_record<schema::FrameworkRecord>(it->value(), key);
-      if (!m)
-        return m.error();
-      snap.frameworks.push_back(std::move(*m));
-    } else if (key.rfind(role_prefix, 0) == 0) {
-      auto m = decode_record<schema::RoleRecord>(it->value(), key);
-      if (!m)
-        return m.error();
-      snap.roles.push_back(std::move(*m));
-    } else if (key == master_key) {
-      auto m = decode_record<schema::MasterRecord>(it->value(), key);
-      if (!m)
-        return m.error();
-      snap.master = std::move(*m);
-    }
-  }
-  if (!it->status().ok())
-    return storage_error("cannot read registry '" + dir_ + "'", it->status());
+  auto err = kv_->scan([&](const std::string& key, const char* data, size_t size) -> caf::error {
+    if (key.rfind(agent_prefix, 0) == 0)
+      return take<schema::AgentRecord>(key, data, size, snap.agents.emplace_back());
+    if (key.rfind(framework_prefix, 0) == 0)
+      return take<schema::FrameworkRecord>(key, data, size, snap.frameworks.emplace_back());
+    if (key.rfind(role_prefix, 0) == 0)
+      return take<schema::RoleRecord>(key, data, size, snap.roles.emplace_back());
+    if (key == master_key)
+      return take<schema::MasterRecord>(key, data, size, snap.master.emplace());
+    return caf::none;
+  });
+  if (err)
+    return err;
   return snap;
 }
 
 caf::error registry_store::apply(const batch& b) {
-  rocksdb::WriteBatch wb;
-  for (auto& op : b.ops_) {
-    if (op.value) {
-      auto bytes = op.value->asBytes();
-      wb.Put(op.key, rocksdb::Slice{reinterpret_cast<const char*>(bytes.begin()),
-                                    bytes.size()});
-    } else {
-      wb.Delete(op.key);
-    }
-  }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  auto st = db_->Write(wo, &wb);
-  if (!st.ok())
-    return storage_error("registry write failed", st);
-  return caf::none;
+  std::vector<kv_op> ops;
+  ops.reserve(b.ops_.size());
+  for (auto& op : b.ops_)
+    ops.push_back(kv_op{op.key, op.value});
+  return kv_->write(ops, true);
 }
 
 } // namespace caldera

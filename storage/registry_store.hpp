@@ -1,5 +1,5 @@
-// The master's durable registry in RocksDB: the only place (with the agent
-// checkpoint, later) that includes RocksDB. Records are Cap'n Proto flat
+// The master's durable registry, over the storage seam (storage/kv.hpp:
+// RocksDB, or memory in the simulator). Records are Cap'n Proto flat
 // arrays keyed by kind and id:
 //
 //   agent/<agent-id>          AgentRecord       (admitted agents)
@@ -12,6 +12,8 @@
 // block on disk; never call them from the master's own mailbox.
 #pragma once
 
+#include "storage/kv.hpp"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,9 +24,6 @@
 
 #include "actors/types.hpp"
 
-namespace rocksdb {
-class DB;
-}
 
 namespace caldera {
 
@@ -67,19 +66,22 @@ public:
 
   ~registry_store();
 
-  /// Opens (creating if needed) the registry under `dir`. Fails with
-  /// errc::storage_error naming the path and RocksDB's reason.
-  static caf::expected<std::unique_ptr<registry_store>> open(const std::string& dir);
+  /// Opens (creating if needed) the registry under `dir`, in RocksDB or
+  /// through `opener` (the simulator's memory disks). Fails with
+  /// errc::storage_error naming the path and the store's reason.
+  static caf::expected<std::unique_ptr<registry_store>> open(const std::string& dir,
+                                                             const store_opener& opener = nullptr);
 
   /// Reads every record. Records that do not decode fail with storage_error.
   caf::expected<registry_snapshot> load();
 
-  /// Applies `b` as one synced WriteBatch; returns only after the write.
+  /// Applies `b` as one synced batch; returns only after the write. A
+  /// failed write (a full disk) changes nothing; the next one is tried afresh.
   caf::error apply(const batch& b);
 
 private:
   registry_store() = default;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<kv_store> kv_;
   std::string dir_;
 };
 

@@ -24,8 +24,7 @@ int ask(const char* what, parsed_args& args, const Msg& request) {
     std::fprintf(stderr, "caldera %s: --node HOST:PORT is required\n", what);
     return 2;
   }
-  args.opts["master"] = args.opts["node"];
-  return with_master(what, args, [&](caf::actor_system& sys, const caf::actor& node) {
+  return with_remote(what, args, "node", "", "node", [&](caf::actor_system& sys, const caf::actor& node) {
     caf::scoped_actor self{sys};
     int rc = 0;
     self->request(node, std::chrono::seconds(30), request)

@@ -167,7 +167,8 @@ TEST_CASE("the master keeps its registry across a restart") {
   argv.push_back("200ms");
   child m{argv};
   REQUIRE(m.wait_for("master_listening"));
-  CHECK(m.output().find("recovered_agents=1") != std::string::npos);
+  // Logged by the master actor, which may start after the listening line.
+  CHECK_MESSAGE(m.wait_for("recovered_agents=1", 30s), m.output());
   // The agent does not come back: shown inactive, then unreachable.
   REQUIRE_MESSAGE(m.wait_for("agent_reregister_timeout", 30s), m.output());
   child state{{bin("caldera"), "state", "--master", "127.0.0.1:" + std::to_string(port),
@@ -206,6 +207,9 @@ TEST_CASE("weights and quotas set with the CLI survive a master restart") {
                      "--limit", "cpus:8"}};
     CHECK(bad_quota.wait_exit(30s) == 1);
     CHECK(bad_quota.output().find("exceeds its limit") != std::string::npos);
+    child no_quota{{bin("caldera"), "quota", "remove", "--master", ep, "ops"}};
+    CHECK(no_quota.wait_exit(30s) == 1);
+    CHECK(no_quota.output().find("has no quota to remove") != std::string::npos);
     m.signal(SIGTERM);
     CHECK(m.wait_exit(20s) == 0);
   }
@@ -239,6 +243,10 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
     at += std::string{"agent_listening endpoint=\""}.size();
     return out.substr(at, out.find('"', at) - at);
   }();
+  child garbage{{bin("caldera"), "actors", "--node", "garbage"}};
+  CHECK(garbage.wait_exit(30s) == 2);
+  CHECK(garbage.output().find("--node") != std::string::npos);
+  CHECK(garbage.output().find("--master") == std::string::npos);
   child list{{bin("caldera"), "actors", "--node", c.master_ep, "--json"}};
   REQUIRE(list.wait_exit(30s) == 0);
   auto j = nlohmann::json::parse(list.output());
@@ -247,14 +255,20 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
   auto sleeper = c.run({"sleep", "300"});
   REQUIRE_MESSAGE(sleeper->wait_for("TASK_RUNNING", 60s), sleeper->output());
 
+  child wrong_kind{{bin("caldera"), "quota", "get", "--master", agent_ep}};
+  CHECK(wrong_kind.wait_exit(30s) == 1);
+  CHECK_MESSAGE(wrong_kind.output().find("does not understand") != std::string::npos,
+                wrong_kind.output());
+
   child unknown{{bin("caldera"), "kill-actor", "--node", agent_ep, "no-such-actor"}};
   CHECK(unknown.wait_exit(30s) == 1);
   CHECK(unknown.output().find("no actor named 'no-such-actor'") != std::string::npos);
 
   child kill{{bin("caldera"), "kill-actor", "--node", agent_ep, "agent"}};
   CHECK(kill.wait_exit(30s) == 0);
-  // The agent process ends; its executor keeps the task running.
-  CHECK(c.agents[0]->wait_exit(30s) == 1);
+  // The agent process ends, saying why; its executor keeps the task running.
+  CHECK(c.agents[0]->wait_exit(30s) == 3);
+  CHECK(c.agents[0]->output().find("agent_actor_died") != std::string::npos);
   // A new agent on the same work dir and port recovers it.
   c.agents[0] = c.start_agent(0);
   REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_reregistered", 30s), c.agents[0]->output());

@@ -43,6 +43,12 @@ TEST_CASE("resources parse rejects bad input with a reason") {
   expect_bad("cpus(ml:2", "parenthesis");
   expect_bad("cp us:2", "invalid resource name");
   expect_bad("mem:inf", "not finite");
+  // Amounts that would overflow or vanish are refused, not dropped.
+  expect_bad("cpus:1e300", "too large");
+  expect_bad("cpus:1e300;mem:64", "too large");
+  expect_bad("cpus:0.0001", "smallest amount");
+  expect_bad("ports:[0-70000]", "beyond port 65535");
+  CHECK(resources::parse("cpus:0.001;mem:1e9;ports:[1-65535]"));
 }
 
 TEST_CASE("resources arithmetic is exact and merges ranges") {
