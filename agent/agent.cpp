@@ -23,6 +23,8 @@ void send_head(agent_actor* self, const key_t& key) {
     return;
   if (d.ph != phase::registered || !d.master)
     return; // resent on registration
+  if (d.dirty.count(key) > 0)
+    return; // not in the checkpoint yet: sent once it is (flush_checkpoint)
   auto& [uuid, m] = i->second.q.front();
   to_master(self, m);
   self->delayed_send(self, i->second.backoff, retry_atom::value, key.first,
@@ -296,6 +298,9 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     agent_status(self, fid, tid, eid, schema::TaskState::FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
                  "the agent cannot checkpoint the task (" + describe(err)
                    + "): not started; free space under the agent's work dir");
+    // Never started: its framework may hear so before the disk is back.
+    d.dirty.erase({fid, tid});
+    send_head(self, {fid, tid});
     return;
   }
   if (d.shutting_down) {
@@ -767,6 +772,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     // Timers (and the disk watch's thread).
     [=](isolate_atom) { on_isolate_timer(self); },
     [=](publish_atom) { on_publish_timer(self); },
+    [=](flush_atom) { flush_checkpoint(self); },
     [=](recover_atom) { on_recover_timeout(self); },
     [=](retry_atom) { on_reconnect_timer(self); },
     [=](retry_atom, const std::string& fid, const std::string& tid, const std::string& uuid) {

@@ -45,9 +45,28 @@ caf::error checkpoint_task(agent_actor* self, const key_t& key) {
     });
     err = d.store->put_task(key.first, key.second, rec);
   }
-  if (err)
-    log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
+  if (!err) {
+    d.dirty.erase(key);
+    return err;
+  }
+  log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
+  d.dirty.insert(key);
+  if (!d.flush_scheduled) {
+    d.flush_scheduled = true;
+    self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
+  }
   return err;
+}
+
+void flush_checkpoint(agent_actor* self) {
+  auto& d = self->state;
+  d.flush_scheduled = false;
+  auto keys = d.dirty;
+  for (auto& key : keys)
+    if (!checkpoint_task(self, key)) {
+      log::info("checkpoint_written_again", {{"task_id", key.second}});
+      send_head(self, key);
+    }
 }
 
 void finish_recovery(agent_actor* self) {

@@ -79,6 +79,10 @@ struct agent_data {
   bool shutting_down = false;
   bool recovering = false;
   std::unique_ptr<agent_store> store;
+  // Tasks whose checkpoint write failed (a full disk): their updates are
+  // not forwarded until it succeeds, retried every second.
+  std::set<key_t> dirty;
+  bool flush_scheduled = false;
   // For the HTTP API: executors and tasks that ended (newest last, bounded).
   std::deque<nlohmann::json> completed_executors;
   std::map<key_t, std::vector<nlohmann::json>> completed_tasks; // by executor
@@ -149,6 +153,9 @@ caf::error checkpoint_task(agent_actor* self, const key_t& key);
 /// Reads the checkpoint and takes back what still runs; connects to the
 /// master once every recovered executor re-registered or the timeout passed.
 void recover(agent_actor* self);
+/// Writes the tasks whose checkpoint failed again; forwards their updates
+/// once written.
+void flush_checkpoint(agent_actor* self);
 void finish_recovery(agent_actor* self);
 
 // -- agent_isolation.cpp -------------------------------------------------------

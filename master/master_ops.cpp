@@ -37,6 +37,12 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
     fi.setName(fw_copy.name);
     fi.setUser(fw_copy.user);
     fi.setPrincipal(fw_copy.principal);
+    // What a restarted master learns of the framework from its agents: its
+    // failover timeout and partition-awareness too, or it would tear the
+    // framework down too early and tell it the wrong states.
+    fi.setFailoverTimeout(fw_copy.failover_timeout);
+    if (fw_copy.partition_aware)
+      fi.initCapabilities(1).set(0, "PARTITION_AWARE");
     auto roles = fi.initRoles(static_cast<unsigned>(fw_copy.roles.size()));
     for (unsigned j = 0; j < fw_copy.roles.size(); ++j)
       roles.set(j, fw_copy.roles[j]);
