@@ -10,6 +10,30 @@ using namespace caldera;
 
 TEST_SUITE("unit") {
 
+TEST_CASE("a registry write that fails on a full disk changes nothing; the next one works") {
+  auto disk = std::make_shared<memory_disk>();
+  auto store = registry_store::open("/sim/master", disk->opener());
+  REQUIRE(store);
+  auto put = [&](const char* id) {
+    registry_store::batch b;
+    b.put_agent(id, make<schema::AgentRecord>([&](auto r) { r.setAgentId(id); }));
+    return (*store)->apply(b);
+  };
+  disk->fail_writes("/sim/master", 1);
+  auto err = put("S1");
+  REQUIRE(err);
+  CHECK(describe(err).find("No space left on device") != std::string::npos);
+  CHECK_FALSE(put("S2"));
+  // A master restarted on the same disk finds what was written, only that.
+  auto again = registry_store::open("/sim/master", disk->opener());
+  REQUIRE(again);
+  auto snap = (*again)->load();
+  REQUIRE(snap);
+  REQUIRE(snap->agents.size() == 1);
+  CHECK(snap->agents[0].read()->getAgentId() == "S2");
+  CHECK(disk->failed_writes() == 1);
+}
+
 TEST_CASE("registry store keeps admitted agents and frameworks across reopen") {
   auto dir = std::filesystem::temp_directory_path()
              / ("caldera-registry-" + std::to_string(getpid()));
