@@ -435,7 +435,17 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
   r.Get("/version", [](const httplib::Request&, httplib::Response& res) {
     reply_json(res, json{{"version", "0.1.0"}, {"build_user", "caldera"}});
   });
-  r.Get("/master/health", [](const httplib::Request&, httplib::Response& res) {
+  r.Get("/master/health", [shared_info](const httplib::Request&, httplib::Response& res) {
+    // Unhealthy while the registry cannot be written (a full disk): the
+    // master cannot admit agents or frameworks then.
+    if (shared_info->registry) {
+      auto [ok, why] = shared_info->registry->get();
+      if (!ok) {
+        reply_json(res, json{{"healthy", false}, {"reason", "registry write failed: " + why}});
+        res.status = 503;
+        return;
+      }
+    }
     res.status = 200;
   });
   r.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });

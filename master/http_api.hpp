@@ -8,6 +8,8 @@
 // rendered once per snapshot by the box's thread (see master/state_render).
 #pragma once
 
+#include "master/registrar.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -81,6 +83,9 @@ struct master_http_info {
   std::map<std::string, std::string> flags;
   size_t max_completed_frameworks = 50;
   size_t max_completed_tasks_per_framework = 1000;
+  /// The registry's last write (null: not known): /master/health answers
+  /// 503 with the reason while it fails.
+  std::shared_ptr<const registry_health> registry;
 };
 
 /// Serves the API on ip:port (0: any) from `box`. Returns the server (stop

@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   }
   auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;
-  auto registrar = spawn_registrar(sys, std::move(*store));
+  auto health = std::make_shared<registry_health>();
+  auto registrar = spawn_registrar(sys, std::move(*store), health);
   auto master = spawn_master(sys, registrar, std::move(opts));
   node_register(node, "master", master);
   node_register(node, "registrar", registrar);
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
   if (box) {
     master_http_info info;
     info.hostname = cfg.hostname;
+    info.registry = health;
     info.pid = "master@" + cfg.ip + ":" + std::to_string(*port);
     info.flags = {{"port", std::to_string(*port)},
                   {"ip", cfg.ip},

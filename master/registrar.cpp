@@ -20,6 +20,7 @@ namespace {
 
 struct registrar_state {
   std::unique_ptr<registry_store> store;
+  std::shared_ptr<registry_health> health;
   registry_store::batch pending;
   std::vector<caf::response_promise> waiting;
   bool flush_scheduled = false;
@@ -28,8 +29,10 @@ struct registrar_state {
 };
 
 caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
-                        std::shared_ptr<std::unique_ptr<registry_store>> store) {
+                        std::shared_ptr<std::unique_ptr<registry_store>> store,
+                        std::shared_ptr<registry_health> health) {
   self->state.store = std::move(*store);
+  self->state.health = std::move(health);
   return {
     [=](const registry_store::batch& b) -> caf::response_promise {
       auto& st = self->state;
@@ -53,6 +56,8 @@ caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
       metrics::observe_registry_write(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       ++st.writes;
+      if (st.health)
+        st.health->set(!err, err ? describe(err) : std::string{});
       if (err) {
         log::error("registry_write_failed", {{"reason", describe(err)},
                                              {"ops", batch.size()}});
@@ -70,10 +75,10 @@ caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
 
 } // namespace
 
-caf::actor spawn_registrar(caf::actor_system& sys,
-                           std::unique_ptr<registry_store> store) {
+caf::actor spawn_registrar(caf::actor_system& sys, std::unique_ptr<registry_store> store,
+                           std::shared_ptr<registry_health> health) {
   auto holder = std::make_shared<std::unique_ptr<registry_store>>(std::move(store));
-  return sys.spawn(registrar, holder);
+  return sys.spawn(registrar, holder, std::move(health));
 }
 
 } // namespace caldera

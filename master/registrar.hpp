@@ -6,6 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -17,8 +20,29 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caldera::registry_store::batch)
 
 namespace caldera {
 
-/// Spawns the registrar over `store` (it takes ownership).
-caf::actor spawn_registrar(caf::actor_system& sys,
-                           std::unique_ptr<registry_store> store);
+/// Whether the last registry write succeeded, and why not: written by the
+/// registrar after each write, read by /master/health (any thread).
+class registry_health {
+public:
+  void set(bool ok, std::string reason) {
+    std::lock_guard<std::mutex> g{mtx_};
+    ok_ = ok;
+    reason_ = std::move(reason);
+  }
+  std::pair<bool, std::string> get() const {
+    std::lock_guard<std::mutex> g{mtx_};
+    return {ok_, reason_};
+  }
+
+private:
+  mutable std::mutex mtx_;
+  bool ok_ = true;
+  std::string reason_;
+};
+
+/// Spawns the registrar over `store` (it takes ownership); it reports each
+/// write's outcome to `health` when given.
+caf::actor spawn_registrar(caf::actor_system& sys, std::unique_ptr<registry_store> store,
+                           std::shared_ptr<registry_health> health = nullptr);
 
 } // namespace caldera

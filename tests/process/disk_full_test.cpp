@@ -1,0 +1,81 @@
+// A full disk under the master's registry: writes fail with a clear error,
+// /master/health says so (503), and once space is freed the next write
+// works again without a restart (issue 14: it used to wedge for good).
+// Needs root to mount a small tmpfs; says "skipped" elsewhere.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <httplib.h>
+
+#include "tests/process/process_util.hpp"
+
+using namespace caldera::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A 16 MiB tmpfs at `path`, unmounted when done.
+struct small_disk {
+  std::string path;
+  bool ok = false;
+  explicit small_disk(std::string p) : path(std::move(p)) {
+    std::filesystem::create_directories(path);
+    ok = std::system(("mount -t tmpfs -o size=16m tmpfs '" + path + "' 2>/dev/null").c_str()) == 0;
+  }
+  ~small_disk() {
+    if (ok)
+      (void) std::system(("umount -l '" + path + "'").c_str());
+  }
+};
+
+int health(const std::string& ep) {
+  auto colon = ep.rfind(':');
+  httplib::Client cli{ep.substr(0, colon), std::stoi(ep.substr(colon + 1))};
+  auto r = cli.Get("/master/health");
+  return r ? r->status : -1;
+}
+
+} // namespace
+
+TEST_SUITE("process") {
+
+TEST_CASE("a full disk fails registry writes with a reason, health says so, freed it works again") {
+  temp_dir dir;
+  small_disk disk{dir.path + "/disk"};
+  if (!disk.ok) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir",
+           disk.path + "/m", "--http-port", "0"}};
+  REQUIRE(m.wait_for("master_listening"));
+  auto http = logged_endpoint(m, "http_listening");
+  CHECK(health(http) == 200);
+  // Fill the disk, then write until a write needs space that is not there.
+  (void) std::system(("head -c 64M /dev/zero > '" + disk.path + "/filler' 2>/dev/null").c_str());
+  bool failed = false;
+  for (int i = 0; i < 200 && !failed; ++i) {
+    child w{{bin("caldera"), "weights", "set", "--master", ep, "r" + std::to_string(i) + "=2"}};
+    auto rc = w.wait_exit(30s);
+    if (rc != 0) {
+      CHECK(rc == 1);
+      CHECK_MESSAGE(w.output().find("registry write failed") != std::string::npos, w.output());
+      failed = true;
+    }
+  }
+  REQUIRE(failed);
+  CHECK(health(http) == 503);
+  CHECK(m.output().find("registry_write_failed") != std::string::npos);
+  std::filesystem::remove(disk.path + "/filler");
+  child again{{bin("caldera"), "weights", "set", "--master", ep, "after=3"}};
+  CHECK_MESSAGE(again.wait_exit(30s) == 0, again.output() << m.output());
+  CHECK(health(http) == 200);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
+}
