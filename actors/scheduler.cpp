@@ -311,6 +311,11 @@ void scheduler::send_framework_message(const std::string& agent_id,
 void scheduler::stop() {
   if (master_ && registered_)
     send(master_, make<schema::Teardown>([&](auto b) { b.setFrameworkId(framework_id_); }));
+  // Nothing more goes to the master (the acknowledgement of the update
+  // being handled, when stop() is called from status_update, among them):
+  // it would refuse calls of a framework it tore down.
+  registered_ = false;
+  master_ = nullptr;
   quit();
 }
 

@@ -282,6 +282,25 @@ void remember_ended(master_actor* self, const std::string& aid,
 
 } // namespace
 
+namespace {
+
+// Tasks marked unreachable with their agent that it no longer reports when it
+// comes back (it was restarted and cleaned up, or they ended unseen) are
+// gone: partition-aware frameworks learn TASK_GONE (others were told
+// TASK_LOST already); reconciliation answers the same afterwards.
+void unreachable_tasks_gone(master_actor* self, const std::string& aid,
+                            const std::set<key_t>& reported) {
+  auto& d = self->state;
+  for (auto& [fid, done] : d.st.completed_tasks)
+    for (auto& t : done)
+      if (t.agent_id == aid && t.state == schema::TaskState::UNREACHABLE
+          && reported.count({fid, t.id}) == 0)
+        record_status(self, t, schema::TaskState::GONE, "REASON_AGENT_RESTARTED",
+                      "the agent came back without this task", true);
+}
+
+} // namespace
+
 void reconcile_agent(master_actor* self, const std::string& aid,
                      const register_agent_msg& m) {
   guarded("RegisterAgent.tasks", [&] {
@@ -388,6 +407,7 @@ void reconcile_agent(master_actor* self, const std::string& aid,
         f->second.used -= t.res;
       d.st.complete_task(k);
     }
+    unreachable_tasks_gone(self, aid, reported);
   });
 }
 

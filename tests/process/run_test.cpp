@@ -267,8 +267,8 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
   child kill{{bin("caldera"), "kill-actor", "--node", agent_ep, "agent"}};
   CHECK(kill.wait_exit(30s) == 0);
   // The agent process ends, saying why; its executor keeps the task running.
+  CHECK_MESSAGE(c.agents[0]->wait_for("agent_actor_died", 30s), c.agents[0]->output());
   CHECK(c.agents[0]->wait_exit(30s) == 3);
-  CHECK(c.agents[0]->output().find("agent_actor_died") != std::string::npos);
   // A new agent on the same work dir and port recovers it.
   c.agents[0] = c.start_agent(0);
   REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_reregistered", 30s), c.agents[0]->output());
@@ -333,7 +333,8 @@ TEST_CASE("kill -9 of the master: restarted on its work dir, it knows the runnin
     bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
     std::to_string(c.master_port), "--work-dir", c.dir.path + "/master"});
   REQUIRE_MESSAGE(c.master->wait_for("master_listening"), c.master->output());
-  CHECK(c.master->output().find("recovered_agents=1") != std::string::npos);
+  // Logged by the master actor, which may start after the listening line.
+  CHECK_MESSAGE(c.master->wait_for("recovered_agents=1", 30s), c.master->output());
   REQUIRE_MESSAGE(c.master->wait_for("task_recovered", 30s), c.master->output());
   REQUIRE_MESSAGE(c.master->wait_for("framework_reregistered", 30s), c.master->output());
   child state{{bin("caldera"), "state", "--master", c.master_ep, "--json"}};
