@@ -4,6 +4,7 @@
 #include <atomic>
 #include <climits>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <cstdio>
 #include <filesystem>
@@ -264,8 +265,15 @@ int main(int argc, char** argv) {
   // (`caldera kill-actor`) or crashed (exit 3, as the master: a supervisor
   // restarts it, and the executors wait for it).
   auto signaled = std::make_shared<std::atomic<bool>>(false);
-  auto ended = std::make_shared<caf::error>();
-  agent->attach_functor([ended](const caf::error& reason) { *ended = reason; });
+  struct end_reason {
+    std::mutex mtx;
+    caf::error err;
+  };
+  auto ended = std::make_shared<end_reason>();
+  agent->attach_functor([ended](const caf::error& reason) {
+    std::lock_guard<std::mutex> g{ended->mtx};
+    ended->err = reason;
+  });
   std::thread([agent, signaled] {
     int sig = wait_for_termination();
     log::info("agent_stopping", {{"signal", sig}});
@@ -275,8 +283,15 @@ int main(int argc, char** argv) {
   sys.await_all_actors_done();
   if (*signaled)
     return 0;
-  bool refused = ended->category() == caf::atom("caldera");
+  caf::error why;
+  {
+    std::lock_guard<std::mutex> g{ended->mtx};
+    why = ended->err;
+  }
+  // Empty when the actor's end was not seen (it may run after this returns).
+  bool refused = why && why.category() == caf::atom("caldera");
   log::error(refused ? "agent_stopped" : "agent_actor_died",
-             {{"reason", describe(*ended)}, {"action", "exiting"}});
+             {{"reason", why ? describe(why) : std::string{"killed or crashed"}},
+              {"action", "exiting"}});
   return refused ? 1 : 3;
 }

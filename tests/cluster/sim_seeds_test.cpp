@@ -50,6 +50,10 @@ TEST_CASE("sim seed 136: unreachable is written before frameworks hear TASK_LOST
   check_passes(136);
 }
 
+TEST_CASE("sim seed 177: unreachable tasks an agent comes back without are TASK_GONE") {
+  check_passes(177);
+}
+
 TEST_CASE("sim seed 42 replays bit for bit") {
   auto a = run_seed(42, 100, 8);
   auto b = run_seed(42, 100, 8);
