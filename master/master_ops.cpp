@@ -59,6 +59,7 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
   });
   log::debug("task_launching", {{"framework_id", fid}, {"task_id", te.id},
                                 {"agent_id", agent_id}});
+  d.answered_lost.erase(key_t{fid, te.id}); // a new launch under an id told lost
   d.st.tasks.emplace(key_t{fid, te.id}, std::move(te));
   self->send(agent.handle, run);
 }
@@ -342,7 +343,8 @@ void handle_status(master_actor* self, const status_update_msg& m) {
     }
   } else if (auto* done = d.st.find_task(st.framework_id, st.task_id);
              (done != nullptr && is_terminal(done->state) && done->state != st.state)
-             || reported_lost(d, st)) {
+             || reported_lost(d, st)
+             || (d.answered_lost.count(key) > 0 && st.state != schema::TaskState::LOST)) {
     // The framework was already told another final state (TASK_LOST for an
     // agent that was unreachable): never a second one. Acknowledged here.
     log::info("status_update_superseded",

@@ -294,7 +294,8 @@ void unreachable_tasks_gone(master_actor* self, const std::string& aid,
   for (auto& [fid, done] : d.st.completed_tasks)
     for (auto& t : done)
       if (t.agent_id == aid && t.state == schema::TaskState::UNREACHABLE
-          && reported.count({fid, t.id}) == 0)
+          && reported.count({fid, t.id}) == 0
+          && d.st.find_task(fid, t.id) == &t) // not known again since
         record_status(self, t, schema::TaskState::GONE, "REASON_AGENT_RESTARTED",
                       "the agent came back without this task", true);
 }
@@ -337,6 +338,7 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       bool known = d.st.tasks.count(key) > 0;
       if (is_terminal(t.getState()) && !known && agent.lost_tasks.count(key) == 0) {
         remember_ended(self, aid, t);
+        reported.insert(key); // reported, as ended: its update is on its way
         continue;
       }
       auto res = resources::from_capnp(t.getResources());
