@@ -248,19 +248,13 @@ void tell_torn_down(master_actor* self, const std::string& aid, const std::strin
   self->send(a.handle, make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); }));
 }
 
-// A task that ended while the master was away (its update still on its way
-// from the agent): kept among the completed tasks, so that operators and
-// reconciliation know it.
-void remember_ended(master_actor* self, const std::string& aid,
-                    schema::AgentTask::Reader t) {
-  auto& d = self->state;
-  key_t key{t.getFrameworkId(), t.getTaskId()};
-  if (d.st.find_task(key.first, key.second) != nullptr)
-    return;
+// The master's entry of a task an agent reports, with one status saying so.
+task_entry reported_task(master_actor* self, const std::string& aid,
+                         schema::AgentTask::Reader t, std::string message) {
   task_entry te;
-  te.id = key.second;
+  te.id = t.getTaskId();
   te.name = t.getName();
-  te.framework_id = key.first;
+  te.framework_id = t.getFrameworkId();
   te.role = t.getRole().size() == 0 ? "*" : std::string{t.getRole()};
   te.agent_id = aid;
   te.executor_id = t.getExecutorId();
@@ -272,10 +266,24 @@ void remember_ended(master_actor* self, const std::string& aid,
   st.state = te.state;
   st.agent_id = aid;
   st.source = schema::StatusSource::AGENT;
-  st.message = "ended while the master was away; known from the agent's re-registration";
+  st.message = std::move(message);
   st.timestamp = wall_now(self);
   te.statuses.push_back(st);
-  d.st.tasks.emplace(key, std::move(te));
+  return te;
+}
+
+// A task that ended while the master was away (its update still on its way
+// from the agent): kept among the completed tasks, so that operators and
+// reconciliation know it.
+void remember_ended(master_actor* self, const std::string& aid,
+                    schema::AgentTask::Reader t) {
+  auto& d = self->state;
+  key_t key{t.getFrameworkId(), t.getTaskId()};
+  if (d.st.find_task(key.first, key.second) != nullptr)
+    return;
+  d.st.tasks.emplace(key, reported_task(self, aid, t,
+                                        "ended while the master was away; known from the "
+                                        "agent's re-registration"));
   d.st.complete_task(key);
   ++d.changes;
 }
@@ -368,23 +376,8 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       agent.used += *res; // the agent entry is new: it holds what is reported
       if (d.st.tasks.count(key) > 0)
         continue;
-      task_entry te;
-      te.id = key.second;
-      te.name = t.getName();
-      te.framework_id = key.first;
-      te.role = role.empty() ? "*" : role;
-      te.agent_id = aid;
-      te.executor_id = t.getExecutorId();
-      te.res = *res;
-      te.state = t.getState();
-      status_info st;
-      st.task_id = te.id;
-      st.state = te.state;
-      st.agent_id = aid;
-      st.source = schema::StatusSource::AGENT;
-      st.message = "known again from the agent's re-registration";
-      st.timestamp = wall_now(self);
-      te.statuses.push_back(st);
+      auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
+      auto st = te.statuses.back();
       if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
         f->second.used += te.res;
       log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
