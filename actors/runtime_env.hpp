@@ -49,6 +49,16 @@ public:
   /// The links between nodes that cross-node messages pass (null: the real
   /// network, which CAF's middleman carries).
   virtual link_table* links() { return nullptr; }
+
+  /// FoundationDB's BUGGIFY: whether the rare path named `point` (a retry
+  /// taken early, an offer rescinded, a timeout cut short) is taken this
+  /// time. Real: never. Simulated: the seed turns a few points on for a run,
+  /// and each point on then fires on a share of its calls. Points are named
+  /// "<component>/<what>" and listed in docs/simulation.md.
+  virtual bool buggify(std::string_view point) {
+    (void)point;
+    return false;
+  }
 };
 
 /// The machine's clocks and threads. `seed` 0: ids are random; otherwise

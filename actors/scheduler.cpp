@@ -134,7 +134,10 @@ void scheduler::schedule_retry() {
   if (retry_pending_)
     return;
   retry_pending_ = true;
-  delayed_send(this, opts_.reconnect_interval, retry_atom::value);
+  auto wait = opts_.runtime->buggify("scheduler/retry-early")
+                ? caf::timespan{std::chrono::milliseconds(10)}
+                : opts_.reconnect_interval;
+  delayed_send(this, wait, retry_atom::value);
 }
 
 void scheduler::on_master_down() {

@@ -26,9 +26,12 @@ void send_head(agent_actor* self, const key_t& key) {
   if (d.dirty.count(key) > 0)
     return; // not in the checkpoint yet: sent once it is (flush_checkpoint)
   auto& [uuid, m] = i->second.q.front();
+  i->second.sent.insert(uuid);
   to_master(self, m);
-  self->delayed_send(self, i->second.backoff, retry_atom::value, key.first,
-                     key.second, uuid);
+  auto wait = d.opts.runtime->buggify("agent/update-retry-early")
+                ? caf::timespan{std::chrono::milliseconds(10)}
+                : i->second.backoff;
+  self->delayed_send(self, wait, retry_atom::value, key.first, key.second, uuid);
 }
 
 void enqueue_update(agent_actor* self, const status_info& st) {
@@ -77,7 +80,10 @@ void schedule_reconnect(agent_actor* self) {
   if (d.reconnect_pending)
     return;
   d.reconnect_pending = true;
-  self->delayed_send(self, d.reconnect_backoff, retry_atom::value);
+  auto wait = d.opts.runtime->buggify("agent/reconnect-early")
+                ? caf::timespan{std::chrono::milliseconds(10)}
+                : d.reconnect_backoff;
+  self->delayed_send(self, wait, retry_atom::value);
 }
 
 void do_register(agent_actor* self) {
@@ -615,6 +621,9 @@ void handle_acknowledge(agent_actor* self, const acknowledge_msg& m) {
     if (i == d.updates.end() || i->second.q.empty()
         || i->second.q.front().first != std::string{v->getUuid().cStr()})
       return; // stale or duplicate
+    if (i->second.sent.erase(i->second.q.front().first) == 0)
+      log::error("status_update_acknowledged_unsent",
+                 {{"task_id", key.second}, {"uuid", i->second.q.front().first}});
     i->second.q.pop_front();
     i->second.backoff = std::chrono::seconds(10);
     if (!i->second.q.empty()) {

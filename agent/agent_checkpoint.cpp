@@ -149,9 +149,11 @@ void recover(agent_actor* self) {
                                 lv->getTask().getName(), lv->getRole(), launch};
       }
       auto& uq = d.updates[key];
-      for (auto p : v->getPending())
+      for (auto p : v->getPending()) {
         uq.q.emplace_back(p.getUuid(), make<schema::StatusUpdate>(
                                          [&](auto b) { b.setStatus(p.getStatus()); }));
+        uq.sent.insert(p.getUuid()); // perhaps sent before the restart
+      }
       if (uq.q.empty())
         d.updates.erase(key);
     });

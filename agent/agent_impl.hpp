@@ -63,6 +63,9 @@ struct task_rec {
 struct update_queue {
   std::deque<std::pair<std::string, status_update_msg>> q; // uuid, update
   caf::timespan backoff = std::chrono::seconds(10);
+  // Uuids sent to a master (in this life or, for recovered ones, maybe in
+  // the last): an acknowledgement of any other is a bug somewhere.
+  std::set<std::string> sent;
 };
 
 struct agent_data {

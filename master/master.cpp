@@ -115,6 +115,8 @@ void allocate(master_actor* self) {
     f->second.offered += o.res;
     if (d.opts.offer_timeout.count() > 0)
       self->delayed_send(self, d.opts.offer_timeout, expire_atom::value, o.id);
+    else if (d.opts.runtime->buggify("master/offer-rescinded"))
+      self->delayed_send(self, std::chrono::milliseconds(50), expire_atom::value, o.id);
     d.st.offers.emplace(o.id, o);
     by_fw[o.framework_id].push_back(std::move(o));
   }
@@ -233,9 +235,12 @@ void recover_agents(master_actor* self) {
       for (auto lt : v->getLostTasks())
         a.lost_tasks.emplace(lt.getFrameworkId(), lt.getTaskId());
       d.st.agents[id] = std::move(a);
-      if (v->getUnreachableAt() <= 0)
-        self->delayed_send(self, d.opts.agent_reregister_timeout, reregister_atom::value,
-                           id);
+      if (v->getUnreachableAt() > 0)
+        return;
+      auto wait = d.opts.runtime->buggify("master/reregister-timeout-short")
+                    ? caf::timespan{std::chrono::seconds(2)}
+                    : d.opts.agent_reregister_timeout;
+      self->delayed_send(self, wait, reregister_atom::value, id);
     });
   }
 }
@@ -302,7 +307,8 @@ void health_check_round(master_actor* self) {
       self->send(a.handle, ping_atom::value); // unreachable: still listen
       continue;
     }
-    if (a.ping_outstanding && ++a.missed_pings >= d.opts.max_agent_ping_timeouts)
+    if (a.ping_outstanding && (++a.missed_pings >= d.opts.max_agent_ping_timeouts ||
+                               d.opts.runtime->buggify("master/ping-missed-early")))
       unreachable.push_back(id);
     a.ping_outstanding = true;
     self->send(a.handle, ping_atom::value);
@@ -423,6 +429,7 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
                                          ? "unreachable" : "disconnected"}});
   }
   d.admitted_agents.insert(a.id);
+  a.registration = ++d.registrations;
   d.alloc.add_agent(a.id, a.total);
   d.watched[a.handle.address()] = {'a', a.id};
   self->monitor(a.handle);

@@ -148,15 +148,18 @@ std::set<key_t> tasks_reported_lost(master_actor* self, const std::string& aid) 
 
 // The registry says the agent is unreachable: offers rescinded, its tasks
 // TASK_UNREACHABLE / TASK_LOST, frameworks told.
-void mark_unreachable(master_actor* self, const std::string& aid) {
+// The registry says agent `aid` is unreachable: so it is, unless it registered
+// again meanwhile (that registration was written after, and says reachable).
+// A pong that came meanwhile does not undo it: a restarted master would read
+// it unreachable, so this one treats it so until it re-registers.
+void mark_unreachable(master_actor* self, const std::string& aid, uint64_t registration) {
   auto& d = self->state;
   auto a = d.st.agents.find(aid);
   if (a == d.st.agents.end())
     return;
   a->second.marking_unreachable = false;
-  if (a->second.unreachable || (a->second.handle && !a->second.disconnected
-                                && a->second.missed_pings == 0))
-    return; // it answered meanwhile (its registration was written after this)
+  if (a->second.unreachable || a->second.registration != registration)
+    return;
   deactivate_agent(self, a->second);
   a->second.unreachable = true;
   a->second.disconnected = false;
@@ -198,8 +201,9 @@ void agent_unreachable(master_actor* self, const std::string& aid) {
   rec.lost_tasks.insert(lost.begin(), lost.end());
   registry_store::batch batch;
   batch.put_agent(aid, agent_record(rec, wall_now(self)));
+  auto registration = a->second.registration;
   self->request(d.registrar, caf::infinite, std::move(batch))
-    .then([=](bool) { mark_unreachable(self, aid); },
+    .then([=](bool) { mark_unreachable(self, aid, registration); },
           [=](caf::error& err) {
             log::error("registry_write_failed", {{"agent_id", aid}, {"reason", describe(err)}});
             if (auto i = self->state.st.agents.find(aid); i != self->state.st.agents.end())

@@ -33,6 +33,7 @@ struct agent_entry {
   bool disconnected = false; // its connection closed; tasks kept until unreachable
   bool recovered = false; // from the registry, not re-registered since a master restart
   bool marking_unreachable = false; // the registry write that says so is on its way
+  uint64_t registration = 0;         // which registration of the master admitted it
   /// (framework, task) on this agent whose frameworks were told TASK_LOST.
   std::set<std::pair<std::string, std::string>> lost_tasks;
   bool ping_outstanding = false;

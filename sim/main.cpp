@@ -34,7 +34,7 @@ int usage(const char* why) {
                "caldera-sim: %s\n"
                "usage: caldera-sim --seed N [--trace] [--check-determinism] [--steps N]\n"
                "                   [--agents-max N] [--fault-rate P] [--faults K,K...]\n"
-               "                   [--log-level L]\n"
+               "                   [--log-level L] [--no-buggify]\n"
                "       caldera-sim --seeds A-B [--jobs J] [--steps N] [--agents-max N]\n",
                why);
   return 2;
@@ -102,6 +102,8 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
         c.run.faults.insert(kind);
         at = comma + 1;
       }
+    } else if (a == "--no-buggify") {
+      c.run.buggify = false;
     } else if (a == "--log-level") {
       auto v = value();
       if (!v)
@@ -129,7 +131,30 @@ void print_summary(const run_result& r) {
   std::printf("faults");
   for (auto& [k, n] : r.faults)
     std::printf(" %s=%zu", k.c_str(), n);
-  std::printf("\nhash=%016llx\n", static_cast<unsigned long long>(r.hash));
+  std::printf("\nbuggify");
+  for (auto& p : r.buggified)
+    std::printf(" %s", p.c_str());
+  std::printf("%s\nhash=%016llx\n", r.buggified.empty() ? " off" : "",
+              static_cast<unsigned long long>(r.hash));
+}
+
+// The command that runs `seed` again with every option that shapes a run.
+std::string replay_command(uint64_t seed, const run_options& o) {
+  std::string cmd = "caldera-sim --seed " + std::to_string(seed) + " --steps "
+                    + std::to_string(o.steps) + " --agents-max " + std::to_string(o.agents_max);
+  if (o.fault_rate != run_options{}.fault_rate) {
+    char rate[32];
+    std::snprintf(rate, sizeof(rate), "%g", o.fault_rate);
+    cmd += std::string{" --fault-rate "} + rate;
+  }
+  std::string kinds;
+  for (auto& k : o.faults)
+    kinds += (kinds.empty() ? "" : ",") + k;
+  if (!kinds.empty())
+    cmd += " --faults " + kinds;
+  if (!o.buggify)
+    cmd += " --no-buggify";
+  return cmd + " --trace";
 }
 
 void print_failure(const run_result& r, const run_options& o) {
@@ -137,8 +162,7 @@ void print_failure(const run_result& r, const run_options& o) {
               r.violation.c_str());
   for (auto& l : r.tail)
     std::printf("  %s\n", l.c_str());
-  std::printf("replay: caldera-sim --seed %llu --steps %zu --agents-max %zu --trace\n",
-              static_cast<unsigned long long>(r.seed), o.steps, o.agents_max);
+  std::printf("replay: %s\n", replay_command(r.seed, o).c_str());
 }
 
 int run_one(cli& c) {
@@ -264,9 +288,7 @@ int sweep(cli& c) {
               static_cast<unsigned long long>(total - failed.size()), failed.size(), secs,
               static_cast<double>(total) / secs);
   for (auto& [seed, why] : failed)
-    std::printf("failing seed %llu: %s\n  replay: caldera-sim --seed %llu --steps %zu "
-                "--agents-max %zu --trace\n",
-                static_cast<unsigned long long>(seed), why.c_str(),
-                static_cast<unsigned long long>(seed), c.run.steps, c.run.agents_max);
+    std::printf("failing seed %llu: %s\n  replay: %s\n", static_cast<unsigned long long>(seed),
+                why.c_str(), replay_command(seed, c.run).c_str());
   return failed.empty() ? 0 : 1;
 }

@@ -6,7 +6,31 @@
 namespace caldera::sim {
 
 sim_env::sim_env(caf::actor_system& sys, uint64_t seed)
-  : sys_(sys), seed_(seed), t0_(sys.clock().now()), links_(derive_seed(seed, "links")) {
+  : sys_(sys),
+    seed_(seed),
+    t0_(sys.clock().now()),
+    links_(derive_seed(seed, "links")),
+    fire_(derive_seed(seed, "buggify")) {
+}
+
+void sim_env::enable_buggify(std::function<void(const std::string&)> on_first) {
+  buggify_ = true;
+  on_point_ = std::move(on_first);
+}
+
+// A point is on for the whole run with odds 1 in 4 (decided by the seed and
+// its name, so adding a point elsewhere changes no other point), and an on
+// point fires on 1 call in 4, as FoundationDB's defaults do.
+bool sim_env::buggify(std::string_view point) {
+  if (!buggify_)
+    return false;
+  auto [it, fresh] = points_.try_emplace(std::string{point}, false);
+  if (fresh) {
+    it->second = derive_seed(seed_, "buggify/" + it->first) % 4 == 0;
+    if (it->second && on_point_)
+      on_point_(it->first);
+  }
+  return it->second && fire_() % 4 == 0;
 }
 
 double sim_env::elapsed() const {

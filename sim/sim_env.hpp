@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <random>
 #include <string>
 
 #include <caf/fwd.hpp>
@@ -26,6 +28,13 @@ public:
   uint64_t seed_for(std::string_view purpose) override;
   void run_blocking(std::function<void()> work) override;
   link_table* links() override { return &links_; }
+  bool buggify(std::string_view point) override;
+
+  /// Turns BUGGIFY on for this run; `on_first` hears each point the first
+  /// time it is asked for and found on (for the trace).
+  void enable_buggify(std::function<void(const std::string&)> on_first);
+  /// The points asked for so far, and whether each is on.
+  const std::map<std::string, bool>& buggify_points() const { return points_; }
 
   /// Moves the wall clock by `seconds` (forward or back); monotonic time
   /// and timers are not affected, as on a machine whose clock is set.
@@ -41,6 +50,10 @@ private:
   double jump_ = 0;
   std::map<std::string, uint64_t> drawn_;
   link_table links_;
+  bool buggify_ = false;
+  std::map<std::string, bool> points_;
+  std::mt19937_64 fire_;
+  std::function<void(const std::string&)> on_point_;
 };
 
 /// The wall time a simulated run starts at (2027-01-15T08:00:00Z).

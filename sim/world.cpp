@@ -23,6 +23,7 @@
 #include "sim/sim_env.hpp"
 #include "sim/workload.hpp"
 #include "storage/kv.hpp"
+#include "storage/registry_store.hpp"
 
 namespace caldera::sim {
 
@@ -108,11 +109,18 @@ struct world {
   void liveness();
   bool converged();
   void final_checks();
+  void check_registry(const state_msg& st);
 };
 
+// Daemon log lines reach the trace (unhashed); the few events that only a
+// bug can cause break the run.
 void log_sink(std::string_view l) {
-  if (current != nullptr)
-    current->line("log " + std::string{l}, false);
+  if (current == nullptr)
+    return;
+  current->line("log " + std::string{l}, false);
+  if (l.find("status_update_acknowledged_unsent") != std::string_view::npos)
+    current->violation("a status update was acknowledged before it was sent: "
+                       + std::string{l});
 }
 
 double log_clock() {
@@ -133,6 +141,13 @@ world::world(run_options o) : opts(std::move(o)), rng(derive_seed(opts.seed, "wo
   sys = std::make_unique<caf::actor_system>(cfg);
   sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
   env = std::make_shared<sim_env>(*sys, opts.seed);
+  // Half the runs have BUGGIFY on (the other half keeps the common paths
+  // common); decided apart from the world's draws.
+  if (opts.buggify && derive_seed(opts.seed, "buggify-run") % 2 == 0)
+    env->enable_buggify([this](const std::string& point) {
+      line("buggify " + point);
+      res.buggified.push_back(point);
+    });
   env->table().observe([this](const char* what, const std::string& from,
                               const std::string& to, const std::string& types) {
     line(std::string{what} + " " + from + "->" + to + " " + types);
@@ -686,6 +701,8 @@ void world::final_checks() {
                   + " still charges resources after every framework ended");
     }
   }
+  if (auto st = state())
+    check_registry(*st);
   if (auto p = apps->problem(); !p.empty())
     violation(p);
   for (auto& h : live_executors()) {
@@ -693,6 +710,34 @@ void world::final_checks() {
     violation("executor " + (n != nullptr ? *n : std::string{"?"})
               + " still runs after its framework ended");
   }
+}
+
+// The registry on the master's disk admits the agents the master knows, and
+// marks unreachable exactly those it shows unreachable.
+void world::check_registry(const state_msg& st) {
+  auto store = registry_store::open((dir / "master").string(), disk->opener());
+  auto snap = store ? (*store)->load() : caf::expected<registry_snapshot>{store.error()};
+  if (!snap) {
+    violation("registry does not load after the run: " + caf::to_string(snap.error()));
+    return;
+  }
+  std::map<std::string, bool> in_registry; // agent id -> unreachable
+  for (auto& rec : snap->agents)
+    in_registry[rec.read()->getAgentId()] = rec.read()->getUnreachableAt() > 0;
+  std::map<std::string, bool> in_master;
+  for (auto a : st.read()->getAgents())
+    in_master[a.getId()] = a.getUnreachable();
+  for (auto& [id, unreachable] : in_master) {
+    auto r = in_registry.find(id);
+    if (r == in_registry.end())
+      violation("agent " + id + " is known to the master but not admitted in its registry");
+    else if (r->second != unreachable)
+      violation("agent " + id + " is " + (unreachable ? "unreachable" : "reachable")
+                + " in the master but not in its registry");
+  }
+  for (auto& [id, unreachable] : in_registry)
+    if (in_master.count(id) == 0)
+      violation("agent " + id + " is admitted in the registry but unknown to the master");
 }
 
 // Every fault heals; the cluster must converge within an hour of virtual time.

@@ -34,6 +34,9 @@ struct run_options {
   /// kill-scheduler (empty: all).
   std::set<std::string> faults;
   bool allows(const std::string& kind) const { return faults.empty() || faults.count(kind) > 0; }
+  /// BUGGIFY: the seed may turn rare code paths on (runtime_env::buggify);
+  /// false keeps every point off.
+  bool buggify = true;
   /// Print every trace line to stdout.
   bool trace = false;
   /// Daemon log lines at or above this level go into the trace ("" : none).
@@ -49,6 +52,7 @@ struct run_result {
   size_t agents = 0, frameworks = 0, tasks = 0, attempts = 0, finished = 0;
   uint64_t delivered = 0, dropped = 0, duplicated = 0, delayed = 0;
   std::map<std::string, size_t> faults; // kind -> how many
+  std::vector<std::string> buggified;   // BUGGIFY points the seed turned on
   /// Empty: the run passed. Otherwise what broke, at which step.
   std::string violation;
   size_t violation_step = 0;

@@ -14,6 +14,8 @@ namespace caldera::hadoop {
 
 namespace {
 
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+
 // The value after "name=" in a status message, up to the next space.
 std::string field(const std::string& message, const std::string& name) {
   auto at = message.find(name + "=");
@@ -80,7 +82,42 @@ void hadoop_scheduler::registered(const std::string& fid, const std::string&) {
   report_->reduces = reduces_.size();
   log::info("job_started", {{"framework_id", fid}, {"maps", maps_.size()},
                             {"reduces", reduces_.size()}});
+  if (!reconcile_timer_) // registered again (a new master): one timer is enough
+    delayed_send(this, ho_.reconcile_interval, reconcile_atom::value);
+  reconcile_timer_ = true;
   progress();
+}
+
+void hadoop_scheduler::reregistered(const std::string&) {
+  reconcile_running(); // what became of them while the master was away
+}
+
+// Asks the master about every attempt thought running. One it does not know
+// (its RunTask was lost, then the master restarted and forgot it) comes back
+// TASK_LOST and runs again; without asking, the job would wait for it forever.
+void hadoop_scheduler::reconcile_running() {
+  if (over_ || !connected())
+    return;
+  std::vector<std::pair<std::string, std::string>> ids;
+  for (auto& m : maps_)
+    if (m.st == phase::running)
+      ids.emplace_back(m.task_id, m.agent_id);
+  for (auto& r : reduces_)
+    if (r.st == phase::running)
+      ids.emplace_back(r.task_id, r.agent_id);
+  if (!ids.empty())
+    reconcile(ids);
+}
+
+// Reconciles again every `reconcile_interval`: a master that has not heard
+// from a task's agent since it restarted defers its answer.
+caf::message_handler hadoop_scheduler::extra_handlers() {
+  return {[this](reconcile_atom) {
+    if (over_)
+      return;
+    reconcile_running();
+    delayed_send(this, ho_.reconcile_interval, reconcile_atom::value);
+  }};
 }
 
 bool hadoop_scheduler::all_maps_done() const {

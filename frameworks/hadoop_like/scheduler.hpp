@@ -15,6 +15,10 @@
 // - Faults: a failed attempt is retried elsewhere (up to `max_attempts`);
 //   the outputs of maps whose executor or agent is lost, or that a reducer
 //   could not fetch, are recomputed. The result stays exact.
+// - Reconciliation: the attempts it thinks running are reconciled after each
+//   re-registration and every `reconcile_interval`; one the master no longer
+//   knows (its launch was lost, then the master restarted) comes back
+//   TASK_LOST and runs again.
 #pragma once
 
 #include <chrono>
@@ -40,6 +44,7 @@ struct hadoop_options {
   std::string placement; // file; empty: none
   caf::timespan locality_wait = std::chrono::seconds(3);
   int max_attempts = 4;
+  caf::timespan reconcile_interval = std::chrono::seconds(30);
   std::string task_resources = "cpus:0.5;mem:64";
   /// Shell command that starts an executor process (empty in-process).
   std::string executor_command;
@@ -71,12 +76,14 @@ public:
 
 protected:
   void registered(const std::string& framework_id, const std::string& master_id) override;
+  void reregistered(const std::string& master_id) override;
   void resource_offers(const std::vector<offer>& offers) override;
   void status_update(const status_info& status) override;
   void agent_lost(const std::string& agent_id) override;
   void executor_lost(const std::string& executor_id, const std::string& agent_id,
                      int status) override;
   void error(const std::string& message) override;
+  caf::message_handler extra_handlers() override;
 
 private:
   enum class phase { pending, running, done };
@@ -107,6 +114,8 @@ private:
   bool all_maps_done() const;
   void make_pending(map_task& m);
   void lose_outputs_on(const std::string& agent_id, const std::string& why);
+  bool reconcile_timer_ = false;
+  void reconcile_running();
   void fail_job(const std::string& why);
   void finish_job();
   void progress();

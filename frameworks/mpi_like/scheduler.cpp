@@ -15,6 +15,7 @@ namespace {
 
 using gang_timeout_atom = caf::atom_constant<caf::atom("gangtime")>;
 using backoff_atom = caf::atom_constant<caf::atom("backoff")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 
 double seconds(caf::timespan t) {
   return std::chrono::duration<double>(t).count();
@@ -124,6 +125,30 @@ void mpi_scheduler::try_launch() {
   }
 }
 
+void mpi_scheduler::registered(const std::string&, const std::string&) {
+  if (!reconcile_timer_) // registered again (a new master): one timer is enough
+    delayed_send(this, mo_.reconcile_interval, reconcile_atom::value);
+  reconcile_timer_ = true;
+}
+
+void mpi_scheduler::reregistered(const std::string&) {
+  reconcile_ranks(); // what became of them while the master was away
+}
+
+// Asks the master about the running gang's ranks that have not ended. One it
+// does not know comes back TASK_LOST and the gang is relaunched; without
+// asking, the gang would wait for it forever.
+void mpi_scheduler::reconcile_ranks() {
+  if (ph_ != phase::running || !connected())
+    return;
+  std::vector<std::pair<std::string, std::string>> ids;
+  for (auto& rs : ranks_)
+    if (!is_terminal(rs.state))
+      ids.emplace_back(rs.task_id, rs.agent_id);
+  if (!ids.empty())
+    reconcile(ids);
+}
+
 void mpi_scheduler::offer_rescinded(const std::string& offer_id) {
   held_.erase(offer_id);
 }
@@ -149,6 +174,12 @@ caf::message_handler mpi_scheduler::extra_handlers() {
       gathering_timer_ = false;
       ph_ = phase::backing_off;
       delayed_send(this, mo_.backoff, backoff_atom::value, ++epoch_);
+    },
+    [this](reconcile_atom) {
+      if (ph_ == phase::over)
+        return;
+      reconcile_ranks();
+      delayed_send(this, mo_.reconcile_interval, reconcile_atom::value);
     },
     [this](backoff_atom, uint64_t epoch) {
       if (epoch != epoch_ || ph_ != phase::backing_off)

@@ -11,6 +11,10 @@
 // - If any rank fails or is lost, the whole gang is killed and relaunched
 //   (up to `max_attempts`).
 // - Done when every rank finished; rank 0's result (pi) is checked.
+// - Reconciliation: the running gang's ranks are reconciled after each
+//   registration and every `reconcile_interval`; a rank the master no longer
+//   knows (its launch was lost, then the master restarted) comes back
+//   TASK_LOST, and the gang is relaunched.
 #pragma once
 
 #include <chrono>
@@ -29,6 +33,7 @@ struct mpi_options {
   caf::timespan gang_timeout = std::chrono::seconds(10);
   caf::timespan backoff = std::chrono::seconds(3);
   int max_attempts = 3;
+  caf::timespan reconcile_interval = std::chrono::seconds(30);
   uint32_t vector_length = 1024;
   uint32_t samples_per_block = 64;
   std::string executor_command;
@@ -57,6 +62,8 @@ public:
                 std::shared_ptr<mpi_report> report);
 
 protected:
+  void registered(const std::string& framework_id, const std::string& master_id) override;
+  void reregistered(const std::string& master_id) override;
   void resource_offers(const std::vector<offer>& offers) override;
   void offer_rescinded(const std::string& offer_id) override;
   void status_update(const status_info& status) override;
@@ -78,6 +85,8 @@ private:
   void try_launch();
   void relaunch(const std::string& why);
   void finish(bool ok, const std::string& message);
+  bool reconcile_timer_ = false;
+  void reconcile_ranks();
 
   mpi_options mo_;
   std::shared_ptr<mpi_report> report_;
