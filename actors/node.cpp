@@ -14,15 +14,21 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/types.hpp"
+#include "actors/wire_guard.hpp"
 
 namespace caldera {
 
 node_config::node_config(std::string name) : component(std::move(name)) {
   register_types(*this);
-  load<caf::io::middleman>();
+  load<caf::io::middleman, guarded_multiplexer>();
   options()
     .add(log_level, "log-level", "log level: debug, info, warn, error")
-    .add(seed, "seed", "seed for ids and randomness (0: random)");
+    .add(seed, "seed", "seed for ids and randomness (0: random)")
+    .add(wire.max_message, "max-message-size",
+         "largest message (bytes) a peer may send on an actor link; a larger one closes "
+         "the link")
+    .add(wire.handshake_timeout, "handshake-timeout",
+         "close actor-port connections that have not completed their handshake by then");
 }
 
 caf::config_option_adder node_config::options() {
@@ -30,6 +36,15 @@ caf::config_option_adder node_config::options() {
 }
 
 std::optional<std::string> node_config::validate() {
+  return std::nullopt;
+}
+
+std::optional<std::string> node_config::validate_wire() const {
+  if (wire.max_message < (size_t{1} << 20) || wire.max_message > (size_t{1} << 31))
+    return "option 'max-message-size': " + std::to_string(wire.max_message)
+           + " is outside 1048576..2147483648 bytes";
+  if (wire.handshake_timeout.count() <= 0)
+    return std::string{"option 'handshake-timeout': must be positive"};
   return std::nullopt;
 }
 
@@ -186,6 +201,8 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
   log::set_level(lvl);
   log::set_component(component);
   apply_runtime_defaults(*this);
+  if (auto why = validate_wire())
+    return why;
   return validate();
 }
 
@@ -213,6 +230,7 @@ caf::expected<endpoint> parse_endpoint(std::string_view text) {
 
 caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                                 uint16_t port, const std::string& ip) {
+  start_wire_watchdog(sys);
   return sys.middleman().publish(whom, port, ip.empty() ? nullptr : ip.c_str(),
                                  true);
 }

@@ -23,6 +23,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 
+#include "actors/wire_limits.hpp"
+
 namespace caldera {
 
 class node_config : public caf::actor_system_config {
@@ -46,8 +48,11 @@ public:
   std::string config_file;
   std::string log_level = "info";
   uint64_t seed = 0;
+  /// What a peer may make this node spend (actors/wire_guard.hpp).
+  wire_limits wire;
 
 protected:
+  std::optional<std::string> validate_wire() const;
   caf::config_option_adder options();
 };
 

@@ -12,6 +12,7 @@
 
 #include "actors/ids.hpp"
 #include "actors/metrics.hpp"
+#include "agent/sandbox_files.hpp"
 #include "agent/usage.hpp"
 
 namespace caldera {
@@ -21,35 +22,62 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// The canonical form of `path` if it lies under `root` (both absolute);
-// empty otherwise (.., absolute paths elsewhere, symlinks out).
-std::string confined(const std::string& root, const std::string& path) {
-  std::error_code ec;
-  fs::path p = path;
-  if (p.is_relative())
-    p = fs::path{root} / p;
-  auto canon = fs::weakly_canonical(p, ec);
-  if (ec)
-    return {};
-  auto r = fs::weakly_canonical(root, ec).string();
-  auto c = canon.string();
-  if (c != r && c.rfind(r + "/", 0) != 0)
-    return {};
-  return c;
-}
-
-// The `path` parameter confined to the sandboxes; empty (and a 400 or 403
-// reply) when it is missing or points outside them.
-std::string sandbox_path(const std::string& root, const httplib::Request& req,
-                         httplib::Response& res) {
+// The `path` parameter as components below the sandboxes' root; false (and
+// a 400 or 403 reply) when it is missing or points outside them.
+bool sandbox_path(const std::string& root, const httplib::Request& req, httplib::Response& res,
+                  std::vector<std::string>& parts) {
   if (!req.has_param("path")) {
     reply_error(res, 400, "parameter 'path' is required");
-    return {};
+    return false;
   }
-  auto p = confined(root, req.get_param_value("path"));
-  if (p.empty())
-    reply_error(res, 403, "path is outside the sandboxes");
-  return p;
+  sandbox_refusal why;
+  parts = sandbox_components(root, req.get_param_value("path"), why);
+  if (why.status != 0)
+    reply_error(res, why.status, why.message);
+  return why.status == 0;
+}
+
+// Mesos' /files/browse: the entries of a sandbox directory (symlinks shown
+// as links, never followed).
+void browse_files(const std::string& root, const httplib::Request& req, httplib::Response& res) {
+  std::vector<std::string> parts;
+  if (!sandbox_path(root, req, res, parts))
+    return;
+  sandbox_refusal why;
+  auto entries = list_beneath(root, parts, why);
+  if (why.status != 0) {
+    reply_error(res, why.status, why.message);
+    return;
+  }
+  fs::path base = root;
+  for (auto& p : parts)
+    base /= p;
+  auto out = json::array();
+  for (auto& e : entries)
+    out.push_back(json{{"path", (base / e.name).string()},
+                       {"size", e.size},
+                       {"mode", e.dir ? "drwxr-xr-x" : e.link ? "lrwxrwxrwx" : "-rw-r--r--"}});
+  reply_json(res, out);
+}
+
+// Mesos' /files/read: `length` bytes at `offset` of a sandbox file (-1: its size).
+void read_files(const std::string& root, const httplib::Request& req, httplib::Response& res) {
+  auto offset = query_int(req, res, "offset", 0, -1, (1LL << 50));
+  if (!offset)
+    return;
+  auto length = query_int(req, res, "length", 64 * 1024, 0, 1 << 20);
+  if (!length)
+    return;
+  std::vector<std::string> parts;
+  if (!sandbox_path(root, req, res, parts))
+    return;
+  sandbox_refusal why;
+  auto chunk = read_beneath(root, parts, *offset, *length, why);
+  if (why.status != 0) {
+    reply_error(res, why.status, why.message);
+    return;
+  }
+  reply_json(res, json{{"data", chunk.data}, {"offset", chunk.offset}});
 }
 
 // Mesos' /monitor/statistics: what the isolators measure of each running
@@ -120,50 +148,10 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
                     "text/plain; version=0.0.4");
   });
   r.Get("/files/browse", [root](const httplib::Request& req, httplib::Response& res) {
-    auto p = sandbox_path(*root, req, res);
-    if (p.empty())
-      return;
-    std::error_code ec;
-    if (!fs::is_directory(p, ec)) {
-      reply_error(res, 404, "no such directory");
-      return;
-    }
-    auto out = json::array();
-    for (auto& e : fs::directory_iterator(p, ec)) {
-      std::error_code ec2;
-      bool dir = e.is_directory(ec2);
-      out.push_back(json{{"path", e.path().string()},
-                         {"size", dir ? 0 : e.file_size(ec2)},
-                         {"mode", dir ? "drwxr-xr-x" : "-rw-r--r--"}});
-    }
-    reply_json(res, out);
+    browse_files(*root, req, res);
   });
   r.Get("/files/read", [root](const httplib::Request& req, httplib::Response& res) {
-    auto offset = query_int(req, res, "offset", 0, -1, (1LL << 50));
-    if (!offset)
-      return;
-    auto length = query_int(req, res, "length", 64 * 1024, 0, 1 << 20);
-    if (!length)
-      return;
-    auto p = sandbox_path(*root, req, res);
-    if (p.empty())
-      return;
-    std::error_code ec;
-    if (!fs::is_regular_file(p, ec)) {
-      reply_error(res, 404, "no such file");
-      return;
-    }
-    auto size = static_cast<long long>(fs::file_size(p, ec));
-    if (*offset == -1) {
-      reply_json(res, json{{"data", ""}, {"offset", size}});
-      return;
-    }
-    std::ifstream in{p, std::ios::binary};
-    in.seekg(std::min(*offset, size));
-    std::string buf(static_cast<size_t>(*length), '\0');
-    in.read(buf.data(), *length);
-    buf.resize(static_cast<size_t>(in.gcount()));
-    reply_json(res, json{{"data", buf}, {"offset", std::min(*offset, size)}});
+    read_files(*root, req, res);
   });
   auto port_or = srv->start(ip, port);
   if (!port_or)
