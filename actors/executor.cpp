@@ -18,6 +18,7 @@ namespace caldera {
 namespace {
 using recover_timeout_atom = caf::atom_constant<caf::atom("rectimeout")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
 } // namespace
 
 caf::expected<executor_options> executor_options::from_env() {
@@ -108,10 +109,19 @@ void executor::connect() {
 void executor::on_connected(caf::actor a) {
   agent_ = std::move(a);
   monitor(agent_);
+  awaiting_registration_ = true;
+  send_registration(++registration_epoch_);
+}
+
+// Registers with the agent, and again every few seconds until it answers: a
+// registration (or its answer) lost on a silent link left the executor, and
+// the tasks queued for it, waiting for ever (seeds 6381, 3079).
+void executor::send_registration(uint64_t epoch) {
   send(agent_, make<schema::RegisterExecutor>([&](auto b) {
          b.setFrameworkId(opts_.framework_id);
          b.setExecutorId(opts_.executor_id);
        }));
+  delayed_send(this, std::chrono::seconds(5), register_atom::value, epoch);
 }
 
 void executor::on_agent_down() {
@@ -152,6 +162,15 @@ void executor::send_status(const std::string& task_id, schema::TaskState state,
     send(agent_, m);
 }
 
+bool executor::knows_task(const std::string& task_id) const {
+  if (tasks_.count(task_id) > 0)
+    return true;
+  for (auto& [uuid, m] : unacked_)
+    if (task_id == m.read()->getStatus().getTaskId().cStr())
+      return true;
+  return false;
+}
+
 void executor::send_message(const std::string& data) {
   if (!agent_)
     return;
@@ -176,6 +195,7 @@ void executor::maybe_quit() {
 }
 
 caf::behavior executor::make_behavior() {
+  harden(this);
   set_down_handler([this](caf::down_msg& dm) {
     if (agent_ && dm.source == agent_.address())
       on_agent_down();
@@ -191,6 +211,10 @@ caf::behavior executor::make_behavior() {
       opts_.agent = std::move(a);
       if (!agent_)
         connect();
+    },
+    [this](register_atom, uint64_t epoch) {
+      if (agent_ && awaiting_registration_ && epoch == registration_epoch_)
+        send_registration(epoch);
     },
     [this](recover_timeout_atom, uint64_t epoch) {
       if (agent_ || epoch != disconnect_epoch_)
@@ -209,6 +233,7 @@ caf::behavior executor::make_behavior() {
       guarded("ExecutorRegistered", [&] {
         auto v = m.read();
         agent_id_ = v->getAgentId();
+        awaiting_registration_ = false;
         if (!registered_once_) {
           registered_once_ = true;
           registered(agent_id_, v->getHostname());
@@ -222,6 +247,14 @@ caf::behavior executor::make_behavior() {
       guarded("RunTask", [&] {
         auto v = m.read();
         auto t = v->getTask();
+        if (knows_task(t.getTaskId())) {
+          // A duplicate, or the agent's resend of a task still TASK_STAGING
+          // there: launched once only; the agent lacks its updates.
+          log::debug("duplicate_launch", {{"task_id", std::string{t.getTaskId()}}});
+          if (agent_)
+            resend_unacknowledged();
+          return;
+        }
         task_info ti;
         ti.task_id = t.getTaskId();
         ti.name = t.getName();

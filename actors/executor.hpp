@@ -4,7 +4,8 @@
 // An executor is started by the agent, once per executor id, either as a
 // process (it finds the agent through CALDERA_* environment variables, see
 // `executor_options::from_env`) or as an actor in the agent's process. It
-// registers with the agent, then receives the tasks launched on it.
+// registers with the agent (again every 5 s until the agent answers), then
+// receives the tasks launched on it; a task it already has is launched once.
 //
 // Connection states:
 //
@@ -17,7 +18,8 @@
 // agent by itself; an in-process one is sent `(connect_atom_t, agent)`.
 //
 // Status updates sent with `send_status` are reliable: kept until the agent
-// acknowledges them and resent after a reconnection.
+// acknowledges them and resent after a reconnection, or when the agent sends
+// a task again (it is still TASK_STAGING there: it lacks them).
 //
 // Callbacks run in the actor's context, one at a time; none may block.
 #pragma once
@@ -141,14 +143,19 @@ protected:
 private:
   void connect();
   void on_connected(caf::actor agent);
+  void send_registration(uint64_t epoch);
   void on_agent_down();
   void resend_unacknowledged();
   void maybe_quit();
+  /// Launched here and not ended, or ended with its update unacknowledged.
+  bool knows_task(const std::string& task_id) const;
 
   executor_options opts_;
   caf::actor agent_;
   std::string agent_id_;
   bool registered_once_ = false;
+  bool awaiting_registration_ = false; // RegisterExecutor sent, not answered
+  uint64_t registration_epoch_ = 0;    // guards the registration retries
   bool finishing_ = false;
   uint64_t disconnect_epoch_ = 0;
   std::map<std::string, task_info> tasks_;

@@ -7,6 +7,12 @@
 #include <exception>
 #include <string_view>
 
+#include <caf/delegated.hpp>
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+#include <caf/result.hpp>
+#include <caf/scheduled_actor.hpp>
+#include <caf/sec.hpp>
 #include <kj/exception.h>
 
 #include "actors/log.hpp"
@@ -30,6 +36,31 @@ bool guarded(std::string_view what, F&& f) {
     log::warn("message_dropped", {{"type", what}, {"reason", e.what()}});
   }
   return false;
+}
+
+/// A message no handler takes: a request is answered `unexpected_message`
+/// (a CLI pointed at the wrong daemon says so); anything else is dropped
+/// without an answer (CAF's default sends an error back even then, and an
+/// error message could end its receiver, see `harden`).
+inline caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self, caf::message_view&) {
+  auto* e = self->current_mailbox_element();
+  metrics::message_dropped("unexpected");
+  if (e != nullptr && e->mid.is_request())
+    return caf::sec::unexpected_message;
+  return caf::delegated<caf::message>{};
+}
+
+/// Makes a long-lived actor keep serving whatever a peer sends: CAF 0.17
+/// ends an actor that receives an error message it did not ask for (its
+/// default error handler quits with it), so one stray error from any peer
+/// ended the master (sim seed 4713: a stopping scheduler bounced an offer).
+template <class Actor>
+void harden(Actor* self) {
+  self->set_default_handler(drop_unexpected);
+  self->set_error_handler([](caf::error& err) {
+    metrics::message_dropped("error");
+    log::warn("stray_error_dropped", {{"reason", caf::to_string(err)}});
+  });
 }
 
 } // namespace caldera

@@ -36,6 +36,7 @@ actor_list_msg listing(const node_state& st) {
 
 caf::behavior node_behavior(caf::stateful_actor<node_state>* self, std::string name) {
   self->state.node_name = std::move(name);
+  harden(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& as = self->state.actors;
     for (auto i = as.begin(); i != as.end();) {

@@ -1,5 +1,7 @@
 #include "actors/scheduler.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/system_messages.hpp>
 
@@ -49,6 +51,8 @@ caf::message_handler scheduler::extra_handlers() {
 
 namespace {
 
+using give_up_atom = caf::atom_constant<caf::atom("giveup")>;
+
 std::string dropped_while_disconnected(const char* action) {
   return std::string{action} + " dropped: not connected to a master (the SDK reconnects)";
 }
@@ -70,7 +74,7 @@ void scheduler::connect() {
     [this](const caf::error& err) {
       // Said once per outage (a wrong port, a master that is down), then
       // retried quietly every reconnect_interval.
-      if (!connect_failed_)
+      if (!connect_failed_ && !stopping_)
         error("cannot reach the master at " + opts_.master_endpoint->host + ":"
               + std::to_string(opts_.master_endpoint->port) + " (" + describe(err)
               + "); retrying");
@@ -107,6 +111,10 @@ void scheduler::do_register() {
           auto v = m.read();
           framework_id_ = v->getFrameworkId();
           registered_ = true;
+          if (stopping_) {
+            send_teardown();
+            return;
+          }
           std::string master_id = v->getMasterId();
           if (!ever_registered_) {
             ever_registered_ = true;
@@ -117,8 +125,17 @@ void scheduler::do_register() {
         });
       },
       [this](caf::error& err) {
+        if (stopping_ && err.category() == caf::atom("caldera")
+            && err.code() == static_cast<uint8_t>(errc::unknown_framework)) {
+          quit(); // torn down already
+          return;
+        }
         if (err.category() == caf::atom("caldera")
             && err.code() != static_cast<uint8_t>(errc::storage_error)) {
+          if (stopping_) {
+            quit(err);
+            return;
+          }
           error("registration refused: " + describe(err));
           quit(err);
           return;
@@ -144,7 +161,8 @@ void scheduler::on_master_down() {
   master_ = nullptr;
   registered_ = false;
   log::warn("master_disconnected", {{"framework_id", framework_id_}});
-  disconnected();
+  if (!stopping_)
+    disconnected();
   schedule_retry();
 }
 
@@ -168,10 +186,8 @@ void scheduler::accept_gang(const std::vector<std::string>& offer_ids,
 void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
                             const std::vector<task_spec>& tasks,
                             double refuse_seconds, int mode) {
-  if (!master_) {
-    error(dropped_while_disconnected("accept"));
+  if (!may_send("accept"))
     return;
-  }
   send(master_, make<schema::Accept>([&](schema::Accept::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ids = b.initOfferIds(static_cast<unsigned>(offer_ids.size()));
@@ -218,10 +234,8 @@ void scheduler::decline(const std::vector<std::string>& offer_ids,
                         double refuse_seconds) {
   if (offer_ids.empty())
     return;
-  if (!master_) {
-    error(dropped_while_disconnected("decline"));
+  if (!may_send("decline"))
     return;
-  }
   send(master_, make<schema::Decline>([&](schema::Decline::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ids = b.initOfferIds(static_cast<unsigned>(offer_ids.size()));
@@ -232,10 +246,8 @@ void scheduler::decline(const std::vector<std::string>& offer_ids,
 }
 
 void scheduler::kill(const std::string& task_id, const std::string& agent_id) {
-  if (!master_) {
-    error(dropped_while_disconnected("kill"));
+  if (!may_send("kill"))
     return;
-  }
   send(master_, make<schema::Kill>([&](auto b) {
          b.setFrameworkId(framework_id_);
          b.setTaskId(task_id);
@@ -244,7 +256,7 @@ void scheduler::kill(const std::string& task_id, const std::string& agent_id) {
 }
 
 void scheduler::acknowledge(const status_info& st) {
-  if (!master_ || st.uuid.empty())
+  if (!master_ || st.uuid.empty() || stopping_)
     return;
   send(master_, make<schema::Acknowledge>([&](auto b) {
          b.setFrameworkId(framework_id_);
@@ -255,10 +267,8 @@ void scheduler::acknowledge(const status_info& st) {
 }
 
 void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>& tasks) {
-  if (!master_) {
-    error(dropped_while_disconnected("reconcile"));
+  if (!may_send("reconcile"))
     return;
-  }
   send(master_, make<schema::Reconcile>([&](schema::Reconcile::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ts = b.initTasks(static_cast<unsigned>(tasks.size()));
@@ -270,10 +280,8 @@ void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>
 }
 
 void scheduler::revive(const std::vector<std::string>& roles) {
-  if (!master_) {
-    error(dropped_while_disconnected("revive"));
+  if (!may_send("revive"))
     return;
-  }
   send(master_, make<schema::Revive>([&](schema::Revive::Builder b) {
          b.setFrameworkId(framework_id_);
          auto l = b.initRoles(static_cast<unsigned>(roles.size()));
@@ -283,10 +291,8 @@ void scheduler::revive(const std::vector<std::string>& roles) {
 }
 
 void scheduler::suppress(const std::vector<std::string>& roles) {
-  if (!master_) {
-    error(dropped_while_disconnected("suppress"));
+  if (!may_send("suppress"))
     return;
-  }
   send(master_, make<schema::Suppress>([&](schema::Suppress::Builder b) {
          b.setFrameworkId(framework_id_);
          auto l = b.initRoles(static_cast<unsigned>(roles.size()));
@@ -298,10 +304,8 @@ void scheduler::suppress(const std::vector<std::string>& roles) {
 void scheduler::send_framework_message(const std::string& agent_id,
                                        const std::string& executor_id,
                                        const std::string& data) {
-  if (!master_) {
-    error(dropped_while_disconnected("send_framework_message"));
+  if (!may_send("send_framework_message"))
     return;
-  }
   send(master_, make<schema::SchedulerMessage>([&](auto b) {
          b.setFrameworkId(framework_id_);
          b.setAgentId(agent_id);
@@ -311,18 +315,81 @@ void scheduler::send_framework_message(const std::string& agent_id,
        }));
 }
 
+bool scheduler::may_send(const char* action) {
+  if (stopping_)
+    return false;
+  if (!master_) {
+    error(dropped_while_disconnected(action));
+    return false;
+  }
+  return true;
+}
+
 void scheduler::stop() {
+  if (stopping_)
+    return;
+  // Nothing more goes to the master but the teardown (the acknowledgement of
+  // the update being handled, when stop() is called from status_update,
+  // among them): it would refuse calls of a framework it tore down.
+  stopping_ = true;
+  auto failover = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(std::max(0.0, opts_.failover_timeout)));
+  auto keep_trying = std::min(failover, opts_.stop_timeout);
+  if (!ever_registered_ || keep_trying <= caf::timespan{0}) {
+    if (master_ && registered_)
+      send(master_, make<schema::Teardown>([&](auto b) { b.setFrameworkId(framework_id_); }));
+    quit();
+    return;
+  }
+  // A teardown lost on the way left the framework, and its executors, to its
+  // failover timeout (seed 3444): asked again until the master answers, from
+  // a behaviour that runs no callback any more (whatever else comes is
+  // dropped, see harden).
+  become(stopping_behavior());
+  delayed_send(this, keep_trying, give_up_atom::value);
   if (master_ && registered_)
-    send(master_, make<schema::Teardown>([&](auto b) { b.setFrameworkId(framework_id_); }));
-  // Nothing more goes to the master (the acknowledgement of the update
-  // being handled, when stop() is called from status_update, among them):
-  // it would refuse calls of a framework it tore down.
-  registered_ = false;
-  master_ = nullptr;
-  quit();
+    send_teardown();
+  // Otherwise once registered again (do_register).
+}
+
+void scheduler::send_teardown() {
+  request(master_, std::chrono::seconds(5),
+          make<schema::Teardown>([&](auto b) { b.setFrameworkId(framework_id_); }))
+    .then([this]() { quit(); },
+          [this](caf::error& err) {
+            log::debug("teardown_retry", {{"framework_id", framework_id_},
+                                          {"reason", describe(err)}});
+            schedule_retry();
+          });
+}
+
+// After stop(): reconnects and registers again as needed, to ask for the
+// teardown until the master answers or the stop timeout passes.
+caf::behavior scheduler::stopping_behavior() {
+  return {
+    [this](retry_atom) {
+      retry_pending_ = false;
+      if (!master_)
+        connect();
+      else if (!registered_)
+        do_register();
+      else
+        send_teardown();
+    },
+    [this](connect_atom_t, const caf::actor& m) {
+      opts_.master = m;
+      if (!master_)
+        connect();
+    },
+    [this](give_up_atom) {
+      log::warn("teardown_unconfirmed", {{"framework_id", framework_id_}});
+      quit();
+    },
+  };
 }
 
 caf::behavior scheduler::make_behavior() {
+  harden(this);
   set_down_handler([this](caf::down_msg& dm) {
     if (master_ && dm.source == master_.address())
       on_master_down();

@@ -58,6 +58,10 @@ struct scheduler_options {
   /// when its agent comes back) where others see TASK_LOST.
   bool partition_aware = false;
   caf::timespan reconnect_interval = std::chrono::seconds(1);
+  /// How long `stop()` keeps asking for the teardown while the master does
+  /// not answer (never longer than `failover_timeout`: then the master tears
+  /// the framework down by itself).
+  caf::timespan stop_timeout = std::chrono::minutes(1);
   /// Time, randomness and links (the real world by default) and this
   /// scheduler's node in the runtime's link table.
   std::shared_ptr<runtime_env> runtime = real_env();
@@ -162,7 +166,9 @@ protected:
   void send_framework_message(const std::string& agent_id,
                               const std::string& executor_id,
                               const std::string& data);
-  /// Tears the framework down (its tasks are killed) and quits the actor.
+  /// Tears the framework down (its tasks are killed) and quits the actor
+  /// once the master confirmed it (or after `stop_timeout`). No callback
+  /// runs after it, and no other action reaches the master.
   void stop();
 
 private:
@@ -171,6 +177,11 @@ private:
   void do_register();
   void on_master_down();
   void schedule_retry();
+  /// Whether an action may go to the master: not after stop() (dropped
+  /// quietly), nor while disconnected (dropped, and `error` says so).
+  bool may_send(const char* action);
+  void send_teardown();
+  caf::behavior stopping_behavior();
   void accept_impl(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds,
                    int mode); // 0 launch, 1 group, 2 gang
@@ -182,6 +193,7 @@ private:
   bool ever_registered_ = false;
   bool retry_pending_ = false;
   bool connect_failed_ = false;
+  bool stopping_ = false;
 };
 
 } // namespace caldera

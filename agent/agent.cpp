@@ -277,6 +277,8 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
   checkpoint_executor(self, fid, eid, *launched, spec.sandbox);
   rec.queued.push_back(m);
   rec.tasks.insert(tid);
+  self->delayed_send(self, d.opts.executor_registration_timeout,
+                     registration_timeout_atom::value, fid, eid, *launched);
 }
 
 } // namespace
@@ -294,8 +296,10 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
     log::warn("run_task_refused", {{"reason", "missing framework, task or executor id"}});
     return;
   }
-  if (auto i = d.tasks.find({fid, tid}); i != d.tasks.end() && !is_terminal(i->second.state))
-    return; // a duplicate
+  if (d.tasks.count({fid, tid}) > 0 || d.updates.count({fid, tid}) > 0
+      || d.forgotten.count({fid, tid}) > 0)
+    return; // a duplicate, or the master's resend of a task this agent has (or ended
+            // and still reports: its final update is not acknowledged yet)
   d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING, t.getName(),
                                  v->getRole(), m};
   if (auto err = checkpoint_task(self, {fid, tid})) {
@@ -363,6 +367,10 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
       agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
                    "REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
                    "executor did not re-register with the restarted agent; destroyed");
+    else if (rec.registration_timed_out)
+      agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
+                   "REASON_EXECUTOR_REGISTRATION_TIMEOUT",
+                   "executor did not register in time; destroyed");
     else
       agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
                    "REASON_EXECUTOR_TERMINATED",
@@ -414,6 +422,7 @@ void on_start(agent_actor* self, const std::string& endpoint) {
                                                 self->state.opts.gc_disk_headroom);
   self->state.last_disk_watch = self->state.opts.runtime->now();
   self->send(self, isolate_atom::value);
+  self->delayed_send(self, self->state.opts.executor_launch_retry, launch_retry_atom::value);
   recover(self);
 }
 
@@ -454,6 +463,41 @@ void on_recover_timeout(agent_actor* self) {
       d.opts.containers->destroy(ex.container_id);
     }
   finish_recovery(self);
+}
+
+// A new executor did not register within executor_registration_timeout (its
+// registration lost, or it hangs): destroyed; its tasks fail when the
+// container's exit is seen.
+void on_registration_timeout(agent_actor* self, const std::string& fid, const std::string& eid,
+                             const std::string& container) {
+  auto& d = self->state;
+  auto ex = d.executors.find({fid, eid});
+  if (ex == d.executors.end() || ex->second.container_id != container
+      || ex->second.st != executor_rec::state::launching)
+    return;
+  log::warn("executor_registration_timeout", {{"framework_id", fid}, {"executor_id", eid}});
+  ex->second.registration_timed_out = true;
+  d.opts.containers->destroy(container);
+}
+
+// Tasks still TASK_STAGING a whole round after their launch could reach
+// their registered executor are sent to it again: a launch lost on a silent
+// agent-executor link (seed 3079), or queued when an earlier agent ended
+// (seed 9201: the checkpoint keeps the task, not the queue). The executor
+// ignores tasks it has, and resends the updates the agent then lacks.
+void on_launch_retry_timer(agent_actor* self) {
+  auto& d = self->state;
+  for (auto& [key, t] : d.tasks) {
+    if (t.state != schema::TaskState::STAGING)
+      continue;
+    auto ex = d.executors.find({key.first, t.executor_id});
+    if (ex == d.executors.end() || ex->second.st != executor_rec::state::running
+        || !ex->second.handle || ++t.launch_rounds < 2)
+      continue;
+    log::debug("task_launch_resent", {{"framework_id", key.first}, {"task_id", key.second}});
+    self->send(ex->second.handle, t.launch);
+  }
+  self->delayed_send(self, d.opts.executor_launch_retry, launch_retry_atom::value);
 }
 
 // A reconnection attempt: registers with the master, or connects to one first.
@@ -611,6 +655,19 @@ void handle_run_task(agent_actor* self, const run_task_msg& m) {
   guarded("RunTask", [&] { launch_on_executor(self, m); });
 }
 
+// Remembers that task `key` ended here, so that a late launch of it is
+// ignored (the last 10,000).
+void forget_task(agent_actor* self, const key_t& key) {
+  auto& d = self->state;
+  if (!d.forgotten.insert(key).second)
+    return;
+  d.forgotten_order.push_back(key);
+  if (d.forgotten_order.size() > 10'000) {
+    d.forgotten.erase(d.forgotten_order.front());
+    d.forgotten_order.pop_front();
+  }
+}
+
 // The master acknowledges a status update: sends the next one or forgets the task.
 void handle_acknowledge(agent_actor* self, const acknowledge_msg& m) {
   guarded("Acknowledge", [&] {
@@ -636,6 +693,7 @@ void handle_acknowledge(agent_actor* self, const acknowledge_msg& m) {
     if (t != d.tasks.end() && is_terminal(t->second.state)) {
       remember_task(self, key, t->second);
       d.tasks.erase(t);
+      forget_task(self, key);
     }
     checkpoint_task(self, key);
   });
@@ -657,6 +715,7 @@ void handle_kill(agent_actor* self, const kill_msg& m) {
         auto ex = d.executors.find({fid, t->second.executor_id});
         bool active = !is_terminal(t->second.state);
         d.tasks.erase(t);
+        forget_task(self, {fid, tid});
         if (ex != d.executors.end()) {
           ex->second.tasks.erase(tid);
           if (active && ex->second.handle)
@@ -783,6 +842,9 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     [=](publish_atom) { on_publish_timer(self); },
     [=](flush_atom) { flush_checkpoint(self); },
     [=](recover_atom) { on_recover_timeout(self); },
+    [=](launch_retry_atom) { on_launch_retry_timer(self); },
+    [=](registration_timeout_atom, const std::string& fid, const std::string& eid,
+        const std::string& container) { on_registration_timeout(self, fid, eid, container); },
     [=](retry_atom) { on_reconnect_timer(self); },
     [=](retry_atom, const std::string& fid, const std::string& tid, const std::string& uuid) {
       on_update_retry(self, fid, tid, uuid);
@@ -800,6 +862,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
 } // namespace
 
 caf::behavior agent_actor::make_behavior() {
+  harden(this);
   return agent_behavior(this, std::move(opts_));
 }
 

@@ -71,6 +71,15 @@ struct agent_options {
   /// checkpointed executor is destroyed and the checkpoint forgotten.
   std::string recover = "reconnect";
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
+  /// A new executor that has not registered this long after its launch is
+  /// destroyed and its tasks fail (REASON_EXECUTOR_REGISTRATION_TIMEOUT), as
+  /// Mesos' --executor_registration_timeout: a registration lost on the way
+  /// left its tasks TASK_STAGING for ever.
+  caf::timespan executor_registration_timeout = std::chrono::minutes(1);
+  /// Tasks still TASK_STAGING on their registered executor are sent to it
+  /// again every this long (a launch lost on the way; the executor ignores
+  /// tasks it has).
+  caf::timespan executor_launch_retry = std::chrono::seconds(15);
   /// The HTTP API's view of this agent (null: no HTTP) and its address,
   /// reported to the master.
   std::shared_ptr<agent_box> publish;

@@ -31,6 +31,8 @@ using key_t = std::pair<std::string, std::string>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using isolate_atom = caf::atom_constant<caf::atom("isolate")>;
 using disk_atom = caf::atom_constant<caf::atom("disk")>;
+using registration_timeout_atom = caf::atom_constant<caf::atom("regtimeout")>;
+using launch_retry_atom = caf::atom_constant<caf::atom("launchrtry")>;
 
 enum class phase { idle, connecting, registering, registered };
 
@@ -38,6 +40,7 @@ struct executor_rec {
   // recovering: started by an earlier agent, not re-registered yet.
   enum class state { launching, running, recovering } st = state::launching;
   bool reregister_timed_out = false;
+  bool registration_timed_out = false; // a new one that never registered
   caf::actor handle;
   std::string container_id;
   std::vector<run_task_msg> queued;
@@ -58,6 +61,8 @@ struct task_rec {
   std::string name;
   std::string role;
   run_task_msg launch; // what the master sent (resources, framework)
+  /// Launch retry rounds while TASK_STAGING on its registered executor.
+  size_t launch_rounds = 0;
 };
 
 struct update_queue {
@@ -78,6 +83,11 @@ struct agent_data {
   std::map<key_t, executor_rec> executors;
   std::map<key_t, task_rec> tasks;
   std::map<key_t, update_queue> updates;
+  // Tasks that ended here and were forgotten (newest last, bounded): a
+  // launch of one of them arriving late (a resend, a duplicate) is ignored,
+  // never run a second time.
+  std::set<key_t> forgotten;
+  std::deque<key_t> forgotten_order;
   id_generator ids{0};
   bool shutting_down = false;
   bool recovering = false;

@@ -315,6 +315,7 @@ void health_check_round(master_actor* self) {
   }
   for (auto& id : unreachable)
     agent_unreachable(self, id);
+  resend_launches(self);
   self->delayed_send(self, d.opts.agent_ping_timeout, ping_atom::value);
 }
 
@@ -771,6 +772,7 @@ public:
   }
 
   caf::behavior make_behavior() override {
+    harden(this);
     return master_behavior(this, std::move(opts_), std::move(registrar_));
   }
 

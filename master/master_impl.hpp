@@ -116,6 +116,10 @@ void framework_disconnected(master_actor* self, const std::string& fid);
 void reconcile_agent(master_actor* self, const std::string& aid,
                      const register_agent_msg& m);
 
+/// Sends again the launches whose agent said nothing of the task for a whole
+/// health-check round (the agent ignores tasks it has).
+void resend_launches(master_actor* self);
+
 void handle_accept(master_actor* self, const accept_msg& m);
 void handle_status(master_actor* self, const status_update_msg& m);
 void reconcile(master_actor* self, const reconcile_msg& m);

@@ -60,6 +60,7 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
   log::debug("task_launching", {{"framework_id", fid}, {"task_id", te.id},
                                 {"agent_id", agent_id}});
   d.answered_lost.erase(key_t{fid, te.id}); // a new launch under an id told lost
+  te.launch = run;
   d.st.tasks.emplace(key_t{fid, te.id}, std::move(te));
   self->send(agent.handle, run);
 }
@@ -337,6 +338,7 @@ void handle_status(master_actor* self, const status_update_msg& m) {
   if (t != d.st.tasks.end()) {
     t->second.state = st.state;
     t->second.statuses.push_back(st);
+    t->second.launch.reset(); // the agent has it
     if (is_terminal(st.state)) {
       finish_task(self, key);
       request_allocation(self);
@@ -421,6 +423,20 @@ void reconcile_task(master_actor* self, framework_entry& fw, const std::string& 
   st.reason = "REASON_RECONCILIATION";
   st.message = why;
   send_status(self, fw, st);
+}
+
+void resend_launches(master_actor* self) {
+  auto& d = self->state;
+  for (auto& [key, t] : d.st.tasks) {
+    if (!t.launch || ++t.launch_rounds < 2)
+      continue;
+    auto a = d.st.agents.find(t.agent_id);
+    if (a == d.st.agents.end() || !a->second.active || !a->second.handle)
+      continue; // it re-registers: tasks it does not report are lost then
+    log::debug("task_launch_resent", {{"framework_id", key.first}, {"task_id", key.second},
+                                      {"agent_id", t.agent_id}});
+    self->send(a->second.handle, *t.launch);
+  }
 }
 
 void reconcile(master_actor* self, const reconcile_msg& m) {

@@ -378,8 +378,10 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       std::string role = t.getRole();
       d.alloc.use(aid, key.first, role.empty() ? "*" : role, *res);
       agent.used += *res; // the agent entry is new: it holds what is reported
-      if (d.st.tasks.count(key) > 0)
+      if (auto k = d.st.tasks.find(key); k != d.st.tasks.end()) {
+        k->second.launch.reset(); // the agent has it
         continue;
+      }
       auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
       auto st = te.statuses.back();
       if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())

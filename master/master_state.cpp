@@ -81,6 +81,7 @@ void master_state::complete_task(const std::pair<std::string, std::string>& key)
   if (i == tasks.end())
     return;
   auto& done = completed_tasks[key.first];
+  i->second.launch.reset();
   done.push_back(std::move(i->second));
   tasks.erase(i);
   while (done.size() > max_completed_tasks_per_framework)

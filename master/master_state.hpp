@@ -73,6 +73,11 @@ struct task_entry {
   resources res;
   schema::TaskState state = schema::TaskState::STAGING;
   std::vector<status_info> statuses;
+  /// The launch as sent, until its agent says anything of the task; resent
+  /// every health-check round after the first (a RunTask lost on the way
+  /// left the task TASK_STAGING for ever: seed 4713).
+  std::optional<run_task_msg> launch;
+  size_t launch_rounds = 0;
 };
 
 struct offer_entry {

@@ -194,3 +194,28 @@ TEST_CASE("a task that ends while the master is down stays in its records") {
 }
 
 }
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("a stray error or unexpected message from a peer ends no daemon actor") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  auto sched = c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  // What a stopping scheduler once bounced to the master (sim seed 4713),
+  // and what any peer can send to any actor it reaches.
+  for (auto& whom : {c.master, c.agents.at(0), caf::actor{sched}}) {
+    caf::anon_send(whom, caf::make_error(caf::sec::unexpected_message));
+    caf::anon_send(whom, std::string{"nonsense"}, 42, 3.5);
+  }
+  c.advance(1s);
+  auto st = c.state();
+  CHECK(st.read()->getAgents().size() == 1);
+  CHECK(st.read()->getFrameworks().size() == 1);
+  CHECK(log->registrations == 1);
+}
+
+}
