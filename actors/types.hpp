@@ -47,6 +47,7 @@ using scheduler_error_msg = msg<s::SchedulerError>;
 // agent <-> master
 using register_agent_msg = msg<s::RegisterAgent>;
 using agent_registered_msg = msg<s::AgentRegistered>;
+using agent_health_msg = msg<s::AgentHealth>;
 using run_task_msg = msg<s::RunTask>;
 using shutdown_framework_msg = msg<s::ShutdownFramework>;
 // executor <-> agent
@@ -138,7 +139,8 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(actor_list_msg)                                                            \
   X(app_msg)                                                                   \
   X(get_usage_msg)                                                             \
-  X(usage_msg)
+  X(usage_msg)                                                                 \
+  X(agent_health_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

@@ -137,6 +137,8 @@ void do_register(agent_actor* self) {
           for (auto& [key, uq] : d.updates)
             if (!uq.q.empty())
               send_head(self, key);
+          if (!d.unhealthy.empty())
+            report_health(self); // a new master knows nothing of it
         });
       },
       [=](caf::error& err) {
@@ -196,8 +198,12 @@ void checkpoint_executor(agent_actor* self, const std::string& fid, const std::s
       b.setContainerId(container_id);
       b.setSandbox(sandbox);
     });
-    if (auto err = d.store->put_executor(fid, eid, cp))
+    if (auto err = d.store->put_executor(fid, eid, cp)) {
       log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
+      set_health(self, "the agent cannot write its checkpoint (" + describe(err)
+                         + "); it takes no tasks until it can");
+      schedule_flush(self);
+    }
   }
 }
 

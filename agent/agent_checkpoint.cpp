@@ -13,6 +13,14 @@
 
 namespace caldera::agent_detail {
 
+void schedule_flush(agent_actor* self) {
+  auto& d = self->state;
+  if (d.flush_scheduled)
+    return;
+  d.flush_scheduled = true;
+  self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
+}
+
 caf::error checkpoint_task(agent_actor* self, const key_t& key) {
   auto& d = self->state;
   if (!d.store)
@@ -47,17 +55,45 @@ caf::error checkpoint_task(agent_actor* self, const key_t& key) {
   }
   if (!err) {
     d.dirty.erase(key);
+    if (d.dirty.empty())
+      set_health(self, "");
     return err;
   }
   log::error("checkpoint_failed", {{"task_id", key.second}, {"reason", describe(err)}});
   d.dirty.insert(key);
-  if (!d.flush_scheduled) {
-    d.flush_scheduled = true;
-    self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
-  }
+  set_health(self, "the agent cannot write its checkpoint (" + describe(err)
+                     + "); it takes no tasks until it can");
+  schedule_flush(self);
   return err;
 }
 
+void set_health(agent_actor* self, const std::string& why) {
+  auto& d = self->state;
+  if (d.unhealthy == why)
+    return;
+  d.unhealthy = why;
+  if (d.opts.publish)
+    publish_view(self); // /health says so before anyone hears of it
+  if (why.empty())
+    log::info("agent_healthy", {{"agent_id", d.agent_id}});
+  else
+    log::error("agent_unhealthy", {{"agent_id", d.agent_id}, {"reason", why}});
+  report_health(self);
+}
+
+void report_health(agent_actor* self) {
+  auto& d = self->state;
+  if (d.ph != phase::registered || !d.master)
+    return;
+  to_master(self, make<schema::AgentHealth>([&](auto b) {
+              b.setAgentId(d.agent_id);
+              b.setHealthy(d.unhealthy.empty());
+              b.setReason(d.unhealthy);
+            }));
+}
+
+// Writes the tasks whose checkpoint failed again, every second until it
+// works; with none left, a probe write tells whether the disk is back.
 void flush_checkpoint(agent_actor* self) {
   auto& d = self->state;
   d.flush_scheduled = false;
@@ -67,6 +103,14 @@ void flush_checkpoint(agent_actor* self) {
       log::info("checkpoint_written_again", {{"task_id", key.second}});
       send_head(self, key);
     }
+  if (d.dirty.empty() && !d.unhealthy.empty() && d.store) {
+    if (auto err = d.store->put_agent_id(d.agent_id))
+      log::debug("checkpoint_probe_failed", {{"reason", describe(err)}});
+    else
+      set_health(self, "");
+  }
+  if (!d.unhealthy.empty())
+    schedule_flush(self);
 }
 
 void finish_recovery(agent_actor* self) {

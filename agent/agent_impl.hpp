@@ -95,6 +95,9 @@ struct agent_data {
   // Tasks whose checkpoint write failed (a full disk): their updates are
   // not forwarded until it succeeds, retried every second.
   std::set<key_t> dirty;
+  // Why the agent takes no tasks now (its checkpoint fails); empty: healthy.
+  // The master hears of each change (AgentHealth), /health answers 503.
+  std::string unhealthy;
   bool flush_scheduled = false;
   // For the HTTP API: executors and tasks that ended (newest last, bounded).
   std::deque<nlohmann::json> completed_executors;
@@ -163,12 +166,19 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
 /// the checkpoint, or forgets it when nothing is left. The error (logged)
 /// when the write failed (a full disk).
 caf::error checkpoint_task(agent_actor* self, const key_t& key);
+/// Records whether the agent can take tasks (`why` empty: it can) and tells
+/// the master when that changes.
+void set_health(agent_actor* self, const std::string& why);
+/// Tells the master what set_health recorded.
+void report_health(agent_actor* self);
 /// Reads the checkpoint and takes back what still runs; connects to the
 /// master once every recovered executor re-registered or the timeout passed.
 void recover(agent_actor* self);
 /// Writes the tasks whose checkpoint failed again; forwards their updates
 /// once written.
 void flush_checkpoint(agent_actor* self);
+/// flush_checkpoint in a second (once, however often asked).
+void schedule_flush(agent_actor* self);
 void finish_recovery(agent_actor* self);
 
 // -- agent_isolation.cpp -------------------------------------------------------

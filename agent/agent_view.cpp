@@ -100,6 +100,7 @@ void publish_view(agent_actor* self) {
     attrs[k] = x;
   for (auto& [k, uq] : d.updates)
     v->pending_updates += uq.q.size();
+  v->unhealthy = d.unhealthy;
   v->state_json = nlohmann::json{{"id", d.agent_id},
                                  {"hostname", d.opts.hostname},
                                  {"version", "0.1.0"},
@@ -107,6 +108,7 @@ void publish_view(agent_actor* self) {
                                  {"resources", res},
                                  {"attributes", attrs},
                                  {"registered", d.ph == phase::registered},
+                                 {"unhealthy", d.unhealthy},
                                  {"frameworks", frameworks},
                                  {"completed_frameworks", nlohmann::json::array()}}
                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

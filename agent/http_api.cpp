@@ -123,7 +123,13 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
   };
   r.Get("/state", state);
   r.Get("/slave(1)/state", state);
-  r.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+  r.Get("/health", [box](const httplib::Request&, httplib::Response& res) {
+    auto v = box->get();
+    if (v && !v->unhealthy.empty())
+      reply_error(res, 503, v->unhealthy);
+    else
+      res.status = 200;
+  });
   r.Get("/monitor/statistics", [box, containers](const httplib::Request&,
                                                  httplib::Response& res) {
     auto v = box->get();

@@ -32,6 +32,7 @@ struct agent_view {
   std::string state_json;          // rendered /state
   std::vector<executor> executors; // running ones
   size_t pending_updates = 0;      // status updates not acknowledged yet
+  std::string unhealthy;           // why it takes no tasks ("" : healthy)
 };
 
 class agent_box {

@@ -46,6 +46,7 @@ struct agent_config : caldera::node_config {
   int32_t http_port = -1;
   std::string http_ip;
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
+  caf::timespan executor_registration_timeout = std::chrono::minutes(1);
   std::string isolation;
   bool cgroups_enable_cfs = false;
   bool enforce_container_disk_quota = false;
@@ -80,6 +81,8 @@ struct agent_config : caldera::node_config {
       .add(recover, "recover",
            "at start: 'reconnect' to executors a previous agent left running "
            "(from the checkpoint in the work dir), or 'cleanup' to destroy them")
+      .add(executor_registration_timeout, "executor-registration-timeout",
+           "destroy a new executor that has not registered by then; its tasks fail")
       .add(executor_reregister_timeout, "executor-reregister-timeout",
            "how long a restarted agent waits for its executors to reconnect, e.g. 5s")
       .add(isolation, "isolation",
@@ -113,6 +116,8 @@ struct agent_config : caldera::node_config {
       return "option 'http-port': " + std::to_string(http_port) + " is not -1..65535";
     if (recover != "reconnect" && recover != "cleanup")
       return "option 'recover': '" + recover + "' is neither 'reconnect' nor 'cleanup'";
+    if (executor_registration_timeout <= caf::timespan{0})
+      return "option 'executor-registration-timeout': must be positive";
     if (executor_reregister_timeout <= caf::timespan{0})
       return "option 'executor-reregister-timeout': must be positive";
     if (work_dir.empty())
@@ -193,6 +198,7 @@ int main(int argc, char** argv) {
   opts.work_dir = cfg.work_dir;
   opts.recover = cfg.recover;
   opts.executor_reregister_timeout = cfg.executor_reregister_timeout;
+  opts.executor_registration_timeout = cfg.executor_registration_timeout;
   // Executors a previous agent left running are recovered from the
   // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";

@@ -56,6 +56,11 @@ bool allocator::has_agent(const std::string& agent_id) const {
   return agents_.count(agent_id) > 0;
 }
 
+void allocator::activate_agent(const std::string& agent_id, bool active) {
+  if (auto i = agents_.find(agent_id); i != agents_.end())
+    i->second.active = active;
+}
+
 void allocator::ensure_role(const std::string& role) {
   if (roles_.count(role) > 0)
     return;
@@ -317,7 +322,7 @@ std::vector<allocator::allocation> allocator::allocate(time_point now) {
       }
       if (met)
         break;
-      if (a.free.empty())
+      if (a.free.empty() || !a.active)
         continue;
       walk(role, [&](const std::string& r, const std::string& fid) {
         auto o = offerable(a, r, fid);
@@ -333,7 +338,7 @@ std::vector<allocator::allocation> allocator::allocate(time_point now) {
 
   // Stage 2: fair share, agent by agent.
   for (auto& [aid, a] : agents_) {
-    while (!a.free.empty()) {
+    while (a.active && !a.free.empty()) {
       bool gave = walk("", [&](const std::string& role, const std::string& fid) {
         auto o = offerable(a, role, fid);
         if (o.empty())

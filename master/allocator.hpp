@@ -65,6 +65,9 @@ public:
   /// their frameworks until recovered.
   void remove_agent(const std::string& agent_id);
   bool has_agent(const std::string& agent_id) const;
+  /// An inactive agent is offered to nobody (its checkpoint fails: it takes
+  /// no tasks); what runs there stays charged.
+  void activate_agent(const std::string& agent_id, bool active);
 
   void add_framework(const std::string& framework_id, std::vector<std::string> roles);
   void remove_framework(const std::string& framework_id);
@@ -113,6 +116,7 @@ private:
     resources total;
     resources free;
     uint32_t idx = 0; // dense number: filters are keyed by it, not by the id
+    bool active = true;
   };
   struct filter {
     resources refused;

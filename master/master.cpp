@@ -731,6 +731,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     },
     // Agents.
     [=](pong_atom) { handle_pong(self); },
+    [=](const agent_health_msg& m) { guarded("AgentHealth", [&] { agent_health(self, m); }); },
     [=](const register_agent_msg& m) -> agent_result { return handle_register_agent(self, m); },
     [=](const status_update_msg& m) { guarded("StatusUpdate", [&] { handle_status(self, m); }); },
     [=](const executor_message_msg& m) { forward_to_scheduler(self, "ExecutorMessage", m); },

@@ -112,6 +112,9 @@ void agent_disconnected(master_actor* self, const std::string& aid);
 void agent_unreachable(master_actor* self, const std::string& aid);
 /// A scheduler went away: offers recovered, teardown after its failover timeout.
 void framework_disconnected(master_actor* self, const std::string& fid);
+/// An agent says whether it can take tasks: one that cannot is offered to
+/// nobody (and shown so) until it says it can again.
+void agent_health(master_actor* self, const agent_health_msg& m);
 /// Takes in the tasks and frameworks a (re-)registering agent reports.
 void reconcile_agent(master_actor* self, const std::string& aid,
                      const register_agent_msg& m);

@@ -211,6 +211,29 @@ void agent_unreachable(master_actor* self, const std::string& aid) {
           });
 }
 
+void agent_health(master_actor* self, const agent_health_msg& m) {
+  auto& d = self->state;
+  auto v = m.read();
+  auto w = d.watched.find(self->current_sender() ? self->current_sender()->address()
+                                                 : caf::actor_addr{});
+  std::string aid = v->getAgentId();
+  auto a = d.st.agents.find(aid);
+  if (w == d.watched.end() || w->second != std::make_pair('a', aid) || a == d.st.agents.end()) {
+    log::warn("agent_health_refused", {{"agent_id", aid}, {"reason", "not from that agent"}});
+    return;
+  }
+  a->second.unhealthy = v->getHealthy() ? std::string{} : std::string{v->getReason()};
+  if (a->second.unhealthy.empty()) {
+    log::info("agent_healthy", {{"agent_id", aid}});
+    d.alloc.activate_agent(aid, true);
+    request_allocation(self);
+    return;
+  }
+  log::warn("agent_unhealthy", {{"agent_id", aid}, {"reason", a->second.unhealthy}});
+  d.alloc.activate_agent(aid, false);
+  rescind_agent_offers(self, aid);
+}
+
 void framework_disconnected(master_actor* self, const std::string& fid) {
   auto& d = self->state;
   auto f = d.st.frameworks.find(fid);

@@ -137,6 +137,7 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
     b.setUnreachable(a.unreachable);
     b.setRegisteredAt(a.registered_at);
     b.setHttpEndpoint(a.http_endpoint);
+    b.setUnhealthy(a.unhealthy);
     fill_attributes(b.initAttributes(static_cast<unsigned>(a.attributes.size())), a.attributes);
     a.total.to_capnp(b.initResources(static_cast<unsigned>(a.total.entry_count())));
     a.used.to_capnp(b.initUsedResources(static_cast<unsigned>(a.used.entry_count())));

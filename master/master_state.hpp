@@ -40,6 +40,7 @@ struct agent_entry {
   size_t missed_pings = 0;
   double registered_at = 0;
   std::string http_endpoint;
+  std::string unhealthy; // why it takes no tasks (AgentHealth); "" : healthy
 };
 
 struct framework_entry {

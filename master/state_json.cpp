@@ -69,6 +69,7 @@ nlohmann::json state_to_json(schema::State::Reader st) {
                       {"endpoint", std::string{a.getEndpoint()}},
                       {"active", a.getActive()},
                       {"unreachable", a.getUnreachable()},
+                      {"unhealthy", std::string{a.getUnhealthy()}},
                       {"registered_time", a.getRegisteredAt()},
                       {"resources", res_json(a.getResources())},
                       {"used_resources", res_json(a.getUsedResources())},

@@ -116,6 +116,8 @@ void write_agent(json_writer& w, schema::AgentState::Reader a,
   w.field("http_endpoint", sv(a.getHttpEndpoint()));
   w.field("active", a.getActive());
   w.field("unreachable", a.getUnreachable());
+  if (a.getUnhealthy().size() > 0)
+    w.field("unhealthy", sv(a.getUnhealthy())); // caldera's: why it takes no tasks
   w.field("registered_time", a.getRegisteredAt());
   w.key("attributes").begin_object();
   for (auto at : a.getAttributes())

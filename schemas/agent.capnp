@@ -29,6 +29,15 @@ struct AgentTask {
   role @6 :Text;
 }
 
+# agent -> master, when it changes: whether the agent can take tasks. One
+# whose checkpoint cannot be written (a full disk) would lose what it
+# launched on a restart: the master offers it to nobody until it can again.
+struct AgentHealth {
+  agentId @0 :Text;
+  healthy @1 :Bool;
+  reason @2 :Text;
+}
+
 # master -> agent.
 struct AgentRegistered {
   agentId @0 :Text;

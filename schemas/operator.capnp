@@ -19,6 +19,7 @@ struct AgentState {
   unreachable @8 :Bool;
   httpEndpoint @9 :Text;          # host:port of the agent's HTTP API ("" if none)
   attributes @10 :List(Common.Attribute);
+  unhealthy @11 :Text;            # why it takes no tasks now ("" : healthy)
 }
 
 struct FrameworkState {

@@ -54,6 +54,39 @@ TEST_CASE("sim seed 177: unreachable tasks an agent comes back without are TASK_
   check_passes(177);
 }
 
+TEST_CASE("sim seed 2: an agent that answers a ping while it is written unreachable is unreachable in "
+          "the master too (the registry agrees)") {
+  check_passes(2);
+}
+
+TEST_CASE("sim seed 1630: the word count reconciles an attempt whose launch a restarted master forgot") {
+  check_passes(1630);
+}
+
+TEST_CASE("sim seed 3681: the gang reconciles a rank whose launch a restarted master forgot") {
+  check_passes(3681);
+}
+
+TEST_CASE("sim seed 4713: a lost launch is resent; a bounced error does not end the master") {
+  check_passes(4713);
+}
+
+TEST_CASE("sim seed 6381: an executor whose registration was lost registers again") {
+  check_passes(6381);
+}
+
+TEST_CASE("sim seed 9201: a launch queued before an agent restart reaches the executor") {
+  check_passes(9201);
+}
+
+TEST_CASE("sim seed 3444: a lost teardown is asked again; no executor of it stays") {
+  check_passes(3444);
+}
+
+TEST_CASE("sim seed 1023: a lost offer is rescinded and its resources offered again") {
+  check_passes(1023);
+}
+
 TEST_CASE("sim seed 42 replays bit for bit") {
   auto a = run_seed(42, 100, 8);
   auto b = run_seed(42, 100, 8);

@@ -1,6 +1,9 @@
 // A full disk under the master's registry: writes fail with a clear error,
 // /master/health says so (503), and once space is freed the next write
 // works again without a restart (issue 14: it used to wedge for good).
+// Under an agent's checkpoint: the task fails naming the disk, the agent
+// takes no tasks (/health 503, "unhealthy" in the master's state) until the
+// space is back.
 // Needs root to mount a small tmpfs; says "skipped" elsewhere.
 #include <doctest/doctest.h>
 
@@ -30,11 +33,18 @@ struct small_disk {
   }
 };
 
-int health(const std::string& ep) {
+int health(const std::string& ep, const char* path = "/master/health") {
   auto colon = ep.rfind(':');
   httplib::Client cli{ep.substr(0, colon), std::stoi(ep.substr(colon + 1))};
-  auto r = cli.Get("/master/health");
+  auto r = cli.Get(path);
   return r ? r->status : -1;
+}
+
+std::string get(const std::string& ep, const char* path) {
+  auto colon = ep.rfind(':');
+  httplib::Client cli{ep.substr(0, colon), std::stoi(ep.substr(colon + 1))};
+  auto r = cli.Get(path);
+  return r ? r->body : std::string{};
 }
 
 } // namespace
@@ -74,6 +84,54 @@ TEST_CASE("a full disk fails registry writes with a reason, health says so, free
   child again{{bin("caldera"), "weights", "set", "--master", ep, "after=3"}};
   CHECK_MESSAGE(again.wait_exit(30s) == 0, again.output() << m.output());
   CHECK(health(http) == 200);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
+TEST_CASE("a full disk under an agent's checkpoint: the task fails naming it, the agent takes no "
+          "tasks until it is freed") {
+  temp_dir dir;
+  small_disk disk{dir.path + "/disk"};
+  if (!disk.ok) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m",
+           "--http-port", "0"}};
+  REQUIRE(m.wait_for("master_listening"));
+  auto mhttp = logged_endpoint(m, "http_listening");
+  child a{{bin("caldera-agent"), "--master", ep, "--port", std::to_string(free_port()),
+           "--work-dir", disk.path + "/a", "--http-port", "0", "--resources", "cpus:2;mem:256"}};
+  REQUIRE(a.wait_for("agent_registered"));
+  auto ahttp = logged_endpoint(a, "http_listening");
+  CHECK(health(ahttp, "/health") == 200);
+  (void) std::system(("head -c 64M /dev/zero > '" + disk.path + "/filler' 2>/dev/null").c_str());
+  // Launches until a checkpoint write fails: the launch itself (the task
+  // fails naming the disk) or a later update (held until it is written;
+  // the run then waits for it, and is stopped after 20 s).
+  for (int i = 0; i < 50 && a.output().find("agent_unhealthy") == std::string::npos; ++i) {
+    auto run = std::make_unique<child>(std::vector<std::string>{
+      bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--offer-timeout",
+      "10", "--", "true"});
+    auto rc = run->wait_exit(20s);
+    if (rc != 0 && rc != -1)
+      CHECK_MESSAGE(run->output().find("cannot checkpoint") != std::string::npos, run->output());
+  }
+  REQUIRE(a.wait_for("agent_unhealthy"));
+  REQUIRE(m.wait_for("agent_unhealthy"));
+  CHECK(health(ahttp, "/health") == 503);
+  CHECK(get(ahttp, "/health").find("cannot write its checkpoint") != std::string::npos);
+  CHECK(get(mhttp, "/master/state").find("\"unhealthy\"") != std::string::npos);
+  std::filesystem::remove(disk.path + "/filler");
+  REQUIRE(m.wait_for("agent_healthy"));
+  CHECK(health(ahttp, "/health") == 200);
+  child run{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8",
+             "--offer-timeout", "10", "--", "true"}};
+  CHECK_MESSAGE(run.wait_exit(60s) == 0, run.output());
+  a.signal(SIGTERM);
+  CHECK(a.wait_exit(20s) == 0);
   m.signal(SIGTERM);
   CHECK(m.wait_exit(20s) == 0);
 }
