@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <condition_variable>
 #include <mutex>
 #include <grp.h>
 #include <pwd.h>
@@ -317,12 +318,14 @@ public:
     }
     // The reaper shares `live_` and `iso_`, never `this`: it may outlive
     // the containerizer.
+    reaper_started(*live_);
     std::thread([live = live_, iso = iso_, cgroup, pid, record, on_exit = std::move(on_exit)] {
       int status = 0;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       ended(*live, iso.get(), cgroup, pid, record);
       on_exit(status);
+      reaper_done(*live);
     }).detach();
     return std::to_string(pid);
   }
@@ -335,6 +338,11 @@ public:
     kill_session(i->second);
     if (auto cg = live_->cgroups.find(container_id); iso_ && cg != live_->cgroups.end())
       iso_->kill_all(cg->second);
+  }
+
+  bool wait_reaped(std::chrono::milliseconds timeout) override {
+    std::unique_lock<std::mutex> g{live_->mtx};
+    return live_->all_reaped.wait_for(g, timeout, [&] { return live_->reapers == 0; });
   }
 
   void destroy_all() override {
@@ -376,6 +384,7 @@ public:
       iso_->started(cgroup, static_cast<pid_t>(pid), sandbox);
     // Not our child: watch it through a pidfd (or /proc where pidfds are
     // missing); its exit status is lost with its old parent.
+    reaper_started(*live_);
     std::thread([live = live_, iso = iso_, cgroup, pid = static_cast<pid_t>(pid), record,
                  recorded, on_exit = std::move(on_exit)] {
       int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -391,6 +400,7 @@ public:
         ::close(fd);
       ended(*live, iso.get(), cgroup, pid, record);
       on_exit(unknown_exit_status);
+      reaper_done(*live);
     }).detach();
     return true;
   }
@@ -469,10 +479,23 @@ public:
 private:
   struct live_set {
     std::mutex mtx;
+    size_t reapers = 0;          // reaper threads not finished (cgroup not removed yet)
+    std::condition_variable all_reaped;
     std::map<std::string, pid_t> pids;
     std::map<std::string, std::string> cgroups;          // container id -> cgroup name
     std::map<std::string, limitation> ended_limited;      // ended by a limit
   };
+
+  static void reaper_started(live_set& live) {
+    std::lock_guard<std::mutex> g{live.mtx};
+    ++live.reapers;
+  }
+
+  static void reaper_done(live_set& live) {
+    std::lock_guard<std::mutex> g{live.mtx};
+    if (--live.reapers == 0)
+      live.all_reaped.notify_all();
+  }
 
   // A container's session leader is gone: note whether a limit ended it
   // (known only while its cgroup exists), kill what its session left, and

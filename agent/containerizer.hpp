@@ -12,6 +12,8 @@
 // not). Callers forward it to their actor with a message.
 #pragma once
 
+#include <chrono>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +59,13 @@ public:
   virtual void destroy(const std::string& container_id) = 0;
   /// Destroys every container it started that still runs.
   virtual void destroy_all() = 0;
+  /// Waits (at most `timeout`) until every container that ended has been
+  /// cleaned up (its cgroups removed): a stopping agent calls it before its
+  /// process exits. False on timeout.
+  virtual bool wait_reaped(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return true;
+  }
   /// Takes back a container started before the agent restarted: if it still
   /// runs, `on_exit` is called when it ends (with `unknown_exit_status` when
   /// the status cannot be known) and the executor is told where the agent

@@ -253,6 +253,7 @@ int main(int argc, char** argv) {
   }
   auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;
+  auto containers = opts.containers; // outlives the agent actor: see the end
   auto agent = spawn_agent(sys, std::move(opts));
   node_register(node, "agent", agent);
   auto port = publish(sys, agent, cfg.port, cfg.ip);
@@ -287,8 +288,13 @@ int main(int argc, char** argv) {
     caf::anon_send(agent, shutdown_atom::value);
   }).detach();
   sys.await_all_actors_done();
-  if (*signaled)
+  if (*signaled) {
+    // The agent killed its containers; their cgroups go once the kernel has
+    // finished them (an agent that exited first left them behind).
+    if (!containers->wait_reaped(std::chrono::seconds(10)))
+      log::warn("containers_not_reaped", {{"waited", "10s"}});
     return 0;
+  }
   caf::error why;
   {
     std::lock_guard<std::mutex> g{ended->mtx};

@@ -262,3 +262,46 @@ TEST_CASE("cgroups of a killed agent's containers are removed by the next agent"
   CHECK_MESSAGE(c.agent->wait_for("stale_cgroups_removed count=1", 30s), c.agent->output());
   CHECK_MESSAGE(r->wait_exit(60s) != 0, r->output());
 }
+
+TEST_CASE("an agent stopped by SIGTERM leaves no container cgroup behind") {
+  namespace fs = std::filesystem;
+  if (!cgroups_usable()) {
+    MESSAGE("skipped: no writable cgroup hierarchy with the memory controller here");
+    return;
+  }
+  // The memory controller's hierarchy (v1) or the unified one (v2), and
+  // this process's place in it: the agent, a child, starts there.
+  std::ifstream self{"/proc/self/cgroup"};
+  std::string line, base;
+  while (std::getline(self, line)) {
+    auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+    auto controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    auto path = line.substr(c2 + 1);
+    if (controllers == "memory" || controllers.find("memory,") == 0)
+      base = "/sys/fs/cgroup/memory" + (path == "/" ? std::string{} : path);
+    else if (controllers.empty() && base.empty() && fs::exists("/sys/fs/cgroup/cgroup.controllers"))
+      base = "/sys/fs/cgroup" + (path == "/" ? std::string{} : path);
+  }
+  REQUIRE(!base.empty());
+  iso_cluster c{{"--isolation", "cgroups/cpu,cgroups/mem"}};
+  // Where the agent (a child of this process, in its cgroup) puts containers.
+  char ns[17];
+  auto wd = fs::absolute(c.dir.path + "/agent").lexically_normal().string();
+  std::snprintf(ns, sizeof(ns), "%016zx", std::hash<std::string>{}(wd));
+  fs::path root = base + "/caldera/" + ns;
+  auto r = c.run({"/bin/sh", "-c", "sleep 60"}, "cpus:0.1;mem:32");
+  REQUIRE_MESSAGE(r->wait_for("TASK_RUNNING", 60s), r->output());
+  auto containers = [&] {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(root, ec))
+      n += e.is_directory(ec) ? 1 : 0;
+    return n;
+  };
+  REQUIRE(containers() == 1);
+  c.agent->signal(SIGTERM);
+  CHECK(c.agent->wait_exit(20s) == 0);
+  CHECK(containers() == 0);
+  c.agent = std::make_unique<child>(c.agent_argv); // for the cluster's own stop
+  REQUIRE(c.agent->wait_for("agent_reregistered"));
+}
