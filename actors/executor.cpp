@@ -19,6 +19,7 @@ namespace {
 using recover_timeout_atom = caf::atom_constant<caf::atom("rectimeout")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
+using resend_atom = caf::atom_constant<caf::atom("resend")>;
 } // namespace
 
 caf::expected<executor_options> executor_options::from_env() {
@@ -139,6 +140,28 @@ void executor::resend_unacknowledged() {
     send(agent_, m);
 }
 
+// Starts the resend timer unless it runs.
+void executor::schedule_resend() {
+  if (resend_pending_)
+    return;
+  resend_pending_ = true;
+  delayed_send(this, opts_.update_retry, resend_atom::value);
+}
+
+// Resends the updates the agent has not acknowledged, every update_retry
+// while there are any: an update lost on a silent executor-agent link left
+// its task TASK_RUNNING for ever, as the agent, seeing it running, asks
+// for nothing (seed 1992). The agent acknowledges a task's updates after
+// its final one without forwarding them.
+void executor::on_resend_timer() {
+  resend_pending_ = false;
+  if (unacked_.empty())
+    return;
+  if (agent_ && !awaiting_registration_)
+    resend_unacknowledged();
+  schedule_resend();
+}
+
 void executor::send_status(const std::string& task_id, schema::TaskState state,
                            std::string message, std::optional<int> exit_code,
                            std::string reason) {
@@ -160,6 +183,7 @@ void executor::send_status(const std::string& task_id, schema::TaskState state,
     tasks_.erase(task_id);
   if (agent_)
     send(agent_, m);
+  schedule_resend();
 }
 
 bool executor::knows_task(const std::string& task_id) const {
@@ -216,6 +240,7 @@ caf::behavior executor::make_behavior() {
       if (agent_ && awaiting_registration_ && epoch == registration_epoch_)
         send_registration(epoch);
     },
+    [this](resend_atom) { on_resend_timer(); },
     [this](recover_timeout_atom, uint64_t epoch) {
       if (agent_ || epoch != disconnect_epoch_)
         return;

@@ -18,8 +18,9 @@
 // agent by itself; an in-process one is sent `(connect_atom_t, agent)`.
 //
 // Status updates sent with `send_status` are reliable: kept until the agent
-// acknowledges them and resent after a reconnection, or when the agent sends
-// a task again (it is still TASK_STAGING there: it lacks them).
+// acknowledges them and resent after a reconnection, when the agent sends a
+// task again (it is still TASK_STAGING there: it lacks them), and every
+// `update_retry` while unacknowledged.
 //
 // Callbacks run in the actor's context, one at a time; none may block.
 #pragma once
@@ -55,6 +56,9 @@ struct executor_options {
   std::string sandbox;
   /// How long to wait for a lost agent to come back before shutting down.
   caf::timespan recovery_timeout = std::chrono::minutes(15);
+  /// Unacknowledged status updates are sent again this often (one lost on
+  /// the way, with the connection up, is otherwise never resent).
+  caf::timespan update_retry = std::chrono::seconds(10);
   /// Time, randomness and links (the real world by default; in-process
   /// executors share their agent's) and this executor's node.
   std::shared_ptr<runtime_env> runtime = real_env();
@@ -146,6 +150,8 @@ private:
   void send_registration(uint64_t epoch);
   void on_agent_down();
   void resend_unacknowledged();
+  void schedule_resend();
+  void on_resend_timer();
   void maybe_quit();
   /// Launched here and not ended, or ended with its update unacknowledged.
   bool knows_task(const std::string& task_id) const;
@@ -157,6 +163,7 @@ private:
   bool awaiting_registration_ = false; // RegisterExecutor sent, not answered
   uint64_t registration_epoch_ = 0;    // guards the registration retries
   bool finishing_ = false;
+  bool resend_pending_ = false;        // the update resend timer runs
   uint64_t disconnect_epoch_ = 0;
   std::map<std::string, task_info> tasks_;
   // Unacknowledged updates by uuid, in send order.

@@ -5,6 +5,7 @@
 // accept, status updates, reconciliation). Not a public interface.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -101,6 +102,14 @@ agent_record_msg agent_record(const agent_entry& a, double unreachable_at);
 /// knows it.
 void reconcile_task(master_actor* self, framework_entry& fw, const std::string& tid,
                     const std::string& agent_id, const std::string& why);
+/// Reconciliation tells a framework that is not partition-aware that task
+/// `key` is lost: remembered in answered_lost and, in the registry, among the
+/// lost tasks of every unreachable agent it may be on (`agent_id`, or any),
+/// so that a restarted master kills it too should that agent come back with
+/// it. `answer` runs once the registry has it (at once when nothing is to
+/// write); not on a failed write (the framework asks again).
+void record_answered_lost(master_actor* self, const key_t& key, const std::string& agent_id,
+                          std::function<void()> answer);
 /// Rescinds every outstanding offer of agent `aid`.
 void rescind_agent_offers(master_actor* self, const std::string& aid);
 /// The agent's connection closed: no more offers from it, its tasks are kept

@@ -418,11 +418,19 @@ void reconcile_task(master_actor* self, framework_entry& fw, const std::string& 
   // Mesos: partition-aware frameworks learn TASK_UNKNOWN, others TASK_LOST;
   // a task told lost must not run on should its agent come back with it.
   st.state = fw.partition_aware ? schema::TaskState::UNKNOWN : schema::TaskState::LOST;
-  if (!fw.partition_aware)
-    d.answered_lost.insert({fw.id, tid});
   st.reason = "REASON_RECONCILIATION";
   st.message = why;
-  send_status(self, fw, st);
+  if (fw.partition_aware) {
+    send_status(self, fw, st);
+    return;
+  }
+  // Said once the registry has it, for a restarted master to know it too.
+  auto fid = fw.id;
+  record_answered_lost(self, {fid, tid}, agent_id, [=] {
+    auto f = self->state.st.frameworks.find(fid);
+    if (f != self->state.st.frameworks.end())
+      send_status(self, f->second, st);
+  });
 }
 
 void resend_launches(master_actor* self) {

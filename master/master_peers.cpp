@@ -211,6 +211,71 @@ void agent_unreachable(master_actor* self, const std::string& aid) {
           });
 }
 
+namespace {
+
+// The registry has task `key` among the lost tasks of agents `ids`: so do
+// their entries. One that re-registered meanwhile has its record written
+// again (that write, if after its registration's, said it unreachable).
+void answered_lost_written(master_actor* self, const key_t& key,
+                           const std::vector<std::string>& ids) {
+  auto& d = self->state;
+  registry_store::batch batch;
+  for (auto& id : ids) {
+    auto a = d.st.agents.find(id);
+    if (a == d.st.agents.end())
+      continue;
+    if (a->second.unreachable)
+      a->second.lost_tasks.insert(key);
+    else
+      batch.put_agent(id, agent_record(a->second, 0));
+  }
+  if (batch.empty())
+    return;
+  self->request(d.registrar, caf::infinite, std::move(batch))
+    .then([](bool) {},
+          [=](caf::error& err) {
+            log::error("registry_write_failed", {{"task_id", key.second},
+                                                 {"reason", describe(err)}});
+          });
+}
+
+} // namespace
+
+// Answered TASK_LOST by a master that did not know the task (seeds 2137,
+// 3397: it had ended on an unreachable agent, its final update never
+// acknowledged, and the master that knew it restarted): the next master,
+// without answered_lost, took the agent's report and forwarded that final
+// state. The unreachable agents' records now say it is lost (as for the
+// tasks they had when marked unreachable): it is killed if reported.
+void record_answered_lost(master_actor* self, const key_t& key, const std::string& agent_id,
+                          std::function<void()> answer) {
+  auto& d = self->state;
+  d.answered_lost.insert(key);
+  registry_store::batch batch;
+  std::vector<std::string> ids;
+  for (auto& [id, a] : d.st.agents) {
+    if (!a.unreachable || (!agent_id.empty() && id != agent_id) || a.lost_tasks.count(key) > 0)
+      continue;
+    auto rec = a;
+    rec.lost_tasks.insert(key);
+    batch.put_agent(id, agent_record(rec, wall_now(self)));
+    ids.push_back(id);
+  }
+  if (ids.empty()) {
+    answer();
+    return;
+  }
+  self->request(d.registrar, caf::infinite, std::move(batch))
+    .then(
+      [=](bool) {
+        answered_lost_written(self, key, ids);
+        answer();
+      },
+      [=](caf::error& err) {
+        log::error("registry_write_failed", {{"task_id", key.second}, {"reason", describe(err)}});
+      });
+}
+
 void agent_health(master_actor* self, const agent_health_msg& m) {
   auto& d = self->state;
   auto v = m.read();

@@ -87,6 +87,16 @@ TEST_CASE("sim seed 1023: a lost offer is rescinded and its resources offered ag
   check_passes(1023);
 }
 
+TEST_CASE("sim seeds 2137, 3397: a reconciliation TASK_LOST is written to the unreachable agents' "
+          "records; a restarted master kills the task they come back with") {
+  check_passes(2137);
+  check_passes(3397);
+}
+
+TEST_CASE("sim seed 1992: an executor resends an update lost on a silent link to its agent") {
+  check_passes(1992);
+}
+
 TEST_CASE("sim seed 42 replays bit for bit") {
   auto a = run_seed(42, 100, 8);
   auto b = run_seed(42, 100, 8);
