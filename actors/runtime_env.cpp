@@ -1,10 +1,13 @@
 #include "actors/runtime_env.hpp"
 
 #include <map>
+#include <stdexcept>
 #include <mutex>
 #include <thread>
 
 #include "actors/ids.hpp"
+
+#include <openssl/rand.h>
 
 namespace caldera {
 
@@ -40,6 +43,13 @@ public:
 
   void run_blocking(std::function<void()> work) override {
     std::thread(std::move(work)).detach();
+  }
+
+  std::string secure_random(size_t n) override {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+      throw std::runtime_error("the machine's CSPRNG failed (RAND_bytes)");
+    return out;
   }
 
 private:

@@ -46,6 +46,11 @@ public:
   /// deterministic point.
   virtual void run_blocking(std::function<void()> work) = 0;
 
+  /// `n` bytes no peer can predict (challenges, tokens). Real: the
+  /// machine's CSPRNG (OpenSSL's RAND_bytes), whatever the seed. Simulated:
+  /// the run's seed, so that a run replays.
+  virtual std::string secure_random(size_t n) = 0;
+
   /// The links between nodes that cross-node messages pass (null: the real
   /// network, which CAF's middleman carries).
   virtual link_table* links() { return nullptr; }

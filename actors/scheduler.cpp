@@ -363,24 +363,30 @@ void scheduler::send_teardown() {
           });
 }
 
+// A retry: connects, registers, or (after stop()) asks for the teardown again.
+void scheduler::on_retry() {
+  retry_pending_ = false;
+  if (!master_)
+    connect();
+  else if (!registered_)
+    do_register();
+  else if (stopping_)
+    send_teardown();
+}
+
+// In-process: a new master to talk to (a restarted one).
+void scheduler::on_new_master(const caf::actor& m) {
+  opts_.master = m;
+  if (!master_)
+    connect();
+}
+
 // After stop(): reconnects and registers again as needed, to ask for the
 // teardown until the master answers or the stop timeout passes.
 caf::behavior scheduler::stopping_behavior() {
   return {
-    [this](retry_atom) {
-      retry_pending_ = false;
-      if (!master_)
-        connect();
-      else if (!registered_)
-        do_register();
-      else
-        send_teardown();
-    },
-    [this](connect_atom_t, const caf::actor& m) {
-      opts_.master = m;
-      if (!master_)
-        connect();
-    },
+    [this](retry_atom) { on_retry(); },
+    [this](connect_atom_t, const caf::actor& m) { on_new_master(m); },
     [this](give_up_atom) {
       log::warn("teardown_unconfirmed", {{"framework_id", framework_id_}});
       quit();
@@ -396,19 +402,8 @@ caf::behavior scheduler::make_behavior() {
   });
   connect();
   caf::message_handler base{
-    [this](retry_atom) {
-      retry_pending_ = false;
-      if (!master_)
-        connect();
-      else if (!registered_)
-        do_register();
-    },
-    [this](connect_atom_t, const caf::actor& m) {
-      // In-process: a new master to talk to (a restarted one).
-      opts_.master = m;
-      if (!master_)
-        connect();
-    },
+    [this](retry_atom) { on_retry(); },
+    [this](connect_atom_t, const caf::actor& m) { on_new_master(m); },
     [this](const resource_offers_msg& m) {
       guarded("ResourceOffers", [&] {
         auto v = m.read();

@@ -181,6 +181,8 @@ private:
   /// quietly), nor while disconnected (dropped, and `error` says so).
   bool may_send(const char* action);
   void send_teardown();
+  void on_retry();
+  void on_new_master(const caf::actor& m);
   caf::behavior stopping_behavior();
   void accept_impl(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds,

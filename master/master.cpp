@@ -92,8 +92,30 @@ void drop_offer(master_actor* self, const std::string& offer_id,
                make<schema::RescindOffer>([&](auto b) { b.setOfferId(offer_id); }));
 }
 
+// The allocator's books against the master's: on every agent it offers,
+// what is free there plus what the master counts as used by tasks and as
+// offered must be the agent's total. A difference is a bug (the simulator
+// stops on it); logged once per agent.
+void check_books(master_actor* self) {
+  auto& d = self->state;
+  for (auto& [id, a] : d.st.agents) {
+    auto* free = d.alloc.free(id);
+    if (free == nullptr || !a.active)
+      continue;
+    auto sum = *free + a.used + a.offered;
+    if (sum == a.total || !d.books_reported.insert(id).second)
+      continue;
+    log::error("allocation_books_differ", {{"agent_id", id},
+                                           {"free", free->to_string()},
+                                           {"used", a.used.to_string()},
+                                           {"offered", a.offered.to_string()},
+                                           {"total", a.total.to_string()}});
+  }
+}
+
 void allocate(master_actor* self) {
   auto& d = self->state;
+  check_books(self);
   auto t0 = d.opts.runtime->now();
   auto decisions = d.alloc.allocate(self->clock().now());
   double secs = std::chrono::duration<double>(d.opts.runtime->now() - t0).count();

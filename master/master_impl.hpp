@@ -37,6 +37,7 @@ struct master_data {
   uint64_t next_framework = 0;
   uint64_t next_offer = 0;
   uint64_t registrations = 0; // agent registrations written (agent_entry::registration)
+  std::set<std::string> books_reported; // agents whose books differed (check_books)
   bool allocation_pending = false;
   // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
   std::map<caf::actor_addr, std::pair<char, std::string>> watched;

@@ -10,7 +10,15 @@ sim_env::sim_env(caf::actor_system& sys, uint64_t seed)
     seed_(seed),
     t0_(sys.clock().now()),
     links_(derive_seed(seed, "links")),
-    fire_(derive_seed(seed, "buggify")) {
+    fire_(derive_seed(seed, "buggify")),
+    random_(derive_seed(seed, "secure-random")) {
+}
+
+std::string sim_env::secure_random(size_t n) {
+  std::string out(n, '\0');
+  for (auto& c : out)
+    c = static_cast<char>(random_() & 0xff);
+  return out;
 }
 
 void sim_env::enable_buggify(std::function<void(const std::string&)> on_first) {

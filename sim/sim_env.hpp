@@ -29,6 +29,7 @@ public:
   void run_blocking(std::function<void()> work) override;
   link_table* links() override { return &links_; }
   bool buggify(std::string_view point) override;
+  std::string secure_random(size_t n) override;
 
   /// Turns BUGGIFY on for this run; `on_first` hears each point the first
   /// time it is asked for and found on (for the trace).
@@ -53,6 +54,7 @@ private:
   bool buggify_ = false;
   std::map<std::string, bool> points_;
   std::mt19937_64 fire_;
+  std::mt19937_64 random_; // secure_random: the seed's stream, for replay
   std::function<void(const std::string&)> on_point_;
 };
 

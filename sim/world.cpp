@@ -121,6 +121,8 @@ void log_sink(std::string_view l) {
   if (l.find("status_update_acknowledged_unsent") != std::string_view::npos)
     current->violation("a status update was acknowledged before it was sent: "
                        + std::string{l});
+  if (l.find("allocation_books_differ") != std::string_view::npos)
+    current->violation("the allocator's books differ from the master's: " + std::string{l});
 }
 
 double log_clock() {
