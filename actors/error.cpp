@@ -21,6 +21,8 @@ const char* to_string(errc x) {
     case errc::storage_error: return "storage_error";
     case errc::not_connected: return "not_connected";
     case errc::timeout: return "timeout";
+    case errc::unauthenticated: return "unauthenticated";
+    case errc::unauthorized: return "unauthorized";
   }
   return "unknown_error";
 }

@@ -24,6 +24,8 @@ enum class errc : uint8_t {
   storage_error,
   not_connected,
   timeout,
+  unauthenticated, // no principal proven, or the proof is wrong
+  unauthorized,    // the principal may not do this (ACLs)
 };
 
 const char* to_string(errc x);

@@ -26,6 +26,11 @@ struct process_metrics {
       .Name("caldera_messages_dropped_total")
       .Help("Messages dropped because they did not decode or were refused, by type")
       .Register(reg);
+  prometheus::Family<prometheus::Counter>& refusals =
+    prometheus::BuildCounter()
+      .Name("caldera_refusals_total")
+      .Help("Requests refused for who asked (unauthenticated) or what (the ACL action)")
+      .Register(reg);
   prometheus::Histogram& allocation =
     prometheus::BuildHistogram()
       .Name("caldera_allocation_cycle_seconds")
@@ -84,6 +89,10 @@ void message_received(std::string_view type) {
 
 void message_dropped(std::string_view type) {
   counter(pm().dropped, type).Increment();
+}
+
+void refused(std::string_view type) {
+  counter(pm().refusals, type).Increment();
 }
 
 void observe_allocation(double seconds) {

@@ -16,6 +16,9 @@ namespace caldera::metrics {
 /// A message of `type` was handled (or dropped because it did not decode).
 void message_received(std::string_view type);
 void message_dropped(std::string_view type);
+/// A peer refused for who it is or what it asked (`type`:
+/// "unauthenticated", or the ACL action it was refused).
+void refused(std::string_view type);
 
 /// Durations, in seconds.
 void observe_allocation(double seconds);

@@ -1,5 +1,7 @@
 #include "actors/scheduler.hpp"
 
+#include "actors/auth.hpp"
+
 #include <algorithm>
 
 #include <caf/actor_system.hpp>
@@ -87,7 +89,7 @@ void scheduler::on_connected(caf::actor m) {
   connect_failed_ = false;
   master_ = std::move(m);
   monitor(master_);
-  do_register();
+  begin_registration();
 }
 
 void scheduler::do_register() {
@@ -124,25 +126,58 @@ void scheduler::do_register() {
           }
         });
       },
-      [this](caf::error& err) {
-        if (stopping_ && err.category() == caf::atom("caldera")
-            && err.code() == static_cast<uint8_t>(errc::unknown_framework)) {
-          quit(); // torn down already
-          return;
-        }
-        if (err.category() == caf::atom("caldera")
-            && err.code() != static_cast<uint8_t>(errc::storage_error)) {
-          if (stopping_) {
-            quit(err);
-            return;
-          }
-          error("registration refused: " + describe(err));
-          quit(err);
-          return;
-        }
-        log::warn("framework_registration_failed", {{"reason", describe(err)}});
-        schedule_retry();
-      });
+      [this](caf::error& err) { on_registration_error(err); });
+}
+
+// A registration (or its authentication) failed: refused for good by the
+// master (a caldera error) ends the scheduler through `error`; anything else
+// (the master down, a timeout, a full registry) is retried.
+void scheduler::on_registration_error(caf::error& err) {
+  if (stopping_ && err.category() == caf::atom("caldera")
+      && err.code() == static_cast<uint8_t>(errc::unknown_framework)) {
+    quit(); // torn down already
+    return;
+  }
+  if (err.category() == caf::atom("caldera")
+      && err.code() != static_cast<uint8_t>(errc::storage_error)) {
+    if (stopping_) {
+      quit(err);
+      return;
+    }
+    error("registration refused: " + describe(err));
+    quit(err);
+    return;
+  }
+  log::warn("framework_registration_failed", {{"reason", describe(err)}});
+  schedule_retry();
+}
+
+// Proves the principal's secret to the master when there is a principal
+// (the master says with an empty challenge that it checks none), then
+// registers.
+void scheduler::begin_registration() {
+  if (opts_.principal.empty()) {
+    do_register();
+    return;
+  }
+  auto ask = make<schema::Authenticate>([&](auto b) { b.setPrincipal(opts_.principal); });
+  request(master_, std::chrono::seconds(30), ask)
+    .then([this](const auth_challenge_msg& c) { send_proof(c); },
+          [this](caf::error& err) { on_registration_error(err); });
+}
+
+void scheduler::send_proof(const auth_challenge_msg& c) {
+  std::string nonce;
+  if (!guarded("AuthChallenge", [&] { nonce = c.read()->getNonce(); }))
+    return schedule_retry();
+  auto proof = make<schema::AuthenticateProof>([&](auto b) {
+    b.setPrincipal(opts_.principal);
+    b.setNonce(nonce);
+    b.setProof(nonce.empty() ? std::string{} : prove(opts_.secret, nonce, opts_.principal));
+  });
+  request(master_, std::chrono::seconds(30), proof)
+    .then([this](const authenticated_msg&) { do_register(); },
+          [this](caf::error& err) { on_registration_error(err); });
 }
 
 // One retry pending at a time: a failed registration and the master's down
@@ -369,7 +404,7 @@ void scheduler::on_retry() {
   if (!master_)
     connect();
   else if (!registered_)
-    do_register();
+    begin_registration();
   else if (stopping_)
     send_teardown();
 }

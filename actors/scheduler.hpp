@@ -43,7 +43,10 @@ struct scheduler_options {
   std::string name = "framework";
   std::string user;
   std::vector<std::string> roles{"*"};
+  /// Who the framework is; with `secret`, proven to a master that
+  /// authenticates frameworks (--credentials) before it registers.
   std::string principal;
+  std::string secret;
   /// Seconds the master keeps the framework's tasks while the scheduler is
   /// disconnected; then it tears the framework down.
   double failover_timeout = 0;
@@ -181,6 +184,9 @@ private:
   /// quietly), nor while disconnected (dropped, and `error` says so).
   bool may_send(const char* action);
   void send_teardown();
+  void begin_registration();
+  void send_proof(const auth_challenge_msg& c);
+  void on_registration_error(caf::error& err);
   void on_retry();
   void on_new_master(const caf::actor& m);
   caf::behavior stopping_behavior();

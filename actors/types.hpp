@@ -48,6 +48,11 @@ using scheduler_error_msg = msg<s::SchedulerError>;
 using register_agent_msg = msg<s::RegisterAgent>;
 using agent_registered_msg = msg<s::AgentRegistered>;
 using agent_health_msg = msg<s::AgentHealth>;
+// peer <-> master: authentication
+using authenticate_msg = msg<s::Authenticate>;
+using auth_challenge_msg = msg<s::AuthChallenge>;
+using authenticate_proof_msg = msg<s::AuthenticateProof>;
+using authenticated_msg = msg<s::Authenticated>;
 using run_task_msg = msg<s::RunTask>;
 using shutdown_framework_msg = msg<s::ShutdownFramework>;
 // executor <-> agent
@@ -140,7 +145,11 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(app_msg)                                                                   \
   X(get_usage_msg)                                                             \
   X(usage_msg)                                                                 \
-  X(agent_health_msg)
+  X(agent_health_msg)                                                          \
+  X(authenticate_msg)                                                          \
+  X(auth_challenge_msg)                                                        \
+  X(authenticate_proof_msg)                                                    \
+  X(authenticated_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

@@ -37,6 +37,11 @@ struct master_config : caldera::node_config {
   int32_t http_port = -1;
   std::string http_ip;
   std::vector<std::pair<std::string, double>> role_weights_parsed;
+  bool authenticate = false;
+  std::string credentials_file;
+  std::string acls_file;
+  std::shared_ptr<const caldera::credentials> credentials_parsed;
+  std::shared_ptr<const caldera::acls> acls_parsed;
 
   master_config() : node_config("master") {
     options()
@@ -61,7 +66,33 @@ struct master_config : caldera::node_config {
       .add(http_ip, "http-ip", "address the HTTP API listens on (default: ip)")
       .add(role_weights, "role-weights",
            "initial role weights, e.g. hadoop=2,mpi=1 (weights set with the CLI, "
-           "kept in the registry, take precedence)");
+           "kept in the registry, take precedence)")
+      .add(authenticate, "authenticate",
+           "admit only frameworks that prove a principal of --credentials")
+      .add(credentials_file, "credentials",
+           "file of principals and secrets, Mesos' JSON {\"credentials\": [...]}")
+      .add(acls_file, "acls", "ACL file, Mesos' JSON: who may do what (none: everyone)");
+  }
+
+  // --authenticate, --credentials and --acls: files that do not read or
+  // parse stop the master with the file and the reason.
+  std::optional<std::string> validate_security() {
+    if (authenticate && credentials_file.empty())
+      return "option 'authenticate': needs --credentials FILE";
+    if (!credentials_file.empty()) {
+      auto c = caldera::credentials::load(credentials_file);
+      if (!c)
+        return "option 'credentials': " + caldera::error_message(c.error());
+      if (authenticate)
+        credentials_parsed = std::make_shared<const caldera::credentials>(std::move(*c));
+    }
+    if (!acls_file.empty()) {
+      auto a = caldera::acls::load(acls_file);
+      if (!a)
+        return "option 'acls': " + caldera::error_message(a.error());
+      acls_parsed = std::make_shared<const caldera::acls>(std::move(*a));
+    }
+    return std::nullopt;
   }
 
   std::optional<std::string> validate() override {
@@ -104,7 +135,7 @@ struct master_config : caldera::node_config {
       if (!r->empty())
         min_allocatable_parsed.push_back(*r);
     }
-    return std::nullopt;
+    return validate_security();
   }
 };
 
@@ -136,6 +167,14 @@ int main(int argc, char** argv) {
   opts.hostname = cfg.hostname;
   opts.seed = cfg.seed;
   opts.offer_timeout = cfg.offer_timeout;
+  opts.framework_credentials = cfg.credentials_parsed;
+  opts.acl = cfg.acls_parsed;
+  bool loopback = cfg.ip == "127.0.0.1" || cfg.ip == "localhost" || cfg.ip == "::1";
+  if (!loopback && !cfg.authenticate)
+    log::warn("insecure_master",
+              {{"ip", cfg.ip},
+               {"reason", "listening beyond loopback without --authenticate: anyone who reaches "
+                          "this port may register a framework and run commands on every agent"}});
   opts.agent_ping_timeout = cfg.agent_ping_timeout;
   opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
   opts.agent_reregister_timeout = cfg.agent_reregister_timeout;

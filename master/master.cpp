@@ -581,6 +581,11 @@ void register_framework(master_actor* self, const register_framework_msg& m,
     rp.deliver(make_error(errc::invalid_message, "framework name is empty"));
     return;
   }
+  std::string principal;
+  if (auto err = authorize_framework(self, sender, info, principal)) {
+    rp.deliver(err);
+    return;
+  }
   std::string want = info.getId();
   bool rereg = false;
   std::string id;
@@ -599,6 +604,7 @@ void register_framework(master_actor* self, const register_framework_msg& m,
     id = counter_id(d.master_id, "-", d.next_framework++);
   }
   auto fe = framework_from_info(info);
+  fe.principal = principal;
   fe.id = id;
   fe.handle = sender;
   fe.registered_at = wall_now(self);
@@ -759,6 +765,8 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     [=](const executor_message_msg& m) { forward_to_scheduler(self, "ExecutorMessage", m); },
     [=](const executor_lost_msg& m) { forward_to_scheduler(self, "ExecutorLost", m); },
     // Frameworks (schedulers).
+    [=](const authenticate_msg& m) { return challenge_peer(self, m); },
+    [=](const authenticate_proof_msg& m) { return check_proof(self, m); },
     [=](const register_framework_msg& m) -> framework_result {
       return handle_register_framework(self, m);
     },

@@ -25,6 +25,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "actors/auth.hpp"
 #include "actors/runtime_env.hpp"
 #include "master/allocator.hpp"
 #include "master/http_api.hpp"
@@ -63,6 +64,11 @@ struct master_options {
   /// changed (and at least every 5 s).
   std::shared_ptr<state_box> publish;
   caf::timespan publish_interval = std::chrono::milliseconds(500);
+  /// Frameworks must prove a principal of these before they register
+  /// (null: no authentication, Mesos' default).
+  std::shared_ptr<const credentials> framework_credentials;
+  /// What each principal may do (null: everything).
+  std::shared_ptr<const acls> acl;
 };
 
 /// Spawns a master that persists through `registrar`.

@@ -37,6 +37,10 @@ struct master_data {
   uint64_t next_framework = 0;
   uint64_t next_offer = 0;
   uint64_t registrations = 0; // agent registrations written (agent_entry::registration)
+  // Authentication: the challenge each peer was sent (principal, nonce), and
+  // the principal each peer proved (master_auth.cpp).
+  std::map<caf::actor_addr, std::pair<std::string, std::string>> challenges;
+  std::map<caf::actor_addr, std::string> principals;
   std::set<std::string> books_reported; // agents whose books differed (check_books)
   bool allocation_pending = false;
   // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
@@ -122,6 +126,12 @@ void agent_disconnected(master_actor* self, const std::string& aid);
 void agent_unreachable(master_actor* self, const std::string& aid);
 /// A scheduler went away: offers recovered, teardown after its failover timeout.
 void framework_disconnected(master_actor* self, const std::string& fid);
+/// Authentication (master_auth.cpp): a challenge for the sender's principal,
+/// the check of its proof, and whether a framework may register as it asks.
+caf::result<auth_challenge_msg> challenge_peer(master_actor* self, const authenticate_msg& m);
+caf::result<authenticated_msg> check_proof(master_actor* self, const authenticate_proof_msg& m);
+caf::error authorize_framework(master_actor* self, const caf::actor& sender,
+                               schema::FrameworkInfo::Reader info, std::string& principal);
 /// An agent says whether it can take tasks: one that cannot is offered to
 /// nobody (and shown so) until it says it can again.
 void agent_health(master_actor* self, const agent_health_msg& m);

@@ -199,6 +199,60 @@ void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
 
 } // namespace
 
+namespace {
+
+// Every task of `ops` is refused with TASK_ERROR (`reason`, `why`); false
+// when there was none.
+bool refuse_operations(master_actor* self, framework_entry& fw,
+                       capnp::List<schema::Operation>::Reader ops, const char* reason,
+                       const std::string& why) {
+  bool any = false;
+  for (auto op : ops) {
+    auto ts = op.isLaunch() ? op.getLaunch()
+              : op.isLaunchGroup() ? op.getLaunchGroup() : op.getLaunchGang();
+    any = any || ts.size() > 0;
+    refuse_tasks(self, fw, ts, reason, why);
+  }
+  return any;
+}
+
+// One launch or launch-group operation on the accepted offers: the valid
+// tasks launch (a group only if all are), the others get TASK_ERROR;
+// what they use leaves `available`.
+void launch_operation(master_actor* self, framework_entry& fw, const framework_entry& fw_copy,
+                      agent_entry& agent, const std::string& role,
+                      schema::Operation::Reader op, resources& available) {
+  auto& d = self->state;
+  bool group = op.isLaunchGroup();
+  auto ts = group ? op.getLaunchGroup() : op.getLaunch();
+  auto plan = d.st.validate_launch(fw.id, agent.id, ts, available);
+  if (group && !plan.errors.empty()) {
+    // All or nothing: one bad task refuses the whole group.
+    std::string why = "task group refused: task '" + plan.errors[0].first
+                      + "': " + plan.errors[0].second;
+    refuse_tasks(self, fw, ts, "REASON_TASK_GROUP_INVALID", why);
+    return;
+  }
+  for (auto& [tid, why] : plan.errors) {
+    status_info st;
+    st.task_id = tid;
+    st.state = schema::TaskState::ERROR;
+    st.reason = "REASON_TASK_INVALID";
+    st.message = why;
+    send_status(self, fw, st);
+  }
+  size_t k = 0;
+  for (auto t : ts) {
+    if (k >= plan.ok.size() || plan.ok[k].task_id != std::string{t.getTaskId().cStr()})
+      continue;
+    auto& item = plan.ok[k++];
+    available -= item.res;
+    launch_one(self, fw, fw_copy, agent, role, t, item.res);
+  }
+}
+
+} // namespace
+
 void handle_accept(master_actor* self, const accept_msg& m) {
   auto& d = self->state;
   auto v = m.read();
@@ -212,106 +266,35 @@ void handle_accept(master_actor* self, const accept_msg& m) {
       request_allocation(self);
       return;
     }
-  // Offers: all must be outstanding, this framework's, and of one agent.
-  std::string agent_id;
-  std::string role;
-  std::string problem;
-  resources available;
-  std::vector<std::string> offer_ids;
-  for (auto oid : v->getOfferIds()) {
-    std::string id = oid;
-    auto o = d.st.offers.find(id);
-    if (o == d.st.offers.end() || o->second.framework_id != fid) {
-      problem = "offer '" + id + "' is unknown or no longer valid";
-      break;
-    }
-    if (!agent_id.empty() && agent_id != o->second.agent_id) {
-      problem = "offers of different agents in one accept";
-      break;
-    }
-    if (!agent_id.empty() && role != o->second.role) {
-      problem = "offers of different roles in one accept";
-      break;
-    }
-    agent_id = o->second.agent_id;
-    role = o->second.role;
-    available += o->second.res;
-    offer_ids.push_back(id);
-  }
-  if (problem.empty() && offer_ids.empty())
-    problem = "accept names no offers";
-  if (!problem.empty()) {
+  std::vector<std::string> ids;
+  for (auto oid : v->getOfferIds())
+    ids.emplace_back(oid.cStr());
+  auto claim = d.st.check_offers(fid, ids);
+  if (!claim.problem.empty()) {
     // Nothing changes: every task of this accept is refused with TASK_ERROR.
-    bool any_task = false;
-    for (auto op : v->getOperations()) {
-      auto ts = op.isLaunch() ? op.getLaunch()
-                : op.isLaunchGroup() ? op.getLaunchGroup() : op.getLaunchGang();
-      for (auto t : ts) {
-        any_task = true;
-        status_info st;
-        st.task_id = t.getTaskId();
-        st.state = schema::TaskState::ERROR;
-        st.reason = "REASON_INVALID_OFFERS";
-        st.message = problem;
-        send_status(self, *fw, st);
-      }
-    }
-    if (!any_task)
-      scheduler_error(self, fw->handle, "accept refused: " + problem);
+    if (!refuse_operations(self, *fw, v->getOperations(), "REASON_INVALID_OFFERS",
+                           claim.problem))
+      scheduler_error(self, fw->handle, "accept refused: " + claim.problem);
     else
-      log::warn("accept_refused", {{"framework_id", fid}, {"reason", problem}});
+      log::warn("accept_refused", {{"framework_id", fid}, {"reason", claim.problem}});
     return;
   }
-  for (auto& oid : offer_ids) {
+  for (auto& oid : claim.ids) {
     auto o = d.st.offers.find(oid);
-    d.st.agents[agent_id].offered -= o->second.res;
+    d.st.agents[claim.agent_id].offered -= o->second.res;
     fw->offered -= o->second.res;
     d.st.offers.erase(o);
   }
-  auto agent_it = d.st.agents.find(agent_id);
+  auto agent_it = d.st.agents.find(claim.agent_id);
   if (agent_it == d.st.agents.end() || !agent_it->second.active) {
-    d.alloc.recover(agent_id, fid, role, available);
+    d.alloc.recover(claim.agent_id, fid, claim.role, claim.available);
     return;
   }
-  auto& agent = agent_it->second;
   framework_entry fw_copy = *fw;
-  for (auto op : v->getOperations()) {
-    bool group = op.isLaunchGroup();
-    auto ts = group ? op.getLaunchGroup() : op.getLaunch();
-    auto plan = d.st.validate_launch(fid, agent_id, ts, available);
-    if (group && !plan.errors.empty()) {
-      // All or nothing: one bad task refuses the whole group.
-      std::string why = "task group refused: task '" + plan.errors[0].first
-                        + "': " + plan.errors[0].second;
-      for (auto t : ts) {
-        status_info st;
-        st.task_id = t.getTaskId();
-        st.state = schema::TaskState::ERROR;
-        st.reason = "REASON_TASK_GROUP_INVALID";
-        st.message = why;
-        send_status(self, *fw, st);
-      }
-      continue;
-    }
-    for (auto& [tid, why] : plan.errors) {
-      status_info st;
-      st.task_id = tid;
-      st.state = schema::TaskState::ERROR;
-      st.reason = "REASON_TASK_INVALID";
-      st.message = why;
-      send_status(self, *fw, st);
-    }
-    size_t k = 0;
-    for (auto t : ts) {
-      if (k >= plan.ok.size() || plan.ok[k].task_id != std::string{t.getTaskId().cStr()})
-        continue;
-      auto& item = plan.ok[k++];
-      available -= item.res;
-      launch_one(self, *fw, fw_copy, agent, role, t, item.res);
-    }
-  }
+  for (auto op : v->getOperations())
+    launch_operation(self, *fw, fw_copy, agent_it->second, claim.role, op, claim.available);
   // What the launches left over goes back, filtered as asked.
-  d.alloc.recover(agent_id, fid, role, available, refuse_until(self, m));
+  d.alloc.recover(claim.agent_id, fid, claim.role, claim.available, refuse_until(self, m));
 }
 
 namespace {
@@ -326,60 +309,49 @@ bool reported_lost(const master_data& d, const status_info& st) {
 
 } // namespace
 
+namespace {
+
+// The agent that sent `st` hears it was taken care of (for a framework that
+// is gone, or a state superseded by an earlier final one).
+void acknowledge_here(master_actor* self, const status_info& st) {
+  if (auto sender = sender_of(self); sender && !st.uuid.empty())
+    self->send(sender, make<schema::Acknowledge>([&](auto b) {
+                 b.setFrameworkId(st.framework_id);
+                 b.setAgentId(st.agent_id);
+                 b.setTaskId(st.task_id);
+                 b.setUuid(st.uuid);
+               }));
+}
+
+} // namespace
+
 void handle_status(master_actor* self, const status_update_msg& m) {
   auto& d = self->state;
-  auto v = m.read();
-  auto s = v->getStatus();
-  auto st = status_info::from_capnp(s);
+  auto st = status_info::from_capnp(m.read()->getStatus());
   key_t key{st.framework_id, st.task_id};
-  auto t = d.st.tasks.find(key);
-  auto f = d.st.frameworks.find(st.framework_id);
   ++d.changes;
-  if (t != d.st.tasks.end()) {
-    t->second.state = st.state;
-    t->second.statuses.push_back(st);
-    t->second.launch.reset(); // the agent has it
-    if (is_terminal(st.state)) {
-      finish_task(self, key);
-      request_allocation(self);
-    }
-  } else if (auto* done = d.st.find_task(st.framework_id, st.task_id);
-             (done != nullptr && is_terminal(done->state) && done->state != st.state)
-             || reported_lost(d, st)
-             || (d.answered_lost.count(key) > 0 && st.state != schema::TaskState::LOST)) {
+  bool told_lost = reported_lost(d, st) || d.answered_lost.count(key) > 0;
+  auto effect = d.st.apply_status(st, told_lost);
+  if (effect == status_effect::finished) {
+    finish_task(self, key);
+    request_allocation(self);
+  } else if (effect == status_effect::superseded) {
     // The framework was already told another final state (TASK_LOST for an
     // agent that was unreachable): never a second one. Acknowledged here.
+    auto* done = d.st.find_task(st.framework_id, st.task_id);
     log::info("status_update_superseded",
               {{"task_id", st.task_id}, {"state", state_name(st.state)},
                {"final", done != nullptr ? state_name(done->state) : "TASK_LOST"}});
-    if (auto sender = sender_of(self); sender && !st.uuid.empty())
-      self->send(sender, make<schema::Acknowledge>([&](auto b) {
-                   b.setFrameworkId(st.framework_id);
-                   b.setAgentId(st.agent_id);
-                   b.setTaskId(st.task_id);
-                   b.setUuid(st.uuid);
-                 }));
+    acknowledge_here(self, st);
     return;
-  } else if (done != nullptr && !is_terminal(done->state) && is_terminal(st.state)) {
-    // Unreachable when its agent went away; its final state arrives now.
-    done->state = st.state;
-    done->statuses.push_back(st);
   }
+  auto f = d.st.frameworks.find(st.framework_id);
   if (f != d.st.frameworks.end() && f->second.handle) {
     self->send(f->second.handle, m); // the same bytes: no copy in-process
     return;
   }
-  if (f == d.st.frameworks.end() || f->second.completed) {
-    // Nobody will acknowledge: do it for the gone framework.
-    auto sender = sender_of(self);
-    if (sender && !st.uuid.empty())
-      self->send(sender, make<schema::Acknowledge>([&](auto b) {
-                   b.setFrameworkId(st.framework_id);
-                   b.setAgentId(st.agent_id);
-                   b.setTaskId(st.task_id);
-                   b.setUuid(st.uuid);
-                 }));
-  }
+  if (f == d.st.frameworks.end() || f->second.completed)
+    acknowledge_here(self, st); // nobody else will
   // Otherwise the scheduler is failing over; the agent retries later.
 }
 

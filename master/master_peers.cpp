@@ -402,100 +402,130 @@ void unreachable_tasks_gone(master_actor* self, const std::string& aid,
 
 } // namespace
 
+namespace {
+
+// Frameworks a re-registering agent runs tasks of that this master does not
+// know (it restarted): known again, inactive until their schedulers
+// re-register, torn down after their failover timeout otherwise.
+void recover_agent_frameworks(master_actor* self, const std::string& aid,
+                              capnp::List<schema::FrameworkInfo>::Reader frameworks) {
+  auto& d = self->state;
+  for (auto fi : frameworks) {
+    std::string fid = fi.getId();
+    if (fid.empty() || d.st.frameworks.count(fid) > 0)
+      continue;
+    auto fe = framework_from_info(fi);
+    fe.active = false;
+    fe.registered_at = wall_now(self);
+    d.alloc.add_framework(fid, fe.roles);
+    d.alloc.activate_framework(fid, false);
+    d.known_frameworks.insert(fid);
+    log::info("framework_recovered", {{"framework_id", fid}, {"agent_id", aid}});
+    d.st.frameworks[fid] = fe;
+    auto timeout = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>(std::max(0.0, fe.failover_timeout)));
+    // A scheduler gets at least a few seconds to find the new master.
+    timeout = std::max<caf::timespan>(timeout, std::chrono::seconds(10));
+    self->delayed_send(self, timeout, timeout_atom::value, fid, fe.epoch);
+  }
+  for (auto& [fid, f] : d.st.frameworks)
+    if (f.completed)
+      tell_torn_down(self, aid, fid);
+}
+
+// Its framework was told the task is lost (the agent was unreachable and the
+// framework is not partition-aware): it must not run on.
+void kill_reported(master_actor* self, const std::string& aid, const key_t& key) {
+  auto& d = self->state;
+  d.answered_lost.erase(key);
+  log::info("task_killed_on_reregistration",
+            {{"framework_id", key.first}, {"task_id", key.second}});
+  if (auto h = d.st.agents[aid].handle)
+    self->send(h, make<schema::Kill>([&](auto b) {
+                 b.setFrameworkId(key.first);
+                 b.setTaskId(key.second);
+                 b.setAgentId(aid);
+                 b.setGone(true);
+               }));
+}
+
+// A task the agent runs, charged to its framework again; one this master did
+// not know is known again and its framework hears it runs.
+void charge_reported(master_actor* self, const std::string& aid, schema::AgentTask::Reader t,
+                     const resources& res, reported_fate fate) {
+  auto& d = self->state;
+  key_t key{t.getFrameworkId(), t.getTaskId()};
+  std::string role = t.getRole();
+  d.alloc.use(aid, key.first, role.empty() ? "*" : role, res);
+  d.st.agents[aid].used += res; // the agent entry is new: it holds what is reported
+  if (fate == reported_fate::active) {
+    d.st.tasks[key].launch.reset(); // the agent has it
+    return;
+  }
+  auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
+  auto st = te.statuses.back();
+  log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
+                               {"agent_id", aid}});
+  if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {
+    f->second.used += te.res;
+    // A framework that saw the task unreachable or lost learns it runs.
+    st.reason = "REASON_AGENT_REREGISTERED";
+    send_status(self, f->second, st);
+  }
+  d.st.tasks.emplace(key, std::move(te));
+}
+
+// Tasks this master has on agent `aid` that it did not report: lost.
+void lose_unreported(master_actor* self, const std::string& aid, const std::set<key_t>& reported) {
+  auto& d = self->state;
+  std::vector<key_t> gone;
+  for (auto& [k, t] : d.st.tasks)
+    if (t.agent_id == aid && reported.count(k) == 0)
+      gone.push_back(k);
+  for (auto& k : gone) {
+    auto& t = d.st.tasks[k];
+    record_status(self, t, schema::TaskState::LOST, "REASON_AGENT_RESTARTED",
+                  "the agent re-registered without this task", true);
+    // Uncharged from the allocator when the agent was re-added, never in
+    // the new agent entry.
+    if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
+      f->second.used -= t.res;
+    d.st.complete_task(k);
+  }
+}
+
+} // namespace
+
 void reconcile_agent(master_actor* self, const std::string& aid,
                      const register_agent_msg& m) {
   guarded("RegisterAgent.tasks", [&] {
     auto& d = self->state;
     auto v = m.read();
-    for (auto fi : v->getFrameworks()) {
-      std::string fid = fi.getId();
-      if (fid.empty() || d.st.frameworks.count(fid) > 0)
-        continue;
-      auto fe = framework_from_info(fi);
-      fe.active = false;
-      fe.registered_at = wall_now(self);
-      d.alloc.add_framework(fid, fe.roles);
-      d.alloc.activate_framework(fid, false);
-      d.known_frameworks.insert(fid);
-      log::info("framework_recovered", {{"framework_id", fid}, {"agent_id", aid}});
-      d.st.frameworks[fid] = fe;
-      auto timeout = std::chrono::duration_cast<caf::timespan>(
-        std::chrono::duration<double>(std::max(0.0, fe.failover_timeout)));
-      // A scheduler gets at least a few seconds to find the new master.
-      timeout = std::max<caf::timespan>(timeout, std::chrono::seconds(10));
-      self->delayed_send(self, timeout, timeout_atom::value, fid, fe.epoch);
-    }
-    for (auto& [fid, f] : d.st.frameworks)
-      if (f.completed)
-        tell_torn_down(self, aid, fid);
-    auto& agent = d.st.agents[aid];
-    auto agent_handle = agent.handle;
+    recover_agent_frameworks(self, aid, v->getFrameworks());
     std::set<key_t> reported;
     for (auto t : v->getTasks()) {
       key_t key{t.getFrameworkId(), t.getTaskId()};
-      // A task the agent saw end, whose last update is still on its way:
-      // the master keeps it (and its charge) until that update arrives.
-      bool known = d.st.tasks.count(key) > 0;
-      if (is_terminal(t.getState()) && !known && agent.lost_tasks.count(key) == 0) {
+      auto fate = d.st.classify_reported(key, t.getState(),
+                                         d.st.agents[aid].lost_tasks.count(key) > 0,
+                                         d.answered_lost.count(key) > 0);
+      if (fate == reported_fate::kill) {
+        kill_reported(self, aid, key);
+        continue;
+      }
+      if (fate == reported_fate::ended) {
+        // Seen to end there, its last update on its way: the master keeps
+        // it (and its charge) until that update arrives.
         remember_ended(self, aid, t);
-        reported.insert(key); // reported, as ended: its update is on its way
+        reported.insert(key);
         continue;
       }
       auto res = resources::from_capnp(t.getResources());
       if (!res)
         continue;
-      if (!known) {
-        auto* done = d.st.find_task(key.first, key.second);
-        if (agent.lost_tasks.count(key) > 0 || d.answered_lost.erase(key) > 0
-            || (done != nullptr && is_terminal(done->state))) {
-          // Its framework was told it is lost (the agent was unreachable and
-          // the framework is not partition-aware): it must not run on.
-          log::info("task_killed_on_reregistration",
-                    {{"framework_id", key.first}, {"task_id", key.second}});
-          if (agent_handle)
-            self->send(agent_handle, make<schema::Kill>([&](auto b) {
-                         b.setFrameworkId(key.first);
-                         b.setTaskId(key.second);
-                         b.setAgentId(aid);
-                         b.setGone(true);
-                       }));
-          continue;
-        }
-      }
       reported.insert(key);
-      std::string role = t.getRole();
-      d.alloc.use(aid, key.first, role.empty() ? "*" : role, *res);
-      agent.used += *res; // the agent entry is new: it holds what is reported
-      if (auto k = d.st.tasks.find(key); k != d.st.tasks.end()) {
-        k->second.launch.reset(); // the agent has it
-        continue;
-      }
-      auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
-      auto st = te.statuses.back();
-      if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
-        f->second.used += te.res;
-      log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
-                                   {"agent_id", aid}});
-      if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {
-        // A framework that saw the task unreachable or lost learns it runs.
-        st.reason = "REASON_AGENT_REREGISTERED";
-        send_status(self, f->second, st);
-      }
-      d.st.tasks.emplace(key, std::move(te));
+      charge_reported(self, aid, t, *res, fate);
     }
-    std::vector<key_t> gone;
-    for (auto& [k, t] : d.st.tasks)
-      if (t.agent_id == aid && reported.count(k) == 0)
-        gone.push_back(k);
-    for (auto& k : gone) {
-      auto& t = d.st.tasks[k];
-      record_status(self, t, schema::TaskState::LOST, "REASON_AGENT_RESTARTED",
-                    "the agent re-registered without this task", true);
-      // Uncharged from the allocator above, never in the new agent entry.
-      if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
-        f->second.used -= t.res;
-      d.st.complete_task(k);
-    }
+    lose_unreported(self, aid, reported);
     unreachable_tasks_gone(self, aid, reported);
   });
 }

@@ -76,6 +76,62 @@ launch_plan master_state::validate_launch(
   return plan;
 }
 
+reported_fate master_state::classify_reported(const std::pair<std::string, std::string>& key,
+                                              schema::TaskState state, bool in_agent_lost,
+                                              bool answered_lost) const {
+  bool known = tasks.count(key) > 0;
+  if (known)
+    return reported_fate::active;
+  if (is_terminal(state) && !in_agent_lost)
+    return reported_fate::ended;
+  auto* done = find_task(key.first, key.second);
+  if (in_agent_lost || answered_lost || (done != nullptr && is_terminal(done->state)))
+    return reported_fate::kill;
+  return reported_fate::recovered;
+}
+
+status_effect master_state::apply_status(const status_info& st, bool told_lost) {
+  if (auto t = tasks.find({st.framework_id, st.task_id}); t != tasks.end()) {
+    t->second.state = st.state;
+    t->second.statuses.push_back(st);
+    t->second.launch.reset(); // the agent has it
+    return is_terminal(st.state) ? status_effect::finished : status_effect::recorded;
+  }
+  auto* done = find_task(st.framework_id, st.task_id);
+  if ((done != nullptr && is_terminal(done->state) && done->state != st.state)
+      || (told_lost && st.state != schema::TaskState::LOST))
+    return status_effect::superseded;
+  if (done != nullptr && !is_terminal(done->state) && is_terminal(st.state)) {
+    done->state = st.state;
+    done->statuses.push_back(st);
+    return status_effect::late_final;
+  }
+  return status_effect::passed_on;
+}
+
+offer_claim master_state::check_offers(const std::string& framework_id,
+                                       const std::vector<std::string>& offer_ids) const {
+  offer_claim c;
+  for (auto& id : offer_ids) {
+    auto o = offers.find(id);
+    if (o == offers.end() || o->second.framework_id != framework_id)
+      c.problem = "offer '" + id + "' is unknown or no longer valid";
+    else if (!c.agent_id.empty() && c.agent_id != o->second.agent_id)
+      c.problem = "offers of different agents in one accept";
+    else if (!c.agent_id.empty() && c.role != o->second.role)
+      c.problem = "offers of different roles in one accept";
+    if (!c.problem.empty())
+      return c;
+    c.agent_id = o->second.agent_id;
+    c.role = o->second.role;
+    c.available += o->second.res;
+    c.ids.push_back(id);
+  }
+  if (c.ids.empty())
+    c.problem = "accept names no offers";
+  return c;
+}
+
 void master_state::complete_task(const std::pair<std::string, std::string>& key) {
   auto i = tasks.find(key);
   if (i == tasks.end())

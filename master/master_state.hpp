@@ -101,6 +101,34 @@ struct launch_plan {
   std::vector<std::pair<std::string, std::string>> errors; // task id, reason
 };
 
+/// What a status update from an agent does to the master's records
+/// (`master_state::apply_status`).
+enum class status_effect {
+  recorded,   // an active task's new state (not final)
+  finished,   // an active task's final state: it leaves the active tasks
+  superseded, // its framework was told another final state: dropped, acknowledged here
+  late_final, // the final state of a task that was unreachable
+  passed_on,  // nothing to record (a retried final state, a task without a record)
+};
+
+/// What the master does with a task an agent reports when it re-registers
+/// (`master_state::classify_reported`).
+enum class reported_fate {
+  ended,     // ended there, unknown here: remembered; its last update is on its way
+  kill,      // its framework was told it is lost, or it ended here: killed, said no more
+  active,    // known here: charged again
+  recovered, // unknown here (a restarted master): known again, its framework told
+};
+
+/// What `check_offers` found of the offers one accept names.
+struct offer_claim {
+  std::string agent_id;
+  std::string role;
+  resources available;            // their resources together
+  std::vector<std::string> ids;
+  std::string problem;            // non-empty: the accept is refused for it
+};
+
 class master_state {
 public:
   std::map<std::string, agent_entry> agents;
@@ -132,6 +160,25 @@ public:
                               const std::string& tasks_agent,
                               capnp::List<schema::TaskInfo>::Reader launch,
                               resources available) const;
+
+  /// Whether `offer_ids` can be accepted together by `framework_id`: every
+  /// one outstanding and its, all of one agent and one role, at least one.
+  offer_claim check_offers(const std::string& framework_id,
+                           const std::vector<std::string>& offer_ids) const;
+
+  /// The fate of task `key`, reported in `state` by its re-registering agent.
+  /// `in_agent_lost`: among the tasks that agent's frameworks were told are
+  /// lost when it became unreachable; `answered_lost`: told lost by
+  /// reconciliation.
+  reported_fate classify_reported(const std::pair<std::string, std::string>& key,
+                                  schema::TaskState state, bool in_agent_lost,
+                                  bool answered_lost) const;
+
+  /// Applies status `st` of task (framework_id, task_id) to the records.
+  /// `told_lost`: its framework was told TASK_LOST for it (its agent was
+  /// unreachable, or reconciliation said so), so no other final state may
+  /// follow. A finished task is not moved yet (`complete_task`).
+  status_effect apply_status(const status_info& st, bool told_lost);
 
   /// Moves a task to the completed list (after a terminal update).
   void complete_task(const std::pair<std::string, std::string>& key);

@@ -9,6 +9,28 @@ struct RegisterFramework {
   framework @0 :Common.FrameworkInfo;
 }
 
+# Authentication (when the master runs with --authenticate): a scheduler
+# asks for a challenge for its principal (answered AuthChallenge), then
+# proves it knows the principal's secret (answered Authenticated); the
+# secret never crosses the wire (actors/auth.hpp). Then it registers.
+struct Authenticate {
+  principal @0 :Text;
+}
+
+struct AuthChallenge {
+  nonce @0 :Text;
+}
+
+struct AuthenticateProof {
+  principal @0 :Text;
+  nonce @1 :Text;
+  proof @2 :Text;   # hex HMAC-SHA256(secret, nonce "\n" principal)
+}
+
+struct Authenticated {
+  principal @0 :Text;
+}
+
 # master -> scheduler.
 struct FrameworkRegistered {
   frameworkId @0 :Text;

@@ -68,7 +68,8 @@ int usage() {
   std::fprintf(stderr,
                "usage:\n"
                "  caldera run   --master HOST:PORT --resources RES [--name NAME] [--role ROLE]\n"
-               "                [--user USER] [--offer-timeout SECS] -- COMMAND [ARGS...]\n"
+               "                [--user USER] [--offer-timeout SECS]\n"
+               "                [--principal P --secret-file FILE] -- COMMAND [ARGS...]\n"
                "  caldera state | agents | frameworks | tasks --master HOST:PORT [--json]\n"
                "  caldera logs TASK_ID [--stderr] [--follow] [--master HOST:PORT]\n"
                "  caldera usage [--agent HOST:PORT] [--json]   what each executor uses (ResourceStatistics)\n"

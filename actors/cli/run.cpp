@@ -20,6 +20,7 @@
 #include <caf/send.hpp>
 
 #include "actors/cli/cli.hpp"
+#include "actors/auth.hpp"
 #include "actors/error.hpp"
 #include "actors/ids.hpp"
 #include "actors/log.hpp"
@@ -165,11 +166,32 @@ private:
 
 } // namespace
 
+namespace {
+
+// --principal P --secret-file F: who the framework is, proven to a master
+// that authenticates frameworks. A message when they do not fit together.
+std::optional<std::string> principal_from_args(parsed_args& args, scheduler_options& so) {
+  bool p = args.opts.count("principal") > 0, f = args.opts.count("secret-file") > 0;
+  if (p != f)
+    return std::string{"--principal and --secret-file go together"};
+  if (!p)
+    return std::nullopt;
+  auto secret = read_secret_file(args.opts["secret-file"]);
+  if (!secret)
+    return "--secret-file: " + error_message(secret.error());
+  so.principal = args.opts["principal"];
+  so.secret = *secret;
+  return std::nullopt;
+}
+
+} // namespace
+
 int cmd_run(int argc, char** argv) {
   parsed_args args;
   if (auto err = parse_args(argc, argv, 2, {"partition-aware"},
                             {"master", "resources", "name", "role", "user",
-                             "offer-timeout", "task-id", "log-level"},
+                             "offer-timeout", "task-id", "log-level", "principal",
+                             "secret-file"},
                             args)) {
     std::fprintf(stderr, "caldera run: %s\n", err->c_str());
     return 2;
@@ -221,6 +243,10 @@ int cmd_run(int argc, char** argv) {
   so.roles = {args.opts.count("role") ? args.opts["role"] : "*"};
   so.master_endpoint = *ep;
   so.partition_aware = args.opts.count("partition-aware") > 0;
+  if (auto why = principal_from_args(args, so)) {
+    std::fprintf(stderr, "caldera run: %s\n", why->c_str());
+    return 2;
+  }
 
   block_termination_signals();
   node_config cfg{"run"};

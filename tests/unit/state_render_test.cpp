@@ -164,3 +164,66 @@ TEST_CASE("master_state: completed tasks are bounded per framework, and dropped 
   CHECK(st.find_task("f1", "c") == nullptr);
   CHECK(st.find_task("f2", "x") != nullptr);
 }
+
+TEST_CASE("master_state: an accept's offers must be outstanding, the framework's, of one agent "
+          "and one role") {
+  master_state st;
+  auto offer = [&](const std::string& id, const std::string& fid, const std::string& aid,
+                   const std::string& role) {
+    st.offers[id] = offer_entry{id, fid, aid, role, *resources::parse("cpus:1;mem:64")};
+  };
+  offer("o1", "f1", "a1", "*");
+  offer("o2", "f1", "a1", "*");
+  offer("o3", "f1", "a2", "*");
+  offer("o4", "f1", "a1", "eng");
+  offer("o5", "f2", "a1", "*");
+  auto ok = st.check_offers("f1", {"o1", "o2"});
+  CHECK(ok.problem.empty());
+  CHECK(ok.agent_id == "a1");
+  CHECK(ok.available == *resources::parse("cpus:2;mem:128"));
+  CHECK(st.check_offers("f1", {"o1", "o3"}).problem.find("different agents") != std::string::npos);
+  CHECK(st.check_offers("f1", {"o1", "o4"}).problem.find("different roles") != std::string::npos);
+  CHECK(st.check_offers("f1", {"o5"}).problem.find("'o5' is unknown") != std::string::npos);
+  CHECK(st.check_offers("f1", {"gone"}).problem.find("no longer valid") != std::string::npos);
+  CHECK(st.check_offers("f1", {}).problem == "accept names no offers");
+}
+
+TEST_CASE("master_state: what a status update does to a task") {
+  master_state st;
+  task_entry t;
+  t.id = "t";
+  t.framework_id = "f";
+  st.tasks[{"f", "t"}] = t;
+  auto status = [](schema::TaskState s) {
+    status_info x;
+    x.framework_id = "f";
+    x.task_id = "t";
+    x.state = s;
+    return x;
+  };
+  using S = schema::TaskState;
+  CHECK(st.apply_status(status(S::RUNNING), false) == status_effect::recorded);
+  CHECK(st.tasks[{"f", "t"}].state == S::RUNNING);
+  CHECK(st.apply_status(status(S::FINISHED), false) == status_effect::finished);
+  st.complete_task({"f", "t"});
+  // Again the same final state (a retry): passed on; another one: never.
+  CHECK(st.apply_status(status(S::FINISHED), false) == status_effect::passed_on);
+  CHECK(st.apply_status(status(S::FAILED), false) == status_effect::superseded);
+  // Told TASK_LOST (a task without a record here): only TASK_LOST may follow.
+  auto v = status(S::FINISHED);
+  v.task_id = "v";
+  CHECK(st.apply_status(v, true) == status_effect::superseded);
+  v.state = S::LOST;
+  CHECK(st.apply_status(v, true) == status_effect::passed_on);
+  // A task that was unreachable gets its final state late.
+  task_entry u;
+  u.id = "u";
+  u.framework_id = "f";
+  st.tasks[{"f", "u"}] = u;
+  st.apply_status([&] { auto x = status(S::UNREACHABLE); x.task_id = "u"; return x; }(), false);
+  st.complete_task({"f", "u"});
+  auto fin = status(S::FINISHED);
+  fin.task_id = "u";
+  CHECK(st.apply_status(fin, false) == status_effect::late_final);
+  CHECK(st.find_task("f", "u")->state == S::FINISHED);
+}

@@ -1,0 +1,115 @@
+// Authenticated frameworks and ACLs on real processes (issue 15): a master
+// with --authenticate --credentials --acls refuses a framework without a
+// principal, with a wrong secret, or in a role its principal may not use,
+// counts the refusals, and runs the ones that prove who they are. Bad
+// security files stop the master with the file and the reason.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <httplib.h>
+
+#include "tests/process/process_util.hpp"
+
+using namespace caldera::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream{path} << text;
+}
+
+bool has(const std::string& out, const std::string& text) {
+  return out.find(text) != std::string::npos;
+}
+
+} // namespace
+
+TEST_SUITE("process") {
+
+TEST_CASE("authenticated frameworks: no principal, a wrong secret and a forbidden role are "
+          "refused; proven principals run") {
+  temp_dir dir;
+  write(dir.path + "/credentials.json",
+        R"({"credentials": [{"principal": "alice", "secret": "alice-s3cret"},
+                            {"principal": "bob", "secret": "bob-s3cret"}]})");
+  write(dir.path + "/acls.json", R"({"permissive": false,
+    "register_frameworks": [
+      {"principals": {"values": ["alice"]}, "roles": {"type": "ANY"}},
+      {"principals": {"values": ["bob"]}, "roles": {"values": ["bob"]}}]})");
+  write(dir.path + "/alice.secret", "alice-s3cret\n");
+  write(dir.path + "/bob.secret", "bob-s3cret\n");
+  write(dir.path + "/wrong.secret", "guess\n");
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m",
+           "--http-port", "0", "--authenticate", "--credentials", dir.path + "/credentials.json",
+           "--acls", dir.path + "/acls.json"}};
+  REQUIRE_MESSAGE(m.wait_for("master_listening"), m.output());
+  auto http = logged_endpoint(m, "http_listening");
+  child a{{bin("caldera-agent"), "--master", ep, "--port", std::to_string(free_port()),
+           "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:256"}};
+  REQUIRE_MESSAGE(a.wait_for("agent_registered"), a.output());
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{bin("caldera"), "run", "--master", ep, "--resources",
+                                  "cpus:0.1;mem:8", "--offer-timeout", "20"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"--", "true"});
+    auto c = std::make_unique<child>(argv);
+    c->wait_exit(60s);
+    return c;
+  };
+  auto none = run({});
+  CHECK_MESSAGE(has(none->output(), "admits only authenticated frameworks"), none->output());
+  auto wrong = run({"--principal", "alice", "--secret-file", dir.path + "/wrong.secret"});
+  CHECK_MESSAGE(has(wrong->output(), "authentication of principal 'alice' failed"),
+                wrong->output());
+  auto bob_eng = run({"--principal", "bob", "--secret-file", dir.path + "/bob.secret", "--role",
+                      "eng"});
+  CHECK_MESSAGE(has(bob_eng->output(), "may not register frameworks in role 'eng'"),
+                bob_eng->output());
+  child alice{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8",
+               "--principal", "alice", "--secret-file", dir.path + "/alice.secret", "--", "true"}};
+  CHECK_MESSAGE(alice.wait_exit(60s) == 0, alice.output());
+  child bob{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--role",
+             "bob", "--principal", "bob", "--secret-file", dir.path + "/bob.secret", "--", "true"}};
+  CHECK_MESSAGE(bob.wait_exit(60s) == 0, bob.output());
+  auto colon = http.rfind(':');
+  httplib::Client cli{http.substr(0, colon), std::stoi(http.substr(colon + 1))};
+  auto metrics = cli.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(has(metrics->body, "caldera_refusals_total{type=\"unauthenticated\"} 2"));
+  CHECK(has(metrics->body, "caldera_refusals_total{type=\"register_frameworks\"} 1"));
+  CHECK(has(m.output(), "peer_refused"));
+  a.signal(SIGTERM);
+  CHECK(a.wait_exit(20s) == 0);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
+TEST_CASE("security files that do not read or parse stop the master naming the file") {
+  temp_dir dir;
+  auto master = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{bin("caldera-master"), "--work-dir", dir.path + "/m"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    child c{argv};
+    int rc = c.wait_exit(30s);
+    CHECK(rc != 0);
+    CHECK(rc != -1);
+    return c.output();
+  };
+  write(dir.path + "/bad.json", "{\"credentials\": [{\"principal\": \"x\"}]}");
+  write(dir.path + "/acls.json", "{\"launch_rockets\": []}");
+  auto out = master({"--authenticate"});
+  CHECK_MESSAGE(has(out, "option 'authenticate': needs --credentials"), out);
+  out = master({"--authenticate", "--credentials", dir.path + "/missing.json"});
+  CHECK_MESSAGE(has(out, dir.path + "/missing.json"), out);
+  out = master({"--authenticate", "--credentials", dir.path + "/bad.json"});
+  CHECK_MESSAGE((has(out, "bad.json") && has(out, "'principal' and 'secret'")), out);
+  out = master({"--acls", dir.path + "/acls.json"});
+  CHECK_MESSAGE(has(out, "unknown action 'launch_rockets'"), out);
+}
+
+}
