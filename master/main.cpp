@@ -139,6 +139,62 @@ struct master_config : caldera::node_config {
   }
 };
 
+// The master's options from its configuration.
+caldera::master_options options_from(const master_config& cfg) {
+  caldera::master_options opts;
+  opts.allocation_interval = cfg.allocation_interval;
+  opts.hostname = cfg.hostname;
+  opts.seed = cfg.seed;
+  opts.offer_timeout = cfg.offer_timeout;
+  opts.framework_credentials = cfg.credentials_parsed;
+  opts.acl = cfg.acls_parsed;
+  opts.agent_ping_timeout = cfg.agent_ping_timeout;
+  opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
+  opts.agent_reregister_timeout = cfg.agent_reregister_timeout;
+  opts.min_allocatable = cfg.min_allocatable_parsed;
+  opts.initial_weights = cfg.role_weights_parsed;
+  return opts;
+}
+
+// A master reachable beyond loopback that admits any framework says so.
+void warn_if_insecure(const master_config& cfg) {
+  bool loopback = cfg.ip == "127.0.0.1" || cfg.ip == "localhost" || cfg.ip == "::1";
+  if (!loopback && !cfg.authenticate)
+    caldera::log::warn(
+      "insecure_master",
+      {{"ip", cfg.ip},
+       {"reason", "listening beyond loopback without --authenticate: anyone who reaches this "
+                  "port may register a framework and run commands on every agent"}});
+}
+
+// What /master/state and /master/flags show of this master.
+caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
+                                    std::shared_ptr<caldera::registry_health> health) {
+  caldera::master_http_info info;
+  info.hostname = cfg.hostname;
+  info.registry = health;
+  info.pid = "master@" + cfg.ip + ":" + std::to_string(port);
+  info.flags = {{"port", std::to_string(port)},
+                {"ip", cfg.ip},
+                {"work_dir", cfg.work_dir},
+                {"hostname", cfg.hostname},
+                {"allocation_interval", caf::deep_to_string(cfg.allocation_interval)},
+                {"agent_ping_timeout", caf::deep_to_string(cfg.agent_ping_timeout)},
+                {"max_agent_ping_timeouts", std::to_string(cfg.max_agent_ping_timeouts)},
+                {"agent_reregister_timeout", caf::deep_to_string(cfg.agent_reregister_timeout)},
+                {"offer_timeout", caf::deep_to_string(cfg.offer_timeout)},
+                {"min_allocatable_resources", cfg.min_allocatable},
+                {"role_weights", cfg.role_weights},
+                {"http_port", std::to_string(cfg.http_port)},
+                {"max_completed_frameworks", "50"},
+                {"max_completed_tasks_per_framework", "1000"},
+                {"log_level", cfg.log_level},
+                {"authenticate_frameworks", cfg.authenticate ? "true" : "false"},
+                {"credentials", cfg.credentials_file},
+                {"acls", cfg.acls_file}};
+  return info;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -162,24 +218,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   caf::actor_system sys{cfg};
-  master_options opts;
-  opts.allocation_interval = cfg.allocation_interval;
-  opts.hostname = cfg.hostname;
-  opts.seed = cfg.seed;
-  opts.offer_timeout = cfg.offer_timeout;
-  opts.framework_credentials = cfg.credentials_parsed;
-  opts.acl = cfg.acls_parsed;
-  bool loopback = cfg.ip == "127.0.0.1" || cfg.ip == "localhost" || cfg.ip == "::1";
-  if (!loopback && !cfg.authenticate)
-    log::warn("insecure_master",
-              {{"ip", cfg.ip},
-               {"reason", "listening beyond loopback without --authenticate: anyone who reaches "
-                          "this port may register a framework and run commands on every agent"}});
-  opts.agent_ping_timeout = cfg.agent_ping_timeout;
-  opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
-  opts.agent_reregister_timeout = cfg.agent_reregister_timeout;
-  opts.min_allocatable = cfg.min_allocatable_parsed;
-  opts.initial_weights = cfg.role_weights_parsed;
+  warn_if_insecure(cfg);
+  auto opts = options_from(cfg);
   opts.recovered = std::move(*snapshot);
   std::shared_ptr<state_box> box;
   if (cfg.http_port >= 0) {
@@ -205,25 +245,7 @@ int main(int argc, char** argv) {
             {{"endpoint", cfg.ip + ":" + std::to_string(*port)}, {"work_dir", cfg.work_dir}});
   std::unique_ptr<http_server> http;
   if (box) {
-    master_http_info info;
-    info.hostname = cfg.hostname;
-    info.registry = health;
-    info.pid = "master@" + cfg.ip + ":" + std::to_string(*port);
-    info.flags = {{"port", std::to_string(*port)},
-                  {"ip", cfg.ip},
-                  {"work_dir", cfg.work_dir},
-                  {"hostname", cfg.hostname},
-                  {"allocation_interval", caf::deep_to_string(cfg.allocation_interval)},
-                  {"agent_ping_timeout", caf::deep_to_string(cfg.agent_ping_timeout)},
-                  {"max_agent_ping_timeouts", std::to_string(cfg.max_agent_ping_timeouts)},
-                  {"agent_reregister_timeout", caf::deep_to_string(cfg.agent_reregister_timeout)},
-                  {"offer_timeout", caf::deep_to_string(cfg.offer_timeout)},
-                  {"min_allocatable_resources", cfg.min_allocatable},
-                  {"role_weights", cfg.role_weights},
-                  {"http_port", std::to_string(cfg.http_port)},
-                  {"max_completed_frameworks", "50"},
-                  {"max_completed_tasks_per_framework", "1000"},
-                  {"log_level", cfg.log_level}};
+    auto info = http_info(cfg, *port, health);
     auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
     uint16_t hport = 0;
     auto srv = start_master_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, info, hport);

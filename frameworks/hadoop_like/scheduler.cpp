@@ -64,7 +64,6 @@ void hadoop_scheduler::registered(const std::string& fid, const std::string&) {
   }
   std::error_code ec;
   std::filesystem::create_directories(ho_.output, ec);
-  auto now = clock().now();
   for (auto& s : *splits) {
     map_task m;
     m.s = s;
