@@ -2,6 +2,7 @@
 
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 
 namespace caldera::detail {
 
@@ -216,6 +217,28 @@ bool refuse_operations(master_actor* self, framework_entry& fw,
   return any;
 }
 
+// The run_tasks ACL: why the framework's principal may not run `t` as the
+// task's user (its command's, its executor's, else the framework's), or
+// nothing when it may.
+std::optional<std::string> refused_user(master_actor* self, const framework_entry& fw,
+                                        schema::TaskInfo::Reader t) {
+  auto& d = self->state;
+  if (!d.opts.acl)
+    return std::nullopt;
+  std::string user = t.getCommand().getUser();
+  if (user.empty())
+    user = t.getExecutor().getCommand().getUser();
+  if (user.empty())
+    user = fw.user;
+  if (d.opts.acl->allows(acls::action::run_tasks, fw.principal, user))
+    return std::nullopt;
+  std::string why = "principal '" + fw.principal + "' may not run tasks as user '" + user
+                    + "' (ACL run_tasks)";
+  metrics::refused("run_tasks");
+  log::warn("peer_refused", {{"type", "run_tasks"}, {"reason", why}});
+  return why;
+}
+
 // One launch or launch-group operation on the accepted offers: the valid
 // tasks launch (a group only if all are), the others get TASK_ERROR;
 // what they use leaves `available`.
@@ -225,6 +248,21 @@ void launch_operation(master_actor* self, framework_entry& fw, const framework_e
   auto& d = self->state;
   bool group = op.isLaunchGroup();
   auto ts = group ? op.getLaunchGroup() : op.getLaunch();
+  std::set<std::string> denied;
+  for (auto t : ts)
+    if (auto why = refused_user(self, fw, t)) {
+      if (group) {
+        refuse_tasks(self, fw, ts, "REASON_TASK_UNAUTHORIZED", "task group refused: " + *why);
+        return;
+      }
+      denied.insert(std::string{t.getTaskId().cStr()});
+      status_info st;
+      st.task_id = t.getTaskId();
+      st.state = schema::TaskState::ERROR;
+      st.reason = "REASON_TASK_UNAUTHORIZED";
+      st.message = *why;
+      send_status(self, fw, st);
+    }
   auto plan = d.st.validate_launch(fw.id, agent.id, ts, available);
   if (group && !plan.errors.empty()) {
     // All or nothing: one bad task refuses the whole group.
@@ -246,6 +284,8 @@ void launch_operation(master_actor* self, framework_entry& fw, const framework_e
     if (k >= plan.ok.size() || plan.ok[k].task_id != std::string{t.getTaskId().cStr()})
       continue;
     auto& item = plan.ok[k++];
+    if (denied.count(item.task_id) > 0)
+      continue;
     available -= item.res;
     launch_one(self, fw, fw_copy, agent, role, t, item.res);
   }

@@ -1,12 +1,14 @@
 // Authenticated frameworks and ACLs on real processes (issue 15): a master
 // with --authenticate --credentials --acls refuses a framework without a
 // principal, with a wrong secret, or in a role its principal may not use,
+// and a task that would run as root,
 // counts the refusals, and runs the ones that prove who they are. Bad
 // security files stop the master with the file and the reason.
 #include <doctest/doctest.h>
 
 #include <csignal>
 #include <fstream>
+#include <sys/stat.h>
 
 #include <httplib.h>
 
@@ -32,13 +34,17 @@ TEST_SUITE("process") {
 TEST_CASE("authenticated frameworks: no principal, a wrong secret and a forbidden role are "
           "refused; proven principals run") {
   temp_dir dir;
+  ::chmod(dir.path.c_str(), 0755); // tasks run as nobody: their sandboxes' parents are traversable
   write(dir.path + "/credentials.json",
         R"({"credentials": [{"principal": "alice", "secret": "alice-s3cret"},
                             {"principal": "bob", "secret": "bob-s3cret"}]})");
   write(dir.path + "/acls.json", R"({"permissive": false,
     "register_frameworks": [
       {"principals": {"values": ["alice"]}, "roles": {"type": "ANY"}},
-      {"principals": {"values": ["bob"]}, "roles": {"values": ["bob"]}}]})");
+      {"principals": {"values": ["bob"]}, "roles": {"values": ["bob"]}}],
+    "run_tasks": [
+      {"principals": {"type": "NONE"}, "users": {"values": ["root"]}},
+      {"principals": {"type": "ANY"}, "users": {"type": "ANY"}}]})");
   write(dir.path + "/alice.secret", "alice-s3cret\n");
   write(dir.path + "/bob.secret", "bob-s3cret\n");
   write(dir.path + "/wrong.secret", "guess\n");
@@ -70,11 +76,16 @@ TEST_CASE("authenticated frameworks: no principal, a wrong secret and a forbidde
                       "eng"});
   CHECK_MESSAGE(has(bob_eng->output(), "may not register frameworks in role 'eng'"),
                 bob_eng->output());
-  child alice{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8",
-               "--principal", "alice", "--secret-file", dir.path + "/alice.secret", "--", "true"}};
+  auto root = run({"--principal", "alice", "--secret-file", dir.path + "/alice.secret", "--user",
+                   "root"});
+  CHECK_MESSAGE(has(root->output(), "may not run tasks as user 'root'"), root->output());
+  child alice{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--user",
+               "nobody", "--principal", "alice", "--secret-file", dir.path + "/alice.secret", "--",
+               "true"}};
   CHECK_MESSAGE(alice.wait_exit(60s) == 0, alice.output());
   child bob{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--role",
-             "bob", "--principal", "bob", "--secret-file", dir.path + "/bob.secret", "--", "true"}};
+             "bob", "--user", "nobody", "--principal", "bob", "--secret-file",
+             dir.path + "/bob.secret", "--", "true"}};
   CHECK_MESSAGE(bob.wait_exit(60s) == 0, bob.output());
   auto colon = http.rfind(':');
   httplib::Client cli{http.substr(0, colon), std::stoi(http.substr(colon + 1))};
@@ -82,6 +93,7 @@ TEST_CASE("authenticated frameworks: no principal, a wrong secret and a forbidde
   REQUIRE(metrics);
   CHECK(has(metrics->body, "caldera_refusals_total{type=\"unauthenticated\"} 2"));
   CHECK(has(metrics->body, "caldera_refusals_total{type=\"register_frameworks\"} 1"));
+  CHECK(has(metrics->body, "caldera_refusals_total{type=\"run_tasks\"} 1"));
   CHECK(has(m.output(), "peer_refused"));
   a.signal(SIGTERM);
   CHECK(a.wait_exit(20s) == 0);
