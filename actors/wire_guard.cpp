@@ -24,8 +24,8 @@ using sweep_atom = caf::atom_constant<caf::atom("wiresweep")>;
 class guarded_scribe : public caf::io::network::scribe_impl {
 public:
   guarded_scribe(guarded_multiplexer& mx, native_socket fd)
-    : scribe_impl(mx, fd), mx_(mx), fd_(fd) {
-    mx_.handshaking(this, fd_);
+    : scribe_impl(mx, fd), mx_(mx) {
+    mx_.handshaking(this, fd);
   }
 
   ~guarded_scribe() override {
@@ -44,7 +44,7 @@ public:
                                          {"handshake_done", frames_ >= 2}});
     mx_.refused_large();
     // The next read sees the end of the stream and CAF closes the connection.
-    ::shutdown(fd_, SHUT_RDWR);
+    ::shutdown(stream_.fd(), SHUT_RDWR);
     scribe_impl::configure_read(receive_policy::at_most(1));
   }
 
@@ -56,7 +56,6 @@ public:
 
 private:
   guarded_multiplexer& mx_;
-  native_socket fd_;
   size_t frames_ = 0;
 };
 

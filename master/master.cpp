@@ -95,7 +95,8 @@ void drop_offer(master_actor* self, const std::string& offer_id,
 // The allocator's books against the master's: on every agent it offers,
 // what is free there plus what the master counts as used by tasks and as
 // offered must be the agent's total. A difference is a bug (the simulator
-// stops on it); logged once per agent.
+// stops on it); logged once per agent. Run with every state snapshot (it
+// costs what a snapshot costs per agent), not in the allocation cycle.
 void check_books(master_actor* self) {
   auto& d = self->state;
   for (auto& [id, a] : d.st.agents) {
@@ -115,7 +116,6 @@ void check_books(master_actor* self) {
 
 void allocate(master_actor* self) {
   auto& d = self->state;
-  check_books(self);
   auto t0 = d.opts.runtime->now();
   auto decisions = d.alloc.allocate(self->clock().now());
   double secs = std::chrono::duration<double>(d.opts.runtime->now() - t0).count();
@@ -356,6 +356,7 @@ void publish_state(master_actor* self) {
   auto& d = self->state;
   double now = wall_now(self);
   if (d.changes != d.published_changes || now - d.published_at >= 5) {
+    check_books(self);
     auto p = std::make_shared<published_state>();
     p->state = d.st.snapshot(d.master_id, d.started_at,
                              static_cast<uint32_t>(d.opts.recovered.agents.size()),
@@ -735,6 +736,7 @@ void handle_scheduler_message(master_actor* self, const scheduler_message_msg& m
 // The cluster's state as the master sees it now.
 state_msg state_snapshot(master_actor* self) {
   auto& d = self->state;
+  check_books(self);
   return d.st.snapshot(d.master_id, d.started_at,
                        static_cast<uint32_t>(d.opts.recovered.agents.size()),
                        static_cast<uint32_t>(d.opts.recovered.frameworks.size()));

@@ -18,7 +18,8 @@ namespace caldera::detail {
 namespace {
 
 // At most this many peers in the middle of a handshake or proven (a peer
-// that floods challenges costs a bounded amount; the oldest go first).
+// that floods challenges costs a bounded amount: past it, one entry, the
+// first by actor address, makes room).
 constexpr size_t max_peers = 10'000;
 
 template <class Map>
