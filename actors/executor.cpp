@@ -218,6 +218,78 @@ void executor::maybe_quit() {
     quit();
 }
 
+// The agent answered the registration: the first time `registered`, after
+// a reconnection `reregistered`; what it has not acknowledged goes again.
+void executor::on_registered(const executor_registered_msg& m) {
+  auto v = m.read();
+  agent_id_ = v->getAgentId();
+  awaiting_registration_ = false;
+  if (!registered_once_) {
+    registered_once_ = true;
+    registered(agent_id_, v->getHostname());
+  } else {
+    reregistered(agent_id_);
+  }
+  resend_unacknowledged();
+}
+
+// A task to launch, once: a duplicate, or the agent's resend of a task still
+// TASK_STAGING there, only makes the updates the agent lacks go again.
+void executor::on_run_task(const run_task_msg& m) {
+  auto v = m.read(); // owns what `t` reads
+  auto t = v->getTask();
+  if (knows_task(t.getTaskId())) {
+    log::debug("duplicate_launch", {{"task_id", std::string{t.getTaskId()}}});
+    if (agent_)
+      resend_unacknowledged();
+    return;
+  }
+  task_info ti;
+  ti.task_id = t.getTaskId();
+  ti.name = t.getName();
+  ti.agent_id = t.getAgentId();
+  ti.framework_id = opts_.framework_id;
+  ti.executor_id = opts_.executor_id;
+  ti.command = t.getCommand().getShell();
+  ti.user = t.getCommand().getUser();
+  for (auto e : t.getCommand().getEnvironment())
+    ti.env[e.getName()] = e.getValue();
+  if (auto r = resources::from_capnp(t.getResources()))
+    ti.res = std::move(*r);
+  auto data = t.getData();
+  ti.data.assign(reinterpret_cast<const char*>(data.begin()), data.size());
+  ti.kill_grace_period = t.getKillGracePeriod();
+  tasks_[ti.task_id] = ti;
+  launch_task(ti);
+}
+
+// The agent has an update: it is not sent again.
+void executor::on_acknowledge(const acknowledge_msg& m) {
+  std::string uuid = m.read()->getUuid();
+  for (auto i = unacked_.begin(); i != unacked_.end(); ++i)
+    if (i->first == uuid) {
+      unacked_.erase(i);
+      break;
+    }
+  maybe_quit();
+}
+
+// The agent did not come back within the recovery timeout: the executor ends.
+void executor::on_recover_timeout(uint64_t epoch) {
+  if (agent_ || epoch != disconnect_epoch_)
+    return;
+  log::warn("agent_recovery_timeout", {{"executor_id", opts_.executor_id}});
+  shutdown();
+  quit();
+}
+
+void executor::on_finish() {
+  if (!unacked_.empty())
+    log::warn("executor_exit_with_unacknowledged_updates",
+              {{"executor_id", opts_.executor_id}, {"count", unacked_.size()}});
+  quit();
+}
+
 caf::behavior executor::make_behavior() {
   harden(this);
   set_down_handler([this](caf::down_msg& dm) {
@@ -241,64 +313,12 @@ caf::behavior executor::make_behavior() {
         send_registration(epoch);
     },
     [this](resend_atom) { on_resend_timer(); },
-    [this](recover_timeout_atom, uint64_t epoch) {
-      if (agent_ || epoch != disconnect_epoch_)
-        return;
-      log::warn("agent_recovery_timeout", {{"executor_id", opts_.executor_id}});
-      shutdown();
-      quit();
-    },
-    [this](finish_atom) {
-      if (!unacked_.empty())
-        log::warn("executor_exit_with_unacknowledged_updates",
-                  {{"executor_id", opts_.executor_id}, {"count", unacked_.size()}});
-      quit();
-    },
+    [this](recover_timeout_atom, uint64_t epoch) { on_recover_timeout(epoch); },
+    [this](finish_atom) { on_finish(); },
     [this](const executor_registered_msg& m) {
-      guarded("ExecutorRegistered", [&] {
-        auto v = m.read();
-        agent_id_ = v->getAgentId();
-        awaiting_registration_ = false;
-        if (!registered_once_) {
-          registered_once_ = true;
-          registered(agent_id_, v->getHostname());
-        } else {
-          reregistered(agent_id_);
-        }
-        resend_unacknowledged();
-      });
+      guarded("ExecutorRegistered", [&] { on_registered(m); });
     },
-    [this](const run_task_msg& m) {
-      guarded("RunTask", [&] {
-        auto v = m.read();
-        auto t = v->getTask();
-        if (knows_task(t.getTaskId())) {
-          // A duplicate, or the agent's resend of a task still TASK_STAGING
-          // there: launched once only; the agent lacks its updates.
-          log::debug("duplicate_launch", {{"task_id", std::string{t.getTaskId()}}});
-          if (agent_)
-            resend_unacknowledged();
-          return;
-        }
-        task_info ti;
-        ti.task_id = t.getTaskId();
-        ti.name = t.getName();
-        ti.agent_id = t.getAgentId();
-        ti.framework_id = opts_.framework_id;
-        ti.executor_id = opts_.executor_id;
-        ti.command = t.getCommand().getShell();
-        ti.user = t.getCommand().getUser();
-        for (auto e : t.getCommand().getEnvironment())
-          ti.env[e.getName()] = e.getValue();
-        if (auto r = resources::from_capnp(t.getResources()))
-          ti.res = std::move(*r);
-        auto data = t.getData();
-        ti.data.assign(reinterpret_cast<const char*>(data.begin()), data.size());
-        ti.kill_grace_period = t.getKillGracePeriod();
-        tasks_[ti.task_id] = ti;
-        launch_task(ti);
-      });
-    },
+    [this](const run_task_msg& m) { guarded("RunTask", [&] { on_run_task(m); }); },
     [this](const kill_msg& m) {
       guarded("Kill", [&] {
         auto v = m.read();
@@ -306,17 +326,7 @@ caf::behavior executor::make_behavior() {
         kill_task(tid);
       });
     },
-    [this](const acknowledge_msg& m) {
-      guarded("Acknowledge", [&] {
-        std::string uuid = m.read()->getUuid();
-        for (auto i = unacked_.begin(); i != unacked_.end(); ++i)
-          if (i->first == uuid) {
-            unacked_.erase(i);
-            break;
-          }
-        maybe_quit();
-      });
-    },
+    [this](const acknowledge_msg& m) { guarded("Acknowledge", [&] { on_acknowledge(m); }); },
     [this](const scheduler_message_msg& m) {
       guarded("SchedulerMessage", [&] {
         auto d = m.read()->getData();

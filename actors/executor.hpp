@@ -150,6 +150,11 @@ private:
   void send_registration(uint64_t epoch);
   void on_agent_down();
   void resend_unacknowledged();
+  void on_registered(const executor_registered_msg& m);
+  void on_run_task(const run_task_msg& m);
+  void on_acknowledge(const acknowledge_msg& m);
+  void on_recover_timeout(uint64_t epoch);
+  void on_finish();
   void schedule_resend();
   void on_resend_timer();
   void maybe_quit();
