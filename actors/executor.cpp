@@ -345,6 +345,15 @@ caf::behavior executor::make_behavior() {
 int run_executor_process(const std::string& name, int argc, char** argv,
                          const std::function<void(caf::actor_system&, executor_options)>& spawn) {
   node_config cfg{name};
+  // TLS files from the agent (actors/tls.hpp), unless given otherwise.
+  auto from_env = [](std::string& field, const char* var) {
+    if (const char* v = std::getenv(var); field.empty() && v != nullptr)
+      field = v;
+  };
+  from_env(cfg.openssl_certificate, "CALDERA_OPENSSL_CERTIFICATE");
+  from_env(cfg.openssl_key, "CALDERA_OPENSSL_KEY");
+  from_env(cfg.openssl_cafile, "CALDERA_OPENSSL_CAFILE");
+  from_env(cfg.openssl_capath, "CALDERA_OPENSSL_CAPATH");
   if (auto err = cfg.configure(argc, argv)) {
     std::fprintf(stderr, "%s: %s\n", name.c_str(), err->c_str());
     return 2;

@@ -10,9 +10,11 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/node_id.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include "actors/tls.hpp"
 #include "actors/types.hpp"
 #include "actors/wire_guard.hpp"
 
@@ -21,6 +23,7 @@ namespace caldera {
 node_config::node_config(std::string name) : component(std::move(name)) {
   register_types(*this);
   load<caf::io::middleman, guarded_multiplexer>();
+  load<tls_module>();
   options()
     .add(log_level, "log-level", "log level: debug, info, warn, error")
     .add(seed, "seed", "seed for ids and randomness (0: random)")
@@ -203,6 +206,8 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
   apply_runtime_defaults(*this);
   if (auto why = validate_wire())
     return why;
+  if (auto why = check_tls(tls_files_of(*this)))
+    return why;
   return validate();
 }
 
@@ -231,27 +236,66 @@ caf::expected<endpoint> parse_endpoint(std::string_view text) {
 caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                                 uint16_t port, const std::string& ip) {
   start_wire_watchdog(sys);
-  return sys.middleman().publish(whom, port, ip.empty() ? nullptr : ip.c_str(),
-                                 true);
+  if (!tls_enabled(sys))
+    return sys.middleman().publish(whom, port, ip.empty() ? nullptr : ip.c_str(), true);
+  caf::scoped_actor self{sys};
+  caf::expected<uint16_t> result{uint16_t{0}};
+  self
+    ->request(link_manager(sys), caf::infinite, caf::publish_atom::value, port,
+              caf::actor_cast<caf::strong_actor_ptr>(whom), sys.message_types(whom), ip, true)
+    .receive([&](uint16_t actual) { result = actual; },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
 }
+
+namespace {
+
+// The middleman actor's answer to a connect: the actor, or why not.
+caf::expected<caf::actor> connected(caf::strong_actor_ptr& ptr) {
+  if (!ptr)
+    return make_error(errc::not_connected, "no actor published there");
+  return caf::actor_cast<caf::actor>(std::move(ptr));
+}
+
+} // namespace
 
 void connect_async(caf::event_based_actor* self, const endpoint& ep,
                    std::function<void(caf::actor)> on_ok,
                    std::function<void(const caf::error&)> on_err) {
-  auto mm = self->system().middleman().actor_handle();
   self
-    ->request(mm, std::chrono::seconds(10), caf::connect_atom::value, ep.host,
-              ep.port)
+    ->request(link_manager(self->system()), std::chrono::seconds(10), caf::connect_atom::value,
+              ep.host, ep.port)
     .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
-          const std::set<std::string>&) {
-        if (!ptr) {
-          on_err(make_error(errc::not_connected, "no actor published there"));
-          return;
-        }
-        on_ok(caf::actor_cast<caf::actor>(std::move(ptr)));
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        auto a = connected(ptr);
+        if (a)
+          on_ok(std::move(*a));
+        else
+          on_err(a.error());
       },
       [=](caf::error& err) { on_err(err); });
+}
+
+caf::expected<caf::actor> connect_blocking(caf::actor_system& sys, const endpoint& ep) {
+  caf::scoped_actor self{sys};
+  caf::expected<caf::actor> result{caf::actor{}};
+  self
+    ->request(link_manager(sys), std::chrono::seconds(10), caf::connect_atom::value, ep.host,
+              ep.port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        result = connected(ptr);
+      },
+      [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+std::optional<std::string> configure_from_file(node_config& cfg, const std::string& file) {
+  std::string a0 = cfg.component;
+  std::string a1 = "--config";
+  std::string a2 = file;
+  char* argv[] = {a0.data(), a1.data(), a2.data()};
+  return cfg.configure(file.empty() ? 1 : 3, argv);
 }
 
 void block_termination_signals() {

@@ -1,6 +1,6 @@
 // Node bootstrap shared by every caldera process: configuration (a config file
 // plus command-line options, through CAF's own config machinery), logging,
-// and publish / connect through the middleman.
+// and publish / connect through the middleman (TLS links: actors/tls.hpp).
 //
 // Options are declared by subclasses in the "global" category, so both
 //   caldera-agent --config conf/agent.conf --port 5052 --work-dir run/a2
@@ -65,7 +65,8 @@ struct endpoint {
 /// Parses "host:port" (port 1..65535).
 caf::expected<endpoint> parse_endpoint(std::string_view text);
 
-/// Publishes `whom` on `ip:port` (0: any free port). Returns the port.
+/// Publishes `whom` on `ip:port` (0: any free port), over TLS when the
+/// config sets `openssl.*` (actors/tls.hpp). Returns the port.
 caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                                 uint16_t port, const std::string& ip);
 
@@ -74,6 +75,14 @@ caf::expected<uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
 void connect_async(caf::event_based_actor* self, const endpoint& ep,
                    std::function<void(caf::actor)> on_ok,
                    std::function<void(const caf::error&)> on_err);
+
+/// Connects to the actor published at `ep`, waiting at most 10 s (for
+/// command-line tools; never from an actor).
+caf::expected<caf::actor> connect_blocking(caf::actor_system& sys, const endpoint& ep);
+
+/// Configures `cfg` from a config file alone (the command-line tools' --config,
+/// e.g. the `[openssl]` files of run/pki/client.conf); "" reads none.
+std::optional<std::string> configure_from_file(node_config& cfg, const std::string& file);
 
 /// Blocks SIGINT and SIGTERM in this thread and every thread started after
 /// it (call first thing in main); `wait_for_termination` then receives them.

@@ -24,39 +24,20 @@ using sweep_atom = caf::atom_constant<caf::atom("wiresweep")>;
 class guarded_scribe : public caf::io::network::scribe_impl {
 public:
   guarded_scribe(guarded_multiplexer& mx, native_socket fd)
-    : scribe_impl(mx, fd), mx_(mx) {
-    mx_.handshaking(this, fd);
-  }
-
-  ~guarded_scribe() override {
-    mx_.handshake_done(this);
+    : scribe_impl(mx, fd), guard_(mx, fd) {
   }
 
   void configure_read(receive_policy::config cfg) override {
-    auto limit = frames_ < 2 ? mx_.limits().max_handshake : mx_.limits().max_message;
-    if (cfg.second <= limit) {
-      scribe_impl::configure_read(cfg);
-      return;
-    }
-    log::warn("peer_message_too_large", {{"peer", addr() + ":" + std::to_string(port())},
-                                         {"bytes", static_cast<uint64_t>(cfg.second)},
-                                         {"limit", static_cast<uint64_t>(limit)},
-                                         {"handshake_done", frames_ >= 2}});
-    mx_.refused_large();
-    // The next read sees the end of the stream and CAF closes the connection.
-    ::shutdown(stream_.fd(), SHUT_RDWR);
-    scribe_impl::configure_read(receive_policy::at_most(1));
+    scribe_impl::configure_read(guard_.check(cfg, addr() + ":" + std::to_string(port())));
   }
 
   bool consume(caf::execution_unit* ctx, const void* buf, size_t n) override {
-    if (++frames_ == 2)
-      mx_.handshake_done(this);
+    guard_.consumed();
     return scribe_impl::consume(ctx, buf, n);
   }
 
 private:
-  guarded_multiplexer& mx_;
-  size_t frames_ = 0;
+  frame_guard guard_;
 };
 
 wire_limits limits_from(caf::actor_system* sys) {
@@ -66,6 +47,32 @@ wire_limits limits_from(caf::actor_system* sys) {
 }
 
 } // namespace
+
+frame_guard::frame_guard(guarded_multiplexer& mx, native_socket fd) : mx_(mx), fd_(fd) {
+  mx_.handshaking(this, fd);
+}
+
+frame_guard::~frame_guard() {
+  mx_.handshake_done(this);
+}
+
+receive_policy::config frame_guard::check(receive_policy::config cfg, const std::string& peer) {
+  auto limit = frames_ < 2 ? mx_.limits().max_handshake : mx_.limits().max_message;
+  if (cfg.second <= limit)
+    return cfg;
+  log::warn("peer_message_too_large", {{"peer", peer},
+                                       {"bytes", static_cast<uint64_t>(cfg.second)},
+                                       {"limit", static_cast<uint64_t>(limit)},
+                                       {"handshake_done", frames_ >= 2}});
+  mx_.refused_large();
+  ::shutdown(fd_, SHUT_RDWR);
+  return receive_policy::at_most(1);
+}
+
+void frame_guard::consumed() {
+  if (++frames_ == 2)
+    mx_.handshake_done(this);
+}
 
 guarded_multiplexer::guarded_multiplexer(caf::actor_system* sys)
   : default_multiplexer(sys), limits_(limits_from(sys)) {

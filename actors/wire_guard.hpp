@@ -10,6 +10,8 @@
 //   anything is allocated for it ("peer_message_too_large" in the log);
 // - until the peer's handshake (its first two frames: header and payload)
 //   is in, the limit is `max_handshake` bytes;
+// - TLS links (actors/tls.hpp) make their scribes with the same
+//   `frame_guard`;
 // - a connection whose handshake is not in within `handshake_timeout` is
 //   closed (`sweep`, run every second by the watchdog that `publish` starts),
 //   so idle connections that never speak cost nothing for long.
@@ -22,9 +24,12 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/receive_policy.hpp>
 
 #include "actors/wire_limits.hpp"
 
@@ -42,6 +47,9 @@ public:
   const wire_limits& limits() const { return limits_; }
   wire_counts counts() const;
   std::atomic<bool> watchdog_started{false};
+  /// The middleman actor that opens TLS links (actors/tls.hpp), set while
+  /// the system runs when `openssl.*` is configured; null: plain links.
+  caf::io::middleman_actor tls_links;
 
   /// Bookkeeping of the guarded scribes (called by them): `key` is the
   /// scribe, `fd` its socket, open until the scribe is gone.
@@ -58,6 +66,31 @@ private:
   mutable std::mutex mtx_;
   std::map<const void*, pending> pending_;
   wire_counts counts_;
+};
+
+/// The check every guarded scribe (plain or TLS, actors/tls.hpp) makes on
+/// the frames BASP asks it to read: one per scribe, registered with the
+/// multiplexer's handshake bookkeeping for as long as the scribe lives.
+class frame_guard {
+public:
+  frame_guard(guarded_multiplexer& mx, caf::io::network::native_socket fd);
+  ~frame_guard();
+  frame_guard(const frame_guard&) = delete;
+  frame_guard& operator=(const frame_guard&) = delete;
+
+  /// The read to configure for a frame of `cfg.second` bytes: `cfg` itself,
+  /// or (over the limit: logged, counted, the socket shut down so that CAF
+  /// reads its end and closes the connection) a one-byte read.
+  caf::io::receive_policy::config check(caf::io::receive_policy::config cfg,
+                                        const std::string& peer);
+
+  /// Called for each frame read: the second one ends the handshake.
+  void consumed();
+
+private:
+  guarded_multiplexer& mx_;
+  caf::io::network::native_socket fd_;
+  size_t frames_ = 0;
 };
 
 /// The guarded multiplexer of `sys`, or null if it runs another backend

@@ -230,6 +230,7 @@ container_spec executor_spec(agent_actor* self, schema::TaskInfo::Reader t,
   spec.agent = caf::actor_cast<caf::actor>(self);
   spec.runtime = d.opts.runtime;
   spec.node_name = d.opts.node_name + "/exec/" + fid + "/" + eid;
+  spec.env = d.opts.executor_env;
   spec.env["CALDERA_AGENT_ENDPOINT"] = d.opts.executor_endpoint;
   spec.env["CALDERA_AGENT_ID"] = d.agent_id;
   spec.env["CALDERA_FRAMEWORK_ID"] = fid;

@@ -22,6 +22,7 @@
 // the agent's mailbox passes its node's links like every daemon's.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,8 @@ struct agent_options {
   /// host:port executors connect to (the agent's published actor port);
   /// set by `start_atom`.
   std::string executor_endpoint;
+  /// More environment for every executor (e.g. its TLS files).
+  std::map<std::string, std::string> executor_env;
   resources res;
   std::vector<std::pair<std::string, std::string>> attributes;
   std::string work_dir = "run/agent";

@@ -17,6 +17,7 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
+#include "actors/tls.hpp"
 #include "actors/node_actor.hpp"
 #include "agent/agent.hpp"
 #include "agent/isolation.hpp"
@@ -48,6 +49,8 @@ struct agent_config : caldera::node_config {
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
   caf::timespan executor_registration_timeout = std::chrono::minutes(1);
   std::string isolation;
+  std::string executor_certificate;
+  std::string executor_key;
   bool cgroups_enable_cfs = false;
   bool enforce_container_disk_quota = false;
   bool switch_user = true;
@@ -85,6 +88,11 @@ struct agent_config : caldera::node_config {
            "destroy a new executor that has not registered by then; its tasks fail")
       .add(executor_reregister_timeout, "executor-reregister-timeout",
            "how long a restarted agent waits for its executors to reconnect, e.g. 5s")
+      .add(executor_certificate, "executor-certificate",
+           "with TLS links (openssl.*): the client certificate executors connect with, "
+           "signed by openssl.cafile")
+      .add(executor_key, "executor-key",
+           "with TLS links: its key (readable by the users tasks run as)")
       .add(isolation, "isolation",
            "isolators, comma-separated: cgroups/cpu, cgroups/mem, posix/cpu, posix/mem, "
            "disk/du (default: cgroups where a writable hierarchy exists, else posix)")
@@ -107,6 +115,38 @@ struct agent_config : caldera::node_config {
            "how often containers are checked against their memory limits, e.g. 500ms");
   }
 
+  /// Executors link to this agent over TLS as it does to its master, with a
+  /// certificate of their own (never the agent's key: tasks can read theirs).
+  std::optional<std::string> validate_executor_tls() {
+    auto files = caldera::tls_files_of(*this);
+    if (!files.enabled())
+      return std::nullopt;
+    if (executor_certificate.empty() || executor_key.empty())
+      return std::string{"with TLS links (openssl.*) the agent needs executor-certificate and "
+                         "executor-key: the certificate executors connect with"};
+    files.certificate = executor_certificate;
+    files.key = executor_key;
+    files.passphrase.clear();
+    if (auto why = caldera::check_tls(files))
+      return "executor TLS files: " + *why;
+    return std::nullopt;
+  }
+
+  /// What an executor needs in its environment to link back.
+  std::map<std::string, std::string> executor_env() {
+    auto files = caldera::tls_files_of(*this);
+    if (!files.enabled())
+      return {};
+    return {{"CALDERA_OPENSSL_CERTIFICATE", absolute(executor_certificate)},
+            {"CALDERA_OPENSSL_KEY", absolute(executor_key)},
+            {"CALDERA_OPENSSL_CAFILE", absolute(files.cafile)},
+            {"CALDERA_OPENSSL_CAPATH", absolute(files.capath)}};
+  }
+
+  static std::string absolute(const std::string& path) {
+    return path.empty() ? path : std::filesystem::absolute(path).string();
+  }
+
   std::optional<std::string> validate() override {
     auto ep = caldera::parse_endpoint(master);
     if (!ep)
@@ -122,6 +162,8 @@ struct agent_config : caldera::node_config {
       return "option 'executor-reregister-timeout': must be positive";
     if (work_dir.empty())
       return "option 'work-dir': must not be empty";
+    if (auto why = validate_executor_tls())
+      return why;
     if (gc_delay < caf::timespan{0})
       return "option 'gc_delay': must not be negative";
     if (!(gc_disk_headroom >= 0 && gc_disk_headroom <= 1))
@@ -199,6 +241,7 @@ int main(int argc, char** argv) {
   opts.recover = cfg.recover;
   opts.executor_reregister_timeout = cfg.executor_reregister_timeout;
   opts.executor_registration_timeout = cfg.executor_registration_timeout;
+  opts.executor_env = cfg.executor_env();
   // Executors a previous agent left running are recovered from the
   // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";

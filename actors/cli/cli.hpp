@@ -13,7 +13,8 @@
 namespace caldera::cli {
 
 /// Options before a "--" as NAME -> VALUE ("" for flags), the words after
-/// "--" in `rest`. Returns an error message for a malformed line.
+/// "--" in `rest`. Returns an error message for a malformed line. Every
+/// subcommand takes --config FILE (a node config file: its [openssl] files).
 struct parsed_args {
   std::map<std::string, std::string> opts;
   std::vector<std::string> rest;
@@ -36,6 +37,9 @@ int with_master(const char* what, parsed_args& args,
 int with_remote(const char* what, parsed_args& args, const char* option, const char* dflt,
                 const char* role,
                 const std::function<int(caf::actor_system&, const caf::actor&)>& f);
+
+/// What to add to a "cannot reach" message: whether TLS may be the reason.
+std::string unreachable_hint(caf::actor_system& sys);
 
 int cmd_run(int argc, char** argv);
 int cmd_state(int argc, char** argv);

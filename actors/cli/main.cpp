@@ -15,6 +15,7 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
+#include "actors/tls.hpp"
 #include "actors/types.hpp"
 #include "master/state_json.hpp"
 
@@ -50,7 +51,7 @@ std::optional<std::string> parse_args(int argc, char** argv, int first,
       out.opts[name] = "";
       continue;
     }
-    if (!is(valued, name))
+    if (!is(valued, name) && name != "config")
       return "unknown option '--" + name + "'";
     if (!has_value) {
       if (i + 1 >= argc)
@@ -60,6 +61,12 @@ std::optional<std::string> parse_args(int argc, char** argv, int first,
     out.opts[name] = value;
   }
   return std::nullopt;
+}
+
+std::string unreachable_hint(caf::actor_system& sys) {
+  if (tls_enabled(sys))
+    return " (TLS is on: is the peer using TLS with a certificate from the same CA?)";
+  return " (if the peer uses TLS, pass --config with its [openssl] files)";
 }
 
 namespace {
@@ -77,7 +84,8 @@ int usage() {
                "  caldera quota set ROLE RES [--limit RES] | remove ROLE | get\n"
                "                [--master HOST:PORT] [--json]\n"
                "  caldera actors     --node HOST:PORT [--json]\n"
-               "  caldera kill-actor --node HOST:PORT NAME\n");
+               "  caldera kill-actor --node HOST:PORT NAME\n"
+               "every command takes --config FILE (e.g. the [openssl] files for TLS links)\n");
   return 2;
 }
 
@@ -92,13 +100,17 @@ int with_remote(const char* what, parsed_args& args, const char* option, const c
     return 2;
   }
   node_config cfg{"cli"};
-  apply_runtime_defaults(cfg);
+  if (auto why = configure_from_file(cfg, args.opts["config"])) {
+    std::fprintf(stderr, "caldera %s: %s\n", what, why->c_str());
+    return 2;
+  }
   log::set_level(log::level::error);
   caf::actor_system sys{cfg};
-  auto peer = sys.middleman().remote_actor(ep->host, ep->port);
+  auto peer = connect_blocking(sys, *ep);
   if (!peer) {
-    std::fprintf(stderr, "caldera %s: cannot reach the %s at %s: %s\n", what, role,
-                 ep->to_string().c_str(), describe(peer.error()).c_str());
+    std::fprintf(stderr, "caldera %s: cannot reach the %s at %s: %s%s\n", what, role,
+                 ep->to_string().c_str(), describe(peer.error()).c_str(),
+                 unreachable_hint(sys).c_str());
     return 1;
   }
   return f(sys, *peer);

@@ -250,7 +250,10 @@ int cmd_run(int argc, char** argv) {
 
   block_termination_signals();
   node_config cfg{"run"};
-  apply_runtime_defaults(cfg);
+  if (auto why = configure_from_file(cfg, args.opts["config"])) {
+    std::fprintf(stderr, "caldera run: %s\n", why->c_str());
+    return 2;
+  }
   log::level lvl = log::level::warn;
   if (args.opts.count("log-level"))
     log::parse_level(args.opts["log-level"], lvl);
@@ -258,10 +261,11 @@ int cmd_run(int argc, char** argv) {
   log::set_component("run");
   caf::actor_system sys{cfg};
   // Fail fast when nobody listens at the master's address.
-  auto probe = sys.middleman().remote_actor(ep->host, ep->port);
+  auto probe = connect_blocking(sys, *ep);
   if (!probe) {
-    std::fprintf(stderr, "caldera run: cannot reach the master at %s: %s\n",
-                 ep->to_string().c_str(), describe(probe.error()).c_str());
+    std::fprintf(stderr, "caldera run: cannot reach the master at %s: %s%s\n",
+                 ep->to_string().c_str(), describe(probe.error()).c_str(),
+                 unreachable_hint(sys).c_str());
     return 1;
   }
   auto rc = std::make_shared<std::atomic<int>>(1);

@@ -299,7 +299,7 @@ int main(int argc, char** argv) {
   log::set_level(log::level::error);
   caf::actor_system sys{cfg};
   auto ep = parse_endpoint(master_ep);
-  auto mh = sys.middleman().remote_actor(ep->host, ep->port);
+  auto mh = connect_blocking(sys, *ep);
   if (!mh) {
     std::fprintf(stderr, "caldera-demo: cannot reach the master: %s\n",
                  describe(mh.error()).c_str());
