@@ -151,4 +151,35 @@ caf::expected<std::string> read_secret_file(const std::string& path) {
   return *text;
 }
 
+caf::expected<credential> parse_credential(const std::string& text, const std::string& what) {
+  credential c;
+  auto first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') {
+    auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return bad(what, "not valid JSON");
+    if (!j.contains("principal") || !j["principal"].is_string() || !j.contains("secret")
+        || !j["secret"].is_string())
+      return bad(what, "needs {\"principal\": ..., \"secret\": ...}");
+    c.principal = j["principal"].get<std::string>();
+    c.secret = j["secret"].get<std::string>();
+  } else {
+    std::istringstream in{text};
+    std::string extra;
+    in >> c.principal >> c.secret;
+    if (in >> extra)
+      return bad(what, "holds more than one 'principal secret'");
+  }
+  if (c.principal.empty() || c.secret.empty())
+    return bad(what, "needs a principal and a secret");
+  return c;
+}
+
+caf::expected<credential> load_credential(const std::string& path) {
+  auto text = slurp(path, "credential file");
+  if (!text)
+    return text.error();
+  return parse_credential(*text, "credential file '" + path + "'");
+}
+
 } // namespace caldera

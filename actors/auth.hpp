@@ -61,6 +61,16 @@ std::string make_nonce(runtime_env& env);
 /// Reads a secret file (trailing newline dropped); the error names the file.
 caf::expected<std::string> read_secret_file(const std::string& path);
 
+/// One principal and its secret: Mesos' --credential file of an agent,
+/// {"principal": "agent", "secret": "..."} or a line "agent secret".
+struct credential {
+  std::string principal;
+  std::string secret;
+};
+
+caf::expected<credential> parse_credential(const std::string& text, const std::string& what);
+caf::expected<credential> load_credential(const std::string& path);
+
 class acls {
 public:
   /// What the ACLs govern, with the object each rule names.

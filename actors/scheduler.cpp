@@ -1,6 +1,6 @@
 #include "actors/scheduler.hpp"
 
-#include "actors/auth.hpp"
+#include "actors/auth_client.hpp"
 
 #include <algorithm>
 
@@ -160,24 +160,13 @@ void scheduler::begin_registration() {
     do_register();
     return;
   }
-  auto ask = make<schema::Authenticate>([&](auto b) { b.setPrincipal(opts_.principal); });
-  request(master_, std::chrono::seconds(30), ask)
-    .then([this](const auth_challenge_msg& c) { send_proof(c); },
-          [this](caf::error& err) { on_registration_error(err); });
-}
-
-void scheduler::send_proof(const auth_challenge_msg& c) {
-  std::string nonce;
-  if (!guarded("AuthChallenge", [&] { nonce = c.read()->getNonce(); }))
-    return schedule_retry();
-  auto proof = make<schema::AuthenticateProof>([&](auto b) {
-    b.setPrincipal(opts_.principal);
-    b.setNonce(nonce);
-    b.setProof(nonce.empty() ? std::string{} : prove(opts_.secret, nonce, opts_.principal));
+  authenticate_to(this, master_, {opts_.principal, opts_.secret}, [this](const caf::error& err) {
+    if (err) {
+      auto e = err;
+      on_registration_error(e);
+    } else
+      do_register();
   });
-  request(master_, std::chrono::seconds(30), proof)
-    .then([this](const authenticated_msg&) { do_register(); },
-          [this](caf::error& err) { on_registration_error(err); });
 }
 
 // One retry pending at a time: a failed registration and the master's down

@@ -185,7 +185,6 @@ private:
   bool may_send(const char* action);
   void send_teardown();
   void begin_registration();
-  void send_proof(const auth_challenge_msg& c);
   void on_registration_error(caf::error& err);
   void on_retry();
   void on_new_master(const caf::actor& m);

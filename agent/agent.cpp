@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actors/error.hpp"
+#include "actors/auth_client.hpp"
 #include "actors/guard.hpp"
 #include "actors/log.hpp"
 #include "actors/resources.hpp"
@@ -86,9 +87,32 @@ void schedule_reconnect(agent_actor* self) {
   self->delayed_send(self, wait, retry_atom::value);
 }
 
+void send_registration(agent_actor* self);
+
+// Registers, having first proven its principal when it has one.
 void do_register(agent_actor* self) {
   auto& d = self->state;
   d.ph = phase::registering;
+  if (!d.opts.credential) {
+    send_registration(self);
+    return;
+  }
+  authenticate_to(self, d.master, *d.opts.credential, [=](const caf::error& err) {
+    if (!err) {
+      send_registration(self);
+      return;
+    }
+    log::error("agent_authentication_failed",
+               {{"principal", self->state.opts.credential->principal}, {"reason", describe(err)}});
+    auto& d = self->state;
+    d.ph = phase::connecting;
+    schedule_reconnect(self);
+    d.reconnect_backoff = std::min<caf::timespan>(d.reconnect_backoff * 2, max_reconnect_backoff);
+  });
+}
+
+void send_registration(agent_actor* self) {
+  auto& d = self->state;
   auto req = make<schema::RegisterAgent>([&](schema::RegisterAgent::Builder b) {
     b.setAgentId(d.agent_id);
     b.setHostname(d.opts.hostname);

@@ -31,6 +31,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/auth.hpp"
 #include "actors/node.hpp"
 #include "actors/resources.hpp"
 #include "actors/runtime_env.hpp"
@@ -48,6 +49,9 @@ struct agent_options {
   /// host:port executors connect to (the agent's published actor port);
   /// set by `start_atom`.
   std::string executor_endpoint;
+  /// The principal this agent proves to the master before it registers
+  /// (--credential; none: it proves nothing).
+  std::optional<caldera::credential> credential;
   /// More environment for every executor (e.g. its TLS files).
   std::map<std::string, std::string> executor_env;
   resources res;

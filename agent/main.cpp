@@ -49,6 +49,8 @@ struct agent_config : caldera::node_config {
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
   caf::timespan executor_registration_timeout = std::chrono::minutes(1);
   std::string isolation;
+  std::string credential_file;
+  std::optional<caldera::credential> credential;
   std::string executor_certificate;
   std::string executor_key;
   bool cgroups_enable_cfs = false;
@@ -88,6 +90,9 @@ struct agent_config : caldera::node_config {
            "destroy a new executor that has not registered by then; its tasks fail")
       .add(executor_reregister_timeout, "executor-reregister-timeout",
            "how long a restarted agent waits for its executors to reconnect, e.g. 5s")
+      .add(credential_file, "credential",
+           "file with this agent's principal and secret ({\"principal\": ..., \"secret\": ...} "
+           "or 'principal secret'), proven to a master with --authenticate_agents")
       .add(executor_certificate, "executor-certificate",
            "with TLS links (openssl.*): the client certificate executors connect with, "
            "signed by openssl.cafile")
@@ -164,6 +169,12 @@ struct agent_config : caldera::node_config {
       return "option 'work-dir': must not be empty";
     if (auto why = validate_executor_tls())
       return why;
+    if (!credential_file.empty()) {
+      auto c = caldera::load_credential(credential_file);
+      if (!c)
+        return "option 'credential': " + caldera::error_message(c.error());
+      credential = *c;
+    }
     if (gc_delay < caf::timespan{0})
       return "option 'gc_delay': must not be negative";
     if (!(gc_disk_headroom >= 0 && gc_disk_headroom <= 1))
@@ -242,6 +253,7 @@ int main(int argc, char** argv) {
   opts.executor_reregister_timeout = cfg.executor_reregister_timeout;
   opts.executor_registration_timeout = cfg.executor_registration_timeout;
   opts.executor_env = cfg.executor_env();
+  opts.credential = cfg.credential;
   // Executors a previous agent left running are recovered from the
   // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";

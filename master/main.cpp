@@ -14,6 +14,7 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
+#include "actors/tls.hpp"
 #include "actors/node_actor.hpp"
 #include "master/master.hpp"
 #include "master/master_impl.hpp"
@@ -38,6 +39,7 @@ struct master_config : caldera::node_config {
   std::string http_ip;
   std::vector<std::pair<std::string, double>> role_weights_parsed;
   bool authenticate = false;
+  bool authenticate_agents = false;
   std::string credentials_file;
   std::string acls_file;
   std::shared_ptr<const caldera::credentials> credentials_parsed;
@@ -69,6 +71,9 @@ struct master_config : caldera::node_config {
            "kept in the registry, take precedence)")
       .add(authenticate, "authenticate",
            "admit only frameworks that prove a principal of --credentials")
+      .add(authenticate, "authenticate_frameworks", "the same as --authenticate (Mesos' name)")
+      .add(authenticate_agents, "authenticate_agents",
+           "admit only agents that prove a principal of --credentials (agent --credential)")
       .add(credentials_file, "credentials",
            "file of principals and secrets, Mesos' JSON {\"credentials\": [...]}")
       .add(acls_file, "acls", "ACL file, Mesos' JSON: who may do what (none: everyone)");
@@ -79,11 +84,13 @@ struct master_config : caldera::node_config {
   std::optional<std::string> validate_security() {
     if (authenticate && credentials_file.empty())
       return "option 'authenticate': needs --credentials FILE";
+    if (authenticate_agents && credentials_file.empty())
+      return "option 'authenticate_agents': needs --credentials FILE";
     if (!credentials_file.empty()) {
       auto c = caldera::credentials::load(credentials_file);
       if (!c)
         return "option 'credentials': " + caldera::error_message(c.error());
-      if (authenticate)
+      if (authenticate || authenticate_agents)
         credentials_parsed = std::make_shared<const caldera::credentials>(std::move(*c));
     }
     if (!acls_file.empty()) {
@@ -146,7 +153,9 @@ caldera::master_options options_from(const master_config& cfg) {
   opts.hostname = cfg.hostname;
   opts.seed = cfg.seed;
   opts.offer_timeout = cfg.offer_timeout;
-  opts.framework_credentials = cfg.credentials_parsed;
+  opts.credentials = cfg.credentials_parsed;
+  opts.authenticate_frameworks = cfg.authenticate;
+  opts.authenticate_agents = cfg.authenticate_agents;
   opts.acl = cfg.acls_parsed;
   opts.agent_ping_timeout = cfg.agent_ping_timeout;
   opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
@@ -156,15 +165,22 @@ caldera::master_options options_from(const master_config& cfg) {
   return opts;
 }
 
-// A master reachable beyond loopback that admits any framework says so.
+// A master reachable beyond loopback without TLS links or authentication
+// says so.
 void warn_if_insecure(const master_config& cfg) {
   bool loopback = cfg.ip == "127.0.0.1" || cfg.ip == "localhost" || cfg.ip == "::1";
-  if (!loopback && !cfg.authenticate)
-    caldera::log::warn(
-      "insecure_master",
-      {{"ip", cfg.ip},
-       {"reason", "listening beyond loopback without --authenticate: anyone who reaches this "
-                  "port may register a framework and run commands on every agent"}});
+  std::string missing;
+  if (!cfg.authenticate)
+    missing = "--authenticate: anyone who reaches this port may register a framework and run "
+              "commands on every agent";
+  else if (!cfg.authenticate_agents)
+    missing = "--authenticate_agents: anyone who reaches this port may pose as an agent";
+  else if (!caldera::tls_files_of(cfg).enabled())
+    missing = "TLS ([openssl] certificate, key, cafile): every message crosses the network "
+              "in the clear";
+  if (!loopback && !missing.empty())
+    caldera::log::warn("insecure_master",
+                       {{"ip", cfg.ip}, {"reason", "listening beyond loopback without " + missing}});
 }
 
 // What /master/state and /master/flags show of this master.
@@ -190,6 +206,7 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
                 {"max_completed_tasks_per_framework", "1000"},
                 {"log_level", cfg.log_level},
                 {"authenticate_frameworks", cfg.authenticate ? "true" : "false"},
+                {"authenticate_agents", cfg.authenticate_agents ? "true" : "false"},
                 {"credentials", cfg.credentials_file},
                 {"acls", cfg.acls_file}};
   return info;

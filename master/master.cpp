@@ -486,6 +486,10 @@ void register_agent(master_actor* self, const register_agent_msg& m, const caf::
     rp.deliver(make_error(errc::invalid_message, "anonymous agent"));
     return;
   }
+  if (auto err = authorize_agent(self, sender)) {
+    rp.deliver(err);
+    return;
+  }
   std::string want = v->getAgentId();
   std::string id;
   if (!want.empty() && (d.admitted_agents.count(want) > 0 || d.st.agents.count(want) > 0))

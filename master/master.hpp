@@ -64,9 +64,12 @@ struct master_options {
   /// changed (and at least every 5 s).
   std::shared_ptr<state_box> publish;
   caf::timespan publish_interval = std::chrono::milliseconds(500);
-  /// Frameworks must prove a principal of these before they register
-  /// (null: no authentication, Mesos' default).
-  std::shared_ptr<const credentials> framework_credentials;
+  /// The principals peers prove (null: none can: no authentication,
+  /// Mesos' default); who must is said by the flags below.
+  std::shared_ptr<const caldera::credentials> credentials;
+  /// Mesos' --authenticate_frameworks and --authenticate_agents.
+  bool authenticate_frameworks = false;
+  bool authenticate_agents = false;
   /// What each principal may do (null: everything).
   std::shared_ptr<const acls> acl;
 };

@@ -45,7 +45,7 @@ caf::result<auth_challenge_msg> challenge(master_actor* self, const authenticate
   if (!sender || principal.empty())
     return make_error(errc::invalid_message, "Authenticate needs a sender and a principal");
   // Without credentials nothing is checked: an empty nonce says so.
-  std::string nonce = d.opts.framework_credentials ? make_nonce(*d.opts.runtime) : "";
+  std::string nonce = d.opts.credentials ? make_nonce(*d.opts.runtime) : "";
   bound(d.challenges);
   d.challenges[sender->address()] = {principal, nonce};
   return make<schema::AuthChallenge>([&](auto b) { b.setNonce(nonce); });
@@ -63,8 +63,7 @@ caf::result<authenticated_msg> check(master_actor* self, const authenticate_proo
   d.challenges.erase(c); // one proof per challenge
   std::string got_nonce = v->getNonce().cStr(), proof = v->getProof().cStr();
   bool ok = asked == principal && got_nonce == nonce
-            && (!d.opts.framework_credentials
-                || d.opts.framework_credentials->verify(principal, nonce, proof));
+            && (!d.opts.credentials || d.opts.credentials->verify(principal, nonce, proof));
   if (!ok)
     return refuse("unauthenticated", errc::unauthenticated,
                   "authentication of principal '" + principal + "' failed");
@@ -99,7 +98,7 @@ caf::error authorize_framework(master_actor* self, const caf::actor& sender,
   auto& d = self->state;
   principal = info.getPrincipal();
   auto proven = d.principals.find(sender.address());
-  if (d.opts.framework_credentials) {
+  if (d.opts.authenticate_frameworks) {
     if (proven == d.principals.end())
       return refuse("unauthenticated", errc::unauthenticated,
                     "this master admits only authenticated frameworks: give a principal and "
@@ -123,6 +122,15 @@ caf::error authorize_framework(master_actor* self, const caf::actor& sender,
                     "principal '" + principal + "' may not register frameworks in role '" + role
                       + "' (ACL register_frameworks)");
   return caf::none;
+}
+
+caf::error authorize_agent(master_actor* self, const caf::actor& sender) {
+  auto& d = self->state;
+  if (!d.opts.authenticate_agents || d.principals.count(sender.address()) > 0)
+    return caf::none;
+  return refuse("unauthenticated", errc::unauthenticated,
+                "this master admits only authenticated agents: start the agent with "
+                "--credential FILE (a principal and secret of the master's --credentials)");
 }
 
 } // namespace caldera::detail

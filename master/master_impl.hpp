@@ -130,6 +130,9 @@ void framework_disconnected(master_actor* self, const std::string& fid);
 /// the check of its proof, and whether a framework may register as it asks.
 caf::result<auth_challenge_msg> challenge_peer(master_actor* self, const authenticate_msg& m);
 caf::result<authenticated_msg> check_proof(master_actor* self, const authenticate_proof_msg& m);
+/// Whether `sender` may register as an agent (--authenticate_agents: only
+/// once it proved a principal).
+caf::error authorize_agent(master_actor* self, const caf::actor& sender);
 caf::error authorize_framework(master_actor* self, const caf::actor& sender,
                                schema::FrameworkInfo::Reader info, std::string& principal);
 /// An agent says whether it can take tasks: one that cannot is offered to

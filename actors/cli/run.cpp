@@ -235,10 +235,14 @@ int cmd_run(int argc, char** argv) {
   spec.task_id = args.opts.count("task-id") ? args.opts["task-id"] : "run-" + ids.token();
   scheduler_options so;
   so.name = args.opts.count("name") ? args.opts["name"] : "caldera-run";
-  // The caller's user by default (Mesos' scheduler driver does the same).
+  // The caller's user by default (Mesos' scheduler driver does the same);
+  // a principal's tasks started by root run as nobody unless --user says
+  // so (ACLs on a secure master forbid root: README, "Security").
   std::string caller = std::to_string(::geteuid());
   if (auto* pw = ::getpwuid(::geteuid()))
     caller = pw->pw_name;
+  if (caller == "root" && args.opts.count("principal") > 0)
+    caller = "nobody";
   so.user = args.opts.count("user") ? args.opts["user"] : caller;
   so.roles = {args.opts.count("role") ? args.opts["role"] : "*"};
   so.master_endpoint = *ep;

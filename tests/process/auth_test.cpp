@@ -101,6 +101,44 @@ TEST_CASE("authenticated frameworks: no principal, a wrong secret and a forbidde
   CHECK(m.wait_exit(20s) == 0);
 }
 
+TEST_CASE("authenticated agents: none or a wrong secret is refused, the agent's principal "
+          "registers") {
+  temp_dir dir;
+  write(dir.path + "/credentials.json",
+        R"({"credentials": [{"principal": "agent", "secret": "agent-s3cret"}]})");
+  write(dir.path + "/agent.credential", R"({"principal": "agent", "secret": "agent-s3cret"})");
+  write(dir.path + "/wrong.credential", "agent guess\n");
+  write(dir.path + "/empty.credential", "\n");
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m",
+           "--authenticate_agents", "--credentials", dir.path + "/credentials.json"}};
+  REQUIRE_MESSAGE(m.wait_for("master_listening"), m.output());
+  auto agent = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> argv{bin("caldera-agent"), "--master", ep, "--port",
+                                  std::to_string(free_port()), "--work-dir",
+                                  dir.path + "/" + name, "--resources", "cpus:1;mem:64"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<child>(argv);
+  };
+  auto none = agent("none", {});
+  CHECK_MESSAGE(none->wait_for("admits only authenticated agents"), none->output());
+  auto wrong = agent("wrong", {"--credential", dir.path + "/wrong.credential"});
+  CHECK_MESSAGE(wrong->wait_for("authentication of principal 'agent' failed"), wrong->output());
+  auto empty = agent("empty", {"--credential", dir.path + "/empty.credential"});
+  CHECK(empty->wait_exit(30s) == 2);
+  CHECK_MESSAGE(has(empty->output(), "needs a principal and a secret"), empty->output());
+  auto good = agent("good", {"--credential", dir.path + "/agent.credential"});
+  CHECK_MESSAGE(good->wait_for("agent_registered"), good->output());
+  CHECK_MESSAGE(m.wait_for("peer_authenticated principal=\"agent\""), m.output());
+  for (auto* c : {none.get(), wrong.get(), good.get()}) {
+    c->signal(SIGTERM);
+    CHECK(c->wait_exit(30s) == 0);
+  }
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
 TEST_CASE("security files that do not read or parse stop the master naming the file") {
   temp_dir dir;
   auto master = [&](std::vector<std::string> extra) {
@@ -116,6 +154,8 @@ TEST_CASE("security files that do not read or parse stop the master naming the f
   write(dir.path + "/acls.json", "{\"launch_rockets\": []}");
   auto out = master({"--authenticate"});
   CHECK_MESSAGE(has(out, "option 'authenticate': needs --credentials"), out);
+  out = master({"--authenticate_agents"});
+  CHECK_MESSAGE(has(out, "option 'authenticate_agents': needs --credentials"), out);
   out = master({"--authenticate", "--credentials", dir.path + "/missing.json"});
   CHECK_MESSAGE(has(out, dir.path + "/missing.json"), out);
   out = master({"--authenticate", "--credentials", dir.path + "/bad.json"});
