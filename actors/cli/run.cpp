@@ -6,7 +6,6 @@
 // task was killed; 1 for TASK_LOST / ERROR / DROPPED and for errors of caldera
 // itself (master unreachable, no fitting offer within --offer-timeout);
 // 2 for a malformed command line.
-#include <pwd.h>
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
@@ -22,6 +21,7 @@
 #include "actors/cli/cli.hpp"
 #include "actors/auth.hpp"
 #include "actors/error.hpp"
+#include "actors/framework_identity.hpp"
 #include "actors/ids.hpp"
 #include "actors/log.hpp"
 #include "actors/scheduler.hpp"
@@ -170,18 +170,13 @@ namespace {
 
 // --principal P --secret-file F: who the framework is, proven to a master
 // that authenticates frameworks. A message when they do not fit together.
-std::optional<std::string> principal_from_args(parsed_args& args, scheduler_options& so) {
-  bool p = args.opts.count("principal") > 0, f = args.opts.count("secret-file") > 0;
-  if (p != f)
-    return std::string{"--principal and --secret-file go together"};
-  if (!p)
-    return std::nullopt;
-  auto secret = read_secret_file(args.opts["secret-file"]);
-  if (!secret)
-    return "--secret-file: " + error_message(secret.error());
-  so.principal = args.opts["principal"];
-  so.secret = *secret;
-  return std::nullopt;
+// --user, --principal and --secret-file, as every framework takes them.
+std::optional<std::string> identity_from_args(parsed_args& args, scheduler_options& so) {
+  framework_identity id;
+  id.user = args.opts.count("user") ? args.opts["user"] : "";
+  id.principal = args.opts.count("principal") ? args.opts["principal"] : "";
+  id.secret_file = args.opts.count("secret-file") ? args.opts["secret-file"] : "";
+  return id.apply(so);
 }
 
 } // namespace
@@ -235,19 +230,10 @@ int cmd_run(int argc, char** argv) {
   spec.task_id = args.opts.count("task-id") ? args.opts["task-id"] : "run-" + ids.token();
   scheduler_options so;
   so.name = args.opts.count("name") ? args.opts["name"] : "caldera-run";
-  // The caller's user by default (Mesos' scheduler driver does the same);
-  // a principal's tasks started by root run as nobody unless --user says
-  // so (ACLs on a secure master forbid root: README, "Security").
-  std::string caller = std::to_string(::geteuid());
-  if (auto* pw = ::getpwuid(::geteuid()))
-    caller = pw->pw_name;
-  if (caller == "root" && args.opts.count("principal") > 0)
-    caller = "nobody";
-  so.user = args.opts.count("user") ? args.opts["user"] : caller;
   so.roles = {args.opts.count("role") ? args.opts["role"] : "*"};
   so.master_endpoint = *ep;
   so.partition_aware = args.opts.count("partition-aware") > 0;
-  if (auto why = principal_from_args(args, so)) {
+  if (auto why = identity_from_args(args, so)) {
     std::fprintf(stderr, "caldera run: %s\n", why->c_str());
     return 2;
   }

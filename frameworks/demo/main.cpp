@@ -11,7 +11,10 @@
 // Exits 0 only if every check passed.
 //
 //   caldera-demo [--out demo-out] [--port 5050] [--files 24] [--lines 60000]
-//                [--ranks 6] [--samples 600000] [--small]
+//                [--ranks 6] [--samples 600000] [--small] [--secure]
+//
+// --secure runs the same cluster with TLS on every link, authenticated
+// frameworks and agents and the ACLs of scripts/make-certs.
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -21,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -58,7 +62,56 @@ struct demo_options {
   int reducers = 4;
   int split_size = 262144;
   std::string agent_resources = "cpus:4;mem:4096";
+  bool secure = false;
 };
+
+// --secure: the cluster of conf/master-secure.conf (README, "Security"):
+// certificates and secrets from scripts/make-certs in <out>/run/pki, TLS on
+// every link, frameworks (as alice) and agents authenticated, the ACLs of
+// make-certs. Extra arguments per process; empty when off.
+struct secure_setup {
+  std::string pki;
+  std::vector<std::string> master, agent, framework;
+};
+
+std::vector<std::string> tls_args(const std::string& pki, const std::string& who) {
+  return {"--openssl.certificate", pki + "/" + who + ".pem", "--openssl.key",
+          pki + "/" + who + "-key.pem", "--openssl.cafile", pki + "/ca.pem"};
+}
+
+std::optional<std::string> make_secure(const std::string& src, const fs::path& run,
+                                       secure_setup& s) {
+  s.pki = (run / "pki").string();
+  child certs{{"/bin/sh", "-c", src + "/scripts/make-certs " + s.pki}};
+  if (certs.wait_exit(120s) != 0)
+    return "scripts/make-certs failed:\n" + certs.output();
+  s.master = tls_args(s.pki, "master");
+  s.master.insert(s.master.end(), {"--authenticate", "--authenticate_agents", "--credentials",
+                                   s.pki + "/credentials.json", "--acls", s.pki + "/acls.json"});
+  s.agent = tls_args(s.pki, "agent");
+  s.agent.insert(s.agent.end(), {"--credential", s.pki + "/agent.credential",
+                                 "--executor-certificate", s.pki + "/executor.pem",
+                                 "--executor-key", s.pki + "/executor-key.pem"});
+  s.framework = {"--config", s.pki + "/client.conf", "--principal", "alice", "--secret-file",
+                 s.pki + "/alice.secret"};
+  return std::nullopt;
+}
+
+// Whether a client without TLS is kept out of the secure master.
+bool plain_client_refused(const std::string& master_ep) {
+  caldera::node_config plain{"demo-probe"};
+  caf::actor_system sys{plain};
+  auto ep = caldera::parse_endpoint(master_ep);
+  auto peer = caldera::connect_blocking(sys, *ep);
+  std::printf("security: a client without TLS %s\n",
+              peer ? "WAS ADMITTED" : "is refused by the master");
+  return !peer;
+}
+
+std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
+  argv.insert(argv.end(), more.begin(), more.end());
+  return argv;
+}
 
 std::string self_dir() {
   char buf[PATH_MAX];
@@ -210,6 +263,8 @@ int main(int argc, char** argv) {
         o.ranks = std::stoi(next());
       else if (a == "--samples")
         o.samples = std::stoi(next());
+      else if (a == "--secure")
+        o.secure = true;
       else if (a == "--small") {
         o.files = 6;
         o.lines = 400;
@@ -241,9 +296,20 @@ int main(int argc, char** argv) {
   };
 
   std::printf("== caldera demo: a master and 3 agents on loopback, two frameworks sharing "
-              "them ==\n");
-  child master{{bin + "/caldera-master", "--config", src + "/conf/demo-master.conf",
-                "--port", std::to_string(o.port), "--work-dir", (run / "master").string()}};
+              "them%s ==\n", o.secure ? " (TLS, authentication, ACLs)" : "");
+  secure_setup sec;
+  if (o.secure) {
+    // Tasks of a principal started by root run as nobody: they write here.
+    fs::permissions(out, fs::perms::all, ec);
+    fs::permissions(run, fs::perms::all, ec);
+    if (auto why = make_secure(src, run, sec)) {
+      std::fprintf(stderr, "caldera-demo: %s\n", why->c_str());
+      return 1;
+    }
+  }
+  child master{with({bin + "/caldera-master", "--config", src + "/conf/demo-master.conf",
+                     "--port", std::to_string(o.port), "--work-dir", (run / "master").string()},
+                    sec.master)};
   if (!master.wait_for("master_listening", 30s)) {
     std::fprintf(stderr, "caldera-demo: the master did not start:\n%s\n",
                  master.output().c_str());
@@ -262,11 +328,12 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<child>> agents;
   std::vector<std::string> hosts{"node1", "node2", "node3"};
   for (int i = 0; i < 3; ++i) {
-    agents.push_back(std::make_unique<child>(std::vector<std::string>{
-      bin + "/caldera-agent", "--config", src + "/conf/agent.conf", "--master", master_ep,
-      "--port", std::to_string(agent_port(i)), "--hostname", hosts[static_cast<size_t>(i)],
-      "--work-dir", (run / hosts[static_cast<size_t>(i)]).string(), "--resources",
-      o.agent_resources}));
+    agents.push_back(std::make_unique<child>(with(
+      {bin + "/caldera-agent", "--config", src + "/conf/agent.conf", "--master", master_ep,
+       "--port", std::to_string(agent_port(i)), "--hostname", hosts[static_cast<size_t>(i)],
+       "--work-dir", (run / hosts[static_cast<size_t>(i)]).string(), "--resources",
+       o.agent_resources},
+      sec.agent)));
   }
   for (auto& a : agents)
     if (!a->wait_for("agent_registered", 30s)) {
@@ -276,6 +343,8 @@ int main(int argc, char** argv) {
     }
   std::printf("master %s, agents node1..3 with %s each\n", master_ep.c_str(),
               o.agent_resources.c_str());
+  if (o.secure && !plain_client_refused(master_ep))
+    return 1;
   auto input = run / "input";
   auto placement = run / "placement.txt";
   generate_input(input, placement, o.files, o.lines, hosts);
@@ -284,18 +353,28 @@ int main(int argc, char** argv) {
   std::printf("input: %d files of %d lines in %s, placed on node1..3 (%s)\n", o.files,
               o.lines, input.c_str(), placement.c_str());
 
-  child hadoop{{bin + "/hadoop-like", "--master", master_ep, "--job", "wordcount", "--input",
-                input.string(), "--output", output.string(), "--reducers",
-                std::to_string(o.reducers), "--role", "hadoop", "--placement",
-                placement.string(), "--split-size", std::to_string(o.split_size), "--task-resources",
-                "cpus:1;mem:256", "--locality-wait", "1s", "--log-level", "warn"}};
-  child mpi{{bin + "/mpi-like", "--master", master_ep, "--ranks", std::to_string(o.ranks),
-             "--cpus", "1", "--mem", "256", "--role", "mpi", "--samples",
-             std::to_string(o.samples), "--vector-length", "4096", "--log-level", "warn"}};
+  if (o.secure) {
+    fs::create_directories(output, ec);
+    fs::permissions(output, fs::perms::all, ec);
+  }
+  child hadoop{with({bin + "/hadoop-like", "--master", master_ep, "--job", "wordcount",
+                     "--input", input.string(), "--output", output.string(), "--reducers",
+                     std::to_string(o.reducers), "--role", "hadoop", "--placement",
+                     placement.string(), "--split-size", std::to_string(o.split_size),
+                     "--task-resources", "cpus:1;mem:256", "--locality-wait", "1s",
+                     "--log-level", "warn"},
+                    sec.framework)};
+  child mpi{with({bin + "/mpi-like", "--master", master_ep, "--ranks", std::to_string(o.ranks),
+                  "--cpus", "1", "--mem", "256", "--role", "mpi", "--samples",
+                  std::to_string(o.samples), "--vector-length", "4096", "--log-level", "warn"},
+                 sec.framework)};
 
   // Watch the master while both run.
   node_config cfg{"demo"};
-  apply_runtime_defaults(cfg);
+  if (auto why = configure_from_file(cfg, o.secure ? sec.pki + "/client.conf" : "")) {
+    std::fprintf(stderr, "caldera-demo: %s\n", why->c_str());
+    return 1;
+  }
   log::set_level(log::level::error);
   caf::actor_system sys{cfg};
   auto ep = parse_endpoint(master_ep);

@@ -19,6 +19,7 @@
 
 #include "actors/error.hpp"
 #include "actors/log.hpp"
+#include "actors/framework_identity.hpp"
 #include "actors/node.hpp"
 #include "frameworks/hadoop_like/executor.hpp"
 #include "frameworks/hadoop_like/scheduler.hpp"
@@ -41,6 +42,7 @@ struct job_config : caldera::node_config {
   bool quiet = false;
 
   caldera::endpoint master_ep;
+  caldera::framework_identity identity;
 
   job_config() : node_config("hadoop-like") {
     options()
@@ -57,6 +59,8 @@ struct job_config : caldera::node_config {
       .add(task_resources, "task-resources", "resources of each map or reduce task")
       .add(max_attempts, "max-attempts", "attempts per task before the job fails")
       .add(quiet, "quiet", "no progress lines");
+    auto opts = options();
+    identity.declare(opts);
   }
 
   std::optional<std::string> validate() override {
@@ -118,8 +122,10 @@ int main(int argc, char** argv) {
   scheduler_options so;
   so.name = "hadoop-like " + cfg.job;
   so.roles = {cfg.role};
-  const char* user = std::getenv("USER");
-  so.user = user ? user : "root";
+  if (auto why = cfg.identity.apply(so)) {
+    std::fprintf(stderr, "%s: %s\n", "hadoop-like", why->c_str());
+    return 2;
+  }
   so.master_endpoint = cfg.master_ep;
   so.failover_timeout = 60;
   caf::actor_system sys{cfg};

@@ -16,6 +16,7 @@
 #include <caf/send.hpp>
 
 #include "actors/error.hpp"
+#include "actors/framework_identity.hpp"
 #include "actors/node.hpp"
 #include "frameworks/mpi_like/executor.hpp"
 #include "frameworks/mpi_like/scheduler.hpp"
@@ -35,6 +36,7 @@ struct mpi_config : caldera::node_config {
   int max_attempts = 3;
   bool quiet = false;
   caldera::endpoint master_ep;
+  caldera::framework_identity identity;
 
   mpi_config() : node_config("mpi-like") {
     options()
@@ -49,6 +51,8 @@ struct mpi_config : caldera::node_config {
       .add(samples, "samples", "midpoints per vector element")
       .add(max_attempts, "max-attempts", "gang launches before giving up")
       .add(quiet, "quiet", "no progress lines");
+    auto opts = options();
+    identity.declare(opts);
   }
 
   std::optional<std::string> validate() override {
@@ -100,8 +104,10 @@ int main(int argc, char** argv) {
   scheduler_options so;
   so.name = "mpi-like";
   so.roles = {cfg.role};
-  const char* user = std::getenv("USER");
-  so.user = user ? user : "root";
+  if (auto why = cfg.identity.apply(so)) {
+    std::fprintf(stderr, "%s: %s\n", "mpi-like", why->c_str());
+    return 2;
+  }
   so.master_endpoint = cfg.master_ep;
   so.failover_timeout = 60;
   caf::actor_system sys{cfg};

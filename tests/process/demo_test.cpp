@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +40,21 @@ TEST_CASE("the demo at a small size: both frameworks share the agents and their 
   ss << svg.rdbuf();
   CHECK(ss.str().find("<polyline") != std::string::npos);
   CHECK(ss.str().find("mpi-like") != std::string::npos);
+}
+
+TEST_CASE("the demo with --secure: TLS links, authenticated frameworks and agents, ACLs") {
+  temp_dir dir;
+  ::chmod(dir.path.c_str(), 0755); // tasks run as nobody: executors read their TLS key in it
+  child demo{{bin("caldera-demo"), "--small", "--secure", "--out", dir.path + "/out", "--port",
+              "0"}};
+  int rc = demo.wait_exit(170s);
+  INFO(demo.output());
+  REQUIRE(rc == 0);
+  CHECK(demo.output().find("a client without TLS is refused by the master") != std::string::npos);
+  CHECK(demo.output().find("hadoop-like word count: VERIFIED") != std::string::npos);
+  CHECK(demo.output().find("3.14159") != std::string::npos);
+  std::ifstream ca{dir.path + "/out/run/pki/ca.pem"};
+  CHECK(ca);
 }
 
 }
