@@ -8,6 +8,7 @@
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "actors/auth.hpp"
 
@@ -19,5 +20,10 @@ namespace caldera {
 /// it checks none), else with its refusal.
 void authenticate_to(caf::event_based_actor* self, const caf::actor& server,
                      const credential& who, std::function<void(const caf::error&)> done);
+
+/// The same for command-line tools: waits (at most 30 s per step) and
+/// returns the refusal, or none.
+caf::error authenticate_blocking(caf::scoped_actor& self, const caf::actor& server,
+                                 const credential& who);
 
 } // namespace caldera

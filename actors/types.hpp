@@ -71,6 +71,8 @@ using roles_msg = msg<s::Roles>;
 using list_actors_msg = msg<s::ListActors>;
 using kill_actor_msg = msg<s::KillActor>;
 using actor_list_msg = msg<s::ActorList>;
+using teardown_framework_msg = msg<s::TeardownFramework>;
+using framework_state_msg = msg<s::FrameworkState>;
 // frameworks' own messages (see actors/app_message.hpp)
 using app_msg = msg<s::AppMessage>;
 
@@ -149,7 +151,9 @@ using connect_atom_t = caf::atom_constant<caf::atom("cconnect")>;
   X(authenticate_msg)                                                          \
   X(auth_challenge_msg)                                                        \
   X(authenticate_proof_msg)                                                    \
-  X(authenticated_msg)
+  X(authenticated_msg)                                                         \
+  X(teardown_framework_msg)                                                    \
+  X(framework_state_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(caldera, caf::first_custom_type_id)
 #define CALDERA_ADD_TYPE(name) CAF_ADD_TYPE_ID(caldera, (caldera::name))

@@ -840,9 +840,26 @@ void on_reregister(agent_actor* self) {
     do_register(self);
 }
 
+// The node actor's listing and kill, behind the operator's principal.
+caf::result<actor_list_msg> list_actors(agent_actor* self, const list_actors_msg& m) {
+  if (auto err = require_operator(self, self->state.auth, "list actors"))
+    return err;
+  return ask_node(self, self->state.opts.node, m);
+}
+
+caf::result<actor_list_msg> kill_actor(agent_actor* self, const kill_actor_msg& m) {
+  std::string name;
+  if (!guarded("KillActor", [&] { name = m.read()->getName(); }))
+    return make_error(errc::invalid_message, "KillActor does not decode");
+  if (auto err = authorize_operator(self, self->state.auth, acls::action::kill_actors, name))
+    return err;
+  return ask_node(self, self->state.opts.node, m);
+}
+
 // Sets the agent up; its handlers, by conversation, call the functions above.
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
+  self->state.auth = peer_auth{self->state.opts.operators};
   self->state.ids = id_generator{self->state.opts.runtime->seed_for(self->state.opts.node_name)};
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
@@ -865,8 +882,12 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     // Operators and the daemon.
     [=](start_atom, const std::string& endpoint) { on_start(self, endpoint); },
     [=](const get_usage_msg&) -> usage_msg { return usage_of(self); },
-    [=](const list_actors_msg& m) { return ask_node(self, self->state.opts.node, m); },
-    [=](const kill_actor_msg& m) { return ask_node(self, self->state.opts.node, m); },
+    [=](const authenticate_msg& m) {
+      return serve_challenge(self, self->state.auth, *self->state.opts.runtime, m);
+    },
+    [=](const authenticate_proof_msg& m) { return serve_proof(self, self->state.auth, m); },
+    [=](const list_actors_msg& m) { return list_actors(self, m); },
+    [=](const kill_actor_msg& m) { return kill_actor(self, m); },
     [=](shutdown_atom) { on_shutdown(self); },
     // Timers (and the disk watch's thread).
     [=](isolate_atom) { on_isolate_timer(self); },

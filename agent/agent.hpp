@@ -32,6 +32,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/auth.hpp"
+#include "actors/peer_auth.hpp"
 #include "actors/node.hpp"
 #include "actors/resources.hpp"
 #include "actors/runtime_env.hpp"
@@ -52,6 +53,9 @@ struct agent_options {
   /// The principal this agent proves to the master before it registers
   /// (--credential; none: it proves nothing).
   std::optional<caldera::credential> credential;
+  /// Who may make operator calls here (listing and killing actors): the
+  /// agent's --credentials, --acls and --authenticate_operators.
+  peer_auth::policy operators;
   /// More environment for every executor (e.g. its TLS files).
   std::map<std::string, std::string> executor_env;
   resources res;

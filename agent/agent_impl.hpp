@@ -75,6 +75,7 @@ struct update_queue {
 
 struct agent_data {
   agent_options opts;
+  peer_auth auth; // operators' principals (opts.operators)
   phase ph = phase::idle;
   std::string agent_id;
   caf::actor master;

@@ -50,6 +50,10 @@ struct agent_config : caldera::node_config {
   caf::timespan executor_registration_timeout = std::chrono::minutes(1);
   std::string isolation;
   std::string credential_file;
+  std::string credentials_file;
+  std::string acls_file;
+  bool authenticate_operators = false;
+  caldera::peer_auth::policy operators;
   std::optional<caldera::credential> credential;
   std::string executor_certificate;
   std::string executor_key;
@@ -93,6 +97,11 @@ struct agent_config : caldera::node_config {
       .add(credential_file, "credential",
            "file with this agent's principal and secret ({\"principal\": ..., \"secret\": ...} "
            "or 'principal secret'), proven to a master with --authenticate_agents")
+      .add(credentials_file, "credentials",
+           "principals operators prove here (Mesos' JSON {\"credentials\": [...]})")
+      .add(acls_file, "acls", "ACL file: who may kill actors here (kill_actors)")
+      .add(authenticate_operators, "authenticate_operators",
+           "listing and killing actors here need a principal of --credentials")
       .add(executor_certificate, "executor-certificate",
            "with TLS links (openssl.*): the client certificate executors connect with, "
            "signed by openssl.cafile")
@@ -137,6 +146,26 @@ struct agent_config : caldera::node_config {
     return std::nullopt;
   }
 
+  /// --credentials, --acls and --authenticate_operators.
+  std::optional<std::string> validate_operators() {
+    if (authenticate_operators && credentials_file.empty())
+      return std::string{"option 'authenticate_operators': needs --credentials FILE"};
+    if (!credentials_file.empty()) {
+      auto c = caldera::credentials::load(credentials_file);
+      if (!c)
+        return "option 'credentials': " + caldera::error_message(c.error());
+      operators.creds = std::make_shared<const caldera::credentials>(std::move(*c));
+    }
+    if (!acls_file.empty()) {
+      auto a = caldera::acls::load(acls_file);
+      if (!a)
+        return "option 'acls': " + caldera::error_message(a.error());
+      operators.acl = std::make_shared<const caldera::acls>(std::move(*a));
+    }
+    operators.authenticate_operators = authenticate_operators;
+    return std::nullopt;
+  }
+
   /// What an executor needs in its environment to link back.
   std::map<std::string, std::string> executor_env() {
     auto files = caldera::tls_files_of(*this);
@@ -168,6 +197,8 @@ struct agent_config : caldera::node_config {
     if (work_dir.empty())
       return "option 'work-dir': must not be empty";
     if (auto why = validate_executor_tls())
+      return why;
+    if (auto why = validate_operators())
       return why;
     if (!credential_file.empty()) {
       auto c = caldera::load_credential(credential_file);
@@ -254,6 +285,7 @@ int main(int argc, char** argv) {
   opts.executor_registration_timeout = cfg.executor_registration_timeout;
   opts.executor_env = cfg.executor_env();
   opts.credential = cfg.credential;
+  opts.operators = cfg.operators;
   // Executors a previous agent left running are recovered from the
   // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
   auto containers_dir = cfg.work_dir + "/containers";

@@ -40,6 +40,7 @@ struct master_config : caldera::node_config {
   std::vector<std::pair<std::string, double>> role_weights_parsed;
   bool authenticate = false;
   bool authenticate_agents = false;
+  bool authenticate_operators = false;
   std::string credentials_file;
   std::string acls_file;
   std::shared_ptr<const caldera::credentials> credentials_parsed;
@@ -72,6 +73,9 @@ struct master_config : caldera::node_config {
       .add(authenticate, "authenticate",
            "admit only frameworks that prove a principal of --credentials")
       .add(authenticate, "authenticate_frameworks", "the same as --authenticate (Mesos' name)")
+      .add(authenticate_operators, "authenticate_operators",
+           "operator calls (weights, quota, teardown, actors, kill-actor) need a principal of "
+           "--credentials (caldera's counterpart of --authenticate_http_readwrite)")
       .add(authenticate_agents, "authenticate_agents",
            "admit only agents that prove a principal of --credentials (agent --credential)")
       .add(credentials_file, "credentials",
@@ -86,11 +90,13 @@ struct master_config : caldera::node_config {
       return "option 'authenticate': needs --credentials FILE";
     if (authenticate_agents && credentials_file.empty())
       return "option 'authenticate_agents': needs --credentials FILE";
+    if (authenticate_operators && credentials_file.empty())
+      return "option 'authenticate_operators': needs --credentials FILE";
     if (!credentials_file.empty()) {
       auto c = caldera::credentials::load(credentials_file);
       if (!c)
         return "option 'credentials': " + caldera::error_message(c.error());
-      if (authenticate || authenticate_agents)
+      if (authenticate || authenticate_agents || authenticate_operators)
         credentials_parsed = std::make_shared<const caldera::credentials>(std::move(*c));
     }
     if (!acls_file.empty()) {
@@ -156,6 +162,7 @@ caldera::master_options options_from(const master_config& cfg) {
   opts.credentials = cfg.credentials_parsed;
   opts.authenticate_frameworks = cfg.authenticate;
   opts.authenticate_agents = cfg.authenticate_agents;
+  opts.authenticate_operators = cfg.authenticate_operators;
   opts.acl = cfg.acls_parsed;
   opts.agent_ping_timeout = cfg.agent_ping_timeout;
   opts.max_agent_ping_timeouts = cfg.max_agent_ping_timeouts;
@@ -207,6 +214,8 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
                 {"log_level", cfg.log_level},
                 {"authenticate_frameworks", cfg.authenticate ? "true" : "false"},
                 {"authenticate_agents", cfg.authenticate_agents ? "true" : "false"},
+                {"authenticate_operators", cfg.authenticate_operators ? "true" : "false"},
+                {"tls", caldera::tls_files_of(cfg).enabled() ? "true" : "false"},
                 {"credentials", cfg.credentials_file},
                 {"acls", cfg.acls_file}};
   return info;

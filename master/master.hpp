@@ -70,6 +70,9 @@ struct master_options {
   /// Mesos' --authenticate_frameworks and --authenticate_agents.
   bool authenticate_frameworks = false;
   bool authenticate_agents = false;
+  /// Operator calls (weights, quota, teardown, actors) need a proven
+  /// principal; the ACLs say which.
+  bool authenticate_operators = false;
   /// What each principal may do (null: everything).
   std::shared_ptr<const acls> acl;
 };

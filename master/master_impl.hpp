@@ -18,6 +18,7 @@
 #include "actors/ids.hpp"
 #include "actors/status.hpp"
 #include "master/allocator.hpp"
+#include "actors/peer_auth.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
 
@@ -37,10 +38,8 @@ struct master_data {
   uint64_t next_framework = 0;
   uint64_t next_offer = 0;
   uint64_t registrations = 0; // agent registrations written (agent_entry::registration)
-  // Authentication: the challenge each peer was sent (principal, nonce), and
-  // the principal each peer proved (master_auth.cpp).
-  std::map<caf::actor_addr, std::pair<std::string, std::string>> challenges;
-  std::map<caf::actor_addr, std::string> principals;
+  // Who each peer proved to be and what it may do (master_auth.cpp).
+  peer_auth auth;
   std::set<std::string> books_reported; // agents whose books differed (check_books)
   bool allocation_pending = false;
   // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
@@ -130,6 +129,15 @@ void framework_disconnected(master_actor* self, const std::string& fid);
 /// the check of its proof, and whether a framework may register as it asks.
 caf::result<auth_challenge_msg> challenge_peer(master_actor* self, const authenticate_msg& m);
 caf::result<authenticated_msg> check_proof(master_actor* self, const authenticate_proof_msg& m);
+/// Whether the current sender may make operator call `a` on `object`
+/// (--authenticate_operators, the ACLs); refusals counted and logged.
+caf::error authorize_operator(master_actor* self, acls::action a, const std::string& object);
+/// The same for calls no ACL action governs (listing actors): a principal
+/// when operators must authenticate.
+caf::error require_operator(master_actor* self, const std::string& what);
+/// An operator tears a framework down (ACL teardown_frameworks).
+caf::result<framework_state_msg> handle_teardown_framework(master_actor* self,
+                                                           const teardown_framework_msg& m);
 /// Whether `sender` may register as an agent (--authenticate_agents: only
 /// once it proved a principal).
 caf::error authorize_agent(master_actor* self, const caf::actor& sender);

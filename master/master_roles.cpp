@@ -136,6 +136,9 @@ caf::result<roles_msg> handle_set_weights(master_actor* self, const set_weights_
     return problem;
   if (changes.empty())
     return make_error(errc::invalid_message, "no weights given");
+  for (auto& [role, rs] : changes)
+    if (auto err = authorize_operator(self, acls::action::update_weights, role))
+      return err;
   return commit(self, std::move(changes));
 }
 
@@ -191,6 +194,9 @@ caf::result<roles_msg> handle_set_quota(master_actor* self, const set_quota_msg&
     return make_error(errc::invalid_message, "SetQuota does not decode");
   if (problem)
     return problem;
+  for (auto& [role, rs] : changes)
+    if (auto err = authorize_operator(self, acls::action::update_quotas, role))
+      return err;
   return commit(self, std::move(changes));
 }
 

@@ -109,6 +109,13 @@ struct ActorList {
   actors @1 :List(Text);
 }
 
+# operator -> master: tear a framework down (caldera teardown ID); answered
+# with its FrameworkState (completed). ACL teardown_frameworks: the caller's
+# principal against the framework's.
+struct TeardownFramework {
+  frameworkId @0 :Text;
+}
+
 # operator -> agent; answered with Usage.
 struct GetUsage {
 }

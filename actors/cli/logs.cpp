@@ -30,10 +30,9 @@ struct task_place {
 };
 
 // Where the task is, as the master sees it now.
-std::optional<task_place> locate(caf::actor_system& sys, const caf::actor& master,
+std::optional<task_place> locate(caf::scoped_actor& self, const caf::actor& master,
                                  const std::string& task, const std::string& framework,
                                  std::string& error) {
-  caf::scoped_actor self{sys};
   std::optional<task_place> out;
   self->request(master, std::chrono::seconds(10), get_state_msg{})
     .receive(
@@ -78,9 +77,9 @@ int cmd_logs(int argc, char** argv) {
   auto framework = args.opts.count("framework") ? args.opts["framework"] : "";
   std::string file = args.opts.count("stderr") ? "stderr" : "stdout";
   bool follow = args.opts.count("follow") > 0;
-  return with_master("logs", args, [&](caf::actor_system& sys, const caf::actor& master) {
+  return with_master("logs", args, [&](caf::scoped_actor& self, const caf::actor& master) {
     std::string error;
-    auto where = locate(sys, master, task, framework, error);
+    auto where = locate(self, master, task, framework, error);
     if (!where) {
       std::fprintf(stderr, "caldera logs: %s\n", error.c_str());
       return 1;
@@ -144,7 +143,7 @@ int cmd_logs(int argc, char** argv) {
       if (!follow)
         return 0;
       // Following: stop once the task ended and its output is drained.
-      auto now = locate(sys, master, task, where->framework_id, error);
+      auto now = locate(self, master, task, where->framework_id, error);
       if (!now || now->terminal)
         return 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(300));

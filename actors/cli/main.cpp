@@ -12,6 +12,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/cli/cli.hpp"
+#include "actors/auth_client.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
@@ -51,7 +52,8 @@ std::optional<std::string> parse_args(int argc, char** argv, int first,
       out.opts[name] = "";
       continue;
     }
-    if (!is(valued, name) && name != "config")
+    bool common = name == "config" || name == "principal" || name == "secret-file";
+    if (!is(valued, name) && !common)
       return "unknown option '--" + name + "'";
     if (!has_value) {
       if (i + 1 >= argc)
@@ -85,15 +87,37 @@ int usage() {
                "                [--master HOST:PORT] [--json]\n"
                "  caldera actors     --node HOST:PORT [--json]\n"
                "  caldera kill-actor --node HOST:PORT NAME\n"
-               "every command takes --config FILE (e.g. the [openssl] files for TLS links)\n");
+               "  caldera teardown FRAMEWORK_ID [--master HOST:PORT]\n"
+               "every command takes --config FILE (e.g. the [openssl] files for TLS links),\n"
+               "and --principal P --secret-file F to prove who calls (a secure master's ACLs)\n");
   return 2;
 }
 
 } // namespace
 
+namespace {
+
+// Proves --principal (with --secret-file) to `peer` from `self`.
+std::optional<std::string> prove_principal(parsed_args& args, caf::scoped_actor& self,
+                                           const caf::actor& peer) {
+  bool p = args.opts.count("principal") > 0, f = args.opts.count("secret-file") > 0;
+  if (p != f)
+    return std::string{"--principal and --secret-file go together"};
+  if (!p)
+    return std::nullopt;
+  auto secret = read_secret_file(args.opts["secret-file"]);
+  if (!secret)
+    return "--secret-file: " + error_message(secret.error());
+  auto err = authenticate_blocking(self, peer, {args.opts["principal"], *secret});
+  if (err)
+    return describe(err);
+  return std::nullopt;
+}
+
+} // namespace
+
 int with_remote(const char* what, parsed_args& args, const char* option, const char* dflt,
-                const char* role,
-                const std::function<int(caf::actor_system&, const caf::actor&)>& f) {
+                const char* role, const peer_call& f) {
   auto ep = parse_endpoint(args.opts.count(option) ? args.opts[option] : dflt);
   if (!ep) {
     std::fprintf(stderr, "caldera %s: --%s: %s\n", what, option, describe(ep.error()).c_str());
@@ -113,11 +137,15 @@ int with_remote(const char* what, parsed_args& args, const char* option, const c
                  unreachable_hint(sys).c_str());
     return 1;
   }
-  return f(sys, *peer);
+  caf::scoped_actor self{sys};
+  if (auto why = prove_principal(args, self, *peer)) {
+    std::fprintf(stderr, "caldera %s: %s\n", what, why->c_str());
+    return 1;
+  }
+  return f(self, *peer);
 }
 
-int with_master(const char* what, parsed_args& args,
-                const std::function<int(caf::actor_system&, const caf::actor&)>& f) {
+int with_master(const char* what, parsed_args& args, const peer_call& f) {
   return with_remote(what, args, "master", "127.0.0.1:5050", "master", f);
 }
 
@@ -130,8 +158,7 @@ int cmd_state(int argc, char** argv) {
     std::fprintf(stderr, "caldera %s: %s\n", argv[1], err->c_str());
     return 2;
   }
-  return with_master(argv[1], args, [&](caf::actor_system& sys, const caf::actor& master) {
-    caf::scoped_actor self{sys};
+  return with_master(argv[1], args, [&](caf::scoped_actor& self, const caf::actor& master) {
     int rc = 0;
     self->request(master, std::chrono::seconds(10), get_state_msg{})
       .receive(
@@ -174,6 +201,8 @@ int main(int argc, char** argv) {
     return caldera::cli::cmd_actors(argc, argv);
   if (cmd == "kill-actor")
     return caldera::cli::cmd_kill_actor(argc, argv);
+  if (cmd == "teardown")
+    return caldera::cli::cmd_teardown(argc, argv);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     caldera::cli::usage();
     return 0;

@@ -24,8 +24,7 @@ int ask(const char* what, parsed_args& args, const Msg& request) {
     std::fprintf(stderr, "caldera %s: --node HOST:PORT is required\n", what);
     return 2;
   }
-  return with_remote(what, args, "node", "", "node", [&](caf::actor_system& sys, const caf::actor& node) {
-    caf::scoped_actor self{sys};
+  return with_remote(what, args, "node", "", "node", [&](caf::scoped_actor& self, const caf::actor& node) {
     int rc = 0;
     self->request(node, std::chrono::seconds(30), request)
       .receive(

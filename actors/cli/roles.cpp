@@ -61,8 +61,7 @@ void print_roles(const roles_msg& m, bool json) {
 // Sends `request` to the master and prints the Roles answer.
 template <class Msg>
 int call(const char* what, parsed_args& args, const Msg& request) {
-  return with_master(what, args, [&](caf::actor_system& sys, const caf::actor& master) {
-    caf::scoped_actor self{sys};
+  return with_master(what, args, [&](caf::scoped_actor& self, const caf::actor& master) {
     int rc = 0;
     self->request(master, std::chrono::seconds(30), request)
       .receive([&](const roles_msg& r) { print_roles(r, args.opts.count("json") > 0); },
@@ -155,6 +154,34 @@ int cmd_quota(int argc, char** argv) {
     l->to_capnp(b.initLimit(static_cast<unsigned>(l->entry_count())));
   });
   return call("quota", args, m);
+}
+
+int cmd_teardown(int argc, char** argv) {
+  parsed_args args;
+  if (auto err = parse_args(argc, argv, 2, {}, {"master"}, args)) {
+    std::fprintf(stderr, "caldera teardown: %s\n", err->c_str());
+    return 2;
+  }
+  if (args.positional.size() != 1) {
+    std::fprintf(stderr, "usage: caldera teardown FRAMEWORK_ID [--master HOST:PORT]\n");
+    return 2;
+  }
+  auto fid = args.positional[0];
+  return with_master("teardown", args, [&](caf::scoped_actor& self, const caf::actor& master) {
+    int rc = 0;
+    auto req = make<schema::TeardownFramework>([&](auto b) { b.setFrameworkId(fid); });
+    self->request(master, std::chrono::seconds(30), req)
+      .receive(
+        [&](const framework_state_msg& f) {
+          std::cout << "framework " << fid << " (" << f.read()->getName().cStr()
+                    << ") torn down\n";
+        },
+        [&](caf::error& err) {
+          std::fprintf(stderr, "caldera teardown: %s\n", describe(err).c_str());
+          rc = 1;
+        });
+    return rc;
+  });
 }
 
 } // namespace caldera::cli

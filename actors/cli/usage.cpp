@@ -70,8 +70,7 @@ int cmd_usage(int argc, char** argv) {
     return 2;
   }
   return with_remote("usage", args, "agent", "127.0.0.1:5051", "agent",
-                     [&](caf::actor_system& sys, const caf::actor& agent) {
-                       caf::scoped_actor self{sys};
+                     [&](caf::scoped_actor& self, const caf::actor& agent) {
                        int rc = 0;
                        self->request(agent, std::chrono::seconds(10), get_usage_msg{})
                          .receive(

@@ -139,6 +139,80 @@ TEST_CASE("authenticated agents: none or a wrong secret is refused, the agent's 
   CHECK(m.wait_exit(20s) == 0);
 }
 
+TEST_CASE("operator calls: weights, quota, teardown, actors and kill-actor need a principal the "
+          "ACLs allow") {
+  temp_dir dir;
+  ::chmod(dir.path.c_str(), 0755);
+  write(dir.path + "/credentials.json",
+        R"({"credentials": [{"principal": "alice", "secret": "a"}, {"principal": "bob", "secret": "b"},
+                            {"principal": "ops", "secret": "o"}]})");
+  write(dir.path + "/acls.json", R"({"permissive": false,
+    "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+    "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+    "teardown_frameworks": [{"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}],
+    "update_weights": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}],
+    "update_quotas": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}],
+    "kill_actors": [{"principals": {"values": ["ops"]}, "actors": {"type": "ANY"}}]})");
+  for (auto p : {"alice", "bob", "ops"})
+    write(dir.path + "/" + p + ".secret", std::string{p}.substr(0, 1) + "\n");
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  auto agent_port = std::to_string(free_port());
+  child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m",
+           "--authenticate", "--authenticate_operators", "--credentials",
+           dir.path + "/credentials.json", "--acls", dir.path + "/acls.json"}};
+  REQUIRE_MESSAGE(m.wait_for("master_listening"), m.output());
+  child a{{bin("caldera-agent"), "--master", ep, "--port", agent_port, "--work-dir",
+           dir.path + "/a", "--resources", "cpus:2;mem:256", "--authenticate_operators",
+           "--credentials", dir.path + "/credentials.json", "--acls", dir.path + "/acls.json"}};
+  REQUIRE_MESSAGE(a.wait_for("agent_registered"), a.output());
+  auto as = [&](const std::string& who) -> std::vector<std::string> {
+    if (who.empty())
+      return {};
+    return {"--principal", who, "--secret-file", dir.path + "/" + who + ".secret"};
+  };
+  auto call = [&](std::vector<std::string> argv, const std::string& who) {
+    argv.insert(argv.begin(), bin("caldera"));
+    auto extra = as(who);
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto c = std::make_unique<child>(argv);
+    c->wait_exit(60s);
+    return c;
+  };
+  auto weights = [&](const std::string& who) {
+    return call({"weights", "set", "eng=2", "--master", ep}, who);
+  };
+  CHECK_MESSAGE(has(weights("")->output(), "operator calls here need a principal"), "");
+  CHECK(has(weights("alice")->output(), "principal 'alice' may not update_weights 'eng'"));
+  CHECK(has(weights("ops")->output(), "eng"));
+  auto quota = call({"quota", "set", "eng", "cpus:1", "--master", ep}, "bob");
+  CHECK_MESSAGE(has(quota->output(), "may not update_quotas 'eng'"), quota->output());
+  auto kill = call({"kill-actor", "--node", "127.0.0.1:" + agent_port, "agent"}, "alice");
+  CHECK_MESSAGE(has(kill->output(), "may not kill_actors 'agent'"), kill->output());
+  auto list = call({"actors", "--node", "127.0.0.1:" + agent_port}, "");
+  CHECK_MESSAGE(has(list->output(), "need a principal"), list->output());
+  auto listed = call({"actors", "--node", "127.0.0.1:" + agent_port}, "ops");
+  CHECK_MESSAGE(has(listed->output(), "node agent@"), listed->output());
+
+  child run{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--user",
+             "nobody", "--principal", "alice", "--secret-file", dir.path + "/alice.secret", "--",
+             "sleep", "60"}};
+  REQUIRE_MESSAGE(run.wait_for("TASK_RUNNING"), run.output());
+  auto out = run.output();
+  auto at = out.find("framework ") + 10;
+  auto fid = out.substr(at, out.find(' ', at) - at);
+  auto bob = call({"teardown", fid, "--master", ep}, "bob");
+  CHECK_MESSAGE(has(bob->output(), "may not teardown_frameworks 'alice'"), bob->output());
+  auto ops = call({"teardown", fid, "--master", ep}, "ops");
+  CHECK_MESSAGE(has(ops->output(), "torn down"), ops->output());
+  CHECK(run.wait_exit(60s) != 0);
+  CHECK(has(m.output(), "peer_refused"));
+  a.signal(SIGTERM);
+  CHECK(a.wait_exit(30s) == 0);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
 TEST_CASE("security files that do not read or parse stop the master naming the file") {
   temp_dir dir;
   auto master = [&](std::vector<std::string> extra) {

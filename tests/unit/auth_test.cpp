@@ -2,7 +2,13 @@
 // (actors/auth.hpp), without an actor system.
 #include <doctest/doctest.h>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
 #include "actors/auth.hpp"
+#include "actors/peer_auth.hpp"
 #include "actors/error.hpp"
 #include "actors/runtime_env.hpp"
 
@@ -81,6 +87,52 @@ TEST_CASE("ACLs: first match wins, NONE denies, permissive decides the rest") {
   auto permissive = acls::parse(R"({"permissive": true})", "acls");
   REQUIRE(permissive);
   CHECK(permissive->allows(A::update_quotas, "anyone", "eng"));
+}
+
+TEST_CASE("peer_auth: a principal proven once is bound to its peer; operators as the ACLs say") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto idle = [] { return caf::behavior{[](int) {}}; };
+  auto p1 = sys.spawn(idle), p2 = sys.spawn(idle);
+  auto creds = credentials::parse("ops 0ps\nalice a\n", "creds");
+  auto rules = acls::parse(R"({"permissive": false, "kill_actors": [
+    {"principals": {"values": ["ops"]}, "actors": {"type": "ANY"}}]})", "acls");
+  REQUIRE(creds);
+  REQUIRE(rules);
+  peer_auth auth{{std::make_shared<const credentials>(*creds),
+                  std::make_shared<const acls>(*rules), true}};
+  auto env = make_real_env(0);
+  auto kill = acls::action::kill_actors;
+  // Nobody proven: operators must authenticate.
+  auto err = auth.authorize_operator(p1.address(), kill, "master");
+  CHECK(err.code() == static_cast<uint8_t>(errc::unauthenticated));
+  // A wrong proof, a proof without a challenge, a replayed challenge.
+  auto nonce = auth.challenge(p1.address(), "ops", *env);
+  CHECK_FALSE(auth.check(p1.address(), "ops", nonce, prove("guess", nonce, "ops")));
+  CHECK_FALSE(auth.check(p1.address(), "ops", nonce, prove("0ps", nonce, "ops")));
+  nonce = auth.challenge(p1.address(), "ops", *env);
+  CHECK_FALSE(auth.check(p1.address(), "alice", nonce, prove("a", nonce, "alice")));
+  nonce = auth.challenge(p1.address(), "ops", *env);
+  auto ok = auth.check(p1.address(), "ops", nonce, prove("0ps", nonce, "ops"));
+  REQUIRE(ok);
+  CHECK(*ok == "ops");
+  CHECK(auth.principal_of(p1.address()) == "ops");
+  CHECK(auth.principal_of(p2.address()).empty());
+  CHECK_FALSE(auth.authorize_operator(p1.address(), kill, "master"));
+  // alice proves herself, the ACL says no.
+  nonce = auth.challenge(p2.address(), "alice", *env);
+  REQUIRE(auth.check(p2.address(), "alice", nonce, prove("a", nonce, "alice")));
+  err = auth.authorize_operator(p2.address(), kill, "master");
+  CHECK(err.code() == static_cast<uint8_t>(errc::unauthorized));
+  CHECK(error_message(err).find("principal 'alice' may not kill_actors 'master'")
+        != std::string::npos);
+  // Without credentials nothing is checked: empty challenges, any proof.
+  peer_auth open;
+  CHECK(open.challenge(p1.address(), "x", *env).empty());
+  CHECK(open.check(p1.address(), "x", "", ""));
+  CHECK_FALSE(open.require_principal(p2.address(), "list"));
+  caf::anon_send_exit(p1, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(p2, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("ACLs: an unknown action or a malformed rule is refused naming it") {
