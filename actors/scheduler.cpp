@@ -169,6 +169,20 @@ void scheduler::begin_registration() {
   });
 }
 
+// The master refused something, or removed this framework (then it ends).
+void scheduler::on_master_error(const scheduler_error_msg& m) {
+  bool removed = false;
+  guarded("SchedulerError", [&] {
+    auto v = m.read();
+    removed = v->getRemoved();
+    error(v->getMessage());
+  });
+  if (removed) {
+    stopping_ = true;
+    quit(make_error(errc::unknown_framework, "the framework was removed"));
+  }
+}
+
 // One retry pending at a time: a failed registration and the master's down
 // message both ask for one (two would double every round).
 void scheduler::schedule_retry() {
@@ -474,9 +488,7 @@ caf::behavior scheduler::make_behavior() {
         executor_lost(v->getExecutorId(), v->getAgentId(), v->getStatus());
       });
     },
-    [this](const scheduler_error_msg& m) {
-      guarded("SchedulerError", [&] { error(m.read()->getMessage()); });
-    },
+    [this](const scheduler_error_msg& m) { on_master_error(m); },
   };
   auto extra = extra_handlers();
   return caf::behavior{extra ? base.or_else(extra) : base};

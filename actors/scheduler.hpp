@@ -132,7 +132,8 @@ protected:
   virtual void executor_lost(const std::string& executor_id,
                              const std::string& agent_id, int status);
   /// When the master refused a call or registration (registration refusals
-  /// end the scheduler after this callback), when an action was dropped
+  /// end the scheduler after this callback, as does the framework's removal
+  /// by an operator), when an action was dropped
   /// while disconnected, and once per outage when the master cannot be
   /// reached (the SDK keeps retrying).
   virtual void error(const std::string& message);
@@ -186,6 +187,7 @@ private:
   void send_teardown();
   void begin_registration();
   void on_registration_error(caf::error& err);
+  void on_master_error(const scheduler_error_msg& m);
   void on_retry();
   void on_new_master(const caf::actor& m);
   caf::behavior stopping_behavior();

@@ -103,7 +103,13 @@ caf::result<framework_state_msg> handle_teardown_framework(master_actor* self,
   auto reply = framework_state(f->second);
   auto sender = self->current_sender();
   auto who = sender ? d.auth.principal_of(sender->address()) : std::string{};
-  teardown(self, fid, "torn down by the operator" + (who.empty() ? "" : " '" + who + "'"));
+  auto why = "torn down by the operator" + (who.empty() ? "" : " '" + who + "'");
+  if (f->second.handle)
+    self->send(f->second.handle, make<schema::SchedulerError>([&](auto b) {
+                 b.setMessage("framework " + fid + " removed: " + why);
+                 b.setRemoved(true);
+               }));
+  teardown(self, fid, why);
   return reply;
 }
 

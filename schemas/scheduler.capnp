@@ -155,7 +155,10 @@ struct ExecutorLost {
   status @3 :Int32;
 }
 
-# master -> scheduler: something the scheduler sent was refused.
+# master -> scheduler: something the scheduler sent was refused; or, with
+# `removed`, the framework is gone (an operator tore it down): the scheduler
+# ends after its error callback.
 struct SchedulerError {
   message @0 :Text;
+  removed @1 :Bool;
 }

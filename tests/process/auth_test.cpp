@@ -205,7 +205,8 @@ TEST_CASE("operator calls: weights, quota, teardown, actors and kill-actor need 
   CHECK_MESSAGE(has(bob->output(), "may not teardown_frameworks 'alice'"), bob->output());
   auto ops = call({"teardown", fid, "--master", ep}, "ops");
   CHECK_MESSAGE(has(ops->output(), "torn down"), ops->output());
-  CHECK(run.wait_exit(60s) != 0);
+  CHECK(run.wait_exit(60s) == 1);
+  CHECK_MESSAGE(has(run.output(), "removed: torn down by the operator 'ops'"), run.output());
   CHECK(has(m.output(), "peer_refused"));
   a.signal(SIGTERM);
   CHECK(a.wait_exit(30s) == 0);
