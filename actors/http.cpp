@@ -9,10 +9,37 @@
 #include <unistd.h>
 
 #include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/metrics.hpp"
 
 namespace caldera {
 
-http_server::http_server(size_t threads) : srv_(std::make_unique<httplib::Server>()) {
+namespace {
+
+std::unique_ptr<httplib::Server> make_server(const http_security& sec) {
+  if (sec.https())
+    return std::make_unique<httplib::SSLServer>(sec.certificate.c_str(), sec.key.c_str());
+  return std::make_unique<httplib::Server>();
+}
+
+// A request that needs a principal and carries none (or a wrong one): 401.
+bool refuse_unauthenticated(const http_security& sec, const httplib::Request& req,
+                            httplib::Response& res) {
+  if (!http_needs_principal(req, sec) || !http_principal(req, sec).empty())
+    return false;
+  metrics::refused("http_unauthenticated");
+  log::warn("peer_refused", {{"type", "http_unauthenticated"},
+                             {"path", req.path},
+                             {"peer", req.remote_addr}});
+  res.set_header("WWW-Authenticate", "Basic realm=\"caldera\"");
+  reply_error(res, 401, "this API needs credentials (HTTP Basic: a principal and its secret)");
+  return true;
+}
+
+} // namespace
+
+http_server::http_server(size_t threads, http_security sec)
+  : sec_(std::move(sec)), srv_(make_server(sec_)) {
   srv_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   srv_->set_read_timeout(5, 0);
   srv_->set_write_timeout(5, 0);
@@ -40,9 +67,10 @@ http_server::http_server(size_t threads) : srv_(std::make_unique<httplib::Server
   srv_->set_default_headers({{"Access-Control-Allow-Origin", "*"}});
   // Readers must never slow scheduling: HTTP threads run at a lower CPU
   // priority (the idle class) than the actors' threads.
-  srv_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  srv_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     lower_thread_priority();
-    return httplib::Server::HandlerResponse::Unhandled;
+    return refuse_unauthenticated(sec_, req, res) ? httplib::Server::HandlerResponse::Handled
+                                                  : httplib::Server::HandlerResponse::Unhandled;
   });
 }
 
@@ -69,6 +97,10 @@ httplib::Server& http_server::routes() {
 }
 
 caf::expected<uint16_t> http_server::start(const std::string& ip, uint16_t port) {
+  if (!srv_->is_valid())
+    return make_error(errc::invalid_config, "cannot serve HTTPS with certificate '"
+                                              + sec_.certificate + "' and key '" + sec_.key
+                                              + "'");
   int bound = port == 0 ? srv_->bind_to_any_port(ip) : (srv_->bind_to_port(ip, port) ? port : -1);
   if (bound <= 0)
     return make_error(errc::invalid_config,

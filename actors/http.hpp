@@ -1,5 +1,6 @@
 // The HTTP side of master and agent: cpp-httplib with a bounded thread pool,
-// read/write timeouts and a request size limit, JSON replies and errors.
+// read/write timeouts and a request size limit, JSON replies and errors;
+// HTTPS and Basic authentication as actors/http_auth.hpp says.
 // Handlers run on the pool's threads and must never wait on an actor: they
 // read published, immutable snapshots.
 #pragma once
@@ -14,6 +15,7 @@
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/http_auth.hpp"
 #include "actors/resources.hpp"
 
 namespace httplib {
@@ -27,8 +29,9 @@ namespace caldera {
 class http_server {
 public:
   /// At most `threads` requests are served at once; others wait in the
-  /// listen backlog.
-  explicit http_server(size_t threads = 4);
+  /// listen backlog. `sec`: HTTPS, Basic authentication (a request that
+  /// needs a principal and has none gets 401, counted and logged).
+  explicit http_server(size_t threads = 4, http_security sec = {});
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
@@ -42,7 +45,10 @@ public:
 
   void stop();
 
+  const http_security& security() const { return sec_; }
+
 private:
+  http_security sec_;
   std::unique_ptr<httplib::Server> srv_;
   std::thread thread_;
 };

@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include <httplib.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <nlohmann/json.hpp>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include "actors/ids.hpp"
+#include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "agent/sandbox_files.hpp"
 #include "agent/usage.hpp"
@@ -37,11 +40,46 @@ bool sandbox_path(const std::string& root, const httplib::Request& req, httplib:
   return why.status == 0;
 }
 
+// The user a sandbox belongs to: the owner of its executor directory
+// (<root>/<framework>/<executor>, made by the agent, chowned to the task's
+// user); "" above that level.
+std::string sandbox_user(const std::string& root, const std::vector<std::string>& parts) {
+  if (parts.size() < 2)
+    return {};
+  struct stat st {};
+  if (::lstat((fs::path{root} / parts[0] / parts[1]).c_str(), &st) != 0)
+    return {};
+  if (auto* pw = ::getpwuid(st.st_uid))
+    return pw->pw_name;
+  return std::to_string(st.st_uid);
+}
+
+// ACL access_sandboxes: whether the request's principal may read `parts`
+// (false, and a 403, when not).
+bool may_access(const http_security& sec, const std::string& root, const httplib::Request& req,
+                const std::vector<std::string>& parts, httplib::Response& res) {
+  if (!sec.acl)
+    return true;
+  auto principal = http_principal(req, sec);
+  auto user = sandbox_user(root, parts);
+  if (sec.acl->allows(acls::action::access_sandboxes, principal, user))
+    return true;
+  metrics::refused("access_sandboxes");
+  log::warn("peer_refused", {{"type", "access_sandboxes"}, {"principal", principal},
+                             {"path", req.get_param_value("path")}});
+  reply_error(res, 403, (principal.empty() ? std::string{"an unauthenticated caller"}
+                                            : "principal '" + principal + "'")
+                          + " may not access the sandboxes of user '" + user
+                          + "' (ACL access_sandboxes)");
+  return false;
+}
+
 // Mesos' /files/browse: the entries of a sandbox directory (symlinks shown
 // as links, never followed).
-void browse_files(const std::string& root, const httplib::Request& req, httplib::Response& res) {
+void browse_files(const http_security& sec, const std::string& root, const httplib::Request& req,
+                  httplib::Response& res) {
   std::vector<std::string> parts;
-  if (!sandbox_path(root, req, res, parts))
+  if (!sandbox_path(root, req, res, parts) || !may_access(sec, root, req, parts, res))
     return;
   sandbox_refusal why;
   auto entries = list_beneath(root, parts, why);
@@ -61,7 +99,8 @@ void browse_files(const std::string& root, const httplib::Request& req, httplib:
 }
 
 // Mesos' /files/read: `length` bytes at `offset` of a sandbox file (-1: its size).
-void read_files(const std::string& root, const httplib::Request& req, httplib::Response& res) {
+void read_files(const http_security& sec, const std::string& root, const httplib::Request& req,
+                httplib::Response& res) {
   auto offset = query_int(req, res, "offset", 0, -1, (1LL << 50));
   if (!offset)
     return;
@@ -69,7 +108,7 @@ void read_files(const std::string& root, const httplib::Request& req, httplib::R
   if (!length)
     return;
   std::vector<std::string> parts;
-  if (!sandbox_path(root, req, res, parts))
+  if (!sandbox_path(root, req, res, parts) || !may_access(sec, root, req, parts, res))
     return;
   sandbox_refusal why;
   auto chunk = read_beneath(root, parts, *offset, *length, why);
@@ -109,8 +148,8 @@ json statistics(const agent_view& v, containerizer* containers) {
 caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
                  std::string sandbox_root, uint16_t& port_out,
-                 std::shared_ptr<containerizer> containers) {
-  auto srv = std::make_unique<http_server>(4);
+                 std::shared_ptr<containerizer> containers, http_security sec) {
+  auto srv = std::make_unique<http_server>(4, std::move(sec));
   auto& r = srv->routes();
   auto root = std::make_shared<std::string>(std::move(sandbox_root));
   auto state = [box](const httplib::Request&, httplib::Response& res) {
@@ -153,11 +192,12 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
                     }),
                     "text/plain; version=0.0.4");
   });
-  r.Get("/files/browse", [root](const httplib::Request& req, httplib::Response& res) {
-    browse_files(*root, req, res);
+  auto* server = srv.get();
+  r.Get("/files/browse", [root, server](const httplib::Request& req, httplib::Response& res) {
+    browse_files(server->security(), *root, req, res);
   });
-  r.Get("/files/read", [root](const httplib::Request& req, httplib::Response& res) {
-    read_files(*root, req, res);
+  r.Get("/files/read", [root, server](const httplib::Request& req, httplib::Response& res) {
+    read_files(server->security(), *root, req, res);
   });
   auto port_or = srv->start(ip, port);
   if (!port_or)

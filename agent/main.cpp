@@ -53,6 +53,8 @@ struct agent_config : caldera::node_config {
   std::string credentials_file;
   std::string acls_file;
   bool authenticate_operators = false;
+  bool authenticate_http_readonly = false;
+  bool authenticate_http_readwrite = false;
   caldera::peer_auth::policy operators;
   std::optional<caldera::credential> credential;
   std::string executor_certificate;
@@ -102,6 +104,10 @@ struct agent_config : caldera::node_config {
       .add(acls_file, "acls", "ACL file: who may kill actors here (kill_actors)")
       .add(authenticate_operators, "authenticate_operators",
            "listing and killing actors here need a principal of --credentials")
+      .add(authenticate_http_readonly, "authenticate_http_readonly",
+           "HTTP reads (state, sandboxes, metrics) need Basic credentials of --credentials")
+      .add(authenticate_http_readwrite, "authenticate_http_readwrite",
+           "HTTP writes need Basic credentials of --credentials")
       .add(executor_certificate, "executor-certificate",
            "with TLS links (openssl.*): the client certificate executors connect with, "
            "signed by openssl.cafile")
@@ -150,6 +156,9 @@ struct agent_config : caldera::node_config {
   std::optional<std::string> validate_operators() {
     if (authenticate_operators && credentials_file.empty())
       return std::string{"option 'authenticate_operators': needs --credentials FILE"};
+    if ((authenticate_http_readonly || authenticate_http_readwrite) && credentials_file.empty())
+      return std::string{"option 'authenticate_http_readonly' / 'authenticate_http_readwrite': "
+                         "needs --credentials FILE"};
     if (!credentials_file.empty()) {
       auto c = caldera::credentials::load(credentials_file);
       if (!c)
@@ -164,6 +173,19 @@ struct agent_config : caldera::node_config {
     }
     operators.authenticate_operators = authenticate_operators;
     return std::nullopt;
+  }
+
+  /// HTTPS with the agent's TLS files, Basic authentication, the ACLs.
+  caldera::http_security http_security() const {
+    caldera::http_security sec;
+    auto tls = caldera::tls_files_of(*this);
+    sec.certificate = tls.certificate;
+    sec.key = tls.key;
+    sec.creds = operators.creds;
+    sec.authenticate_readonly = authenticate_http_readonly;
+    sec.authenticate_readwrite = authenticate_http_readwrite;
+    sec.acl = operators.acl;
+    return sec;
   }
 
   /// What an executor needs in its environment to link back.
@@ -327,7 +349,7 @@ int main(int argc, char** argv) {
     auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
     std::filesystem::create_directories(root, ec);
     auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box,
-                                root.string(), hport, opts.containers);
+                                root.string(), hport, opts.containers, cfg.http_security());
     if (!srv) {
       std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
                    describe(srv.error()).c_str());

@@ -215,12 +215,38 @@ void state_box::loop() {
   }
 }
 
+namespace {
+
+const std::set<std::string> viewed_paths{"/state",           "/master/state",
+                                         "/master/state.json", "/master/frameworks",
+                                         "/master/tasks",   "/master/state-summary"};
+
+} // namespace
+
+void restrict_view(const state_box& box, const http_security& sec, const httplib::Request& req,
+                   httplib::Response& res) {
+  if (!sec.acl || res.status != 200 || res.body.empty() || viewed_paths.count(req.path) == 0)
+    return;
+  auto p = box.get();
+  auto j = nlohmann::json::parse(res.body, nullptr, false);
+  if (!p || j.is_discarded())
+    return;
+  std::map<std::string, std::string> users;
+  for (auto f : p->state.read_trusted()->getFrameworks())
+    users[f.getId()] = f.getUser();
+  filter_state(j, *sec.acl, http_principal(req, sec), users);
+  // The handler set the length of the whole state: the filtered one is shorter.
+  res.headers.erase("Content-Length");
+  res.body = j.dump();
+}
+
 caf::expected<std::unique_ptr<http_server>>
 start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_box> box,
                   master_http_info info, uint16_t& port_out) {
-  auto srv = std::make_unique<http_server>(4);
-  auto& r = srv->routes();
   auto shared_info = std::make_shared<master_http_info>(std::move(info));
+  auto srv = std::make_unique<http_server>(4, shared_info->security);
+  auto& r = srv->routes();
+  bool filtered = shared_info->security.acl != nullptr;
   // Every handler reads the latest snapshot; none exists only at start.
   auto snap = [box](httplib::Response& res) -> std::shared_ptr<const published_state> {
     auto p = box->get();
@@ -233,13 +259,18 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
                       published_state& p) {
     p.state_json = std::make_shared<const std::string>(renderer->render(p));
   });
-  auto state = [snap, shared_info](const httplib::Request& req, httplib::Response& res) {
+  auto state = [snap, shared_info, filtered](const httplib::Request& req,
+                                             httplib::Response& res) {
     auto p = snap(res);
     if (!p)
       return;
     auto text = p->state_json;
     if (!text) // published before the server started
       text = std::make_shared<const std::string>(state_renderer{*shared_info}.render(*p));
+    if (filtered) { // each principal's view is its own (restrict_view)
+      reply_json_text(res, *text);
+      return;
+    }
     // Most clients accept gzip (browsers, curl --compressed, Python, Go):
     // a tenth of the bytes to move per reader, compressed once per snapshot.
     if (accepts_gzip(req)) {
@@ -259,6 +290,11 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
         return sink.write(text->data() + offset, std::min(length, text->size() - offset));
       });
   };
+  if (filtered)
+    r.set_post_routing_handler(
+      [box, shared_info](const httplib::Request& req, httplib::Response& res) {
+        restrict_view(*box, shared_info->security, req, res);
+      });
   r.Get("/state", state);
   r.Get("/master/state", state);
   r.Get("/master/state.json", state);

@@ -86,7 +86,14 @@ struct master_http_info {
   /// The registry's last write (null: not known): /master/health answers
   /// 503 with the reason while it fails.
   std::shared_ptr<const registry_health> registry;
+  /// HTTPS, Basic authentication, what each principal sees.
+  http_security security;
 };
+
+/// Filters a state endpoint's reply by the view ACLs for the request's
+/// principal (view_frameworks, view_tasks).
+void restrict_view(const state_box& box, const http_security& sec, const httplib::Request& req,
+                   httplib::Response& res);
 
 /// Serves the API on ip:port (0: any) from `box`. Returns the server (stop
 /// it, or let it go, before the box) and its port through `port_out`.

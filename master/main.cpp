@@ -41,6 +41,8 @@ struct master_config : caldera::node_config {
   bool authenticate = false;
   bool authenticate_agents = false;
   bool authenticate_operators = false;
+  bool authenticate_http_readonly = false;
+  bool authenticate_http_readwrite = false;
   std::string credentials_file;
   std::string acls_file;
   std::shared_ptr<const caldera::credentials> credentials_parsed;
@@ -76,6 +78,10 @@ struct master_config : caldera::node_config {
       .add(authenticate_operators, "authenticate_operators",
            "operator calls (weights, quota, teardown, actors, kill-actor) need a principal of "
            "--credentials (caldera's counterpart of --authenticate_http_readwrite)")
+      .add(authenticate_http_readonly, "authenticate_http_readonly",
+           "HTTP reads (state, metrics, the web UI) need Basic credentials of --credentials")
+      .add(authenticate_http_readwrite, "authenticate_http_readwrite",
+           "HTTP writes need Basic credentials of --credentials")
       .add(authenticate_agents, "authenticate_agents",
            "admit only agents that prove a principal of --credentials (agent --credential)")
       .add(credentials_file, "credentials",
@@ -92,11 +98,15 @@ struct master_config : caldera::node_config {
       return "option 'authenticate_agents': needs --credentials FILE";
     if (authenticate_operators && credentials_file.empty())
       return "option 'authenticate_operators': needs --credentials FILE";
+    if ((authenticate_http_readonly || authenticate_http_readwrite) && credentials_file.empty())
+      return "option 'authenticate_http_readonly' / 'authenticate_http_readwrite': needs "
+             "--credentials FILE";
     if (!credentials_file.empty()) {
       auto c = caldera::credentials::load(credentials_file);
       if (!c)
         return "option 'credentials': " + caldera::error_message(c.error());
-      if (authenticate || authenticate_agents || authenticate_operators)
+      if (authenticate || authenticate_agents || authenticate_operators
+          || authenticate_http_readonly || authenticate_http_readwrite)
         credentials_parsed = std::make_shared<const caldera::credentials>(std::move(*c));
     }
     if (!acls_file.empty()) {
@@ -196,6 +206,13 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
   caldera::master_http_info info;
   info.hostname = cfg.hostname;
   info.registry = health;
+  auto tls = caldera::tls_files_of(cfg);
+  info.security.certificate = tls.certificate;
+  info.security.key = tls.key;
+  info.security.creds = cfg.credentials_parsed;
+  info.security.authenticate_readonly = cfg.authenticate_http_readonly;
+  info.security.authenticate_readwrite = cfg.authenticate_http_readwrite;
+  info.security.acl = cfg.acls_parsed;
   info.pid = "master@" + cfg.ip + ":" + std::to_string(port);
   info.flags = {{"port", std::to_string(port)},
                 {"ip", cfg.ip},
@@ -216,6 +233,8 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
                 {"authenticate_agents", cfg.authenticate_agents ? "true" : "false"},
                 {"authenticate_operators", cfg.authenticate_operators ? "true" : "false"},
                 {"tls", caldera::tls_files_of(cfg).enabled() ? "true" : "false"},
+                {"authenticate_http_readonly", cfg.authenticate_http_readonly ? "true" : "false"},
+                {"authenticate_http_readwrite", cfg.authenticate_http_readwrite ? "true" : "false"},
                 {"credentials", cfg.credentials_file},
                 {"acls", cfg.acls_file}};
   return info;

@@ -13,7 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/cli/cli.hpp"
+#include "actors/auth.hpp"
 #include "actors/error.hpp"
+#include "actors/tls.hpp"
 #include "actors/node.hpp"
 #include "actors/status.hpp"
 #include "actors/types.hpp"
@@ -95,7 +97,17 @@ int cmd_logs(int argc, char** argv) {
       std::fprintf(stderr, "caldera logs: bad agent address '%s'\n", where->http.c_str());
       return 1;
     }
-    httplib::Client agent{ep->host, ep->port};
+    // HTTPS when the links are TLS (the agent serves HTTPS with its TLS
+    // files), Basic credentials when a principal is given.
+    auto tls = tls_files_of(self->system().config());
+    httplib::Client agent{(tls.enabled() ? "https://" : "http://") + ep->to_string()};
+    if (tls.enabled()) {
+      agent.set_ca_cert_path(tls.cafile.c_str(), tls.capath.c_str());
+      agent.enable_server_certificate_verification(true);
+    }
+    if (args.opts.count("principal") > 0)
+      if (auto secret = read_secret_file(args.opts["secret-file"]))
+        agent.set_basic_auth(args.opts["principal"].c_str(), secret->c_str());
     agent.set_connection_timeout(5, 0);
     agent.set_read_timeout(10, 0);
     auto st = agent.Get("/state");
