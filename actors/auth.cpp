@@ -140,6 +140,10 @@ std::string make_nonce(runtime_env& env) {
   return hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  return equal_secret(a, b);
+}
+
 caf::expected<std::string> read_secret_file(const std::string& path) {
   auto text = slurp(path, "secret file");
   if (!text)

@@ -58,6 +58,9 @@ class runtime_env;
 /// (the machine's CSPRNG; the seed's stream in the simulator).
 std::string make_nonce(runtime_env& env);
 
+/// Whether two secrets are equal, in time independent of where they differ.
+bool constant_time_equal(const std::string& a, const std::string& b);
+
 /// Reads a secret file (trailing newline dropped); the error names the file.
 caf::expected<std::string> read_secret_file(const std::string& path);
 

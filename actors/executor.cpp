@@ -47,6 +47,7 @@ caf::expected<executor_options> executor_options::from_env() {
   o.framework_id = *fid;
   o.executor_id = *eid;
   o.sandbox = get("CALDERA_SANDBOX_DIRECTORY").value_or(".");
+  o.token = get("CALDERA_EXECUTOR_TOKEN").value_or("");
   if (auto rt = get("CALDERA_RECOVERY_TIMEOUT")) {
     char* end = nullptr;
     double secs = std::strtod(rt->c_str(), &end);
@@ -121,6 +122,7 @@ void executor::send_registration(uint64_t epoch) {
   send(agent_, make<schema::RegisterExecutor>([&](auto b) {
          b.setFrameworkId(opts_.framework_id);
          b.setExecutorId(opts_.executor_id);
+         b.setToken(opts_.token);
        }));
   delayed_send(this, std::chrono::seconds(5), register_atom::value, epoch);
 }

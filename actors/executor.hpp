@@ -54,6 +54,9 @@ struct executor_options {
   std::string framework_id;
   std::string executor_id;
   std::string sandbox;
+  /// What proves to the agent that it launched this executor
+  /// (CALDERA_EXECUTOR_TOKEN, as Mesos' executor secret).
+  std::string token;
   /// How long to wait for a lost agent to come back before shutting down.
   caf::timespan recovery_timeout = std::chrono::minutes(15);
   /// Unacknowledged status updates are sent again this often (one lost on
@@ -65,7 +68,8 @@ struct executor_options {
   std::string node_name = "executor";
 
   /// Reads CALDERA_AGENT_ENDPOINT, CALDERA_FRAMEWORK_ID, CALDERA_EXECUTOR_ID,
-  /// CALDERA_SANDBOX_DIRECTORY and CALDERA_RECOVERY_TIMEOUT (seconds). Fails
+  /// CALDERA_SANDBOX_DIRECTORY, CALDERA_EXECUTOR_TOKEN and
+  /// CALDERA_RECOVERY_TIMEOUT (seconds). Fails
   /// naming the variable that is missing or malformed.
   static caf::expected<executor_options> from_env();
 };

@@ -213,7 +213,8 @@ namespace {
 // Checkpoints a launched executor's container and sandbox (when the agent
 // checkpoints).
 void checkpoint_executor(agent_actor* self, const std::string& fid, const std::string& eid,
-                         const std::string& container_id, const std::string& sandbox) {
+                         const std::string& container_id, const std::string& sandbox,
+                         const std::string& token) {
   auto& d = self->state;
   if (d.store) {
     auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
@@ -221,6 +222,7 @@ void checkpoint_executor(agent_actor* self, const std::string& fid, const std::s
       b.setExecutorId(eid);
       b.setContainerId(container_id);
       b.setSandbox(sandbox);
+      b.setToken(token);
     });
     if (auto err = d.store->put_executor(fid, eid, cp)) {
       log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
@@ -288,6 +290,10 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
     d.gc->unschedule(sandbox.string());
   auto own = executor_own(m);
   auto spec = executor_spec(self, t, fid, eid, *user, sandbox.string(), own);
+  // Only the process launched here learns it: an impostor that reaches the
+  // agent's port cannot register as this executor and receive its tasks.
+  auto token = make_nonce(*d.opts.runtime);
+  spec.env["CALDERA_EXECUTOR_TOKEN"] = token;
   caf::actor me = caf::actor_cast<caf::actor>(self);
   auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {
     caf::anon_send(me, exited_atom::value, fid, eid, status);
@@ -305,7 +311,8 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
   rec.own = std::move(own);
   // A command task carries its own command; a framework's executor runs its tasks.
   rec.command_executor = t.hasCommand() && t.getCommand().getShell().size() > 0;
-  checkpoint_executor(self, fid, eid, *launched, spec.sandbox);
+  rec.token = token;
+  checkpoint_executor(self, fid, eid, *launched, spec.sandbox, token);
   rec.queued.push_back(m);
   rec.tasks.insert(tid);
   self->delayed_send(self, d.opts.executor_registration_timeout,
@@ -582,6 +589,15 @@ void handle_register_executor(agent_actor* self, const register_executor_msg& m)
       return;
     }
     auto& rec = ex->second;
+    if (!rec.token.empty() && !constant_time_equal(rec.token, v->getToken())) {
+      refusal("executor_token", errc::unauthenticated,
+              "executor " + key.second + " of framework " + key.first
+                + " registered without the token it was launched with");
+      self->send(sender, make<schema::ShutdownExecutor>([](auto b) {
+                   b.setReason("not the executor this agent launched");
+                 }));
+      return;
+    }
     if (rec.st == executor_rec::state::recovering)
       log::info("executor_reregistered", {{"framework_id", key.first},
                                           {"executor_id", key.second}});

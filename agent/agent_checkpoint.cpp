@@ -212,6 +212,7 @@ void recover(agent_actor* self) {
       ex.st = executor_rec::state::recovering;
       ex.container_id = v->getContainerId();
       ex.sandbox = v->getSandbox();
+      ex.token = v->getToken();
       for (auto& [tk, t] : d.tasks)
         if (tk.first == key.first && t.executor_id == key.second && !is_terminal(t.state)) {
           ex.tasks.insert(tk.second);

@@ -53,6 +53,9 @@ struct executor_rec {
   resources own;
   /// caldera's command executor (one command task), not the framework's own.
   bool command_executor = false;
+  /// What it must register with (CALDERA_EXECUTOR_TOKEN; "" from a
+  /// checkpoint of an agent that made none: not checked).
+  std::string token;
 };
 
 struct task_rec {

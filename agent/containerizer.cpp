@@ -546,6 +546,8 @@ public:
     opts.framework_id = spec.framework_id;
     opts.executor_id = spec.executor_id;
     opts.sandbox = spec.sandbox;
+    if (auto t = spec.env.find("CALDERA_EXECUTOR_TOKEN"); t != spec.env.end())
+      opts.token = t->second;
     auto a = factory_(sys_, opts);
     if (!a)
       return make_error(errc::invalid_config, "executor factory returned nothing");

@@ -70,6 +70,7 @@ struct CheckpointedExecutor {
   executorId @1 :Text;
   containerId @2 :Text;      # the containerizer's id (posix: the session's pid)
   sandbox @3 :Text;
+  token @4 :Text;            # what the executor proves it was launched with
 }
 
 # key "task/<framework-id>\x1f<task-id>": a task and its status updates not

@@ -10,6 +10,7 @@ using Common = import "common.capnp";
 struct RegisterExecutor {
   frameworkId @0 :Text;
   executorId @1 :Text;
+  token @2 :Text;      # CALDERA_EXECUTOR_TOKEN: proves the agent launched it
 }
 
 # agent -> executor.

@@ -12,6 +12,11 @@
 
 #include <httplib.h>
 
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/node.hpp"
+#include "actors/types.hpp"
 #include "tests/process/process_util.hpp"
 
 using namespace caldera::test;
@@ -208,6 +213,49 @@ TEST_CASE("operator calls: weights, quota, teardown, actors and kill-actor need 
   CHECK(run.wait_exit(60s) == 1);
   CHECK_MESSAGE(has(run.output(), "removed: torn down by the operator 'ops'"), run.output());
   CHECK(has(m.output(), "peer_refused"));
+  a.signal(SIGTERM);
+  CHECK(a.wait_exit(30s) == 0);
+  m.signal(SIGTERM);
+  CHECK(m.wait_exit(20s) == 0);
+}
+
+TEST_CASE("an executor without its token is refused by the agent; the real one runs on") {
+  temp_dir dir;
+  auto port = free_port();
+  auto ep = "127.0.0.1:" + std::to_string(port);
+  auto agent_port = free_port();
+  child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m"}};
+  REQUIRE_MESSAGE(m.wait_for("master_listening"), m.output());
+  child a{{bin("caldera-agent"), "--master", ep, "--port", std::to_string(agent_port),
+           "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:256"}};
+  REQUIRE_MESSAGE(a.wait_for("agent_registered"), a.output());
+  child run{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--", "sh",
+             "-c", "sleep 3; echo done"}};
+  REQUIRE_MESSAGE(run.wait_for("TASK_RUNNING"), run.output());
+  REQUIRE(a.wait_for("executor_launched"));
+  auto out = a.output();
+  auto field = [&](const std::string& name) {
+    auto at = out.find(name + "=\"", out.find("executor_launched")) + name.size() + 2;
+    return out.substr(at, out.find('"', at) - at);
+  };
+  auto fid = field("framework_id"), eid = field("executor_id");
+  // An impostor on the agent's port claims the running executor.
+  caldera::node_config cfg{"impostor"};
+  caf::actor_system sys{cfg};
+  auto agent = caldera::connect_blocking(sys, {"127.0.0.1", agent_port});
+  REQUIRE(agent);
+  caf::scoped_actor self{sys};
+  self->send(*agent, caldera::make<caldera::schema::RegisterExecutor>([&](auto b) {
+               b.setFrameworkId(fid);
+               b.setExecutorId(eid);
+               b.setToken("guess");
+             }));
+  bool shut_down = false;
+  self->receive([&](const caldera::shutdown_executor_msg&) { shut_down = true; },
+                caf::after(std::chrono::seconds(10)) >> [] {});
+  CHECK(shut_down);
+  CHECK_MESSAGE(a.wait_for("registered without the token it was launched with"), a.output());
+  CHECK_MESSAGE(run.wait_exit(60s) == 0, run.output());
   a.signal(SIGTERM);
   CHECK(a.wait_exit(30s) == 0);
   m.signal(SIGTERM);
