@@ -106,7 +106,9 @@ caf::expected<acls> acls::parse(const std::string& text, const std::string& what
   if (j.is_discarded() || !j.is_object())
     return bad(what, "not a JSON object");
   acls out;
-  for (auto& [key, value] : j.items()) {
+  for (auto& item : j.items()) {
+    const std::string& key = item.key();
+    auto& value = item.value();
     if (key == "permissive") {
       if (!value.is_boolean())
         return bad(what, "'permissive' must be true or false");

@@ -164,22 +164,7 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
       return "cannot read config file '" + config_file + "'";
     std::stringstream ss;
     ss << in.rdbuf();
-    text = ss.str();
-    // '#' comments, as operators write them, become CAF's ';' comments.
-    std::string converted;
-    std::istringstream lines{text};
-    for (std::string l; std::getline(lines, l);) {
-      auto first = l.find_first_not_of(" \t");
-      if (first != std::string::npos && l[first] == '#')
-        l[first] = ';';
-      converted += l;
-      converted += '\n';
-    }
-    text = std::move(converted);
-    // A file without sections holds global options.
-    if (text.find('[') == std::string::npos
-        || text.substr(0, text.find('[')).find('=') != std::string::npos)
-      text = "[global]\n" + text;
+    text = config_file_text(ss.str());
   }
   std::istringstream ini{text};
   if (auto err = parse(std::move(args), ini)) {
@@ -209,6 +194,24 @@ std::optional<std::string> node_config::configure(int argc, char** argv) {
   if (auto why = check_tls(tls_files_of(*this)))
     return why;
   return validate();
+}
+
+std::string config_file_text(const std::string& raw) {
+  // '#' comments, as operators write them, become CAF's ';' comments.
+  std::string text;
+  std::istringstream lines{raw};
+  for (std::string l; std::getline(lines, l);) {
+    auto first = l.find_first_not_of(" \t");
+    if (first != std::string::npos && l[first] == '#')
+      l[first] = ';';
+    text += l;
+    text += '\n';
+  }
+  // A file without sections holds global options.
+  if (text.find('[') == std::string::npos
+      || text.substr(0, text.find('[')).find('=') != std::string::npos)
+    text = "[global]\n" + text;
+  return text;
 }
 
 caf::expected<endpoint> parse_endpoint(std::string_view text) {

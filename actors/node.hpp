@@ -62,6 +62,11 @@ struct endpoint {
   std::string to_string() const { return host + ":" + std::to_string(port); }
 };
 
+/// A config file's text as CAF's INI parser takes it: operators' '#'
+/// comments become ';' comments, and a file that sets options before any
+/// section gets a [global] section first.
+std::string config_file_text(const std::string& raw);
+
 /// Parses "host:port" (port 1..65535).
 caf::expected<endpoint> parse_endpoint(std::string_view text);
 

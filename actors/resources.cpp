@@ -1,5 +1,7 @@
 #include "actors/resources.hpp"
 
+#include <map>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -119,8 +121,21 @@ int64_t to_milli(double v) {
 
 } // namespace
 
+namespace {
+
+// One name, one kind: "ports:[1-2];ports:3" (ranges and a number under one
+// name) has no meaning; the fuzzer found it printing differently than it
+// parsed. Records `name`'s kind; true when it clashes with an earlier one.
+bool kind_clash(std::map<std::string, bool>& kinds, const std::string& name, bool ranges) {
+  auto [i, fresh] = kinds.emplace(name, ranges);
+  return !fresh && i->second != ranges;
+}
+
+} // namespace
+
 caf::expected<resources> resources::parse(std::string_view text) {
   resources out;
+  std::map<std::string, bool> kinds;
   std::string_view rest = text;
   while (!rest.empty()) {
     auto semi = rest.find(';');
@@ -149,6 +164,8 @@ caf::expected<resources> resources::parse(std::string_view text) {
       return bad(entry, "invalid resource name");
     if (rhs.empty())
       return bad(entry, "missing value");
+    if (kind_clash(kinds, std::string{name}, rhs.front() == '['))
+      return bad(entry, "'" + std::string{name} + "' is given both as ranges and as a number");
     if (rhs.front() == '[') {
       if (rhs.back() != ']')
         return bad(entry, "range list must end with ']'");
@@ -194,6 +211,7 @@ caf::expected<resources> resources::parse(std::string_view text) {
 caf::expected<resources>
 resources::from_capnp(capnp::List<schema::Resource>::Reader xs) {
   resources out;
+  std::map<std::string, bool> kinds;
   for (auto r : xs) {
     std::string name = r.getName();
     std::string role = r.getRole();
@@ -201,6 +219,8 @@ resources::from_capnp(capnp::List<schema::Resource>::Reader xs) {
       role = "*";
     if (!valid_name(name))
       return bad(name, "invalid resource name");
+    if (kind_clash(kinds, name, !r.isScalar()))
+      return bad(name, "given both as ranges and as a number");
     if (r.isScalar()) {
       double v = r.getScalar();
       if (auto why = scalar_problem(v); !why.empty())
