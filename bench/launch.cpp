@@ -4,6 +4,8 @@
 //                          [--in-flight K]   (at most K tasks launched and unfinished;
 //                                             0, the default: as many as offers hold)
 //                          [--isolation NAMES] (the agents' --isolation; default theirs)
+//                          [--tls]  (processes also with mutual TLS on every link,
+//                                    certificates from scripts/make-certs)
 //
 // in-process: master, registrar, agents and executors are actors of this
 //   process (executors report RUNNING then FINISHED at once).
@@ -186,12 +188,32 @@ int run_in_process(size_t n, size_t n_agents, size_t in_flight) {
   return 0;
 }
 
-int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string& isolation) {
+std::vector<std::string> tls_args(const std::string& pki, const std::string& who) {
+  if (pki.empty())
+    return {};
+  return {"--openssl.certificate", pki + "/" + who + ".pem", "--openssl.key",
+          pki + "/" + who + "-key.pem", "--openssl.cafile", pki + "/ca.pem"};
+}
+
+int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string& isolation,
+                  bool tls) {
   test::temp_dir dir;
+  std::string pki;
+  if (tls) {
+    pki = dir.path + "/pki";
+    test::child certs{{"/bin/sh", "-c", test::source("scripts/make-certs") + " " + pki}};
+    if (certs.wait_exit(std::chrono::seconds(60)) != 0) {
+      std::fprintf(stderr, "make-certs failed:\n%s\n", certs.output().c_str());
+      return 1;
+    }
+  }
   auto mport = test::free_port();
   std::string ep = "127.0.0.1:" + std::to_string(mport);
-  test::child master{{test::bin("caldera-master"), "--port", std::to_string(mport),
-                      "--work-dir", dir.path + "/master", "--log-level", "warn"}};
+  std::vector<std::string> margv{test::bin("caldera-master"), "--port", std::to_string(mport),
+                                 "--work-dir", dir.path + "/master", "--log-level", "warn"};
+  for (auto& a : tls_args(pki, "master"))
+    margv.push_back(a);
+  test::child master{margv};
   std::vector<std::unique_ptr<test::child>> agents;
   for (size_t i = 0; i < n_agents; ++i) {
     std::vector<std::string> argv{test::bin("caldera-agent"), "--master", ep, "--port",
@@ -202,6 +224,11 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
       argv.push_back("--isolation");
       argv.push_back(isolation);
     }
+    for (auto& a : tls_args(pki, "agent"))
+      argv.push_back(a);
+    if (tls)
+      argv.insert(argv.end(), {"--executor-certificate", pki + "/executor.pem",
+                               "--executor-key", pki + "/executor-key.pem"});
     agents.push_back(std::make_unique<test::child>(argv));
   }
   for (auto& a : agents)
@@ -211,6 +238,11 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
     }
   node_config cfg{"bench"};
   apply_runtime_defaults(cfg);
+  if (tls) {
+    cfg.openssl_certificate = pki + "/client.pem";
+    cfg.openssl_key = pki + "/client-key.pem";
+    cfg.openssl_cafile = pki + "/ca.pem";
+  }
   caf::actor_system sys{cfg};
   auto out = std::make_shared<result>();
   scheduler_options so;
@@ -221,7 +253,7 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
     caf::scoped_actor self{sys};
     self->wait_for(s);
   }
-  print("processes", n, *out);
+  print(tls ? "processes-tls" : "processes", n, *out);
   if (out->failed > 0)
     for (auto& a : agents) {
       auto text = a->output();
@@ -244,6 +276,7 @@ int main(int argc, char** argv) {
   size_t agents = 2;
   std::string mode = "both";
   std::string isolation; // the agent's default
+  bool tls = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -263,11 +296,13 @@ int main(int argc, char** argv) {
       in_flight_opt = std::stoul(next());
     else if (a == "--isolation")
       isolation = next();
+    else if (a == "--tls")
+      tls = true;
     else {
       std::fprintf(stderr,
                    "usage: bench-launch [--tasks N] [--agents N] "
                    "[--mode in-process|processes|both] [--in-flight K] "
-                   "[--isolation NAMES]\n");
+                   "[--isolation NAMES] [--tls]\n");
       return 2;
     }
   }
@@ -276,7 +311,10 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (mode == "in-process" || mode == "both")
     rc |= run_in_process(tasks, agents, in_flight_opt);
-  if (mode == "processes" || mode == "both")
-    rc |= run_processes(tasks, agents, in_flight_opt, isolation);
+  if (mode == "processes" || mode == "both") {
+    rc |= run_processes(tasks, agents, in_flight_opt, isolation, false);
+    if (tls) // the same run: TLS on vs off
+      rc |= run_processes(tasks, agents, in_flight_opt, isolation, true);
+  }
   return rc;
 }

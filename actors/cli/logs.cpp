@@ -31,6 +31,25 @@ struct task_place {
   bool terminal = false;
 };
 
+// An HTTP client of the agent at `ep`: HTTPS when the links are TLS (the
+// agent serves HTTPS with its TLS files), Basic credentials when a principal
+// is given.
+std::unique_ptr<httplib::Client> agent_client(caf::actor_system& sys, parsed_args& args,
+                                              const endpoint& ep) {
+  auto tls = tls_files_of(sys.config());
+  auto agent = std::make_unique<httplib::Client>((tls.enabled() ? "https://" : "http://")
+                                                 + ep.to_string());
+  if (tls.enabled()) {
+    agent->set_ca_cert_path(tls.cafile.c_str(), tls.capath.c_str());
+    agent->enable_server_certificate_verification(true);
+  }
+  if (args.opts.count("principal") > 0)
+    if (auto secret = read_secret_file(args.opts["secret-file"]))
+      agent->set_basic_auth(args.opts["principal"].c_str(), secret->c_str());
+  agent->set_connection_timeout(5, 0);
+  return agent;
+}
+
 // Where the task is, as the master sees it now.
 std::optional<task_place> locate(caf::scoped_actor& self, const caf::actor& master,
                                  const std::string& task, const std::string& framework,
@@ -97,18 +116,8 @@ int cmd_logs(int argc, char** argv) {
       std::fprintf(stderr, "caldera logs: bad agent address '%s'\n", where->http.c_str());
       return 1;
     }
-    // HTTPS when the links are TLS (the agent serves HTTPS with its TLS
-    // files), Basic credentials when a principal is given.
-    auto tls = tls_files_of(self->system().config());
-    httplib::Client agent{(tls.enabled() ? "https://" : "http://") + ep->to_string()};
-    if (tls.enabled()) {
-      agent.set_ca_cert_path(tls.cafile.c_str(), tls.capath.c_str());
-      agent.enable_server_certificate_verification(true);
-    }
-    if (args.opts.count("principal") > 0)
-      if (auto secret = read_secret_file(args.opts["secret-file"]))
-        agent.set_basic_auth(args.opts["principal"].c_str(), secret->c_str());
-    agent.set_connection_timeout(5, 0);
+    auto client = agent_client(self->system(), args, *ep);
+    auto& agent = *client;
     agent.set_read_timeout(10, 0);
     auto st = agent.Get("/state");
     if (!st || st->status != 200) {

@@ -236,11 +236,8 @@ struct fw_stats {
   std::map<std::string, caldera::schema::TaskState> tasks; // last state seen
 };
 
-} // namespace
-
-int main(int argc, char** argv) {
-  using namespace caldera;
-  demo_options o;
+// The command line; an exit status when it is unusable.
+std::optional<int> parse_options(int argc, char** argv, demo_options& o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -280,6 +277,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  return std::nullopt;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace caldera;
+  demo_options o;
+  if (auto rc = parse_options(argc, argv, o))
+    return *rc;
   auto bin = self_dir();
   std::string src = CALDERA_SOURCE_DIR;
   fs::path out = fs::absolute(o.out);
