@@ -340,6 +340,7 @@ void launch_on_executor(agent_actor* self, const run_task_msg& m) {
             // and still reports: its final update is not acknowledged yet)
   d.tasks[{fid, tid}] = task_rec{eid, schema::TaskState::STAGING, t.getName(),
                                  v->getRole(), m};
+  d.framework_users[fid] = v->getFramework().getUser(); // for the view ACLs
   if (auto err = checkpoint_task(self, {fid, tid})) {
     // A task the agent cannot checkpoint would be lost by a restart: it is
     // not started, and its framework learns why.

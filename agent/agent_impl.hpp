@@ -78,6 +78,7 @@ struct update_queue {
 
 struct agent_data {
   agent_options opts;
+  std::map<std::string, std::string> framework_users; // by framework id (agent_view.cpp)
   peer_auth auth; // operators' principals (opts.operators)
   phase ph = phase::idle;
   std::string agent_id;

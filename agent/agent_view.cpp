@@ -91,9 +91,19 @@ void publish_view(agent_actor* self) {
            {"completed_executors", nlohmann::json::array()}};
     f["completed_executors"].push_back(ce);
   }
+  // Each framework's user (what the view ACLs judge by), remembered past
+  // its last task.
+  for (auto& [key, t] : d.tasks)
+    if (!d.framework_users.count(key.first))
+      guarded("RunTask.framework", [&, &fid = key.first] {
+        d.framework_users[fid] = t.launch.read()->getFramework().getUser();
+      });
   auto frameworks = nlohmann::json::array();
-  for (auto& [fid, f] : fws)
+  for (auto& [fid, f] : fws) {
+    if (auto u = d.framework_users.find(fid); u != d.framework_users.end())
+      f["user"] = u->second;
     frameworks.push_back(std::move(f));
+  }
   auto res = resources_json(d.opts.res);
   nlohmann::json attrs = nlohmann::json::object();
   for (auto& [k, x] : d.opts.attributes)

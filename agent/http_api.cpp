@@ -40,6 +40,20 @@ bool sandbox_path(const std::string& root, const httplib::Request& req, httplib:
   return why.status == 0;
 }
 
+// The state's frameworks and tasks as the request's principal may see them
+// (view_frameworks, view_tasks by each framework's user).
+void restrict_view(const http_security& sec, const httplib::Request& req, httplib::Response& res) {
+  if (!sec.acl || res.status != 200 || res.body.empty()
+      || (req.path != "/state" && req.path != "/slave(1)/state"))
+    return;
+  auto j = json::parse(res.body, nullptr, false);
+  if (j.is_discarded())
+    return;
+  filter_state(j, *sec.acl, http_principal(req, sec), {});
+  res.headers.erase("Content-Length");
+  res.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // The user a sandbox belongs to: the owner of its executor directory
 // (<root>/<framework>/<executor>, made by the agent, chowned to the task's
 // user); "" above that level.
@@ -162,6 +176,11 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
   };
   r.Get("/state", state);
   r.Get("/slave(1)/state", state);
+  if (srv->security().acl)
+    r.set_post_routing_handler([server = srv.get()](const httplib::Request& req,
+                                                     httplib::Response& res) {
+      restrict_view(server->security(), req, res);
+    });
   r.Get("/health", [box](const httplib::Request&, httplib::Response& res) {
     auto v = box->get();
     if (v && !v->unhealthy.empty())

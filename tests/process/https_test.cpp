@@ -148,6 +148,12 @@ TEST_CASE("HTTPS with Basic authentication: no or wrong credentials get 401, eac
     for (auto& e : f["completed_executors"])
       sandbox = e["directory"].get<std::string>();
   REQUIRE_MESSAGE(!sandbox.empty(), aj.dump());
+  auto bob_agent = get(ahttp, "/state", "bob", slurp(pki + "/bob.secret"));
+  REQUIRE(bob_agent);
+  REQUIRE(bob_agent->status == 200);
+  auto bj = nlohmann::json::parse(bob_agent->body);
+  CHECK_MESSAGE(bj["frameworks"].size() + bj["completed_frameworks"].size() == 0, bj.dump());
+  CHECK(aj["frameworks"][0]["user"] == "nobody");
   auto path = "/files/read?path=" + sandbox + "/stdout&offset=0";
   auto alice = get(ahttp, path, "alice", slurp(pki + "/alice.secret"));
   REQUIRE(alice);
