@@ -3,6 +3,7 @@
 #include <csignal>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 
 #include <openssl/err.h>
@@ -121,6 +122,25 @@ struct context_result {
   ctx_ptr ctx;
   std::optional<std::string> error;
 };
+
+bool same_files(const tls_files& a, const tls_files& b) {
+  return a.certificate == b.certificate && a.key == b.key && a.passphrase == b.passphrase
+         && a.cafile == b.cafile && a.capath == b.capath;
+}
+
+// The context `check_tls` built at start, kept for the module that starts
+// next with the same files: a process (an executor above all) loads and
+// checks its files once, not twice.
+struct checked_context {
+  std::mutex mtx;
+  tls_files files;
+  ctx_ptr ctx;
+};
+
+checked_context& checked() {
+  static checked_context c;
+  return c;
+}
 
 context_result make_context(const tls_files& f) {
   if (auto why = missing_file(f))
@@ -415,7 +435,14 @@ tls_files tls_files_of(const caf::actor_system_config& cfg) {
 std::optional<std::string> check_tls(const tls_files& files) {
   if (!files.enabled())
     return std::nullopt;
-  return make_context(files).error;
+  auto made = make_context(files);
+  if (made.ctx) {
+    auto& c = checked();
+    std::lock_guard<std::mutex> g{c.mtx};
+    c.files = files;
+    c.ctx = made.ctx;
+  }
+  return made.error;
 }
 
 tls_module::tls_module(caf::actor_system& sys) : sys_(sys) {
@@ -435,7 +462,15 @@ void tls_module::start() {
   auto* mx = wire_guard_of(sys_);
   if (mx == nullptr)
     throw std::logic_error("TLS links need the guarded multiplexer");
-  auto made = make_context(files);
+  context_result made;
+  {
+    auto& c = checked();
+    std::lock_guard<std::mutex> g{c.mtx};
+    if (c.ctx && same_files(c.files, files))
+      made.ctx = c.ctx;
+  }
+  if (!made.ctx)
+    made = make_context(files);
   if (made.error) {
     log::error("tls_unusable", {{"reason", *made.error}});
     throw std::runtime_error(*made.error);
