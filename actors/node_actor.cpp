@@ -85,4 +85,21 @@ void node_register(const caf::actor& node, const std::string& name, const caf::a
     caf::anon_send(node, put_atom::value, name, a);
 }
 
+caf::result<actor_list_msg> list_actors_for(caf::event_based_actor* self, const peer_auth& auth,
+                                            const caf::actor& node, const list_actors_msg& m) {
+  if (auto err = require_operator(self, auth, "list actors"))
+    return err;
+  return ask_node(self, node, m);
+}
+
+caf::result<actor_list_msg> kill_actor_for(caf::event_based_actor* self, const peer_auth& auth,
+                                           const caf::actor& node, const kill_actor_msg& m) {
+  std::string name;
+  if (!guarded("KillActor", [&] { name = m.read()->getName(); }))
+    return make_error(errc::invalid_message, "KillActor does not decode");
+  if (auto err = authorize_operator(self, auth, acls::action::kill_actors, name))
+    return err;
+  return ask_node(self, node, m);
+}
+
 } // namespace caldera

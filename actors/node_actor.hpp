@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 #include <caf/response_promise.hpp>
 
+#include "actors/peer_auth.hpp"
 #include "actors/types.hpp"
 
 namespace caldera {
@@ -37,5 +38,15 @@ caf::result<actor_list_msg> ask_node(caf::event_based_actor* self, const caf::ac
           [rp](caf::error& e) mutable { rp.deliver(e); });
   return rp;
 }
+
+/// ListActors for an operator `auth` admits (a principal when operators
+/// must authenticate), answered by `node`.
+caf::result<actor_list_msg> list_actors_for(caf::event_based_actor* self, const peer_auth& auth,
+                                            const caf::actor& node, const list_actors_msg& m);
+
+/// KillActor for an operator `auth` admits (ACL kill_actors on the actor's
+/// name), answered by `node`.
+caf::result<actor_list_msg> kill_actor_for(caf::event_based_actor* self, const peer_auth& auth,
+                                           const caf::actor& node, const kill_actor_msg& m);
 
 } // namespace caldera

@@ -857,22 +857,6 @@ void on_reregister(agent_actor* self) {
     do_register(self);
 }
 
-// The node actor's listing and kill, behind the operator's principal.
-caf::result<actor_list_msg> list_actors(agent_actor* self, const list_actors_msg& m) {
-  if (auto err = require_operator(self, self->state.auth, "list actors"))
-    return err;
-  return ask_node(self, self->state.opts.node, m);
-}
-
-caf::result<actor_list_msg> kill_actor(agent_actor* self, const kill_actor_msg& m) {
-  std::string name;
-  if (!guarded("KillActor", [&] { name = m.read()->getName(); }))
-    return make_error(errc::invalid_message, "KillActor does not decode");
-  if (auto err = authorize_operator(self, self->state.auth, acls::action::kill_actors, name))
-    return err;
-  return ask_node(self, self->state.opts.node, m);
-}
-
 // Sets the agent up; its handlers, by conversation, call the functions above.
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
@@ -903,8 +887,12 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
       return serve_challenge(self, self->state.auth, *self->state.opts.runtime, m);
     },
     [=](const authenticate_proof_msg& m) { return serve_proof(self, self->state.auth, m); },
-    [=](const list_actors_msg& m) { return list_actors(self, m); },
-    [=](const kill_actor_msg& m) { return kill_actor(self, m); },
+    [=](const list_actors_msg& m) {
+      return list_actors_for(self, self->state.auth, self->state.opts.node, m);
+    },
+    [=](const kill_actor_msg& m) {
+      return kill_actor_for(self, self->state.auth, self->state.opts.node, m);
+    },
     [=](shutdown_atom) { on_shutdown(self); },
     // Timers (and the disk watch's thread).
     [=](isolate_atom) { on_isolate_timer(self); },

@@ -709,22 +709,6 @@ void handle_revive(master_actor* self, const revive_msg& m) {
   request_allocation(self);
 }
 
-// The node actor's listing and kill, behind the operator's principal.
-caf::result<actor_list_msg> list_actors(master_actor* self, const list_actors_msg& m) {
-  if (auto err = require_operator(self, "list actors"))
-    return err;
-  return ask_node(self, self->state.opts.node, m);
-}
-
-caf::result<actor_list_msg> kill_actor(master_actor* self, const kill_actor_msg& m) {
-  std::string name;
-  if (!guarded("KillActor", [&] { name = m.read()->getName(); }))
-    return make_error(errc::invalid_message, "KillActor does not decode");
-  if (auto err = authorize_operator(self, acls::action::kill_actors, name))
-    return err;
-  return ask_node(self, self->state.opts.node, m);
-}
-
 // A framework asks to be torn down.
 void handle_teardown(master_actor* self, const teardown_msg& m) {
   guarded("Teardown", [&] {
@@ -807,8 +791,12 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     [=](const set_weights_msg& m) -> caf::result<roles_msg> { return handle_set_weights(self, m); },
     [=](const set_quota_msg& m) -> caf::result<roles_msg> { return handle_set_quota(self, m); },
     [=](const get_roles_msg&) -> roles_msg { return roles_snapshot(self); },
-    [=](const list_actors_msg& m) { return list_actors(self, m); },
-    [=](const kill_actor_msg& m) { return kill_actor(self, m); },
+    [=](const list_actors_msg& m) {
+      return list_actors_for(self, self->state.auth, self->state.opts.node, m);
+    },
+    [=](const kill_actor_msg& m) {
+      return kill_actor_for(self, self->state.auth, self->state.opts.node, m);
+    },
     [=](const teardown_framework_msg& m) { return handle_teardown_framework(self, m); },
   };
 }

@@ -68,27 +68,6 @@ caf::error authorize_operator(master_actor* self, acls::action a, const std::str
   return caldera::authorize_operator(self, self->state.auth, a, object);
 }
 
-caf::error require_operator(master_actor* self, const std::string& what) {
-  return caldera::require_operator(self, self->state.auth, what);
-}
-
-namespace {
-
-framework_state_msg framework_state(const framework_entry& f) {
-  return make<schema::FrameworkState>([&](schema::FrameworkState::Builder b) {
-    b.setId(f.id);
-    b.setName(f.name);
-    b.setUser(f.user);
-    auto roles = b.initRoles(static_cast<unsigned>(f.roles.size()));
-    for (unsigned i = 0; i < f.roles.size(); ++i)
-      roles.set(i, f.roles[i]);
-    b.setActive(false);
-    b.setCompleted(true);
-  });
-}
-
-} // namespace
-
 caf::result<framework_state_msg> handle_teardown_framework(master_actor* self,
                                                            const teardown_framework_msg& m) {
   auto& d = self->state;
@@ -100,7 +79,11 @@ caf::result<framework_state_msg> handle_teardown_framework(master_actor* self,
     return make_error(errc::unknown_framework, "no framework '" + fid + "'");
   if (auto err = authorize_operator(self, acls::action::teardown_frameworks, f->second.principal))
     return err;
-  auto reply = framework_state(f->second);
+  auto reply = make<schema::FrameworkState>([&](auto b) {
+    fill_framework_state(b, f->second);
+    b.setActive(false);
+    b.setCompleted(true);
+  });
   auto sender = self->current_sender();
   auto who = sender ? d.auth.principal_of(sender->address()) : std::string{};
   auto why = "torn down by the operator" + (who.empty() ? "" : " '" + who + "'");

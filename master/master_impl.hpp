@@ -132,9 +132,6 @@ caf::result<authenticated_msg> check_proof(master_actor* self, const authenticat
 /// Whether the current sender may make operator call `a` on `object`
 /// (--authenticate_operators, the ACLs); refusals counted and logged.
 caf::error authorize_operator(master_actor* self, acls::action a, const std::string& object);
-/// The same for calls no ACL action governs (listing actors): a principal
-/// when operators must authenticate.
-caf::error require_operator(master_actor* self, const std::string& what);
 /// An operator tears a framework down (ACL teardown_frameworks).
 caf::result<framework_state_msg> handle_teardown_framework(master_actor* self,
                                                            const teardown_framework_msg& m);

@@ -170,6 +170,20 @@ const task_entry* master_state::find_task(const std::string& framework_id,
   return nullptr;
 }
 
+void fill_framework_state(schema::FrameworkState::Builder b, const framework_entry& f) {
+  b.setId(f.id);
+  b.setName(f.name);
+  b.setUser(f.user);
+  auto roles = b.initRoles(static_cast<unsigned>(f.roles.size()));
+  for (unsigned j = 0; j < f.roles.size(); ++j)
+    roles.set(j, f.roles[j]);
+  b.setActive(f.active && !f.completed);
+  b.setCompleted(f.completed);
+  b.setRegisteredAt(f.registered_at);
+  f.used.to_capnp(b.initUsedResources(static_cast<unsigned>(f.used.entry_count())));
+  f.offered.to_capnp(b.initOfferedResources(static_cast<unsigned>(f.offered.entry_count())));
+}
+
 state_msg master_state::snapshot(const std::string& master_id, double started_at,
                                  uint32_t recovered_agents,
                                  uint32_t recovered_frameworks,
@@ -202,21 +216,8 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
   }
   auto fs = st.initFrameworks(static_cast<unsigned>(frameworks.size()));
   i = 0;
-  for (auto& [id, f] : frameworks) {
-    auto b = fs[i++];
-    b.setId(f.id);
-    b.setName(f.name);
-    b.setUser(f.user);
-    auto roles = b.initRoles(static_cast<unsigned>(f.roles.size()));
-    for (unsigned j = 0; j < f.roles.size(); ++j)
-      roles.set(j, f.roles[j]);
-    b.setActive(f.active && !f.completed);
-    b.setCompleted(f.completed);
-    b.setRegisteredAt(f.registered_at);
-    f.used.to_capnp(b.initUsedResources(static_cast<unsigned>(f.used.entry_count())));
-    f.offered.to_capnp(
-      b.initOfferedResources(static_cast<unsigned>(f.offered.entry_count())));
-  }
+  for (auto& [id, f] : frameworks)
+    fill_framework_state(fs[i++], f);
   auto ts = st.initTasks(static_cast<unsigned>(tasks.size() + completed_task_count()));
   i = 0;
   auto put = [&](const task_entry& t) {

@@ -129,6 +129,10 @@ struct offer_claim {
   std::string problem;            // non-empty: the accept is refused for it
 };
 
+/// A framework as the operator API shows it (State.frameworks, the answer
+/// to TeardownFramework).
+void fill_framework_state(schema::FrameworkState::Builder b, const framework_entry& f);
+
 class master_state {
 public:
   std::map<std::string, agent_entry> agents;

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 #include <sys/stat.h>
-#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -57,7 +56,7 @@ TEST_CASE("HTTPS with Basic authentication: no or wrong credentials get 401, eac
     return {"--openssl.certificate", pki + "/" + who + ".pem", "--openssl.key",
             pki + "/" + who + "-key.pem", "--openssl.cafile", pki + "/ca.pem", "--credentials",
             pki + "/credentials.json", "--acls", dir.path + "/acls.json",
-            "--authenticate_http_readonly"};
+            "--authenticate_http_readonly", "--log-level", "debug"};
   };
   auto port = free_port();
   auto ep = "127.0.0.1:" + std::to_string(port);
@@ -108,20 +107,15 @@ TEST_CASE("HTTPS with Basic authentication: no or wrong credentials get 401, eac
   auto health = get(mhttp, "/health", "", "");
   REQUIRE(health);
   CHECK(health->status == 200);
-  // The daemons publish their state for HTTP readers every 500 ms or so:
-  // read until it shows the task's framework (at most 10 s).
+  // The daemons publish their state for HTTP readers a moment after it
+  // changed; they log it (debug), and the tests wait for that.
+  REQUIRE_MESSAGE(m.wait_for("completed_tasks=1"), m.output());
+  REQUIRE_MESSAGE(a.wait_for("completed_executors=1"), a.output());
   auto published = [&](const std::string& hostport, const std::string& path) {
-    nlohmann::json j;
-    for (int i = 0; i < 100; ++i) {
-      auto r = get(hostport, path, "ops", slurp(pki + "/ops.secret"));
-      REQUIRE(r);
-      REQUIRE(r->status == 200);
-      j = nlohmann::json::parse(r->body);
-      if (j["frameworks"].size() + j["completed_frameworks"].size() > 0)
-        break;
-      std::this_thread::sleep_for(100ms);
-    }
-    return j;
+    auto r = get(hostport, path, "ops", slurp(pki + "/ops.secret"));
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    return nlohmann::json::parse(r->body);
   };
   auto ops_state = published(mhttp, "/master/state");
   CHECK(ops_state["frameworks"].size() + ops_state["completed_frameworks"].size() == 1);

@@ -165,6 +165,19 @@ std::string bin(const std::string& name) {
   return std::string{CALDERA_BIN_DIR} + "/" + name;
 }
 
+int connect_loopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0)
+    return fd;
+  if (fd >= 0)
+    ::close(fd);
+  return -1;
+}
+
 std::string source(const std::string& rel) {
   return std::string{CALDERA_SOURCE_DIR} + "/" + rel;
 }

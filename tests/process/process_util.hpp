@@ -17,6 +17,9 @@ namespace caldera::test {
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 uint16_t free_port();
 
+/// A TCP connection to 127.0.0.1:port (a raw peer); -1 when refused.
+int connect_loopback(uint16_t port);
+
 /// A fresh directory under the system temp dir, removed by `~temp_dir`.
 struct temp_dir {
   temp_dir();

@@ -43,16 +43,6 @@ std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::
   return a;
 }
 
-int connect_loopback(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  return fd;
-}
-
 // A TLS connection with the client certificate of `pki` that sends the BASP
 // header claiming 4 GiB - 1; true if the master closes it within 10 s.
 bool huge_header_over_tls(uint16_t port, const std::string& pki) {
@@ -64,6 +54,7 @@ bool huge_header_over_tls(uint16_t port, const std::string& pki) {
                                       SSL_FILETYPE_PEM) == 1);
   REQUIRE(SSL_CTX_load_verify_locations(ctx.get(), (pki + "/ca.pem").c_str(), nullptr) == 1);
   int fd = connect_loopback(port);
+  REQUIRE(fd >= 0);
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl{SSL_new(ctx.get()), SSL_free};
   SSL_set_fd(ssl.get(), fd);
   REQUIRE(SSL_connect(ssl.get()) == 1);

@@ -18,16 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int connect_loopback(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  return fd;
-}
-
 // Reads (and drops) until the peer closes; false if `timeout` passes first.
 bool closed_by_peer(int fd, std::chrono::milliseconds timeout) {
   char buf[4096];
@@ -77,6 +67,7 @@ TEST_CASE("a 32-byte header claiming 4 GiB closes its connection; the master sta
   REQUIRE_MESSAGE(master.wait_for("master_listening"), master.output());
 
   int fd = connect_loopback(port);
+  REQUIRE(fd >= 0);
   auto h = huge_handshake_header();
   REQUIRE(::write(fd, h.data(), h.size()) == static_cast<ssize_t>(h.size()));
   CHECK(closed_by_peer(fd, 10s));
@@ -86,6 +77,7 @@ TEST_CASE("a 32-byte header claiming 4 GiB closes its connection; the master sta
 
   // A connection that never sends its handshake is closed after the timeout.
   int idle = connect_loopback(port);
+  REQUIRE(idle >= 0);
   CHECK(closed_by_peer(idle, 10s));
   ::close(idle);
   CHECK_MESSAGE(master.wait_for("peer_handshake_timeout"), master.output());
