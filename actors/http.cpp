@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <caf/make_config_option.hpp>
 #include <httplib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -14,64 +15,80 @@
 
 namespace caldera {
 
-namespace {
-
-std::unique_ptr<httplib::Server> make_server(const http_security& sec) {
-  if (sec.https())
-    return std::make_unique<httplib::SSLServer>(sec.certificate.c_str(), sec.key.c_str());
-  return std::make_unique<httplib::Server>();
+http_router& http_router::Get(const std::string& path, http_handler h) {
+  by_path_[path]["GET"] = std::move(h);
+  return *this;
 }
 
-// A request that needs a principal and carries none (or a wrong one): 401.
-bool refuse_unauthenticated(const http_security& sec, const httplib::Request& req,
-                            httplib::Response& res) {
-  if (!http_needs_principal(req, sec) || !http_principal(req, sec).empty())
-    return false;
-  metrics::refused("http_unauthenticated");
-  log::warn("peer_refused", {{"type", "http_unauthenticated"},
-                             {"path", req.path},
-                             {"peer", req.remote_addr}});
-  res.set_header("WWW-Authenticate", "Basic realm=\"caldera\"");
-  reply_error(res, 401, "this API needs credentials (HTTP Basic: a principal and its secret)");
-  return true;
+http_router& http_router::Post(const std::string& path, http_handler h) {
+  by_path_[path]["POST"] = std::move(h);
+  return *this;
 }
 
-} // namespace
+http_router& http_router::Put(const std::string& path, http_handler h) {
+  by_path_[path]["PUT"] = std::move(h);
+  return *this;
+}
 
-http_server::http_server(size_t threads, http_security sec)
-  : sec_(std::move(sec)), srv_(make_server(sec_)) {
-  srv_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  srv_->set_read_timeout(5, 0);
-  srv_->set_write_timeout(5, 0);
-  srv_->set_idle_interval(0, 100000);
-  srv_->set_keep_alive_timeout(5);
-  srv_->set_payload_max_length(64 * 1024);
-  srv_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty())
-      reply_error(res, 404, "no such endpoint: " + req.path);
-    else if (res.body.empty())
-      reply_error(res, res.status, "request refused");
-  });
-  srv_->set_exception_handler(
-    [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "internal error";
-      try {
-        if (ep)
-          std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      reply_error(res, 500, what);
-    });
-  srv_->set_default_headers({{"Access-Control-Allow-Origin", "*"}});
-  // Readers must never slow scheduling: HTTP threads run at a lower CPU
-  // priority (the idle class) than the actors' threads.
-  srv_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    lower_thread_priority();
-    return refuse_unauthenticated(sec_, req, res) ? httplib::Server::HandlerResponse::Handled
-                                                  : httplib::Server::HandlerResponse::Unhandled;
-  });
+http_router& http_router::Delete(const std::string& path, http_handler h) {
+  by_path_[path]["DELETE"] = std::move(h);
+  return *this;
+}
+
+void http_router::dispatch(const httplib::Request& req, httplib::Response& res) const {
+  auto p = by_path_.find(req.path);
+  if (p == by_path_.end())
+    return reply_error(res, 404, "no such endpoint: " + req.path);
+  auto m = p->second.find(req.method == "HEAD" ? std::string{"GET"} : req.method);
+  if (m == p->second.end()) {
+    std::string allow;
+    for (auto& [method, h] : p->second)
+      allow += (allow.empty() ? "" : ", ") + method;
+    res.set_header("Allow", allow);
+    return reply_error(res, 405, req.method + " is not allowed on " + req.path + " (allowed: "
+                                   + allow + ")");
+  }
+  m->second(req, res);
+  if (post_)
+    post_(req, res);
+}
+
+void http_router::route(const httplib::Request& req, httplib::Response& res) const {
+  try {
+    dispatch(req, res);
+  } catch (const std::exception& e) {
+    res = httplib::Response{};
+    reply_error(res, 500, e.what());
+  } catch (...) {
+    res = httplib::Response{};
+    reply_error(res, 500, "internal error");
+  }
+  if (res.status == -1)
+    res.status = 200;
+  if (res.status >= 400 && res.body.empty() && !res.content_provider_)
+    reply_error(res, res.status, "request refused");
+}
+
+void add_http_limit_options(caf::config_option_adder& opts, http_limits& lim) {
+  opts
+    .add(lim.max_connections, "http-max-connections",
+         "open HTTP connections; at the limit a new one displaces the one that has waited "
+         "longest for its request")
+    .add(lim.request_timeout, "http-request-timeout",
+         "an HTTP request's head and body (and TLS handshake) must arrive within this")
+    .add(lim.idle_timeout, "http-idle-timeout",
+         "an HTTP keep-alive connection without a request closes after this");
+}
+
+std::optional<std::string> check_http_limits(const http_limits& lim) {
+  if (lim.max_connections < 1 || lim.max_connections > 65536)
+    return "option 'http-max-connections': " + std::to_string(lim.max_connections)
+           + " is outside 1..65536";
+  if (lim.request_timeout.count() <= 0)
+    return std::string{"option 'http-request-timeout': must be positive"};
+  if (lim.idle_timeout.count() <= 0)
+    return std::string{"option 'http-idle-timeout': must be positive"};
+  return std::nullopt;
 }
 
 void lower_thread_priority() {
@@ -86,34 +103,6 @@ void lower_thread_priority() {
   none.sched_priority = 0;
   if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &none) != 0)
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
-}
-
-http_server::~http_server() {
-  stop();
-}
-
-httplib::Server& http_server::routes() {
-  return *srv_;
-}
-
-caf::expected<uint16_t> http_server::start(const std::string& ip, uint16_t port) {
-  if (!srv_->is_valid())
-    return make_error(errc::invalid_config, "cannot serve HTTPS with certificate '"
-                                              + sec_.certificate + "' and key '" + sec_.key
-                                              + "'");
-  int bound = port == 0 ? srv_->bind_to_any_port(ip) : (srv_->bind_to_port(ip, port) ? port : -1);
-  if (bound <= 0)
-    return make_error(errc::invalid_config,
-                      "cannot listen for HTTP on " + ip + ":" + std::to_string(port));
-  thread_ = std::thread([this] { srv_->listen_after_bind(); });
-  return static_cast<uint16_t>(bound);
-}
-
-void http_server::stop() {
-  if (thread_.joinable()) {
-    srv_->stop();
-    thread_.join();
-  }
 }
 
 nlohmann::json resources_json(const resources& r) {

@@ -1,56 +1,109 @@
-// The HTTP side of master and agent: cpp-httplib with a bounded thread pool,
-// read/write timeouts and a request size limit, JSON replies and errors;
-// HTTPS and Basic authentication as actors/http_auth.hpp says.
+// The HTTP side of master and agent: caldera's own event-driven HTTP/1.1
+// server (one thread multiplexes every connection with epoll, plain or TLS;
+// a small pool of idle-priority threads runs the handlers), JSON replies and
+// errors; HTTPS and Basic authentication as actors/http_auth.hpp says.
+// Slow or idle clients cost a bounded share (http_limits): a request's head
+// and body must arrive within `request_timeout`, an idle keep-alive
+// connection closes after `idle_timeout`, and at `max_connections` a new
+// client displaces the one that has waited longest for its request.
 // Handlers run on the pool's threads and must never wait on an actor: they
 // read published, immutable snapshots.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
+#include <caf/config_option_adder.hpp>
 #include <caf/expected.hpp>
+#include <caf/timespan.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/http_auth.hpp"
 #include "actors/resources.hpp"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 } // namespace httplib
 
 namespace caldera {
 
+/// Handlers as cpp-httplib's: read the request, fill the response.
+using http_handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+/// Exact paths to handlers, per method (HEAD answers as GET without the
+/// body). Unknown paths answer 404 and known paths with another method 405,
+/// with JSON errors; a handler that throws answers 500.
+class http_router {
+public:
+  http_router& Get(const std::string& path, http_handler h);
+  http_router& Post(const std::string& path, http_handler h);
+  http_router& Put(const std::string& path, http_handler h);
+  http_router& Delete(const std::string& path, http_handler h);
+  /// Runs after every routed handler (the view ACLs filter replies).
+  void set_post_routing_handler(http_handler h) { post_ = std::move(h); }
+
+  void route(const httplib::Request& req, httplib::Response& res) const;
+
+private:
+  void dispatch(const httplib::Request& req, httplib::Response& res) const;
+
+  std::map<std::string, std::map<std::string, http_handler>> by_path_; // path -> method
+  http_handler post_;
+};
+
+/// What a client may make the server spend (options `http-*`).
+struct http_limits {
+  /// Open connections; at the limit a new one displaces the connection
+  /// that has waited longest for (the rest of) its request.
+  size_t max_connections = 1024;
+  /// A request's head and body (and a TLS handshake) must be in by then.
+  caf::timespan request_timeout = std::chrono::seconds(10);
+  /// A keep-alive connection with no request closes after this.
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  /// The largest request body (bytes).
+  size_t max_body = 64 * 1024;
+};
+
+/// Registers the `http-max-connections`, `http-request-timeout`,
+/// `http-idle-timeout` options; `check_http_limits` names a bad one.
+void add_http_limit_options(caf::config_option_adder& opts, http_limits& lim);
+std::optional<std::string> check_http_limits(const http_limits& lim);
+
 class http_server {
 public:
-  /// At most `threads` requests are served at once; others wait in the
-  /// listen backlog. `sec`: HTTPS, Basic authentication (a request that
-  /// needs a principal and has none gets 401, counted and logged).
-  explicit http_server(size_t threads = 4, http_security sec = {});
+  /// At most `threads` handlers run at once; connections wait for one
+  /// without holding a thread. `sec`: HTTPS, Basic authentication (a request
+  /// that needs a principal and has none gets 401, counted and logged).
+  explicit http_server(size_t threads = 4, http_security sec = {}, http_limits lim = {});
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
   /// Where routes are added (before `start`).
-  httplib::Server& routes();
+  http_router& routes() { return router_; }
 
-  /// Listens on ip:port (0: any free port) in a thread of its own; returns
-  /// the port. Unknown paths answer 404 with a JSON error.
+  /// Listens on ip:port (0: any free port) and serves in threads of its
+  /// own; returns the port.
   caf::expected<uint16_t> start(const std::string& ip, uint16_t port);
 
   void stop();
 
   const http_security& security() const { return sec_; }
 
+  struct loop;
+
 private:
   http_security sec_;
-  std::unique_ptr<httplib::Server> srv_;
-  std::thread thread_;
+  http_limits lim_;
+  size_t threads_;
+  http_router router_;
+  std::unique_ptr<loop> loop_;
 };
 
 /// Moves the calling thread to the idle scheduling class (nice +10 where

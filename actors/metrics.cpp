@@ -31,6 +31,11 @@ struct process_metrics {
       .Name("caldera_refusals_total")
       .Help("Requests refused for who asked (unauthenticated) or what (the ACL action)")
       .Register(reg);
+  prometheus::Family<prometheus::Counter>& http =
+    prometheus::BuildCounter()
+      .Name("caldera_http_connections_total")
+      .Help("HTTP connections accepted and closed, and why some were closed early, by type")
+      .Register(reg);
   prometheus::Histogram& allocation =
     prometheus::BuildHistogram()
       .Name("caldera_allocation_cycle_seconds")
@@ -93,6 +98,10 @@ void message_dropped(std::string_view type) {
 
 void refused(std::string_view type) {
   counter(pm().refusals, type).Increment();
+}
+
+void http_connection(std::string_view type) {
+  counter(pm().http, type).Increment();
 }
 
 void observe_allocation(double seconds) {

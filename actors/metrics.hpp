@@ -20,6 +20,10 @@ void message_dropped(std::string_view type);
 /// "unauthenticated", or the ACL action it was refused).
 void refused(std::string_view type);
 
+/// An HTTP connection event (`type`: accepted, closed, idle, timed_out,
+/// displaced, malformed, tls_handshake_failed, body_failed).
+void http_connection(std::string_view type);
+
 /// Durations, in seconds.
 void observe_allocation(double seconds);
 void observe_registry_write(double seconds);

@@ -162,8 +162,9 @@ json statistics(const agent_view& v, containerizer* containers) {
 caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
                  std::string sandbox_root, uint16_t& port_out,
-                 std::shared_ptr<containerizer> containers, http_security sec) {
-  auto srv = std::make_unique<http_server>(4, std::move(sec));
+                 std::shared_ptr<containerizer> containers, http_security sec,
+                 http_limits limits) {
+  auto srv = std::make_unique<http_server>(4, std::move(sec), limits);
   auto& r = srv->routes();
   auto root = std::make_shared<std::string>(std::move(sandbox_root));
   auto state = [box](const httplib::Request&, httplib::Response& res) {

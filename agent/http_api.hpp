@@ -55,6 +55,7 @@ private:
 caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
                  std::string sandbox_root, uint16_t& port_out,
-                 std::shared_ptr<containerizer> containers = {}, http_security sec = {});
+                 std::shared_ptr<containerizer> containers = {}, http_security sec = {},
+                 http_limits limits = {});
 
 } // namespace caldera

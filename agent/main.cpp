@@ -67,6 +67,7 @@ struct agent_config : caldera::node_config {
   double gc_disk_headroom = 0.1;
   caf::timespan disk_watch_interval = std::chrono::seconds(15);
   caf::timespan isolation_check_interval = std::chrono::milliseconds(500);
+  caldera::http_limits http_limits;
 
   caldera::resources res;
   std::vector<std::string> allowed;
@@ -133,6 +134,8 @@ struct agent_config : caldera::node_config {
            "how often sandboxes are measured (disk/du) and collected, e.g. 15s")
       .add(isolation_check_interval, "isolation_check_interval",
            "how often containers are checked against their memory limits, e.g. 500ms");
+    auto opts = options();
+    caldera::add_http_limit_options(opts, http_limits);
   }
 
   /// Executors link to this agent over TLS as it does to its master, with a
@@ -210,6 +213,8 @@ struct agent_config : caldera::node_config {
     master_ep = *ep;
     if (http_port < -1 || http_port > 65535)
       return "option 'http-port': " + std::to_string(http_port) + " is not -1..65535";
+    if (auto bad = caldera::check_http_limits(http_limits))
+      return bad;
     if (recover != "reconnect" && recover != "cleanup")
       return "option 'recover': '" + recover + "' is neither 'reconnect' nor 'cleanup'";
     if (executor_registration_timeout <= caf::timespan{0})
@@ -349,7 +354,8 @@ int main(int argc, char** argv) {
     auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
     std::filesystem::create_directories(root, ec);
     auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box,
-                                root.string(), hport, opts.containers, cfg.http_security());
+                                root.string(), hport, opts.containers, cfg.http_security(),
+                                cfg.http_limits);
     if (!srv) {
       std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
                    describe(srv.error()).c_str());

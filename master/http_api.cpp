@@ -244,7 +244,8 @@ caf::expected<std::unique_ptr<http_server>>
 start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_box> box,
                   master_http_info info, uint16_t& port_out) {
   auto shared_info = std::make_shared<master_http_info>(std::move(info));
-  auto srv = std::make_unique<http_server>(4, shared_info->security);
+  auto srv = std::make_unique<http_server>(4, shared_info->security,
+                                           shared_info->limits);
   auto& r = srv->routes();
   bool filtered = shared_info->security.acl != nullptr;
   // Every handler reads the latest snapshot; none exists only at start.

@@ -88,6 +88,8 @@ struct master_http_info {
   std::shared_ptr<const registry_health> registry;
   /// HTTPS, Basic authentication, what each principal sees.
   http_security security;
+  /// What slow or idle clients may hold.
+  http_limits limits;
 };
 
 /// Filters a state endpoint's reply by the view ACLs for the request's

@@ -47,6 +47,7 @@ struct master_config : caldera::node_config {
   std::string acls_file;
   std::shared_ptr<const caldera::credentials> credentials_parsed;
   std::shared_ptr<const caldera::acls> acls_parsed;
+  caldera::http_limits http_limits;
 
   master_config() : node_config("master") {
     options()
@@ -87,6 +88,8 @@ struct master_config : caldera::node_config {
       .add(credentials_file, "credentials",
            "file of principals and secrets, Mesos' JSON {\"credentials\": [...]}")
       .add(acls_file, "acls", "ACL file, Mesos' JSON: who may do what (none: everyone)");
+    auto opts = options();
+    caldera::add_http_limit_options(opts, http_limits);
   }
 
   // --authenticate, --credentials and --acls: files that do not read or
@@ -131,6 +134,8 @@ struct master_config : caldera::node_config {
       return "option 'offer-timeout': must not be negative";
     if (http_port < -1 || http_port > 65535)
       return "option 'http-port': " + std::to_string(http_port) + " is not -1..65535";
+    if (auto bad = caldera::check_http_limits(http_limits))
+      return bad;
     std::string items = role_weights;
     while (!items.empty()) {
       auto comma = items.find(',');
@@ -213,6 +218,7 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
   info.security.authenticate_readonly = cfg.authenticate_http_readonly;
   info.security.authenticate_readwrite = cfg.authenticate_http_readwrite;
   info.security.acl = cfg.acls_parsed;
+  info.limits = cfg.http_limits;
   info.pid = "master@" + cfg.ip + ":" + std::to_string(port);
   info.flags = {{"port", std::to_string(port)},
                 {"ip", cfg.ip},
