@@ -66,6 +66,7 @@ struct conn {
   std::unique_ptr<httplib::Response> res; // a body its provider streams
   size_t body_off = 0, body_len = 0;
   bool keep_alive = false;
+  bool continued = false; // "100 Continue" sent for this request
   steady::time_point deadline;
   steady::time_point waiting_since; // for displacing at max_connections
   std::string peer;
@@ -486,6 +487,13 @@ void http_server::loop::parse(conn& c) {
     c.waiting_since = steady::now();
     c.deadline = c.waiting_since + lim.request_timeout;
   }
+  if (c.parser.awaits_continue() && !c.continued) {
+    // Best effort: a client that does not get it sends its body anyway.
+    static constexpr char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    size_t put = 0;
+    write_some(c, go_on, sizeof(go_on) - 1, put);
+    c.continued = true;
+  }
   if (c.parser.status() == http_request_parser::state::complete)
     return submit(c);
   if (c.parser.status() == http_request_parser::state::failed) {
@@ -588,6 +596,7 @@ void http_server::loop::after_reply(conn& c) {
   if (!c.keep_alive)
     return close(c, nullptr);
   c.parser.reset();
+  c.continued = false;
   c.ph = conn::phase::reading;
   c.want = EPOLLIN;
   c.waiting_since = steady::now();

@@ -91,6 +91,11 @@ void http_request_parser::fail(int status, std::string why) {
   keep_alive_ = false;
 }
 
+bool http_request_parser::awaits_continue() const {
+  return state_ == state::need_more && in_body_ && req_.body.empty()
+         && iequals(req_.get_header_value("Expect"), "100-continue");
+}
+
 size_t http_request_parser::feed(std::string_view data) {
   if (state_ != state::need_more || data.empty())
     return 0;

@@ -44,6 +44,10 @@ public:
   /// "Connection: close"; HTTP/1.0 with "Connection: keep-alive").
   bool keep_alive() const { return keep_alive_; }
 
+  /// Whether the head is in, the body is not, and the client waits for
+  /// "100 Continue" before sending it (curl does for bodies over 1 KiB).
+  bool awaits_continue() const;
+
   /// When failed: the status to answer (400, 413, 431, 501, 505) and why.
   int error_status() const { return error_status_; }
   const std::string& error_message() const { return error_; }

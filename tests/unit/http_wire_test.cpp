@@ -128,6 +128,19 @@ TEST_CASE("http parser: refusals of malformed requests name the fault") {
   }
 }
 
+TEST_CASE("http parser: a client that expects 100-continue is waiting for it") {
+  http_request_parser p;
+  p.feed("POST /api/v1 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  CHECK(p.awaits_continue());
+  p.feed("ab");
+  CHECK_FALSE(p.awaits_continue());
+  p.feed("cd");
+  REQUIRE(p.status() == state::complete);
+  CHECK(p.request().body == "abcd");
+  auto none = parsed("POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
+  CHECK_FALSE(none.awaits_continue());
+}
+
 TEST_CASE("http parser: an absolute target is served by its path") {
   auto p = parsed("GET http://127.0.0.1:8050/state?x=1 HTTP/1.1\r\n\r\n");
   REQUIRE(p.status() == state::complete);
