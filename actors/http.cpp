@@ -37,6 +37,8 @@ http_router& http_router::Delete(const std::string& path, http_handler h) {
 
 void http_router::dispatch(const httplib::Request& req, httplib::Response& res) const {
   auto p = by_path_.find(req.path);
+  if (p == by_path_.end() && fallback_)
+    return fallback_(req, res);
   if (p == by_path_.end())
     return reply_error(res, 404, "no such endpoint: " + req.path);
   auto m = p->second.find(req.method == "HEAD" ? std::string{"GET"} : req.method);

@@ -47,6 +47,8 @@ public:
   http_router& Delete(const std::string& path, http_handler h);
   /// Runs after every routed handler (the view ACLs filter replies).
   void set_post_routing_handler(http_handler h) { post_ = std::move(h); }
+  /// Answers paths no route names (instead of 404).
+  void set_fallback(http_handler h) { fallback_ = std::move(h); }
 
   void route(const httplib::Request& req, httplib::Response& res) const;
 
@@ -55,6 +57,7 @@ private:
 
   std::map<std::string, std::map<std::string, http_handler>> by_path_; // path -> method
   http_handler post_;
+  http_handler fallback_;
 };
 
 /// What a client may make the server spend (options `http-*`).

@@ -36,6 +36,11 @@ struct process_metrics {
       .Name("caldera_http_connections_total")
       .Help("HTTP connections accepted and closed, and why some were closed early, by type")
       .Register(reg);
+  prometheus::Family<prometheus::Counter>& elections =
+    prometheus::BuildCounter()
+      .Name("caldera_master_elections_total")
+      .Help("Elections this master won, and leaderships it lost, by type")
+      .Register(reg);
   prometheus::Histogram& allocation =
     prometheus::BuildHistogram()
       .Name("caldera_allocation_cycle_seconds")
@@ -102,6 +107,10 @@ void refused(std::string_view type) {
 
 void http_connection(std::string_view type) {
   counter(pm().http, type).Increment();
+}
+
+void election(std::string_view type) {
+  counter(pm().elections, type).Increment();
 }
 
 void observe_allocation(double seconds) {

@@ -24,6 +24,9 @@ void refused(std::string_view type);
 /// displaced, malformed, tls_handshake_failed, body_failed).
 void http_connection(std::string_view type);
 
+/// A master's election event (`type`: won, lost).
+void election(std::string_view type);
+
 /// Durations, in seconds.
 void observe_allocation(double seconds);
 void observe_registry_write(double seconds);

@@ -1,5 +1,6 @@
 #include "actors/node.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <pthread.h>
@@ -319,6 +320,17 @@ int wait_for_termination() {
   while (sigwait(&set, &sig) != 0) {
   }
   return sig;
+}
+
+int wait_for_termination_for(std::chrono::milliseconds timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  auto ms = std::max<long long>(timeout.count(), 0);
+  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
+  int sig = ::sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
 }
 
 void apply_runtime_defaults(caf::actor_system_config& cfg) {

@@ -11,6 +11,7 @@
 // set them; the command line overrides the file.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -95,6 +96,8 @@ void block_termination_signals();
 
 /// Waits for SIGINT or SIGTERM; returns the signal number.
 int wait_for_termination();
+/// The same, at most `timeout`: 0 when none came.
+int wait_for_termination_for(std::chrono::milliseconds timeout);
 
 /// Applies the CAF settings caldera runs with unless the user set them:
 /// the sharing scheduler and no middleman worker threads (measured lower

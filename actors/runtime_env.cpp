@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "actors/coordinator.hpp"
 #include "actors/ids.hpp"
 
 #include <openssl/rand.h>
@@ -72,6 +73,10 @@ uint64_t derive_seed(uint64_t seed, std::string_view name) {
 
 std::shared_ptr<runtime_env> make_real_env(uint64_t seed) {
   return std::make_shared<real_runtime_env>(seed);
+}
+
+std::unique_ptr<coordinator> runtime_env::coordinator_for(const coordinator_url& url) {
+  return make_etcd_coordinator(url);
 }
 
 const std::shared_ptr<runtime_env>& real_env() {

@@ -20,6 +20,8 @@
 namespace caldera {
 
 class link_table;
+class coordinator;
+struct coordinator_url;
 
 class runtime_env {
 public:
@@ -54,6 +56,10 @@ public:
   /// The links between nodes that cross-node messages pass (null: the real
   /// network, which CAF's middleman carries).
   virtual link_table* links() { return nullptr; }
+
+  /// A client of the coordination service `url` names (standby masters):
+  /// real, etcd over the network; simulated, the run's memory coordinator.
+  virtual std::unique_ptr<coordinator> coordinator_for(const coordinator_url& url);
 
   /// FoundationDB's BUGGIFY: whether the rare path named `point` (a retry
   /// taken early, an offer rescinded, a timeout cut short) is taken this

@@ -71,15 +71,15 @@ void scheduler::connect() {
     quit();
     return;
   }
-  connect_async(
-    this, *opts_.master_endpoint, [this](caf::actor a) { on_connected(std::move(a)); },
+  connect_master_async(
+    this, opts_.runtime, *opts_.master_endpoint, connect_attempts_++,
+    [this](caf::actor a) { on_connected(std::move(a)); },
     [this](const caf::error& err) {
       // Said once per outage (a wrong port, a master that is down), then
       // retried quietly every reconnect_interval.
       if (!connect_failed_ && !stopping_)
-        error("cannot reach the master at " + opts_.master_endpoint->host + ":"
-              + std::to_string(opts_.master_endpoint->port) + " (" + describe(err)
-              + "); retrying");
+        error("cannot reach the master at " + opts_.master_endpoint->to_string() + " ("
+              + describe(err) + "); retrying");
       connect_failed_ = true;
       schedule_retry();
     });

@@ -32,6 +32,7 @@
 
 #include "actors/node.hpp"
 #include "actors/link_table.hpp"
+#include "actors/master_address.hpp"
 #include "actors/resources.hpp"
 #include "actors/runtime_env.hpp"
 #include "actors/status.hpp"
@@ -53,9 +54,10 @@ struct scheduler_options {
   /// Set to re-register as an existing framework (failover).
   std::string framework_id;
   /// In-process: the master actor (a `(connect_atom_t, actor)` message points
-  /// the scheduler at a restarted one). Otherwise `master_endpoint`.
+  /// the scheduler at a restarted one). Otherwise `master_endpoint` (one
+  /// master, a list, or etcd://: found afresh at each connection).
   caf::actor master;
-  std::optional<endpoint> master_endpoint;
+  std::optional<master_address> master_endpoint;
   bool implicit_acknowledgements = true;
   /// Partition-aware frameworks see TASK_UNREACHABLE (and the task again
   /// when its agent comes back) where others see TASK_LOST.
@@ -202,6 +204,7 @@ private:
   bool ever_registered_ = false;
   bool retry_pending_ = false;
   bool connect_failed_ = false;
+  size_t connect_attempts_ = 0;
   bool stopping_ = false;
 };
 

@@ -197,8 +197,9 @@ void connect(agent_actor* self) {
     on_master(self, d.opts.master);
     return;
   }
-  connect_async(
-    self, *d.opts.master_endpoint, [=](caf::actor a) { on_master(self, std::move(a)); },
+  connect_master_async(
+    self, d.opts.runtime, *d.opts.master_endpoint, d.connect_attempts++,
+    [=](caf::actor a) { on_master(self, std::move(a)); },
     [=](const caf::error& err) {
       auto& d = self->state;
       log::debug("master_connect_failed", {{"reason", describe(err)}});

@@ -35,6 +35,7 @@
 #include "actors/peer_auth.hpp"
 #include "actors/node.hpp"
 #include "actors/resources.hpp"
+#include "actors/master_address.hpp"
 #include "actors/runtime_env.hpp"
 #include "agent/containerizer.hpp"
 #include "agent/http_api.hpp"
@@ -43,9 +44,10 @@
 namespace caldera {
 
 struct agent_options {
-  /// In-process: the master actor; otherwise `master_endpoint`.
+  /// In-process: the master actor; otherwise `master_endpoint` (one master,
+  /// a list, or etcd://: found afresh at each connection).
   caf::actor master;
-  std::optional<endpoint> master_endpoint;
+  std::optional<master_address> master_endpoint;
   std::string hostname = "localhost";
   /// host:port executors connect to (the agent's published actor port);
   /// set by `start_atom`.

@@ -71,12 +71,12 @@ struct agent_config : caldera::node_config {
 
   caldera::resources res;
   std::vector<std::string> allowed;
-  caldera::endpoint master_ep;
+  caldera::master_address master_ep;
   std::vector<std::pair<std::string, std::string>> attributes;
 
   agent_config() : node_config("agent") {
     options()
-      .add(master, "master", "the master's actor endpoint, HOST:PORT")
+      .add(master, "master", "the master: HOST:PORT, a list HOST:PORT,HOST:PORT, or etcd://HOST:PORT[,...]/PREFIX (standby masters)")
       .add(port, "port", "TCP port executors connect to (0: any)")
       .add(ip, "ip", "address to listen on")
       .add(work_dir, "work-dir", "directory for sandboxes and agent state")
@@ -207,7 +207,7 @@ struct agent_config : caldera::node_config {
   }
 
   std::optional<std::string> validate() override {
-    auto ep = caldera::parse_endpoint(master);
+    auto ep = caldera::parse_master_address(master);
     if (!ep)
       return "option 'master': " + caldera::describe(ep.error());
     master_ep = *ep;

@@ -157,6 +157,24 @@ void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
   gauge("caldera_offers_outstanding", "Offers sent and not yet answered").Add({}).Set(t.offers);
 }
 
+// Whether this master leads (it does: standbys serve master/standby.hpp's
+// API) and, with standby masters, its epoch.
+void leader_gauges(const master_http_info& info, prometheus::Registry& reg) {
+  prometheus::BuildGauge()
+    .Name("caldera_master_elected")
+    .Help("1 while this master leads, 0 while it is a standby")
+    .Register(reg)
+    .Add({})
+    .Set(1);
+  if (info.leader)
+    prometheus::BuildGauge()
+      .Name("caldera_master_epoch")
+      .Help("The epoch of this master's leadership (the leader key's create revision)")
+      .Register(reg)
+      .Add({})
+      .Set(double(info.leader->epoch));
+}
+
 } // namespace
 
 state_box::~state_box() {
@@ -496,13 +514,23 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
       j[k] = x;
     reply_json(res, j);
   });
-  r.Get("/metrics", [box](const httplib::Request&, httplib::Response& res) {
+  r.Get("/metrics", [box, shared_info](const httplib::Request&, httplib::Response& res) {
     auto p = box->get();
     auto text = metrics::exposition([&](prometheus::Registry& reg) {
       if (p)
         snapshot_gauges(*p, reg);
+      leader_gauges(*shared_info, reg);
     });
     res.set_content(text, "text/plain; version=0.0.4");
+  });
+  r.Get("/master/leader", [shared_info](const httplib::Request&, httplib::Response& res) {
+    auto& l = shared_info->leader;
+    nlohmann::json leader = nullptr;
+    if (l)
+      leader = {{"id", l->id},         {"address", l->address},   {"http", l->http},
+                {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
+    reply_json(res, {{"role", "leader"}, {"coordinator", shared_info->coordinator},
+                     {"leader", leader}});
   });
   r.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(web_ui_html(), "text/html; charset=utf-8");

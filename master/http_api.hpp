@@ -22,6 +22,7 @@
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/coordinator.hpp"
 #include "actors/http.hpp"
 #include "actors/types.hpp"
 
@@ -90,6 +91,10 @@ struct master_http_info {
   http_security security;
   /// What slow or idle clients may hold.
   http_limits limits;
+  /// With standby masters (--etcd): this leader's record (epoch, elected
+  /// time) and the coordinator.
+  std::optional<leader_record> leader;
+  std::string coordinator;
 };
 
 /// Filters a state endpoint's reply by the view ACLs for the request's

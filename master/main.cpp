@@ -14,11 +14,13 @@
 #include "actors/error.hpp"
 #include "actors/log.hpp"
 #include "actors/node.hpp"
+#include "actors/runtime_env.hpp"
 #include "actors/tls.hpp"
 #include "actors/node_actor.hpp"
 #include "master/master.hpp"
 #include "master/master_impl.hpp"
 #include "master/registrar.hpp"
+#include "master/standby.hpp"
 
 namespace {
 
@@ -48,6 +50,9 @@ struct master_config : caldera::node_config {
   std::shared_ptr<const caldera::credentials> credentials_parsed;
   std::shared_ptr<const caldera::acls> acls_parsed;
   caldera::http_limits http_limits;
+  std::string etcd;
+  caf::timespan etcd_lease_ttl = std::chrono::seconds(2);
+  std::optional<caldera::coordinator_url> etcd_parsed;
 
   master_config() : node_config("master") {
     options()
@@ -90,6 +95,29 @@ struct master_config : caldera::node_config {
       .add(acls_file, "acls", "ACL file, Mesos' JSON: who may do what (none: everyone)");
     auto opts = options();
     caldera::add_http_limit_options(opts, http_limits);
+    opts
+      .add(etcd, "etcd",
+           "standby masters: elect the leader on this etcd cluster, "
+           "etcd://HOST:PORT[,HOST:PORT...]/PREFIX (none: this master alone leads)")
+      .add(etcd_lease_ttl, "etcd-lease-ttl",
+           "the leader's lease (whole seconds, at least 2): a dead leader is replaced "
+           "within about this");
+  }
+
+  std::optional<std::string> validate_ha() {
+    if (etcd.empty())
+      return std::nullopt;
+    auto url = caldera::parse_coordinator_url(etcd);
+    if (!url)
+      return "option 'etcd': " + caldera::describe(url.error());
+    etcd_parsed = *url;
+    if (port == 0)
+      return std::string{"option 'port': a master with --etcd needs a fixed port (the leader "
+                         "record names it)"};
+    if (etcd_lease_ttl < std::chrono::seconds(2))
+      return std::string{"option 'etcd-lease-ttl': at least 2s (etcd's minimum lease is 1.5 "
+                         "election timeouts)"};
+    return std::nullopt;
   }
 
   // --authenticate, --credentials and --acls: files that do not read or
@@ -163,6 +191,8 @@ struct master_config : caldera::node_config {
       if (!r->empty())
         min_allocatable_parsed.push_back(*r);
     }
+    if (auto bad = validate_ha())
+      return bad;
     return validate_security();
   }
 };
@@ -206,18 +236,24 @@ void warn_if_insecure(const master_config& cfg) {
 }
 
 // What /master/state and /master/flags show of this master.
+caldera::http_security http_security_of(const master_config& cfg) {
+  caldera::http_security sec;
+  auto tls = caldera::tls_files_of(cfg);
+  sec.certificate = tls.certificate;
+  sec.key = tls.key;
+  sec.creds = cfg.credentials_parsed;
+  sec.authenticate_readonly = cfg.authenticate_http_readonly;
+  sec.authenticate_readwrite = cfg.authenticate_http_readwrite;
+  sec.acl = cfg.acls_parsed;
+  return sec;
+}
+
 caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
                                     std::shared_ptr<caldera::registry_health> health) {
   caldera::master_http_info info;
   info.hostname = cfg.hostname;
   info.registry = health;
-  auto tls = caldera::tls_files_of(cfg);
-  info.security.certificate = tls.certificate;
-  info.security.key = tls.key;
-  info.security.creds = cfg.credentials_parsed;
-  info.security.authenticate_readonly = cfg.authenticate_http_readonly;
-  info.security.authenticate_readwrite = cfg.authenticate_http_readwrite;
-  info.security.acl = cfg.acls_parsed;
+  info.security = http_security_of(cfg);
   info.limits = cfg.http_limits;
   info.pid = "master@" + cfg.ip + ":" + std::to_string(port);
   info.flags = {{"port", std::to_string(port)},
@@ -246,6 +282,78 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
   return info;
 }
 
+// --etcd: what the election leaves the leader.
+struct ha_run {
+  std::unique_ptr<caldera::master_ha> ha;
+  std::chrono::seconds ttl{2};
+  int http_port = -1; // the port the standby's API bound, the leader's keeps it
+};
+
+std::string hex_id() {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : caldera::real_env()->secure_random(6)) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// Joins the election and waits as a standby (its HTTP API redirecting to
+// the leader) until elected: nullopt, go on as leader; else the exit status.
+std::optional<int> become_leader(const master_config& cfg, ha_run& run) {
+  using namespace caldera;
+  leader_record me;
+  me.id = "master-" + hex_id();
+  me.address = cfg.ip + ":" + std::to_string(cfg.port);
+  me.hostname = cfg.hostname;
+  auto view = std::make_shared<standby_view>();
+  std::unique_ptr<http_server> standby_http;
+  run.http_port = cfg.http_port;
+  if (cfg.http_port >= 0) {
+    auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
+    uint16_t hport = 0;
+    auto srv = start_standby_http(http_ip, static_cast<uint16_t>(cfg.http_port), view,
+                                  cfg.etcd_parsed->to_string(), http_security_of(cfg),
+                                  cfg.http_limits, hport);
+    if (!srv) {
+      std::fprintf(stderr, "caldera-master: option 'http-port': %s\n",
+                   describe(srv.error()).c_str());
+      return 1;
+    }
+    standby_http = std::move(*srv);
+    run.http_port = hport;
+    me.http = http_ip + ":" + std::to_string(hport);
+    log::info("http_listening", {{"endpoint", me.http}, {"role", "standby"}});
+  }
+  run.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.etcd_lease_ttl);
+  // Each call bounded so that a renewal that fails over every member still
+  // ends within half a TTL.
+  auto per_call = std::max<std::chrono::milliseconds>(
+    std::chrono::milliseconds(100),
+    std::chrono::duration_cast<std::chrono::milliseconds>(run.ttl)
+      / static_cast<int>(2 * cfg.etcd_parsed->members.size()));
+  run.ha = std::make_unique<master_ha>(make_etcd_coordinator(*cfg.etcd_parsed, per_call),
+                                       make_etcd_coordinator(*cfg.etcd_parsed),
+                                       me, run.ttl, [] { return std::chrono::steady_clock::now(); },
+                                       [] { return real_env()->wall_seconds(); });
+  if (auto err = run.ha->join()) {
+    std::fprintf(stderr, "caldera-master: option 'etcd': %s\n", describe(err).c_str());
+    return 1;
+  }
+  log::info("master_joined", {{"coordinator", run.ha->where()}, {"id", me.id},
+                              {"address", me.address}});
+  auto elected = wait_until_elected(*run.ha, *view, std::chrono::milliseconds(250));
+  if (!elected) {
+    std::fprintf(stderr, "caldera-master: option 'etcd': %s\n",
+                 describe(elected.error()).c_str());
+    return 1;
+  }
+  if (!*elected)
+    return 0;
+  return std::nullopt; // the standby's API stops here: the leader's takes its port
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -258,10 +366,22 @@ int main(int argc, char** argv) {
   }
   if (cfg.help_printed())
     return 0;
+  ha_run run;
+  if (cfg.etcd_parsed)
+    if (auto rc = become_leader(cfg, run))
+      return *rc;
   auto store = registry_store::open(cfg.work_dir + "/registry");
   if (!store) {
     std::fprintf(stderr, "caldera-master: %s\n", describe(store.error()).c_str());
     return 1;
+  }
+  if (run.ha) {
+    if (auto err = run.ha->sync_registry(**store)) {
+      std::fprintf(stderr, "caldera-master: the registry of %s: %s\n", run.ha->where().c_str(),
+                   describe(err).c_str());
+      return 1;
+    }
+    (*store)->set_replica(run.ha->replica(leadership_lost));
   }
   auto snapshot = (*store)->load();
   if (!snapshot) {
@@ -297,9 +417,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<http_server> http;
   if (box) {
     auto info = http_info(cfg, *port, health);
+    if (run.ha) {
+      info.leader = run.ha->me();
+      info.coordinator = run.ha->where();
+    }
     auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
     uint16_t hport = 0;
-    auto srv = start_master_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, info, hport);
+    auto srv = start_master_http(http_ip, static_cast<uint16_t>(run.ha ? run.http_port : cfg.http_port),
+                                 box, info, hport);
     if (!srv) {
       std::fprintf(stderr, "caldera-master: option 'http-port': %s\n",
                    describe(srv.error()).c_str());
@@ -321,7 +446,7 @@ int main(int argc, char** argv) {
       *crashed = true;
       ::kill(::getpid(), SIGTERM);
     });
-  int sig = wait_for_termination();
+  int sig = run.ha ? lead_until_stopped(*run.ha, run.ttl) : wait_for_termination();
   if (*crashed) {
     log::error("master_actor_died", {{"action", "exiting"}});
     caf::anon_send_exit(master, caf::exit_reason::user_shutdown);

@@ -249,7 +249,12 @@ std::string state_renderer::render(const published_state& p) {
   w.field("pid", info_.pid);
   w.field("hostname", info_.hostname);
   w.field("start_time", st.getStartedAt());
-  w.field("elected_time", st.getStartedAt());
+  w.field("elected_time", info_.leader ? info_.leader->since : st.getStartedAt());
+  w.field("leader", info_.pid);
+  if (info_.leader) {
+    w.field("epoch", info_.leader->epoch);
+    w.field("coordinator", info_.coordinator);
+  }
   uint64_t activated = 0, deactivated = 0, unreachable = 0;
   for (auto a : st.getAgents())
     (a.getUnreachable() ? unreachable : a.getActive() ? activated : deactivated)++;

@@ -1,5 +1,6 @@
 #include "storage/registry_store.hpp"
 
+#include <cstring>
 #include <filesystem>
 
 
@@ -95,11 +96,61 @@ caf::expected<registry_snapshot> registry_store::load() {
   return snap;
 }
 
+namespace {
+
+std::string bytes_of(const word_buffer& w) {
+  auto bytes = w->asBytes();
+  return std::string{reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
+}
+
+word_buffer words_of(const std::string& bytes) {
+  auto words = kj::heapArray<capnp::word>((bytes.size() + sizeof(capnp::word) - 1)
+                                          / sizeof(capnp::word));
+  std::memset(words.begin(), 0, words.size() * sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  return std::make_shared<const kj::Array<capnp::word>>(std::move(words));
+}
+
+} // namespace
+
 caf::error registry_store::apply(const batch& b) {
+  if (replica_) {
+    std::vector<std::pair<std::string, std::optional<std::string>>> rops;
+    rops.reserve(b.ops_.size());
+    for (auto& op : b.ops_)
+      rops.emplace_back(op.key, op.value ? std::optional<std::string>{bytes_of(op.value)}
+                                         : std::nullopt);
+    if (auto err = replica_(rops))
+      return err;
+  }
   std::vector<kv_op> ops;
   ops.reserve(b.ops_.size());
   for (auto& op : b.ops_)
     ops.push_back(kv_op{op.key, op.value});
+  return kv_->write(ops, true);
+}
+
+caf::expected<std::map<std::string, std::string>> registry_store::raw() {
+  std::map<std::string, std::string> out;
+  auto err = kv_->scan([&](const std::string& key, const char* data, size_t size) -> caf::error {
+    out.emplace(key, std::string{data, size});
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::error registry_store::replace(const std::map<std::string, std::string>& records) {
+  auto now = raw();
+  if (!now)
+    return now.error();
+  std::vector<kv_op> ops;
+  for (auto& [key, bytes] : *now)
+    if (records.count(key) == 0)
+      ops.push_back(kv_op{key, nullptr});
+  for (auto& [key, bytes] : records)
+    ops.push_back(kv_op{key, words_of(bytes)});
   return kv_->write(ops, true);
 }
 

@@ -14,6 +14,8 @@
 
 #include "storage/kv.hpp"
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,12 +79,26 @@ public:
 
   /// Applies `b` as one synced batch; returns only after the write. A
   /// failed write (a full disk) changes nothing; the next one is tried afresh.
+  /// With a replica, `b` is committed there first: its refusal writes
+  /// nothing here.
   caf::error apply(const batch& b);
+
+  /// Every record as bytes, by key (for the coordinator's copy).
+  caf::expected<std::map<std::string, std::string>> raw();
+  /// Makes the store hold exactly `records` (one synced batch).
+  caf::error replace(const std::map<std::string, std::string>& records);
+
+  /// Where a batch is committed before it is written here (standby masters:
+  /// the coordinator, fenced on leadership). Gets (key, bytes or nullopt).
+  using replica_fn =
+    std::function<caf::error(const std::vector<std::pair<std::string, std::optional<std::string>>>&)>;
+  void set_replica(replica_fn f) { replica_ = std::move(f); }
 
 private:
   registry_store() = default;
   std::unique_ptr<kv_store> kv_;
   std::string dir_;
+  replica_fn replica_;
 };
 
 } // namespace caldera

@@ -55,5 +55,6 @@ int cmd_quota(int argc, char** argv);
 int cmd_actors(int argc, char** argv);
 int cmd_kill_actor(int argc, char** argv);
 int cmd_teardown(int argc, char** argv);
+int cmd_masters(int argc, char** argv);
 
 } // namespace caldera::cli

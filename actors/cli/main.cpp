@@ -12,6 +12,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/cli/cli.hpp"
+#include "actors/master_address.hpp"
 #include "actors/auth_client.hpp"
 #include "actors/error.hpp"
 #include "actors/log.hpp"
@@ -88,6 +89,8 @@ int usage() {
                "  caldera actors     --node HOST:PORT [--json]\n"
                "  caldera kill-actor --node HOST:PORT NAME\n"
                "  caldera teardown FRAMEWORK_ID [--master HOST:PORT]\n"
+               "  caldera masters --master etcd://HOST:PORT[,...]/PREFIX [--json]   who leads\n"
+               "--master takes HOST:PORT, a list HOST:PORT,HOST:PORT or etcd://... (standby masters);\n"
                "every command takes --config FILE (e.g. the [openssl] files for TLS links),\n"
                "and --principal P --secret-file F to prove who calls (a secure master's ACLs)\n");
   return 2;
@@ -118,7 +121,7 @@ std::optional<std::string> prove_principal(parsed_args& args, caf::scoped_actor&
 
 int with_remote(const char* what, parsed_args& args, const char* option, const char* dflt,
                 const char* role, const peer_call& f) {
-  auto ep = parse_endpoint(args.opts.count(option) ? args.opts[option] : dflt);
+  auto ep = parse_master_address(args.opts.count(option) ? args.opts[option] : dflt);
   if (!ep) {
     std::fprintf(stderr, "caldera %s: --%s: %s\n", what, option, describe(ep.error()).c_str());
     return 2;
@@ -130,7 +133,7 @@ int with_remote(const char* what, parsed_args& args, const char* option, const c
   }
   log::set_level(log::level::error);
   caf::actor_system sys{cfg};
-  auto peer = connect_blocking(sys, *ep);
+  auto peer = connect_master_blocking(sys, *ep);
   if (!peer) {
     std::fprintf(stderr, "caldera %s: cannot reach the %s at %s: %s%s\n", what, role,
                  ep->to_string().c_str(), describe(peer.error()).c_str(),
@@ -203,6 +206,8 @@ int main(int argc, char** argv) {
     return caldera::cli::cmd_kill_actor(argc, argv);
   if (cmd == "teardown")
     return caldera::cli::cmd_teardown(argc, argv);
+  if (cmd == "masters")
+    return caldera::cli::cmd_masters(argc, argv);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     caldera::cli::usage();
     return 0;

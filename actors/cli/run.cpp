@@ -19,6 +19,7 @@
 #include <caf/send.hpp>
 
 #include "actors/cli/cli.hpp"
+#include "actors/master_address.hpp"
 #include "actors/auth.hpp"
 #include "actors/error.hpp"
 #include "actors/framework_identity.hpp"
@@ -197,8 +198,8 @@ int cmd_run(int argc, char** argv) {
     std::fprintf(stderr, "caldera run: no command given (caldera run ... -- COMMAND)\n");
     return 2;
   }
-  auto ep = parse_endpoint(args.opts.count("master") ? args.opts["master"]
-                                                     : "127.0.0.1:5050");
+  auto ep = parse_master_address(args.opts.count("master") ? args.opts["master"]
+                                                           : "127.0.0.1:5050");
   if (!ep) {
     std::fprintf(stderr, "caldera run: --master: %s\n", describe(ep.error()).c_str());
     return 2;
@@ -251,7 +252,7 @@ int cmd_run(int argc, char** argv) {
   log::set_component("run");
   caf::actor_system sys{cfg};
   // Fail fast when nobody listens at the master's address.
-  auto probe = connect_blocking(sys, *ep);
+  auto probe = connect_master_blocking(sys, *ep);
   if (!probe) {
     std::fprintf(stderr, "caldera run: cannot reach the master at %s: %s%s\n",
                  ep->to_string().c_str(), describe(probe.error()).c_str(),

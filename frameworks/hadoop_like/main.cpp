@@ -41,12 +41,12 @@ struct job_config : caldera::node_config {
   int max_attempts = 4;
   bool quiet = false;
 
-  caldera::endpoint master_ep;
+  caldera::master_address master_ep;
   caldera::framework_identity identity;
 
   job_config() : node_config("hadoop-like") {
     options()
-      .add(master, "master", "the master's endpoint, HOST:PORT")
+      .add(master, "master", "the master: HOST:PORT, a list, or etcd://HOST:PORT[,...]/PREFIX")
       .add(job, "job", "wordcount or grep")
       .add(pattern, "pattern", "grep: the regex whose matches are counted")
       .add(input, "input", "directory of text input files")
@@ -64,7 +64,7 @@ struct job_config : caldera::node_config {
   }
 
   std::optional<std::string> validate() override {
-    auto ep = caldera::parse_endpoint(master);
+    auto ep = caldera::parse_master_address(master);
     if (!ep)
       return "option 'master': " + caldera::describe(ep.error());
     master_ep = *ep;

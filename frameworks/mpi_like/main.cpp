@@ -35,12 +35,12 @@ struct mpi_config : caldera::node_config {
   uint32_t samples = 64;
   int max_attempts = 3;
   bool quiet = false;
-  caldera::endpoint master_ep;
+  caldera::master_address master_ep;
   caldera::framework_identity identity;
 
   mpi_config() : node_config("mpi-like") {
     options()
-      .add(master, "master", "the master's endpoint, HOST:PORT")
+      .add(master, "master", "the master: HOST:PORT, a list, or etcd://HOST:PORT[,...]/PREFIX")
       .add(ranks, "ranks", "number of ranks (all start together)")
       .add(cpus, "cpus", "cpus per rank")
       .add(mem, "mem", "memory per rank, MiB")
@@ -56,7 +56,7 @@ struct mpi_config : caldera::node_config {
   }
 
   std::optional<std::string> validate() override {
-    auto ep = caldera::parse_endpoint(master);
+    auto ep = caldera::parse_master_address(master);
     if (!ep)
       return "option 'master': " + caldera::describe(ep.error());
     master_ep = *ep;

@@ -1,0 +1,81 @@
+// Standby masters (issue 16): a master started with --etcd joins the
+// election with a lease, waits as a standby while another leads, and once
+// elected loads the registry from the coordinator (the replicated, fenced
+// commit point) into its own RocksDB. Every registry write of the leader is
+// committed to the coordinator first, conditional on the leader key still
+// being the one it created (its epoch): a deposed or partitioned old leader
+// can never write. A leader that cannot renew its lease within the TTL, or
+// whose write is refused, stops at once (exit status 4, as Mesos exits); a
+// supervised restart rejoins as a standby.
+//
+// Plain code over the coordinator interface: the master's main drives it
+// (its calls block on the coordinator), unit tests drive it with the memory
+// coordinator.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/coordinator.hpp"
+#include "storage/registry_store.hpp"
+
+namespace caldera {
+
+class master_ha {
+public:
+  using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
+  using wall_fn = std::function<double()>;
+  /// `main` serves the election and the lease; `writer` the registrar's
+  /// fenced writes (another thread: its own client). `now` measures the
+  /// lease, `wall` dates the election.
+  master_ha(std::unique_ptr<coordinator> main, std::unique_ptr<coordinator> writer,
+            leader_record me, std::chrono::seconds ttl, clock_fn now, wall_fn wall);
+
+  /// Takes a lease and announces this master; fails naming the coordinator.
+  caf::error join();
+
+  /// One try: leads now (true), or another does (false; `leader()` says
+  /// who, if anyone). Errors are the coordinator's (unreachable).
+  caf::expected<bool> campaign();
+
+  /// Renews the lease (call every ttl/3). False once leadership is lost:
+  /// the lease expired, or no renewal got through for a whole TTL.
+  bool renew(std::string& why);
+
+  /// Loads the coordinator's registry into `store` (the first leader of a
+  /// cluster seeds the coordinator from its store instead).
+  caf::error sync_registry(registry_store& store);
+
+  /// The fenced commit for registry_store::set_replica; a refusal (no
+  /// longer leader) calls `lost` with the reason before it returns.
+  registry_store::replica_fn replica(std::function<void(const std::string&)> lost);
+
+  /// Gives up the lease (a clean stop: a standby takes over at once).
+  void resign();
+
+  const leader_record& me() const { return me_; }
+  const std::optional<leader_record>& leader() const { return leader_; }
+  bool leading() const { return leading_; }
+  const std::string& where() const { return where_; }
+
+private:
+  std::unique_ptr<coordinator> main_;
+  std::shared_ptr<coordinator> writer_;
+  leader_record me_;
+  std::chrono::seconds ttl_;
+  clock_fn now_;
+  wall_fn wall_;
+  int64_t lease_ = 0;
+  bool leading_ = false;
+  std::optional<leader_record> leader_;
+  std::chrono::steady_clock::time_point last_renewed_;
+  std::string where_;
+};
+
+} // namespace caldera

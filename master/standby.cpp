@@ -1,0 +1,130 @@
+#include "master/standby.hpp"
+
+#include <unistd.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/metrics.hpp"
+#include "actors/node.hpp"
+
+namespace caldera {
+
+namespace {
+
+nlohmann::json leader_json(const std::optional<leader_record>& l) {
+  if (!l)
+    return nullptr;
+  return {{"id", l->id},       {"address", l->address},   {"http", l->http},
+          {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
+}
+
+void redirect_to_leader(const standby_view& view, const std::string& coordinator, bool https,
+                        const httplib::Request& req, httplib::Response& res) {
+  auto l = view.get();
+  if (!l || l->http.empty()) {
+    reply_error(res, 503,
+                l ? "this master is a standby; the leader (" + l->address + ") serves no HTTP"
+                  : "this master is a standby and no master leads now (" + coordinator + ")");
+    return;
+  }
+  res.status = 307;
+  res.set_header("Location", (https ? "https://" : "http://") + l->http + req.target);
+  reply_json(res, {{"leader", leader_json(l)}}, 307);
+}
+
+std::string leader_text(const std::optional<leader_record>& l) {
+  return l ? l->id + "@" + l->address + "#" + std::to_string(l->epoch) : std::string{};
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<http_server>>
+start_standby_http(const std::string& ip, uint16_t port, std::shared_ptr<standby_view> view,
+                   const std::string& coordinator, http_security sec, http_limits lim,
+                   uint16_t& port_out) {
+  bool https = sec.https();
+  auto srv = std::make_unique<http_server>(2, std::move(sec), lim);
+  auto& r = srv->routes();
+  r.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+  r.Get("/master/leader", [view, coordinator](const httplib::Request&, httplib::Response& res) {
+    reply_json(res, {{"role", "standby"}, {"coordinator", coordinator},
+                     {"leader", leader_json(view->get())}});
+  });
+  r.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics::exposition([](prometheus::Registry& reg) {
+                      prometheus::BuildGauge()
+                        .Name("caldera_master_elected")
+                        .Help("1 while this master leads, 0 while it is a standby")
+                        .Register(reg)
+                        .Add({})
+                        .Set(0);
+                    }),
+                    "text/plain; version=0.0.4");
+  });
+  r.set_fallback([view, coordinator, https](const httplib::Request& req, httplib::Response& res) {
+    redirect_to_leader(*view, coordinator, https, req, res);
+  });
+  auto p = srv->start(ip, port);
+  if (!p)
+    return p.error();
+  port_out = *p;
+  return srv;
+}
+
+caf::expected<bool> wait_until_elected(master_ha& ha, standby_view& view,
+                                       std::chrono::milliseconds poll) {
+  std::string seen = "?";
+  bool unreachable = false;
+  while (true) {
+    auto won = ha.campaign();
+    if (won && *won)
+      return true;
+    if (!won && !unreachable)
+      log::warn("coordinator_unreachable", {{"coordinator", ha.where()},
+                                            {"reason", describe(won.error())}});
+    unreachable = !won;
+    if (won && leader_text(ha.leader()) != seen) {
+      seen = leader_text(ha.leader());
+      view.set(ha.leader());
+      log::info("standby", {{"leader", ha.leader() ? ha.leader()->address : "none"},
+                            {"epoch", ha.leader() ? ha.leader()->epoch : 0}});
+    }
+    if (int sig = wait_for_termination_for(poll)) {
+      log::info("master_stopping", {{"signal", sig}, {"role", "standby"}});
+      ha.resign();
+      return false;
+    }
+    std::string why;
+    if (!ha.renew(why)) { // a standby's lease lapsed (coordinator lost): take another
+      log::warn("lease_lost", {{"reason", why}, {"role", "standby"}});
+      if (auto err = ha.join())
+        return err;
+    }
+  }
+}
+
+int lead_until_stopped(master_ha& ha, std::chrono::seconds ttl) {
+  auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 3;
+  while (true) {
+    if (int sig = wait_for_termination_for(every)) {
+      ha.resign();
+      return sig;
+    }
+    std::string why;
+    if (!ha.renew(why))
+      leadership_lost(why);
+  }
+}
+
+void leadership_lost(const std::string& why) {
+  metrics::election("lost");
+  log::error("leadership_lost", {{"reason", why}, {"action", "exiting"}});
+  ::_exit(4);
+}
+
+} // namespace caldera

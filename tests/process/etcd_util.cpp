@@ -1,0 +1,64 @@
+#include "tests/process/etcd_util.hpp"
+
+#include <csignal>
+
+namespace caldera::test {
+
+using namespace std::chrono_literals;
+
+etcd_cluster::etcd_cluster(const std::string& dir, size_t members) : dir_(dir) {
+  for (size_t i = 0; i < members; ++i) {
+    client_.push_back(free_port());
+    peer_.push_back(free_port());
+  }
+  members_.resize(members);
+  for (size_t i = 0; i < members; ++i)
+    members_[i] = std::make_unique<child>(argv(i, true));
+  ready_ = true;
+  for (auto& m : members_)
+    ready_ = m->wait_for("ready to serve client requests", 30s) && ready_;
+}
+
+std::vector<std::string> etcd_cluster::argv(size_t i, bool fresh) const {
+  std::string cluster;
+  for (size_t k = 0; k < peer_.size(); ++k)
+    cluster += (k ? "," : "") + std::string{"e"} + std::to_string(k) + "=http://127.0.0.1:"
+               + std::to_string(peer_[k]);
+  auto client = "http://127.0.0.1:" + std::to_string(client_[i]);
+  auto peer = "http://127.0.0.1:" + std::to_string(peer_[i]);
+  return {"/usr/bin/etcd",
+          "--name", "e" + std::to_string(i),
+          "--data-dir", dir_ + "/etcd-" + std::to_string(i),
+          "--listen-client-urls", client,
+          "--advertise-client-urls", client,
+          "--listen-peer-urls", peer,
+          "--initial-advertise-peer-urls", peer,
+          "--initial-cluster", cluster,
+          "--initial-cluster-state", fresh ? "new" : "existing",
+          "--initial-cluster-token", "caldera-test",
+          // Fast elections on loopback: heartbeats every 50 ms, a leader
+          // missed for 500 ms is replaced (the lease minimum is 1.5 x that).
+          "--heartbeat-interval", "50",
+          "--election-timeout", "500"};
+}
+
+std::string etcd_cluster::url(const std::string& prefix) const {
+  std::string out = "etcd://";
+  for (size_t i = 0; i < client_.size(); ++i)
+    out += (i ? "," : "") + std::string{"127.0.0.1:"} + std::to_string(client_[i]);
+  return out + prefix;
+}
+
+void etcd_cluster::kill(size_t i) {
+  if (members_[i]) {
+    members_[i]->signal(SIGKILL);
+    members_[i]->wait_exit(10s);
+  }
+}
+
+bool etcd_cluster::start(size_t i) {
+  members_[i] = std::make_unique<child>(argv(i, false));
+  return members_[i]->wait_for("ready to serve client requests", 30s);
+}
+
+} // namespace caldera::test

@@ -1,0 +1,106 @@
+// Standby masters on a real 3-member etcd (issue 16): kill -9 of the leading
+// master while a task runs; a standby is elected, the agent and a waiting
+// `caldera run` follow it through etcd://, the task is known again and its
+// exit code arrives. Standbys redirect HTTP to the leader; a master pointed
+// at an unreachable etcd refuses to start, naming it.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/process/etcd_util.hpp"
+#include "tests/process/process_util.hpp"
+
+using namespace caldera::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<child> start_master(const std::string& dir, const std::string& url,
+                                    uint16_t port) {
+  return std::make_unique<child>(std::vector<std::string>{
+    bin("caldera-master"), "--port", std::to_string(port), "--work-dir",
+    dir + "/m" + std::to_string(port), "--etcd", url, "--http-port", "0",
+    "--allocation-interval", "100ms", "--log-level", "debug"});
+}
+
+uint16_t port_of(const std::string& ep) {
+  return static_cast<uint16_t>(std::stoi(ep.substr(ep.rfind(':') + 1)));
+}
+
+} // namespace
+
+TEST_SUITE("process") {
+
+TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over, the agent "
+          "and caldera run follow it, the running task's exit code arrives") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 3};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = etcd.url();
+  auto p1 = free_port();
+  auto m1 = start_master(dir.path, url, p1);
+  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
+  auto p2 = free_port();
+  auto m2 = start_master(dir.path, url, p2);
+  REQUIRE_MESSAGE(m2->wait_for("standby leader=\"127.0.0.1:" + std::to_string(p1), 30s),
+                  m2->output());
+  auto m2http = logged_endpoint(*m2, "http_listening");
+
+  child agent{{bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
+               "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:512",
+               "--log-level", "debug"}};
+  REQUIRE_MESSAGE(agent.wait_for("agent_registered", 60s), agent.output());
+  // The task ends when the test says so: after the failover.
+  auto go = dir.path + "/go";
+  child run{{bin("caldera"), "run", "--master", url, "--resources", "cpus:0.5;mem:64", "--",
+             "sh", "-c", "while [ ! -f " + go + " ]; do sleep 0.05; done; exit 7"}};
+  REQUIRE_MESSAGE(run.wait_for("TASK_RUNNING", 60s), run.output());
+
+  // The standby redirects readers to the leader.
+  httplib::Client standby{"127.0.0.1", port_of(m2http)};
+  auto r = standby.Get("/master/state");
+  REQUIRE(r);
+  CHECK(r->status == 307);
+  CHECK(r->get_header_value("Location").rfind("http://127.0.0.1:", 0) == 0);
+
+  m1->signal(SIGKILL);
+  REQUIRE_MESSAGE(m2->wait_for("elected", 30s), m2->output());
+  REQUIRE_MESSAGE(m2->wait_for("registry_loaded", 10s), m2->output());
+  REQUIRE_MESSAGE(agent.wait_for("agent_reregistered", 60s), agent.output());
+  std::ofstream{go} << "go\n";
+  CHECK_MESSAGE(run.wait_exit(60s) == 7, run.output());
+
+  child masters{{bin("caldera"), "masters", "--master", url, "--json"}};
+  REQUIRE(masters.wait_exit(30s) == 0);
+  auto out = masters.output();
+  auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  CHECK(j["leader"]["address"] == "127.0.0.1:" + std::to_string(p2));
+  CHECK(j["leader"]["epoch"].get<long long>() > 0);
+  // The new leader's API answers there now.
+  httplib::Client leader{"127.0.0.1", port_of(m2http)};
+  auto st = leader.Get("/master/state");
+  REQUIRE(st);
+  CHECK(st->status == 200);
+  auto state = nlohmann::json::parse(st->body);
+  CHECK(state["epoch"] == j["leader"]["epoch"]);
+}
+
+TEST_CASE("a master pointed at an unreachable etcd refuses to start, naming it") {
+  temp_dir dir;
+  auto dead = "etcd://127.0.0.1:" + std::to_string(free_port()) + "/caldera";
+  child m{{bin("caldera-master"), "--port", std::to_string(free_port()), "--work-dir",
+           dir.path + "/m", "--etcd", dead}};
+  CHECK(m.wait_exit(30s) == 1);
+  CHECK_MESSAGE(m.output().find("cannot reach the coordinator " + dead) != std::string::npos,
+                m.output());
+  child zero{{bin("caldera-master"), "--port", "0", "--work-dir", dir.path + "/z", "--etcd",
+              dead}};
+  CHECK(zero.wait_exit(30s) == 2);
+  CHECK(zero.output().find("needs a fixed port") != std::string::npos);
+}
+
+} // TEST_SUITE

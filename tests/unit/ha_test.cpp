@@ -1,0 +1,154 @@
+// Standby masters' election and fencing (master/ha.hpp) on the memory
+// coordinator, with leases on a clock the test moves: one leader at a time,
+// a new one only after the old lease expired, the old leader's writes
+// refused by the epoch, the registry handed over through the coordinator.
+#include <doctest/doctest.h>
+
+#include "actors/coordinator.hpp"
+#include "actors/error.hpp"
+#include "actors/master_address.hpp"
+#include "master/ha.hpp"
+
+using namespace caldera;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  std::chrono::steady_clock::time_point t{};
+  std::shared_ptr<memory_coordination> coord =
+    std::make_shared<memory_coordination>([this] { return t; });
+
+  std::unique_ptr<master_ha> master(const std::string& id) {
+    leader_record me;
+    me.id = id;
+    me.address = "127.0.0.1:" + std::to_string(5050 + id.back() - 'a');
+    return std::make_unique<master_ha>(coord->client(id), coord->client(id + "/writer"), me, 2s,
+                                       [this] { return t; }, [] { return 1000.0; });
+  }
+};
+
+registry_store::batch agent_batch(const char* id) {
+  registry_store::batch b;
+  b.put_agent(id, make<schema::AgentRecord>([&](auto r) { r.setAgentId(id); }));
+  return b;
+}
+
+} // namespace
+
+TEST_SUITE("unit") {
+
+TEST_CASE("ha: one leader; a standby takes over only after the leader's lease expired") {
+  fixture f;
+  auto a = f.master("a");
+  auto b = f.master("b");
+  REQUIRE_FALSE(a->join());
+  REQUIRE_FALSE(b->join());
+  REQUIRE(a->campaign() == true);
+  CHECK(a->leading());
+  auto e1 = a->me().epoch;
+  CHECK(e1 > 0);
+  REQUIRE(b->campaign() == false);
+  REQUIRE(b->leader());
+  CHECK(b->leader()->id == "a");
+  CHECK(b->leader()->epoch == e1);
+  // The leader renews; the standby keeps standing by.
+  std::string why;
+  for (int i = 0; i < 10; ++i) {
+    f.t += 600ms;
+    CHECK(a->renew(why));
+    CHECK(b->renew(why));
+    CHECK(b->campaign() == false);
+  }
+  // The leader stops renewing (dead, paused): 2 s later its key is gone.
+  f.t += 1900ms;
+  CHECK(b->renew(why));
+  CHECK(b->campaign() == false);
+  f.t += 200ms;
+  CHECK(b->renew(why));
+  REQUIRE(b->campaign() == true);
+  CHECK(b->me().epoch > e1);
+  // The old leader learns it at its next renewal.
+  CHECK_FALSE(a->renew(why));
+  CHECK(why == "the lease expired");
+}
+
+TEST_CASE("ha: a deposed leader's registry writes are refused by the epoch; the new leader "
+          "loads what the old one committed") {
+  fixture f;
+  auto disk = std::make_shared<memory_disk>();
+  auto a = f.master("a");
+  auto b = f.master("b");
+  REQUIRE_FALSE(a->join());
+  REQUIRE_FALSE(b->join());
+  REQUIRE(a->campaign() == true);
+  auto store_a = registry_store::open("/sim/a", disk->opener());
+  REQUIRE(store_a);
+  REQUIRE_FALSE(a->sync_registry(**store_a)); // the first leader seeds the coordinator
+  std::string lost;
+  (*store_a)->set_replica(a->replica([&](const std::string& why) { lost = why; }));
+  REQUIRE_FALSE((*store_a)->apply(agent_batch("S1")));
+  CHECK(lost.empty());
+  // a is paused past its lease; b (renewing) is elected.
+  std::string why;
+  f.t += 1000ms;
+  CHECK(b->renew(why));
+  f.t += 1100ms;
+  CHECK(b->renew(why));
+  REQUIRE(b->campaign() == true);
+  // a wakes and writes: refused, nothing written locally, told it lost.
+  auto err = (*store_a)->apply(agent_batch("S2"));
+  REQUIRE(err);
+  CHECK(lost.find("no longer leads") != std::string::npos);
+  CHECK((*store_a)->load()->agents.size() == 1);
+  // b's registry is the coordinator's: S1 only.
+  auto store_b = registry_store::open("/sim/b", disk->opener());
+  REQUIRE(store_b);
+  REQUIRE_FALSE(b->sync_registry(**store_b));
+  auto snap = (*store_b)->load();
+  REQUIRE(snap);
+  REQUIRE(snap->agents.size() == 1);
+  CHECK(snap->agents[0].read()->getAgentId() == "S1");
+}
+
+TEST_CASE("ha: a leader cut off from the coordinator steps down within its TTL") {
+  fixture f;
+  auto a = f.master("a");
+  REQUIRE_FALSE(a->join());
+  REQUIRE(a->campaign() == true);
+  f.coord->set_reachable("a", false);
+  std::string why;
+  f.t += 700ms;
+  CHECK(a->renew(why)); // not yet: the lease may still hold
+  f.t += 700ms;
+  CHECK(a->renew(why));
+  f.t += 700ms;
+  CHECK_FALSE(a->renew(why));
+  CHECK(why.find("no lease renewal for 2 s") != std::string::npos);
+}
+
+TEST_CASE("ha: etcd URLs and master addresses") {
+  auto u = parse_coordinator_url("etcd://127.0.0.1:2379,127.0.0.1:22379/caldera/");
+  REQUIRE(u);
+  CHECK(u->members.size() == 2);
+  CHECK(u->prefix == "/caldera");
+  CHECK(u->to_string() == "etcd://127.0.0.1:2379,127.0.0.1:22379/caldera");
+  for (auto bad : {"etcd://127.0.0.1:2379", "etcd:///caldera", "etcd://host/caldera",
+                   "etcd://127.0.0.1:2379/", "http://127.0.0.1:2379/x"})
+    CHECK_MESSAGE(!parse_coordinator_url(bad), bad);
+  auto list = parse_master_address("127.0.0.1:5050,127.0.0.1:5051");
+  REQUIRE(list);
+  CHECK(list->masters.size() == 2);
+  CHECK_FALSE(list->coordinator);
+  auto e = parse_master_address("etcd://127.0.0.1:2379/caldera");
+  REQUIRE(e);
+  CHECK(e->coordinator);
+  CHECK_FALSE(parse_master_address("127.0.0.1:5050,"));
+  CHECK_FALSE(parse_master_address(""));
+  auto rec = leader_record::from_json(R"({"id":"m1","address":"127.0.0.1:5050"})");
+  REQUIRE(rec);
+  CHECK(rec->address == "127.0.0.1:5050");
+  CHECK_FALSE(leader_record::from_json("{\"id\": 3}"));
+}
+
+} // TEST_SUITE
