@@ -44,6 +44,12 @@ caf::expected<bool> master_ha::campaign() {
 
 bool master_ha::renew(std::string& why) {
   auto t0 = now_();
+  // A whole TTL since the last renewal (a paused process, a clock that
+  // jumped): the lease may be gone already; not a moment more as leader.
+  if (t0 - last_renewed_ >= ttl_) {
+    why = "no lease renewal for " + std::to_string(ttl_.count()) + " s (paused, or cut off)";
+    return false;
+  }
   auto ok = main_->keepalive(lease_);
   if (ok && *ok) {
     last_renewed_ = t0;

@@ -89,6 +89,67 @@ TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over,
   CHECK(state["epoch"] == j["leader"]["epoch"]);
 }
 
+TEST_CASE("a paused leader: a standby is elected once its lease expired; resumed, the old "
+          "leader finds its leadership lost and exits 4") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 3};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = etcd.url();
+  auto p1 = free_port();
+  auto m1 = start_master(dir.path, url, p1);
+  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
+  auto m2 = start_master(dir.path, url, free_port());
+  REQUIRE(m2->wait_for("standby leader=\"127.0.0.1:" + std::to_string(p1), 30s));
+  // An agent's registration waits in the paused leader's socket.
+  m1->signal(SIGSTOP);
+  child agent{{bin("caldera-agent"), "--master", "127.0.0.1:" + std::to_string(p1), "--port",
+               std::to_string(free_port()), "--work-dir", dir.path + "/a", "--resources",
+               "cpus:1;mem:256", "--log-level", "debug"}};
+  REQUIRE_MESSAGE(m2->wait_for("elected", 30s), m2->output());
+  auto before = m1->output().size();
+  m1->signal(SIGCONT);
+  CHECK_MESSAGE(m1->wait_exit(30s) == 4, m1->output());
+  auto after = m1->output().substr(before);
+  CHECK(after.find("leadership_lost") != std::string::npos);
+  // Resumed, it wrote nothing (a write it tried was refused by the epoch).
+  CHECK_MESSAGE(after.find("registry_write ops") == std::string::npos, after);
+  // Only the new leader is listed: the old one's record went with its lease.
+  child masters{{bin("caldera"), "masters", "--master", url, "--json"}};
+  REQUIRE(masters.wait_exit(30s) == 0);
+  CHECK(masters.output().find("\"standby\"") == std::string::npos);
+}
+
+TEST_CASE("etcd member loss: one of three changes nothing; two of three make the leader step "
+          "down; with a quorum back a master leads again") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 3};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = etcd.url();
+  auto p1 = free_port();
+  auto m1 = start_master(dir.path, url, p1);
+  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
+  auto m2 = start_master(dir.path, url, free_port());
+  REQUIRE(m2->wait_for("standby leader=", 30s));
+  child agent{{bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
+               "--work-dir", dir.path + "/a", "--resources", "cpus:1;mem:256"}};
+  REQUIRE_MESSAGE(agent.wait_for("agent_registered", 60s), agent.output());
+
+  etcd.kill(0);
+  // A task that outlives two lease TTLs runs to its end under the same leader.
+  child run{{bin("caldera"), "run", "--master", url, "--resources", "cpus:0.5;mem:64", "--",
+             "sleep", "5"}};
+  CHECK_MESSAGE(run.wait_exit(60s) == 0, run.output());
+  CHECK_FALSE(m1->output_closed());
+  CHECK(m2->output().find("elected") == std::string::npos);
+
+  etcd.kill(1); // no quorum: the leader cannot renew its lease
+  CHECK_MESSAGE(m1->wait_exit(30s) == 4, m1->output());
+  CHECK(m1->output().find("leadership_lost") != std::string::npos);
+  CHECK(m2->output().find("elected") == std::string::npos);
+  REQUIRE(etcd.start(1));
+  CHECK_MESSAGE(m2->wait_for("elected", 60s), m2->output());
+}
+
 TEST_CASE("a master pointed at an unreachable etcd refuses to start, naming it") {
   temp_dir dir;
   auto dead = "etcd://127.0.0.1:" + std::to_string(free_port()) + "/caldera";
