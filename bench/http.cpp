@@ -90,7 +90,7 @@ void print(const char* run, size_t idle, size_t stalled, const figures& f) {
 
 } // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   size_t idle = 500, stalled = 8, n = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -133,4 +133,13 @@ int main(int argc, char** argv) {
   for (int fd : b)
     ::close(fd);
   return held.failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) { // the master did not start: it is stopped on the way out
+    std::fprintf(stderr, "bench-http: %s\n", e.what());
+    return 1;
+  }
 }
