@@ -466,6 +466,9 @@ caf::behavior scheduler::make_behavior() {
     [this](const status_update_msg& m) {
       guarded("StatusUpdate", [&] {
         auto st = status_info::from_capnp(m.read()->getStatus());
+        log::debug("status_update", {{"task_id", st.task_id},
+                                     {"state", state_name(st.state)},
+                                     {"reason", st.reason}});
         status_update(st);
         if (opts_.implicit_acknowledgements)
           acknowledge(st);

@@ -6,11 +6,16 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "frameworks/hadoop_like/job.hpp"
 #include "tests/process/etcd_util.hpp"
 #include "tests/process/process_util.hpp"
 
@@ -87,6 +92,63 @@ TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over,
   CHECK(st->status == 200);
   auto state = nlohmann::json::parse(st->body);
   CHECK(state["epoch"] == j["leader"]["epoch"]);
+}
+
+TEST_CASE("standby masters on etcd: kill -9 of the leader during a hadoop-like word count; the "
+          "job finishes under the new leader with the exact result and no attempt lost") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 3};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = etcd.url();
+  auto m1 = start_master(dir.path, url, free_port());
+  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
+  auto m2 = start_master(dir.path, url, free_port());
+  REQUIRE(m2->wait_for("standby leader=", 30s));
+  std::vector<std::unique_ptr<child>> agents;
+  for (int i = 0; i < 2; ++i) {
+    agents.push_back(std::make_unique<child>(std::vector<std::string>{
+      bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
+      "--work-dir", dir.path + "/a" + std::to_string(i), "--resources", "cpus:2;mem:1024",
+      "--log-level", "debug"}));
+    REQUIRE_MESSAGE(agents.back()->wait_for("agent_registered", 60s), agents.back()->output());
+  }
+  auto input = dir.path + "/in";
+  std::filesystem::create_directories(input);
+  for (int f = 0; f < 6; ++f) {
+    std::ofstream out{input + "/part" + std::to_string(f) + ".txt"};
+    for (int line = 0; line < 3000; ++line)
+      out << "the quick brown fox " << (line % 97) << " jumps over lazy dog " << f << "\n";
+  }
+  child job{{bin("hadoop-like"), "--master", url, "--input", input, "--output",
+             dir.path + "/out", "--reducers", "2", "--split-size", "16384",
+             "--locality-wait", "0s", "--log-level", "debug"}};
+  // Killed while maps run (their launches may be lost: those come back
+  // TASK_LOST and run again).
+  REQUIRE_MESSAGE(job.wait_for("state=\"TASK_RUNNING\"", 120s), job.output());
+  m1->signal(SIGKILL);
+  REQUIRE_MESSAGE(m2->wait_for("elected", 30s), m2->output());
+  REQUIRE_MESSAGE(job.wait_exit(180s) == 0, job.output());
+  auto got = caldera::hadoop::read_output(dir.path + "/out");
+  auto want = caldera::hadoop::count_directly(caldera::hadoop::job_kind::wordcount, "", input);
+  REQUIRE(got);
+  REQUIRE(want);
+  CHECK(*got == *want);
+  // No task got two different terminal states (a LOST, then FINISHED).
+  std::map<std::string, std::set<std::string>> terminal;
+  std::istringstream lines{job.output()};
+  for (std::string line; std::getline(lines, line);) {
+    auto t = line.find("status_update task_id=\"");
+    auto s = line.find(" state=\"");
+    if (t == std::string::npos || s == std::string::npos)
+      continue;
+    auto id = line.substr(t + 23, line.find('"', t + 23) - t - 23);
+    auto state = line.substr(s + 8, line.find('"', s + 8) - s - 8);
+    if (state != "TASK_STAGING" && state != "TASK_STARTING" && state != "TASK_RUNNING")
+      terminal[id].insert(state);
+  }
+  CHECK(terminal.size() >= 56); // 54 maps and 2 reduces at least
+  for (auto& [id, states] : terminal)
+    CHECK_MESSAGE(states.size() == 1, id << " ended " << states.size() << " ways");
 }
 
 TEST_CASE("a paused leader: a standby is elected once its lease expired; resumed, the old "
