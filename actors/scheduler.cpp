@@ -111,6 +111,8 @@ void scheduler::do_register() {
       [this](const framework_registered_msg& m) {
         guarded("FrameworkRegistered", [&] {
           auto v = m.read();
+          if (stale_master(v->getEpoch()))
+            return;
           framework_id_ = v->getFrameworkId();
           registered_ = true;
           if (stopping_) {
@@ -193,6 +195,23 @@ void scheduler::schedule_retry() {
                 ? caf::timespan{std::chrono::milliseconds(10)}
                 : opts_.reconnect_interval;
   delayed_send(this, wait, retry_atom::value);
+}
+
+// A master whose epoch is older than one seen before (a deposed leader, a
+// stale address) is left for another: its offers must not be used. 0: a
+// master alone, without epochs.
+bool scheduler::stale_master(uint64_t epoch) {
+  if (epoch == 0 || epoch >= max_epoch_) {
+    max_epoch_ = std::max(max_epoch_, epoch);
+    return false;
+  }
+  log::warn("stale_master_refused", {{"epoch", static_cast<int64_t>(epoch)},
+                                     {"seen", static_cast<int64_t>(max_epoch_)}});
+  demonitor(master_);
+  master_ = nullptr;
+  registered_ = false;
+  schedule_retry();
+  return true;
 }
 
 void scheduler::on_master_down() {

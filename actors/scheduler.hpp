@@ -182,6 +182,7 @@ private:
   void on_connected(caf::actor master);
   void do_register();
   void on_master_down();
+  bool stale_master(uint64_t epoch);
   void schedule_retry();
   /// Whether an action may go to the master: not after stop() (dropped
   /// quietly), nor while disconnected (dropped, and `error` says so).
@@ -204,6 +205,7 @@ private:
   bool ever_registered_ = false;
   bool retry_pending_ = false;
   bool connect_failed_ = false;
+  uint64_t max_epoch_ = 0; // the newest leader epoch seen (standby masters)
   size_t connect_attempts_ = 0;
   bool stopping_ = false;
 };

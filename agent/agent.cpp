@@ -89,6 +89,35 @@ void schedule_reconnect(agent_actor* self) {
 
 void send_registration(agent_actor* self);
 
+// Whether the message being handled comes from the master this agent is
+// connected to; one from another (a deposed leader, a master it left) is
+// dropped, as Mesos' agent ignores messages not from the expected master.
+bool from_master(agent_actor* self, const char* what) {
+  auto& d = self->state;
+  if (d.master && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(d.master))
+    return true;
+  log::debug("message_from_other_master_dropped", {{"type", what}});
+  return false;
+}
+
+// A master whose epoch is older than one this agent has seen (a deposed
+// leader, a stale address) is left: its orders must not run. 0: a master
+// alone, without epochs.
+bool refuse_stale_master(agent_actor* self, uint64_t epoch) {
+  auto& d = self->state;
+  if (epoch == 0 || epoch >= d.max_epoch) {
+    d.max_epoch = std::max(d.max_epoch, epoch);
+    return false;
+  }
+  log::warn("stale_master_refused", {{"epoch", static_cast<int64_t>(epoch)},
+                                     {"seen", static_cast<int64_t>(d.max_epoch)}});
+  self->demonitor(d.master);
+  d.master = nullptr;
+  d.ph = phase::connecting;
+  schedule_reconnect(self);
+  return true;
+}
+
 // Registers, having first proven its principal when it has one.
 void do_register(agent_actor* self) {
   auto& d = self->state;
@@ -148,6 +177,8 @@ void send_registration(agent_actor* self) {
         guarded("AgentRegistered", [&] {
           auto& d = self->state;
           auto v = m.read();
+          if (refuse_stale_master(self, v->getEpoch()))
+            return;
           bool again = !d.agent_id.empty();
           d.agent_id = v->getAgentId();
           d.ph = phase::registered;
@@ -865,14 +896,36 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.ids = id_generator{self->state.opts.runtime->seed_for(self->state.opts.node_name)};
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
-    // The master.
-    [=](const run_task_msg& m) { handle_run_task(self, m); },
-    [=](const kill_msg& m) { handle_kill(self, m); },
-    [=](const acknowledge_msg& m) { handle_acknowledge(self, m); },
-    [=](const shutdown_framework_msg& m) { handle_shutdown_framework(self, m); },
-    [=](const scheduler_message_msg& m) { handle_scheduler_message(self, m); },
-    [=](ping_atom) { to_master(self, pong_atom::value); },
-    [=](reregister_atom) { on_reregister(self); },
+    // The master (only the one this agent registered with: as Mesos, orders
+    // of another, a deposed leader, are ignored).
+    [=](const run_task_msg& m) {
+      if (from_master(self, "RunTask"))
+        handle_run_task(self, m);
+    },
+    [=](const kill_msg& m) {
+      if (from_master(self, "Kill"))
+        handle_kill(self, m);
+    },
+    [=](const acknowledge_msg& m) {
+      if (from_master(self, "Acknowledge"))
+        handle_acknowledge(self, m);
+    },
+    [=](const shutdown_framework_msg& m) {
+      if (from_master(self, "ShutdownFramework"))
+        handle_shutdown_framework(self, m);
+    },
+    [=](const scheduler_message_msg& m) {
+      if (from_master(self, "SchedulerMessage"))
+        handle_scheduler_message(self, m);
+    },
+    [=](ping_atom) {
+      if (from_master(self, "ping"))
+        to_master(self, pong_atom::value);
+    },
+    [=](reregister_atom) {
+      if (from_master(self, "reregister"))
+        on_reregister(self);
+    },
     [=](connect_atom_t, const caf::actor& m) { on_new_master(self, m); },
     // Executors (and their containers).
     [=](const register_executor_msg& m) { handle_register_executor(self, m); },

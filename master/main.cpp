@@ -392,6 +392,8 @@ int main(int argc, char** argv) {
   warn_if_insecure(cfg);
   auto opts = options_from(cfg);
   opts.recovered = std::move(*snapshot);
+  if (run.ha)
+    opts.epoch = static_cast<uint64_t>(run.ha->me().epoch);
   std::shared_ptr<state_box> box;
   if (cfg.http_port >= 0) {
     box = std::make_shared<state_box>();

@@ -464,6 +464,7 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
   auto reply = make<schema::AgentRegistered>([&](auto b) {
     b.setAgentId(a.id);
     b.setMasterId(d.master_id);
+    b.setEpoch(d.opts.epoch);
   });
   auto id = a.id;
   d.st.agents[id] = std::move(a);
@@ -567,6 +568,7 @@ void framework_persisted(master_actor* self, framework_entry& fe, bool rereg,
     b.setFrameworkId(fe.id);
     b.setMasterId(d.master_id);
     b.setReregistered(rereg);
+    b.setEpoch(d.opts.epoch);
   }));
   request_allocation(self);
 }

@@ -35,6 +35,9 @@ namespace caldera {
 
 struct master_options {
   caf::timespan allocation_interval = std::chrono::seconds(1);
+  /// With standby masters: this leader's epoch, told to every agent and
+  /// framework that registers (they refuse a master of an older one).
+  uint64_t epoch = 0;
   std::string hostname = "localhost";
   /// Seed of the master's ids (0: from `runtime`, random when unseeded).
   uint64_t seed = 0;

@@ -42,6 +42,7 @@ struct AgentHealth {
 struct AgentRegistered {
   agentId @0 :Text;
   masterId @1 :Text;
+  epoch @2 :UInt64;          # the leader's epoch with standby masters (0: a master alone)
 }
 
 # master -> agent, agent -> executor.

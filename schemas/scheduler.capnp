@@ -36,6 +36,7 @@ struct FrameworkRegistered {
   frameworkId @0 :Text;
   masterId @1 :Text;
   reregistered @2 :Bool;
+  epoch @3 :UInt64;          # the leader's epoch with standby masters (0: a master alone)
 }
 
 # master -> scheduler: offers of many agents in one message.

@@ -438,3 +438,50 @@ TEST_CASE("random faults never give a task two terminal states, and accounting s
 }
 
 }
+
+TEST_SUITE("cluster") {
+
+std::vector<std::string>& captured() {
+  static std::vector<std::string> lines;
+  return lines;
+}
+
+size_t captured_count(const std::string& text) {
+  size_t n = 0;
+  for (auto& l : captured())
+    n += l.find(text) != std::string::npos;
+  return n;
+}
+
+TEST_CASE("standby masters' epochs: agents refuse a master of an older epoch than one they "
+          "saw, and register with a newer one") {
+  setup s;
+  master_options mo;
+  mo.epoch = 5;
+  cluster c{2, "cpus:2;mem:512", echo_factory(s.execs), 42, mo};
+  log::set_level(log::level::info);
+  log::set_sink([](std::string_view line) { captured().emplace_back(line); });
+  // A deposed leader (epoch 3) comes back: the agents refuse it, again at
+  // every try, and never take it for their master.
+  c.base_options.epoch = 3;
+  c.restart_master();
+  for (int k = 0; k < 10; ++k)
+    c.advance(1s);
+  CHECK(captured_count("stale_master_refused epoch=3 seen=5") >= 2);
+  CHECK(captured_count("agent_reregistered") == 0);
+  // The newer leader (epoch 7): both agents re-register with it.
+  c.base_options.epoch = 7;
+  c.restart_master();
+  for (int k = 0; k < 10; ++k)
+    c.advance(1s);
+  CHECK(captured_count("agent_reregistered") == 2);
+  size_t active = 0;
+  for (auto a : c.state().read()->getAgents())
+    active += a.getActive();
+  CHECK(active == 2);
+  log::set_sink(nullptr);
+  log::set_level(log::level::warn);
+  captured().clear();
+}
+
+} // TEST_SUITE
