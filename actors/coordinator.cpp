@@ -1,5 +1,7 @@
 #include "actors/coordinator.hpp"
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/error.hpp"
@@ -12,6 +14,37 @@ std::string coordinator_url::to_string() const {
     out += (i > 0 ? "," : "") + members[i].to_string();
   return out + prefix;
 }
+
+namespace {
+
+// cafile=F&certificate=F&key=F: all three or none, each readable.
+std::optional<std::string> parse_tls_params(std::string_view query, coordinator_url& url) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto kv = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    auto eq = kv.find('=');
+    auto key = kv.substr(0, eq);
+    std::string value{eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1)};
+    if (key == "cafile")
+      url.cafile = value;
+    else if (key == "certificate")
+      url.certificate = value;
+    else if (key == "key")
+      url.key = value;
+    else
+      return "unknown parameter '" + std::string{key} + "' (cafile, certificate, key)";
+    if (value.empty())
+      return "parameter '" + std::string{key} + "' names no file";
+    if (::access(value.c_str(), R_OK) != 0)
+      return "parameter '" + std::string{key} + "': cannot read '" + value + "'";
+  }
+  if (url.cafile.empty() || url.certificate.empty() || url.key.empty())
+    return std::string{"TLS to etcd needs cafile, certificate and key"};
+  return std::nullopt;
+}
+
+} // namespace
 
 bool is_coordinator_url(std::string_view text) {
   return text.substr(0, 7) == "etcd://";
@@ -43,7 +76,13 @@ caf::expected<coordinator_url> parse_coordinator_url(std::string_view text) {
       break;
     hosts.remove_prefix(comma + 1);
   }
-  url.prefix = std::string{rest.substr(slash)};
+  auto path = rest.substr(slash);
+  if (auto q = path.find('?'); q != std::string_view::npos) {
+    if (auto why = parse_tls_params(path.substr(q + 1), url))
+      return bad(*why);
+    path = path.substr(0, q);
+  }
+  url.prefix = std::string{path};
   while (url.prefix.size() > 1 && url.prefix.back() == '/')
     url.prefix.pop_back();
   if (url.prefix.size() < 2)

@@ -25,10 +25,15 @@
 
 namespace caldera {
 
-/// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`.
+/// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX[?cafile=F&certificate=F&key=F]`:
+/// with the files, HTTPS to the members, their certificates checked against
+/// `cafile` and this client's certificate shown (etcd's --client-cert-auth).
 struct coordinator_url {
   std::vector<endpoint> members;
   std::string prefix; // "/caldera", never ending in '/'
+  std::string cafile, certificate, key;
+  bool tls() const { return !cafile.empty(); }
+  /// Without the TLS files (for messages).
   std::string to_string() const;
 };
 

@@ -195,13 +195,13 @@ private:
     auto text = body.dump();
     for (size_t n = 0; n < url_.members.size(); ++n) {
       auto& m = url_.members[(next_ + n) % url_.members.size()];
-      httplib::Client cli{m.host, m.port};
+      auto cli = client_for(m);
       auto secs = timeout_.count() / 1000;
       auto usecs = (timeout_.count() % 1000) * 1000;
-      cli.set_connection_timeout(secs, usecs);
-      cli.set_read_timeout(secs, usecs);
-      cli.set_write_timeout(secs, usecs);
-      auto r = cli.Post(path.c_str(), text, "application/json");
+      cli->set_connection_timeout(secs, usecs);
+      cli->set_read_timeout(secs, usecs);
+      cli->set_write_timeout(secs, usecs);
+      auto r = cli->Post(path.c_str(), text, "application/json");
       if (!r) {
         why += (why.empty() ? "" : "; ") + m.to_string() + ": " + httplib::to_string(r.error());
         continue;
@@ -216,6 +216,17 @@ private:
     }
     return make_error(errc::not_connected, "no member of " + describe() + " answers (" + why
                                              + ")");
+  }
+
+  // Plain HTTP, or HTTPS checking the member against the CA and showing
+  // this client's certificate.
+  std::unique_ptr<httplib::ClientImpl> client_for(const endpoint& m) {
+    if (!url_.tls())
+      return std::make_unique<httplib::ClientImpl>(m.host, m.port);
+    auto cli = std::make_unique<httplib::SSLClient>(m.host, m.port, url_.certificate, url_.key);
+    cli->set_ca_cert_path(url_.cafile.c_str());
+    cli->enable_server_certificate_verification(true);
+    return cli;
   }
 
   caf::expected<std::optional<leader_record>> record_from(const json& range) {

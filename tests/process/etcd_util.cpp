@@ -6,7 +6,8 @@ namespace caldera::test {
 
 using namespace std::chrono_literals;
 
-etcd_cluster::etcd_cluster(const std::string& dir, size_t members) : dir_(dir) {
+etcd_cluster::etcd_cluster(const std::string& dir, size_t members, std::string pki)
+  : dir_(dir), pki_(std::move(pki)) {
   for (size_t i = 0; i < members; ++i) {
     client_.push_back(free_port());
     peer_.push_back(free_port());
@@ -24,9 +25,14 @@ std::vector<std::string> etcd_cluster::argv(size_t i, bool fresh) const {
   for (size_t k = 0; k < peer_.size(); ++k)
     cluster += (k ? "," : "") + std::string{"e"} + std::to_string(k) + "=http://127.0.0.1:"
                + std::to_string(peer_[k]);
-  auto client = "http://127.0.0.1:" + std::to_string(client_[i]);
+  auto client = (pki_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:")
+                + std::to_string(client_[i]);
   auto peer = "http://127.0.0.1:" + std::to_string(peer_[i]);
-  return {"/usr/bin/etcd",
+  std::vector<std::string> tls;
+  if (!pki_.empty())
+    tls = {"--cert-file", pki_ + "/etcd-server.pem", "--key-file", pki_ + "/etcd-server-key.pem",
+           "--trusted-ca-file", pki_ + "/ca.pem", "--client-cert-auth"};
+  std::vector<std::string> out{"/usr/bin/etcd",
           "--name", "e" + std::to_string(i),
           "--data-dir", dir_ + "/etcd-" + std::to_string(i),
           "--listen-client-urls", client,
@@ -40,13 +46,19 @@ std::vector<std::string> etcd_cluster::argv(size_t i, bool fresh) const {
           // missed for 500 ms is replaced (the lease minimum is 1.5 x that).
           "--heartbeat-interval", "50",
           "--election-timeout", "500"};
+  out.insert(out.end(), tls.begin(), tls.end());
+  return out;
 }
 
 std::string etcd_cluster::url(const std::string& prefix) const {
   std::string out = "etcd://";
   for (size_t i = 0; i < client_.size(); ++i)
     out += (i ? "," : "") + std::string{"127.0.0.1:"} + std::to_string(client_[i]);
-  return out + prefix;
+  out += prefix;
+  if (!pki_.empty())
+    out += "?cafile=" + pki_ + "/ca.pem&certificate=" + pki_ + "/etcd-client.pem&key=" + pki_
+           + "/etcd-client-key.pem";
+  return out;
 }
 
 void etcd_cluster::kill(size_t i) {

@@ -14,9 +14,12 @@ namespace caldera::test {
 
 class etcd_cluster {
 public:
-  etcd_cluster(const std::string& dir, size_t members);
+  /// `pki`: a scripts/make-certs directory: clients then speak HTTPS and
+  /// show a certificate (etcd-server / etcd-client certificates).
+  etcd_cluster(const std::string& dir, size_t members, std::string pki = "");
 
-  /// etcd://127.0.0.1:P1,127.0.0.1:P2,.../PREFIX
+  /// etcd://127.0.0.1:P1,127.0.0.1:P2,.../PREFIX (with TLS: and the client's
+  /// files as ?cafile=...&certificate=...&key=...)
   std::string url(const std::string& prefix = "/caldera") const;
   /// Whether every member (started) answered.
   bool ready() const { return ready_; }
@@ -28,6 +31,7 @@ public:
 private:
   std::vector<std::string> argv(size_t i, bool fresh) const;
   std::string dir_;
+  std::string pki_;
   std::vector<uint16_t> client_, peer_;
   std::vector<std::unique_ptr<child>> members_;
   bool ready_ = false;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -210,6 +211,34 @@ TEST_CASE("etcd member loss: one of three changes nothing; two of three make the
   CHECK(m2->output().find("elected") == std::string::npos);
   REQUIRE(etcd.start(1));
   CHECK_MESSAGE(m2->wait_for("elected", 60s), m2->output());
+}
+
+TEST_CASE("etcd with TLS and client certificates: masters, agents and the CLI reach it with "
+          "the URL's files; without them they are refused") {
+  temp_dir dir;
+  ::chmod(dir.path.c_str(), 0755);
+  auto pki = dir.path + "/pki";
+  child certs{{"/bin/sh", "-c", source("scripts/make-certs") + " " + pki}};
+  REQUIRE_MESSAGE(certs.wait_exit(60s) == 0, certs.output());
+  etcd_cluster etcd{dir.path, 1, pki};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = etcd.url();
+  auto p1 = free_port();
+  auto m1 = start_master(dir.path, url, p1);
+  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
+  child agent{{bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
+               "--work-dir", dir.path + "/a", "--resources", "cpus:1;mem:256"}};
+  REQUIRE_MESSAGE(agent.wait_for("agent_registered", 60s), agent.output());
+  child masters{{bin("caldera"), "masters", "--master", url}};
+  CHECK(masters.wait_exit(30s) == 0);
+  CHECK(masters.output().find("127.0.0.1:" + std::to_string(p1)) != std::string::npos);
+  // The same members without the files: no answer (etcd speaks TLS only).
+  auto plain = url.substr(0, url.find('?'));
+  child refused{{bin("caldera"), "masters", "--master", plain}};
+  CHECK(refused.wait_exit(30s) == 1);
+  child bad{{bin("caldera"), "masters", "--master", plain + "?cafile=" + pki + "/ca.pem"}};
+  CHECK(bad.wait_exit(30s) == 2);
+  CHECK(bad.output().find("needs cafile, certificate and key") != std::string::npos);
 }
 
 TEST_CASE("a master pointed at an unreachable etcd refuses to start, naming it") {

@@ -137,6 +137,17 @@ TEST_CASE("ha: etcd URLs and master addresses") {
   for (auto bad : {"etcd://127.0.0.1:2379", "etcd:///caldera", "etcd://host/caldera",
                    "etcd://127.0.0.1:2379/", "http://127.0.0.1:2379/x"})
     CHECK_MESSAGE(!parse_coordinator_url(bad), bad);
+  auto tls = parse_coordinator_url(
+    "etcd://127.0.0.1:2379/caldera?cafile=/etc/hostname&certificate=/etc/hostname&key=/etc/hostname");
+  REQUIRE(tls);
+  CHECK(tls->tls());
+  CHECK(tls->prefix == "/caldera");
+  CHECK(tls->to_string() == "etcd://127.0.0.1:2379/caldera");
+  for (auto bad : {"etcd://127.0.0.1:2379/caldera?cafile=/etc/hostname",
+                   "etcd://127.0.0.1:2379/caldera?cafile=/nonexistent&certificate=/etc/hostname"
+                   "&key=/etc/hostname",
+                   "etcd://127.0.0.1:2379/caldera?user=x"})
+    CHECK_MESSAGE(!parse_coordinator_url(bad), bad);
   auto list = parse_master_address("127.0.0.1:5050,127.0.0.1:5051");
   REQUIRE(list);
   CHECK(list->masters.size() == 2);
