@@ -15,8 +15,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// A txn stays well under etcd's 1.5 MiB request limit.
+// A txn stays well under etcd's 1.5 MiB request limit and its 128
+// operations (--max-txn-ops; more are refused with 400).
 constexpr size_t max_txn_bytes = 1 << 20;
+constexpr size_t max_txn_ops = 120;
 
 std::string b64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3), '\0');
@@ -130,7 +132,9 @@ public:
     while (i < ops.size()) {
       json success = json::array();
       size_t bytes = 0;
-      for (; i < ops.size() && (success.empty() || bytes < max_txn_bytes); ++i) {
+      for (; i < ops.size() && (success.empty() || (bytes < max_txn_bytes
+                                                    && success.size() < max_txn_ops));
+           ++i) {
         auto key = b64(url_.prefix + "/registry/" + ops[i].key);
         bytes += key.size();
         if (ops[i].value) {

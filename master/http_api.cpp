@@ -157,6 +157,16 @@ void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
   gauge("caldera_offers_outstanding", "Offers sent and not yet answered").Add({}).Set(t.offers);
 }
 
+// /master/leader of the leader (standbys answer it from master/standby.hpp).
+void leader_reply(const master_http_info& info, httplib::Response& res) {
+  auto& l = info.leader;
+  nlohmann::json leader = nullptr;
+  if (l)
+    leader = {{"id", l->id},         {"address", l->address},   {"http", l->http},
+              {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
+  reply_json(res, {{"role", "leader"}, {"coordinator", info.coordinator}, {"leader", leader}});
+}
+
 // Whether this master leads (it does: standbys serve master/standby.hpp's
 // API) and, with standby masters, its epoch.
 void leader_gauges(const master_http_info& info, prometheus::Registry& reg) {
@@ -524,13 +534,7 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
     res.set_content(text, "text/plain; version=0.0.4");
   });
   r.Get("/master/leader", [shared_info](const httplib::Request&, httplib::Response& res) {
-    auto& l = shared_info->leader;
-    nlohmann::json leader = nullptr;
-    if (l)
-      leader = {{"id", l->id},         {"address", l->address},   {"http", l->http},
-                {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
-    reply_json(res, {{"role", "leader"}, {"coordinator", shared_info->coordinator},
-                     {"leader", leader}});
+    leader_reply(*shared_info, res);
   });
   r.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(web_ui_html(), "text/html; charset=utf-8");

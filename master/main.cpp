@@ -333,8 +333,11 @@ std::optional<int> become_leader(const master_config& cfg, ha_run& run) {
     std::chrono::milliseconds(100),
     std::chrono::duration_cast<std::chrono::milliseconds>(run.ttl)
       / static_cast<int>(2 * cfg.etcd_parsed->members.size()));
+  // Registry writes may be large and wait on etcd's fsync: a longer bound
+  // (fencing, not the timeout, keeps a deposed leader from writing).
   run.ha = std::make_unique<master_ha>(make_etcd_coordinator(*cfg.etcd_parsed, per_call),
-                                       make_etcd_coordinator(*cfg.etcd_parsed),
+                                       make_etcd_coordinator(*cfg.etcd_parsed,
+                                                             std::chrono::seconds(5)),
                                        me, run.ttl, [] { return std::chrono::steady_clock::now(); },
                                        [] { return real_env()->wall_seconds(); });
   if (auto err = run.ha->join()) {
@@ -354,6 +357,51 @@ std::optional<int> become_leader(const master_config& cfg, ha_run& run) {
   return std::nullopt; // the standby's API stops here: the leader's takes its port
 }
 
+// The registry in RocksDB; with standby masters, loaded from the
+// coordinator first and committed there before every write. Null (said on
+// stderr) when it cannot be.
+std::unique_ptr<caldera::registry_store> open_registry(const master_config& cfg, ha_run& run) {
+  using namespace caldera;
+  auto store = registry_store::open(cfg.work_dir + "/registry");
+  if (!store) {
+    std::fprintf(stderr, "caldera-master: %s\n", describe(store.error()).c_str());
+    return nullptr;
+  }
+  if (run.ha) {
+    if (auto err = run.ha->sync_registry(**store)) {
+      std::fprintf(stderr, "caldera-master: the registry of %s: %s\n", run.ha->where().c_str(),
+                   describe(err).c_str());
+      return nullptr;
+    }
+    (*store)->set_replica(run.ha->replica(leadership_lost));
+  }
+  return std::move(*store);
+}
+
+// The leader's HTTP API (on the port its standby API had, with --etcd);
+// null (said on stderr) when it cannot listen.
+std::unique_ptr<caldera::http_server> start_http(const master_config& cfg, const ha_run& run,
+                                                 std::shared_ptr<caldera::state_box> box,
+                                                 uint16_t port,
+                                                 std::shared_ptr<caldera::registry_health> health) {
+  using namespace caldera;
+  auto info = http_info(cfg, port, std::move(health));
+  if (run.ha) {
+    info.leader = run.ha->me();
+    info.coordinator = run.ha->where();
+  }
+  auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
+  uint16_t hport = 0;
+  auto want = static_cast<uint16_t>(run.ha ? run.http_port : cfg.http_port);
+  auto srv = start_master_http(http_ip, want, std::move(box), info, hport);
+  if (!srv) {
+    std::fprintf(stderr, "caldera-master: option 'http-port': %s\n", describe(srv.error()).c_str());
+    return nullptr;
+  }
+  log::info("http_listening", {{"endpoint", http_ip + ":" + std::to_string(hport)}});
+  return std::move(*srv);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -370,20 +418,10 @@ int main(int argc, char** argv) {
   if (cfg.etcd_parsed)
     if (auto rc = become_leader(cfg, run))
       return *rc;
-  auto store = registry_store::open(cfg.work_dir + "/registry");
-  if (!store) {
-    std::fprintf(stderr, "caldera-master: %s\n", describe(store.error()).c_str());
+  auto store = open_registry(cfg, run);
+  if (!store)
     return 1;
-  }
-  if (run.ha) {
-    if (auto err = run.ha->sync_registry(**store)) {
-      std::fprintf(stderr, "caldera-master: the registry of %s: %s\n", run.ha->where().c_str(),
-                   describe(err).c_str());
-      return 1;
-    }
-    (*store)->set_replica(run.ha->replica(leadership_lost));
-  }
-  auto snapshot = (*store)->load();
+  auto snapshot = store->load();
   if (!snapshot) {
     std::fprintf(stderr, "caldera-master: %s\n", describe(snapshot.error()).c_str());
     return 1;
@@ -402,7 +440,7 @@ int main(int argc, char** argv) {
   auto node = spawn_node(sys, "master@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;
   auto health = std::make_shared<registry_health>();
-  auto registrar = spawn_registrar(sys, std::move(*store), health);
+  auto registrar = spawn_registrar(sys, std::move(store), health);
   auto master = spawn_master(sys, registrar, std::move(opts));
   node_register(node, "master", master);
   node_register(node, "registrar", registrar);
@@ -417,25 +455,10 @@ int main(int argc, char** argv) {
   log::info("master_listening",
             {{"endpoint", cfg.ip + ":" + std::to_string(*port)}, {"work_dir", cfg.work_dir}});
   std::unique_ptr<http_server> http;
-  if (box) {
-    auto info = http_info(cfg, *port, health);
-    if (run.ha) {
-      info.leader = run.ha->me();
-      info.coordinator = run.ha->where();
-    }
-    auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
-    uint16_t hport = 0;
-    auto srv = start_master_http(http_ip, static_cast<uint16_t>(run.ha ? run.http_port : cfg.http_port),
-                                 box, info, hport);
-    if (!srv) {
-      std::fprintf(stderr, "caldera-master: option 'http-port': %s\n",
-                   describe(srv.error()).c_str());
-      caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
-      caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
-      return 1;
-    }
-    http = std::move(*srv);
-    log::info("http_listening", {{"endpoint", http_ip + ":" + std::to_string(hport)}});
+  if (box && !(http = start_http(cfg, run, box, *port, health))) {
+    caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
+    return 1;
   }
   // If the master or the registrar actor dies (a crash, or killed through
   // the node actor), the process ends with status 3 so that a supervisor

@@ -1,0 +1,367 @@
+// bench-failover: how long a failover of standby masters takes (issue 16).
+//
+//   build/bin/bench-failover [--agents 1000] [--tasks 10000]
+//
+// Starts a 3-member etcd and two caldera-master processes on it (lease TTL
+// 2 s), registers `--agents` emulated agents (actors of this process, not
+// real agents) that report `--tasks` running tasks between them, and an SDK
+// scheduler that takes offers. Then kill -9 of the leader, and times from
+// the kill:
+// - detect_ms: the first emulated agent sees its master go;
+// - elect_ms: etcd names the standby as leader (polled every 5 ms);
+// - registry_load_ms: the standby's `elected` to `registry_loaded` (its log);
+// - all_agents_back_ms: the last emulated agent re-registered, with its
+//   tasks, at the new leader (told its address at elect_ms: as an agent
+//   that finds it through etcd);
+// - offers_again_ms: the scheduler, which finds the new leader by itself,
+//   has an offer again.
+// Prints one JSON line:
+//   {"agents":N,"tasks":M,"lease_ttl_s":2,"detect_ms":..,"elect_ms":..,
+//    "registry_load_ms":..,"all_agents_back_ms":..,"offers_again_ms":..}
+// Exits 1 with a message on stderr when a step does not complete in 60 s.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/coordinator.hpp"
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+#include "actors/master_address.hpp"
+#include "actors/node.hpp"
+#include "actors/resources.hpp"
+#include "actors/scheduler.hpp"
+#include "actors/types.hpp"
+#include "tests/process/etcd_util.hpp"
+#include "tests/process/process_util.hpp"
+
+using namespace caldera;
+using namespace std::chrono_literals;
+
+namespace {
+
+using new_master_atom = caf::atom_constant<caf::atom("newmaster")>;
+constexpr auto step_timeout = 60s;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+// What the emulated agents and the offer probe tell the main thread.
+struct shared {
+  std::atomic<size_t> registered{0}; // with their tasks, at the first leader
+  std::atomic<size_t> back{0};       // re-registered at the new leader
+  std::atomic<int64_t> first_down{0};
+  std::atomic<int64_t> last_back{0};
+  std::atomic<int64_t> last_offer{0};
+  std::atomic<int64_t> first_offer_after{0}; // after re-registering with the new leader
+};
+
+void set_once(std::atomic<int64_t>& x, int64_t v) {
+  int64_t zero = 0;
+  x.compare_exchange_strong(zero, v);
+}
+
+// RegisterAgent of emulated agent `k`: without tasks when `id` is empty.
+register_agent_msg registration(size_t k, const std::string& id, size_t ntasks) {
+  static const auto agent_res = *resources::parse("cpus:8;mem:32768");
+  static const auto task_res = *resources::parse("cpus:0.01;mem:1");
+  return make<schema::RegisterAgent>([&](schema::RegisterAgent::Builder b) {
+    b.setAgentId(id);
+    b.setHostname("emu-" + std::to_string(k));
+    b.setEndpoint("127.0.0.1:1");
+    b.setVersion("0.1.0");
+    agent_res.to_capnp(b.initResources(static_cast<unsigned>(agent_res.entry_count())));
+    if (id.empty())
+      return;
+    auto ts = b.initTasks(static_cast<unsigned>(ntasks));
+    for (unsigned i = 0; i < ntasks; ++i) {
+      auto t = ts[i];
+      t.setFrameworkId("bench-fw");
+      t.setTaskId("t-" + std::to_string(k) + "-" + std::to_string(i));
+      t.setName("bench");
+      t.setExecutorId("");
+      t.setState(schema::TaskState::RUNNING);
+      task_res.to_capnp(t.initResources(static_cast<unsigned>(task_res.entry_count())));
+      t.setRole("*");
+    }
+    auto f = b.initFrameworks(1)[0];
+    f.setId("bench-fw");
+    f.setName("bench");
+    f.setUser("nobody");
+    f.initRoles(1).set(0, "*");
+    f.setFailoverTimeout(3600); // not torn down while nobody runs its scheduler
+  });
+}
+
+struct emu_state {
+  caf::actor master;
+  std::string id;
+  int phase = 0; // 0: first registration, 1: with tasks, 2: at the new leader
+};
+
+using emu_actor = caf::stateful_actor<emu_state>;
+
+void send_registration(emu_actor* self, size_t k, size_t ntasks, std::shared_ptr<shared> sh) {
+  auto& st = self->state;
+  self->request(st.master, 30s, registration(k, st.id, ntasks))
+    .then(
+      [=](const agent_registered_msg& m) {
+        auto& st = self->state;
+        st.id = m.read()->getAgentId();
+        if (st.phase == 0) {
+          st.phase = 1;
+          send_registration(self, k, ntasks, sh);
+        } else if (st.phase == 1) {
+          ++sh->registered;
+        } else {
+          auto t = now_ns();
+          auto prev = sh->last_back.load();
+          while (prev < t && !sh->last_back.compare_exchange_weak(prev, t)) {
+          }
+          ++sh->back;
+        }
+      },
+      [=](caf::error&) { // refused for now or timed out: again
+        self->delayed_send(self, 1s, retry_atom::value);
+      });
+}
+
+// An agent that only registers, reports its tasks and answers pings.
+caf::behavior emu_agent(emu_actor* self, caf::actor master, size_t k, size_t ntasks,
+                        std::shared_ptr<shared> sh) {
+  self->set_default_handler(caf::drop);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.master.address())
+      set_once(sh->first_down, now_ns());
+  });
+  self->state.master = master;
+  self->monitor(master);
+  send_registration(self, k, ntasks, sh);
+  return {
+    [=](ping_atom) {
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()), pong_atom::value);
+    },
+    [=](retry_atom) { send_registration(self, k, ntasks, sh); },
+    [=](new_master_atom, const caf::actor& m) {
+      self->state.master = m;
+      self->state.phase = 2;
+      self->monitor(m);
+      send_registration(self, k, ntasks, sh);
+    },
+  };
+}
+
+// Declines every offer (for a while: the new leader's filters start empty)
+// and notes when offers come, first from the new leader.
+class offer_probe : public scheduler {
+public:
+  offer_probe(caf::actor_config& cfg, scheduler_options o, std::shared_ptr<shared> sh)
+    : scheduler(cfg, std::move(o)), sh_(std::move(sh)) {
+  }
+
+protected:
+  void reregistered(const std::string&) override {
+    failed_over_ = true;
+  }
+  void resource_offers(const std::vector<offer>& offers) override {
+    auto t = now_ns();
+    sh_->last_offer = t;
+    if (failed_over_)
+      set_once(sh_->first_offer_after, t);
+    std::vector<std::string> ids;
+    for (auto& o : offers)
+      ids.push_back(o.id);
+    decline(ids, 5);
+  }
+
+private:
+  std::shared_ptr<shared> sh_;
+  bool failed_over_ = false;
+};
+
+void wait_until(const std::function<bool()>& done, const std::string& what) {
+  auto deadline = std::chrono::steady_clock::now() + step_timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("timed out (60 s) waiting for " + what);
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+std::unique_ptr<test::child> start_master(const std::string& dir, const std::string& url,
+                                          uint16_t port) {
+  return std::make_unique<test::child>(std::vector<std::string>{
+    test::bin("caldera-master"), "--port", std::to_string(port), "--work-dir",
+    dir + "/m" + std::to_string(port), "--etcd", url, "--http-port", "-1", "--log-level",
+    "info", "--agent-ping-timeout", "60s"});
+}
+
+// Milliseconds of the day of the first log line of `out` with ` EVENT `
+// (lines begin 2026-11-28T01:53:58.566Z); -1 if none.
+double logged_ms(const std::string& out, const std::string& event) {
+  auto at = out.find(" " + event + " ");
+  if (at == std::string::npos)
+    return -1;
+  auto line = out.rfind('\n', at);
+  line = line == std::string::npos ? 0 : line + 1;
+  auto t = out.find('T', line);
+  if (t == std::string::npos || t + 13 > out.size())
+    return -1;
+  auto hh = std::stoi(out.substr(t + 1, 2));
+  auto mm = std::stoi(out.substr(t + 4, 2));
+  auto ss = std::stod(out.substr(t + 7, 6));
+  return (hh * 3600 + mm * 60) * 1000.0 + ss * 1000.0;
+}
+
+size_t count_lines(const std::string& out, const std::string& text) {
+  size_t n = 0;
+  for (auto at = out.find(text); at != std::string::npos; at = out.find(text, at + 1))
+    ++n;
+  return n;
+}
+
+struct actors_guard { // actors told to quit on every way out
+  std::vector<caf::actor> all;
+  ~actors_guard() {
+    for (auto& a : all)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+};
+
+void register_agents(caf::actor_system& sys, caf::actor master, size_t n, size_t m,
+                     std::shared_ptr<shared> sh, actors_guard& g) {
+  const size_t batch = 500;
+  for (size_t i = 0; i < n; i += batch) {
+    auto end = std::min(n, i + batch);
+    for (size_t k = i; k < end; ++k)
+      g.all.push_back(sys.spawn(emu_agent, master, k, m / n + (k < m % n ? 1 : 0), sh));
+    wait_until([&] { return sh->registered.load() >= end; },
+               "agents " + std::to_string(i) + ".." + std::to_string(end) + " to register");
+    std::fprintf(stderr, "bench-failover: %zu/%zu agents registered\n", end, n);
+  }
+}
+
+caf::actor connect_new_leader(caf::actor_system& sys, uint16_t port) {
+  auto deadline = std::chrono::steady_clock::now() + step_timeout;
+  for (;;) {
+    if (auto m = connect_master_blocking(sys, master_address{endpoint{"127.0.0.1", port}}))
+      return *m;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the new leader did not accept a connection in 60 s");
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+} // namespace
+
+int run(size_t n, size_t m) {
+  test::temp_dir dir;
+  test::etcd_cluster etcd{dir.path, 3};
+  if (!etcd.ready())
+    throw std::runtime_error("etcd did not start: " + etcd.output(0));
+  auto url = etcd.url();
+  auto p1 = test::free_port();
+  auto m1 = start_master(dir.path, url, p1);
+  if (!m1->wait_for("elected", 30s))
+    throw std::runtime_error("the first master was not elected:\n" + m1->output());
+  auto p2 = test::free_port();
+  auto m2 = start_master(dir.path, url, p2);
+  if (!m2->wait_for("standby leader=", 30s))
+    throw std::runtime_error("the second master did not stand by:\n" + m2->output());
+
+  node_config cfg{"bench"};
+  apply_runtime_defaults(cfg);
+  caf::actor_system sys{cfg};
+  auto addr = *parse_master_address(url);
+  auto leader = connect_master_blocking(sys, addr);
+  if (!leader)
+    throw std::runtime_error("cannot connect to the leader: " + describe(leader.error()));
+  auto sh = std::make_shared<shared>();
+  actors_guard g;
+  register_agents(sys, *leader, n, m, sh, g);
+  scheduler_options so;
+  so.name = "bench-offers";
+  so.roles = {"*"};
+  so.master_endpoint = addr;
+  so.failover_timeout = 3600;
+  g.all.push_back(sys.spawn<offer_probe>(so, sh));
+  wait_until([&] { return sh->last_offer.load() != 0; }, "a first offer");
+
+  auto coord = make_etcd_coordinator(*parse_coordinator_url(url));
+  auto t0 = now_ns();
+  auto ms = [t0](int64_t t) { return double(t - t0) / 1e6; };
+  m1->signal(SIGKILL);
+  auto want = "127.0.0.1:" + std::to_string(p2);
+  wait_until(
+    [&] {
+      auto l = coord->leader();
+      return l && *l && (*l)->address == want;
+    },
+    "etcd to name the standby leader");
+  auto elect = ms(now_ns());
+  auto m2a = connect_new_leader(sys, p2);
+  for (size_t k = 0; k < n; ++k)
+    caf::anon_send(g.all[k], new_master_atom::value, m2a);
+  wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register");
+  std::fprintf(stderr, "bench-failover: %zu agents back\n", n);
+  wait_until([&] { return sh->first_offer_after.load() != 0; }, "an offer from the new leader");
+  if (!m2->wait_for("registry_loaded", 10s))
+    throw std::runtime_error("no registry_loaded in the new leader's log");
+  auto out = m2->output();
+  auto load = logged_ms(out, "registry_loaded") - logged_ms(out, "elected");
+  std::fprintf(stderr, "bench-failover: the new leader logged %zu task_recovered\n",
+               count_lines(out, " task_recovered "));
+  std::printf("{\"agents\":%zu,\"tasks\":%zu,\"lease_ttl_s\":2,\"detect_ms\":%.1f,"
+              "\"elect_ms\":%.1f,\"registry_load_ms\":%.1f,\"all_agents_back_ms\":%.1f,"
+              "\"offers_again_ms\":%.1f}\n",
+              n, m, ms(sh->first_down.load()), elect, load, ms(sh->last_back.load()),
+              ms(sh->first_offer_after.load()));
+  std::fflush(stdout);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  size_t n = 1000, m = 10000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--agents")
+      n = std::stoul(argv[i + 1]);
+    else if (a == "--tasks")
+      m = std::stoul(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "usage: bench-failover [--agents N] [--tasks M]\n");
+      return 2;
+    }
+  }
+  if (n == 0) {
+    std::fprintf(stderr, "bench-failover: --agents must be at least 1\n");
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  rlimit r{};
+  ::getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = r.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &r);
+  log::set_level(log::level::error);
+  log::set_component("bench");
+  try {
+    return run(n, m);
+  } catch (const std::exception& e) { // the processes are stopped on the way out
+    std::fprintf(stderr, "bench-failover: %s\n", e.what());
+    return 1;
+  }
+}
