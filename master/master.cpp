@@ -444,9 +444,10 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
     }
     rescind_agent_offers(self, a.id);
     // Its tasks are charged again from what it reports.
-    for (auto& [k, t] : d.st.tasks)
-      if (t.agent_id == a.id)
-        d.alloc.recover("", t.framework_id, t.role, t.res);
+    for (auto& k : d.st.tasks_on(a.id)) {
+      auto& t = d.st.tasks.at(k);
+      d.alloc.recover("", t.framework_id, t.role, t.res);
+    }
     d.alloc.remove_agent(a.id);
     if (old->second.unreachable || old->second.disconnected)
       log::info("agent_back", {{"agent_id", a.id},

@@ -62,7 +62,7 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
                                 {"agent_id", agent_id}});
   d.answered_lost.erase(key_t{fid, te.id}); // a new launch under an id told lost
   te.launch = run;
-  d.st.tasks.emplace(key_t{fid, te.id}, std::move(te));
+  d.st.add_task(key_t{fid, te.id}, std::move(te));
   self->send(agent.handle, run);
 }
 

@@ -138,11 +138,10 @@ namespace {
 std::set<key_t> tasks_reported_lost(master_actor* self, const std::string& aid) {
   auto& d = self->state;
   std::set<key_t> out;
-  for (auto& [k, t] : d.st.tasks)
-    if (t.agent_id == aid)
-      if (auto f = d.st.frameworks.find(t.framework_id);
-          f == d.st.frameworks.end() || !f->second.partition_aware)
-        out.insert(k);
+  for (auto& k : d.st.tasks_on(aid))
+    if (auto f = d.st.frameworks.find(d.st.tasks.at(k).framework_id);
+        f == d.st.frameworks.end() || !f->second.partition_aware)
+      out.insert(k);
   return out;
 }
 
@@ -165,11 +164,7 @@ void mark_unreachable(master_actor* self, const std::string& aid, uint64_t regis
   a->second.disconnected = false;
   auto lost = tasks_reported_lost(self, aid);
   a->second.lost_tasks.insert(lost.begin(), lost.end());
-  std::vector<key_t> keys;
-  for (auto& [k, t] : d.st.tasks)
-    if (t.agent_id == aid)
-      keys.push_back(k);
-  for (auto& k : keys) {
+  for (auto& k : d.st.tasks_on(aid)) {
     auto& t = d.st.tasks[k];
     bool aware = lost.count(k) == 0;
     record_status(self, t, aware ? schema::TaskState::UNREACHABLE : schema::TaskState::LOST,
@@ -373,7 +368,7 @@ void remember_ended(master_actor* self, const std::string& aid,
   key_t key{t.getFrameworkId(), t.getTaskId()};
   if (d.st.find_task(key.first, key.second) != nullptr)
     return;
-  d.st.tasks.emplace(key, reported_task(self, aid, t,
+  d.st.add_task(key, reported_task(self, aid, t,
                                         "ended while the master was away; known from the "
                                         "agent's re-registration"));
   d.st.complete_task(key);
@@ -472,15 +467,15 @@ void charge_reported(master_actor* self, const std::string& aid, schema::AgentTa
     st.reason = "REASON_AGENT_REREGISTERED";
     send_status(self, f->second, st);
   }
-  d.st.tasks.emplace(key, std::move(te));
+  d.st.add_task(key, std::move(te));
 }
 
 // Tasks this master has on agent `aid` that it did not report: lost.
 void lose_unreported(master_actor* self, const std::string& aid, const std::set<key_t>& reported) {
   auto& d = self->state;
   std::vector<key_t> gone;
-  for (auto& [k, t] : d.st.tasks)
-    if (t.agent_id == aid && reported.count(k) == 0)
+  for (auto& k : d.st.tasks_on(aid))
+    if (reported.count(k) == 0)
       gone.push_back(k);
   for (auto& k : gone) {
     auto& t = d.st.tasks[k];

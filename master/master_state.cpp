@@ -132,10 +132,33 @@ offer_claim master_state::check_offers(const std::string& framework_id,
   return c;
 }
 
+// `te` by reference: a caller's key made from te's fields is read before
+// anything is moved.
+task_entry& master_state::add_task(const std::pair<std::string, std::string>& key,
+                                   task_entry&& te) {
+  auto [i, added] = tasks.emplace(key, std::move(te));
+  if (added)
+    tasks_by_agent[i->second.agent_id].insert(key);
+  return i->second;
+}
+
+std::vector<std::pair<std::string, std::string>>
+master_state::tasks_on(const std::string& agent_id) const {
+  auto i = tasks_by_agent.find(agent_id);
+  if (i == tasks_by_agent.end())
+    return {};
+  return {i->second.begin(), i->second.end()};
+}
+
 void master_state::complete_task(const std::pair<std::string, std::string>& key) {
   auto i = tasks.find(key);
   if (i == tasks.end())
     return;
+  if (auto a = tasks_by_agent.find(i->second.agent_id); a != tasks_by_agent.end()) {
+    a->second.erase(key);
+    if (a->second.empty())
+      tasks_by_agent.erase(a);
+  }
   auto& done = completed_tasks[key.first];
   i->second.launch.reset();
   done.push_back(std::move(i->second));

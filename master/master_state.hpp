@@ -137,8 +137,18 @@ class master_state {
 public:
   std::map<std::string, agent_entry> agents;
   std::map<std::string, framework_entry> frameworks;
-  /// Active tasks by (framework id, task id).
+  /// Active tasks by (framework id, task id). Add with `add_task` and end
+  /// with `complete_task`, which keep `tasks_by_agent`.
   std::map<std::pair<std::string, std::string>, task_entry> tasks;
+  /// The keys of each agent's active tasks: an agent's (re-)registration
+  /// looks at its own tasks, not at every task (10,000 agents x 100,000
+  /// tasks made a failover quadratic).
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> tasks_by_agent;
+
+  /// Adds task `key` unless there is one (as map::emplace); returns it.
+  task_entry& add_task(const std::pair<std::string, std::string>& key, task_entry&& te);
+  /// The keys of the active tasks on `agent_id`.
+  std::vector<std::pair<std::string, std::string>> tasks_on(const std::string& agent_id) const;
   /// Terminal tasks by framework, newest last, each list bounded by
   /// `max_completed_tasks_per_framework` (Mesos' default, 1000); a
   /// framework torn down longer ago than the newest
