@@ -119,6 +119,13 @@ int64_t to_milli(double v) {
   return static_cast<int64_t>(std::llround(v * 1000.0));
 }
 
+// Whether the amounts of `name` given so far (one resource named twice
+// adds up) stay within what a value may be: printed, they parse again.
+bool sum_too_large(const resources& r, const std::string& name, const std::string& role) {
+  auto e = r.entries().find({name, role});
+  return e != r.entries().end() && e->second.milli > to_milli(max_scalar);
+}
+
 } // namespace
 
 namespace {
@@ -199,11 +206,14 @@ caf::expected<resources> resources::parse(std::string_view text) {
     std::string num{rhs};
     char* end = nullptr;
     double v = std::strtod(num.c_str(), &end);
-    if (end == num.c_str() || *end != '\0')
+    // The whole text is the number (a NUL inside it ends strtod early).
+    if (end == num.c_str() || end != num.c_str() + num.size())
       return bad(entry, "value '" + num + "' is not a number");
     if (auto why = scalar_problem(v); !why.empty())
       return bad(entry, "value " + num + " " + why);
     out.add_scalar(std::string{name}, v, role);
+    if (sum_too_large(out, std::string{name}, role))
+      return bad(entry, "the amounts of '" + std::string{name} + "' add up to more than 1e12");
   }
   return out;
 }
@@ -226,6 +236,8 @@ resources::from_capnp(capnp::List<schema::Resource>::Reader xs) {
       if (auto why = scalar_problem(v); !why.empty())
         return bad(name, "scalar " + std::to_string(v) + " " + why);
       out.add_scalar(name, v, role);
+      if (sum_too_large(out, name, role))
+        return bad(name, "the amounts add up to more than 1e12");
     } else {
       std::vector<range> rs;
       for (auto x : r.getRanges()) {

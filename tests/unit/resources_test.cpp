@@ -89,3 +89,17 @@ TEST_CASE("resources round trip through Cap'n Proto") {
 }
 
 }
+
+TEST_SUITE("unit") {
+TEST_CASE("resources: a NUL inside a value, and amounts that add up beyond 1e12, are refused "
+          "(fuzz find: they printed to a string that did not parse)") {
+  std::string with_nul{"s:0555555555555\0\0\0\xffucvc:[ ]", 29};
+  CHECK_FALSE(caldera::resources::parse(with_nul));
+  auto two = caldera::resources::parse("s:600000000000;s:600000000000");
+  REQUIRE_FALSE(two);
+  CHECK(caldera::describe(two.error()).find("add up to more than 1e12") != std::string::npos);
+  auto fine = caldera::resources::parse("s:500000000000;s:500000000000");
+  REQUIRE(fine);
+  CHECK(caldera::resources::parse(fine->to_string()));
+}
+}
