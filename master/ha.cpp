@@ -44,10 +44,11 @@ caf::expected<bool> master_ha::campaign() {
 
 bool master_ha::renew(std::string& why) {
   auto t0 = now_();
-  // A whole TTL since the last renewal (a paused process, a clock that
-  // jumped): the lease may be gone already; not a moment more as leader.
-  if (t0 - last_renewed_ >= ttl_) {
-    why = "no lease renewal for " + std::to_string(ttl_.count()) + " s (paused, or cut off)";
+  // Past valid_until (a paused process, renewals cut off): the lease may
+  // be gone already; not a moment more as leader.
+  if (t0 >= valid_until()) {
+    why = "no lease renewal within the " + std::to_string(ttl_.count())
+          + " s TTL (paused, or cut off)";
     return false;
   }
   auto ok = main_->keepalive(lease_);
@@ -59,10 +60,10 @@ bool master_ha::renew(std::string& why) {
     why = "the lease expired";
     return false;
   }
-  // Unreachable: the lease may still hold on the coordinator, but once a
-  // whole TTL passed since the last renewal it cannot be counted on.
-  if (now_() - last_renewed_ >= ttl_) {
-    why = "no lease renewal for " + std::to_string(ttl_.count()) + " s ("
+  // Unreachable: the lease may still hold on the coordinator, but not
+  // past valid_until.
+  if (now_() >= valid_until()) {
+    why = "no lease renewal within the " + std::to_string(ttl_.count()) + " s TTL ("
           + describe(ok.error()) + ")";
     return false;
   }
@@ -115,6 +116,20 @@ registry_store::replica_fn master_ha::replica(std::function<void(const std::stri
     }
     return caf::none;
   };
+}
+
+// A tenth of the TTL short of it: room for clocks that run at slightly
+// different rates here and on the coordinator.
+std::chrono::steady_clock::time_point master_ha::valid_until() const {
+  auto ttl = std::chrono::duration_cast<std::chrono::steady_clock::duration>(ttl_);
+  return last_renewed_ + ttl - ttl / 10;
+}
+
+void master_ha::attach(registry_store& store, std::function<void(const std::string&)> lost) {
+  store.set_replica(replica(lost), [lost](const caf::error& err) {
+    lost("a registry write committed to the coordinator failed on this master's disk: "
+         + describe(err));
+  });
 }
 
 void master_ha::resign() {

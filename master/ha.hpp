@@ -56,8 +56,23 @@ public:
   /// longer leader) calls `lost` with the reason before it returns.
   registry_store::replica_fn replica(std::function<void(const std::string&)> lost);
 
+  /// Makes `store` commit every write to the coordinator first (replica);
+  /// `lost` hears a refusal, and a write committed there that `store`
+  /// could not take (its disk full): the master's state would then lag
+  /// the commit point, so it must not go on leading (Mesos' registrar
+  /// aborts the master likewise).
+  void attach(registry_store& store, std::function<void(const std::string&)> lost);
+
   /// Gives up the lease (a clean stop: a standby takes over at once).
   void resign();
+
+  /// Until when this master's lease can be counted on: a time before the
+  /// coordinator could let the lease expire (it counts from when it got
+  /// the last renewal; this master from when it sent it). A leader acts
+  /// as one only until then unless a renewal gets through.
+  std::chrono::steady_clock::time_point valid_until() const;
+  /// valid_until() less the time now (negative once passed).
+  std::chrono::steady_clock::duration time_left() const { return valid_until() - now_(); }
 
   const leader_record& me() const { return me_; }
   const std::optional<leader_record>& leader() const { return leader_; }

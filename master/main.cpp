@@ -373,7 +373,7 @@ std::unique_ptr<caldera::registry_store> open_registry(const master_config& cfg,
                    describe(err).c_str());
       return nullptr;
     }
-    (*store)->set_replica(run.ha->replica(leadership_lost));
+    run.ha->attach(**store, leadership_lost);
   }
   return std::move(*store);
 }

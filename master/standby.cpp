@@ -1,5 +1,9 @@
 #include "master/standby.hpp"
 
+#include <csignal>
+#include <cstring>
+
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -108,16 +112,54 @@ caf::expected<bool> wait_until_elected(master_ha& ha, standby_view& view,
   }
 }
 
+namespace {
+
+void lease_watchdog_fired(int) {
+  static const char line[] = "caldera-master: leadership_lost reason=\"no lease renewal before "
+                             "it could expire (lease watchdog)\" action=exiting\n";
+  (void)!::write(2, line, sizeof(line) - 1);
+  ::_exit(4);
+}
+
+// A dead man's switch at valid_until: SIGALRM ends the process (exit 4)
+// unless a renewal moved it on. It covers what the loop below cannot: a
+// renewal blocked on an unreachable etcd while the master's actors go on
+// offering, and a process paused past its lease (the pending alarm is
+// delivered as soon as it runs again).
+void arm_lease_watchdog(const master_ha& ha) {
+  static bool installed = false;
+  if (!installed) {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = lease_watchdog_fired;
+    ::sigaction(SIGALRM, &sa, nullptr);
+    installed = true;
+  }
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(ha.time_left()).count();
+  itimerval t{};
+  t.it_value.tv_sec = std::max<long>(0, left) / 1'000'000;
+  t.it_value.tv_usec = std::max<long>(1, left) % 1'000'000;
+  ::setitimer(ITIMER_REAL, &t, nullptr);
+}
+
+} // namespace
+
 int lead_until_stopped(master_ha& ha, std::chrono::seconds ttl) {
   auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 3;
   while (true) {
-    if (int sig = wait_for_termination_for(every)) {
-      ha.resign();
-      return sig;
-    }
     std::string why;
     if (!ha.renew(why))
       leadership_lost(why);
+    arm_lease_watchdog(ha);
+    // Every TTL/3, and never after valid_until.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ha.time_left());
+    auto wait = std::max(std::chrono::milliseconds(1), std::min(every, left));
+    if (int sig = wait_for_termination_for(wait)) {
+      itimerval off{};
+      ::setitimer(ITIMER_REAL, &off, nullptr);
+      ha.resign();
+      return sig;
+    }
   }
 }
 

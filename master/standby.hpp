@@ -49,9 +49,11 @@ start_standby_http(const std::string& ip, uint16_t port, std::shared_ptr<standby
 caf::expected<bool> wait_until_elected(master_ha& ha, standby_view& view,
                                        std::chrono::milliseconds poll);
 
-/// Renews the lease every TTL/3 until SIGINT/SIGTERM (returns the signal,
-/// the lease given up) or leadership is lost (logs `leadership_lost` and
-/// ends the process with status 4 at once: nothing more is done as leader).
+/// Renews the lease now and every TTL/3 (and at master_ha::valid_until)
+/// until SIGINT/SIGTERM (returns the signal, the lease given up) or
+/// leadership is lost (logs `leadership_lost` and ends the process with
+/// status 4 at once: nothing more is done as leader). A SIGALRM watchdog
+/// ends it at valid_until even while a renewal blocks.
 int lead_until_stopped(master_ha& ha, std::chrono::seconds ttl);
 
 /// Logs `leadership_lost` with `why` and ends the process (status 4).

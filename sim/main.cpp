@@ -4,6 +4,7 @@
 //   caldera-sim --seed 42 --trace           every cross-node message and fault
 //   caldera-sim --seeds 1-2000 --jobs 2     a sweep: seeds/s, the failing seeds
 //   caldera-sim --seed 42 --check-determinism   the run twice: equal hashes
+//   caldera-sim --seeds 1-200 --masters 3   standby masters on an in-memory coordinator
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,8 +35,8 @@ int usage(const char* why) {
                "caldera-sim: %s\n"
                "usage: caldera-sim --seed N [--trace] [--check-determinism] [--steps N]\n"
                "                   [--agents-max N] [--fault-rate P] [--faults K,K...]\n"
-               "                   [--log-level L] [--no-buggify]\n"
-               "       caldera-sim --seeds A-B [--jobs J] [--steps N] [--agents-max N]\n",
+               "                   [--log-level L] [--no-buggify] [--masters N]\n"
+               "       caldera-sim --seeds A-B [--jobs J] [--steps N] [--agents-max N] [--masters N]\n",
                why);
   return 2;
 }
@@ -70,6 +71,11 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
           || c.last < c.first)
         return err = "--seeds needs A-B with A <= B", false;
       c.sweep = true;
+    } else if (a == "--masters") {
+      auto v = value();
+      if (!v || !parse_u64(v, n) || n == 0 || n > 7)
+        return err = "--masters needs a number from 1 to 7", false;
+      c.run.masters = n;
     } else if (a == "--jobs" || a == "--steps" || a == "--agents-max") {
       auto v = value();
       if (!v || !parse_u64(v, n) || n == 0)
@@ -93,7 +99,7 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
       std::string list = v;
       const std::set<std::string> kinds{"kill-master", "kill-agent", "partition", "drop",
                                         "delay", "duplicate", "clock-jump", "kill-executor",
-                                        "disk-full", "kill-scheduler"};
+                                        "disk-full", "kill-scheduler", "coordinator-cut"};
       for (size_t at = 0; at <= list.size();) {
         auto comma = std::min(list.find(',', at), list.size());
         auto kind = list.substr(at, comma - at);
@@ -142,6 +148,8 @@ void print_summary(const run_result& r) {
 std::string replay_command(uint64_t seed, const run_options& o) {
   std::string cmd = "caldera-sim --seed " + std::to_string(seed) + " --steps "
                     + std::to_string(o.steps) + " --agents-max " + std::to_string(o.agents_max);
+  if (o.masters > 1)
+    cmd += " --masters " + std::to_string(o.masters);
   if (o.fault_rate != run_options{}.fault_rate) {
     char rate[32];
     std::snprintf(rate, sizeof(rate), "%g", o.fault_rate);

@@ -21,6 +21,7 @@
 #include "master/registrar.hpp"
 #include "sim/apps.hpp"
 #include "sim/sim_env.hpp"
+#include "sim/standby_masters.hpp"
 #include "sim/workload.hpp"
 #include "storage/kv.hpp"
 #include "storage/registry_store.hpp"
@@ -44,8 +45,12 @@ struct world {
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<sim_env> env;
   fs::path dir;
-  caf::actor node, registrar, master;
+  caf::actor node, registrar, master; // the master that leads (or last led)
   bool master_down = false;
+  // With standby masters (opts.masters > 1): the election, and each
+  // master's actors while it leads.
+  std::unique_ptr<standby_masters> ha;
+  std::vector<std::pair<caf::actor, caf::actor>> led; // slot -> master, registrar
   master_options base;
   uint64_t restarts = 0;
   std::shared_ptr<containerizer> cont;
@@ -90,6 +95,13 @@ struct world {
   // -- the cluster ------------------------------------------------------------
   void build_cluster();
   void start_master(bool recovered);
+  void spawn_master_actors(std::unique_ptr<registry_store> store, master_options mo);
+  void start_standby_masters();
+  caf::error start_leader(size_t slot, std::unique_ptr<registry_store> store,
+                          registry_snapshot snap, uint64_t epoch);
+  void stop_leader(size_t slot);
+  std::string master_node() const;
+  std::string master_dir() const;
   void start_agent(size_t i, const std::string& recover);
   void start_framework(size_t j);
   void start_sample_apps(double total_cpus);
@@ -99,6 +111,9 @@ struct world {
   // -- faults and checks ------------------------------------------------------
   void safety_step();
   void inject_fault();
+  void kill_master();
+  void cut_coordinator();
+  void heal_masters();
   void heal_some();
   void supervise();
   void partition_pair();
@@ -153,6 +168,8 @@ world::world(run_options o) : opts(std::move(o)), rng(derive_seed(opts.seed, "wo
   env->table().observe([this](const char* what, const std::string& from,
                               const std::string& to, const std::string& types) {
     line(std::string{what} + " " + from + "->" + to + " " + types);
+    if (ha && types.find("resource_offers_msg") != std::string::npos)
+      ha->offered(from);
   });
   auto base_dir = fs::exists("/dev/shm") ? fs::path{"/dev/shm"} : fs::temp_directory_path();
   dir = base_dir / ("caldera-sim-" + std::to_string(getpid()) + "-" + std::to_string(opts.seed));
@@ -160,6 +177,7 @@ world::world(run_options o) : opts(std::move(o)), rng(derive_seed(opts.seed, "wo
 }
 
 world::~world() {
+  ha.reset(); // the election drivers stop
   for (auto& f : frameworks)
     if (f)
       caf::anon_send_exit(f, caf::exit_reason::kill);
@@ -177,6 +195,10 @@ world::~world() {
   for (auto& a : agents)
     if (a)
       caf::anon_send_exit(a, caf::exit_reason::kill);
+  for (auto& [m, r] : led)
+    for (auto& a : {m, r})
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::kill);
   for (auto& a : {master, registrar, node})
     if (a)
       caf::anon_send_exit(a, caf::exit_reason::kill);
@@ -285,12 +307,19 @@ void world::start_master(bool recovered) {
     }
     mo.recovered = std::move(*snap);
   }
-  registrar = spawn_registrar(*sys, std::move(*store));
+  spawn_master_actors(std::move(*store), std::move(mo));
+}
+
+// The master's actors on `store`; agents and frameworks are pointed at it
+// (as they find a restarted or newly elected master by its address).
+void world::spawn_master_actors(std::unique_ptr<registry_store> store, master_options mo) {
+  registrar = spawn_registrar(*sys, std::move(store));
   mo.seed = derive_seed(opts.seed, "master#" + std::to_string(++restarts));
   mo.node = node;
   master = spawn_master(*sys, registrar, mo);
-  node_register(node, "master", master);
-  node_register(node, "registrar", registrar);
+  node_register(node, mo.node_name, master);
+  node_register(node, mo.node_name == "master" ? "registrar" : mo.node_name + "/registrar",
+                registrar);
   master_down = false;
   for (auto& a : agents)
     if (a)
@@ -300,6 +329,66 @@ void world::start_master(bool recovered) {
       caf::anon_send(f, connect_atom_t::value, master);
   for (auto& f : app_frameworks)
     caf::anon_send(f, connect_atom_t::value, master);
+}
+
+// Standby masters: every master process starts and joins the election;
+// the cluster's agents start once one leads.
+void world::start_standby_masters() {
+  standby_masters::hooks h;
+  h.line = [this](const std::string& l) { line(l); };
+  h.start_leader = [this](size_t i, std::unique_ptr<registry_store> st, registry_snapshot snap,
+                          uint64_t epoch) {
+    return start_leader(i, std::move(st), std::move(snap), epoch);
+  };
+  h.stop_leader = [this](size_t i) { stop_leader(i); };
+  h.violation = [this](const std::string& what) { violation(what); };
+  ha = std::make_unique<standby_masters>(*sys, env, dir.string(), disk->opener(), opts.masters,
+                                         std::move(h));
+  led.resize(opts.masters);
+  master_down = true;
+  for (size_t i = 0; i < opts.masters; ++i)
+    ha->start(i);
+  for (int k = 0; k < 100 && master_down; ++k)
+    run_for(100ms);
+  if (master_down)
+    violation("no master was elected within 10 s of the cluster's start");
+}
+
+caf::error world::start_leader(size_t slot, std::unique_ptr<registry_store> store,
+                               registry_snapshot snap, uint64_t epoch) {
+  master_options mo = base;
+  mo.recovered = std::move(snap);
+  mo.epoch = epoch;
+  mo.node_name = ha->name(slot);
+  spawn_master_actors(std::move(store), std::move(mo));
+  led.at(slot) = {master, registrar};
+  return caf::none;
+}
+
+// Master `slot`'s process ended: its actors go with it.
+void world::stop_leader(size_t slot) {
+  auto [m, r] = led.at(slot);
+  for (auto& a : {m, r})
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+  if (m == master)
+    master_down = true;
+  led[slot] = {};
+}
+
+// The node name of the master that leads (or last led).
+std::string world::master_node() const {
+  if (!ha)
+    return "master";
+  auto l = ha->leader();
+  return ha->name(l ? *l : 0);
+}
+
+std::string world::master_dir() const {
+  if (!ha)
+    return (dir / "master").string();
+  auto l = ha->leader();
+  return ha->store_dir(l ? *l : 0);
 }
 
 void world::start_agent(size_t i, const std::string& recover) {
@@ -349,7 +438,10 @@ void world::build_cluster() {
   const char* roles[] = {"*", "eng", "ops", "eng/ml"};
   if (draw() < 0.5)
     base.initial_weights = {{"eng", 1.0 + static_cast<double>(pick(3))}, {"ops", 1.0}};
-  start_master(false);
+  if (opts.masters > 1)
+    start_standby_masters();
+  else
+    start_master(false);
   apps = std::make_unique<sample_apps>(dir / "apps", derive_seed(opts.seed, "apps"));
   cont = make_in_process_containerizer(
     *sys, [execs = executors, apps = apps.get()](caf::actor_system& s, executor_options o) {
@@ -455,18 +547,19 @@ std::optional<state_msg> world::state() {
 std::pair<std::string, std::string> world::random_pair() {
   size_t i = pick(agents.size());
   auto agent = agent_opts[i].node_name;
+  auto m = master_node();
   switch (pick(3)) {
     case 0:
-      return {"master", agent};
+      return {m, agent};
     case 1:
-      return {"master", "fw/" + logs[pick(logs.size())]->name};
+      return {m, "fw/" + logs[pick(logs.size())]->name};
     default: {
       std::vector<std::string> execs;
       for (auto& n : env->table().nodes())
         if (n.rfind(agent + "/exec/", 0) == 0)
           execs.push_back(n);
       if (execs.empty())
-        return {"master", agent};
+        return {m, agent};
       return {agent, execs[pick(execs.size())]};
     }
   }
@@ -520,7 +613,9 @@ void world::heal_some() {
       env->table().set(link.first, link.second, link_fault{});
       fault("heal", link.first + " -> " + link.second);
     }
-  if (master_down && draw() < 0.5) {
+  if (ha)
+    heal_masters();
+  else if (master_down && draw() < 0.5) {
     fault("restart", "master");
     start_master(true);
   }
@@ -537,8 +632,61 @@ void world::heal_some() {
     }
 }
 
+// Standby masters: a killed master process restarts (as a standby), a cut
+// link to the coordinator heals.
+void world::heal_masters() {
+  for (size_t i = 0; i < ha->size(); ++i) {
+    if (ha->coordinator_cut(i) && draw() < 0.3) {
+      ha->set_cut(i, false);
+      fault("heal", ha->name(i) + " -> coordinator");
+    }
+    if (!ha->up(i) && draw() < 0.5) {
+      fault("restart", ha->name(i));
+      ha->start(i);
+    }
+  }
+}
+
+// Kills the master (the leader, or with standbys sometimes a standby).
+void world::kill_master() {
+  if (ha) {
+    auto l = ha->leader();
+    size_t i = l && draw() < 0.7 ? *l : pick(ha->size());
+    if (ha->up(i)) {
+      fault("kill-process", ha->name(i));
+      ha->kill(i);
+    }
+    return;
+  }
+  if (master_down)
+    return;
+  // The master process ends when either actor dies (caldera-master
+  // exits with status 3): both go; the simulation restarts them later.
+  std::string target = draw() < 0.8 ? "master" : "registrar";
+  fault("kill-actor", target);
+  kill_named(target);
+  caf::anon_send_exit(master, caf::exit_reason::kill);
+  caf::anon_send_exit(registrar, caf::exit_reason::kill);
+  master_down = true;
+}
+
+// Standby masters: cuts one master's link to the coordinator (its leases
+// and registry writes; its links to agents and frameworks stay).
+void world::cut_coordinator() {
+  size_t i = pick(ha->size());
+  if (ha->coordinator_cut(i))
+    return;
+  ha->set_cut(i, true);
+  fault("partition", ha->name(i) + " <-> coordinator");
+}
+
 void world::inject_fault() {
-  switch (pick(10)) {
+  switch (pick(ha ? 12 : 10)) {
+    case 10:
+    case 11:
+      if (opts.allows("coordinator-cut"))
+        cut_coordinator();
+      break;
     case 9: {
       size_t j = pick(jobs.size());
       if (framework_down[j] || logs[j]->stopped || !opts.allows("kill-scheduler"))
@@ -552,24 +700,16 @@ void world::inject_fault() {
       if (!opts.allows("disk-full"))
         break;
       size_t i = pick(agents.size() + 1);
-      auto where = i == agents.size() ? (dir / "master").string() : agent_opts[i].work_dir;
+      auto where = i == agents.size() ? master_dir() : agent_opts[i].work_dir;
       auto n = 1 + pick(3);
       disk->fail_writes(where, n);
-      fault("disk-full", (i == agents.size() ? std::string{"master"} : agent_opts[i].node_name)
+      fault("disk-full", (i == agents.size() ? master_node() : agent_opts[i].node_name)
                            + " next " + std::to_string(n) + " writes");
       break;
     }
     case 0:
-      if (!master_down && opts.allows("kill-master")) {
-        // The master process ends when either actor dies (caldera-master
-        // exits with status 3): both go; the simulation restarts them later.
-        std::string target = draw() < 0.8 ? "master" : "registrar";
-        fault("kill-actor", target);
-        kill_named(target);
-        caf::anon_send_exit(master, caf::exit_reason::kill);
-        caf::anon_send_exit(registrar, caf::exit_reason::kill);
-        master_down = true;
-      }
+      if (opts.allows("kill-master"))
+        kill_master();
       break;
     case 1: {
       size_t i = pick(agents.size());
@@ -723,7 +863,7 @@ void world::final_checks() {
 // The registry on the master's disk admits the agents the master knows, and
 // marks unreachable exactly those it shows unreachable.
 void world::check_registry(const state_msg& st) {
-  auto store = registry_store::open((dir / "master").string(), disk->opener());
+  auto store = registry_store::open(master_dir(), disk->opener());
   auto snap = store ? (*store)->load() : caf::expected<registry_snapshot>{store.error()};
   if (!snap) {
     violation("registry does not load after the run: " + caf::to_string(snap.error()));
@@ -746,14 +886,23 @@ void world::check_registry(const state_msg& st) {
   for (auto& [id, unreachable] : in_registry)
     if (in_master.count(id) == 0)
       violation("agent " + id + " is admitted in the registry but unknown to the master");
+  if (ha)
+    if (auto d = ha->compare_registry(**store); !d.empty())
+      violation(d);
 }
 
 // Every fault heals; the cluster must converge within an hour of virtual time.
 void world::liveness() {
   line("liveness");
   env->table().heal_all();
-  if (master_down)
+  if (ha) {
+    for (size_t i = 0; i < ha->size(); ++i) {
+      ha->set_cut(i, false);
+      ha->start(i);
+    }
+  } else if (master_down) {
     start_master(true);
+  }
   for (size_t i = 0; i < agents.size(); ++i)
     if (agent_down[i])
       start_agent(i, "reconnect");

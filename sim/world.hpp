@@ -29,9 +29,12 @@ struct run_options {
   size_t agents_max = 20;
   /// Chance that a safety step injects a fault.
   double fault_rate = 0.35;
+  /// Masters: 1 runs one standalone master (restarted after a kill); more
+  /// run standby masters elected on an in-memory coordinator (issue 16).
+  size_t masters = 1;
   /// Fault kinds that may be drawn: kill-master, kill-agent, partition,
   /// drop, delay, duplicate, clock-jump, kill-executor, disk-full,
-  /// kill-scheduler (empty: all).
+  /// kill-scheduler, coordinator-cut (with standby masters) (empty: all).
   std::set<std::string> faults;
   bool allows(const std::string& kind) const { return faults.empty() || faults.count(kind) > 0; }
   /// BUGGIFY: the seed may turn rare code paths on (runtime_env::buggify);

@@ -127,7 +127,10 @@ caf::error registry_store::apply(const batch& b) {
   ops.reserve(b.ops_.size());
   for (auto& op : b.ops_)
     ops.push_back(kv_op{op.key, op.value});
-  return kv_->write(ops, true);
+  auto err = kv_->write(ops, true);
+  if (err && replica_ && behind_)
+    behind_(err);
+  return err;
 }
 
 caf::expected<std::map<std::string, std::string>> registry_store::raw() {

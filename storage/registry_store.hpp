@@ -92,13 +92,20 @@ public:
   /// the coordinator, fenced on leadership). Gets (key, bytes or nullopt).
   using replica_fn =
     std::function<caf::error(const std::vector<std::pair<std::string, std::optional<std::string>>>&)>;
-  void set_replica(replica_fn f) { replica_ = std::move(f); }
+  /// `behind` hears a write the replica committed but this store could not
+  /// take (a full disk): this copy is behind the commit point from then on.
+  using behind_fn = std::function<void(const caf::error&)>;
+  void set_replica(replica_fn f, behind_fn behind = nullptr) {
+    replica_ = std::move(f);
+    behind_ = std::move(behind);
+  }
 
 private:
   registry_store() = default;
   std::unique_ptr<kv_store> kv_;
   std::string dir_;
   replica_fn replica_;
+  behind_fn behind_;
 };
 
 } // namespace caldera

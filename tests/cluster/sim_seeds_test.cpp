@@ -9,11 +9,13 @@ using namespace caldera::sim;
 
 namespace {
 
-run_result run_seed(uint64_t seed, size_t steps = 200, size_t agents_max = 20) {
+run_result run_seed(uint64_t seed, size_t steps = 200, size_t agents_max = 20,
+                    size_t masters = 1) {
   run_options o;
   o.seed = seed;
   o.steps = steps;
   o.agents_max = agents_max;
+  o.masters = masters;
   return run(o);
 }
 
@@ -95,6 +97,23 @@ TEST_CASE("sim seeds 2137, 3397: a reconciliation TASK_LOST is written to the un
 
 TEST_CASE("sim seed 1992: an executor resends an update lost on a silent link to its agent") {
   check_passes(1992);
+}
+
+TEST_CASE("sim --masters 3, seeds 89 and 218: a registry write the coordinator committed but the "
+          "leader's full disk refused ends its leadership (its state would lag the commit point)") {
+  for (uint64_t seed : {89, 218}) {
+    auto r = run_seed(seed, 200, 20, 3);
+    CHECK_MESSAGE(r.ok(), "seed " << seed << " step " << r.violation_step << ": " << r.violation);
+  }
+}
+
+TEST_CASE("sim --masters 3: elections happen, and a run replays bit for bit") {
+  auto a = run_seed(5, 100, 8, 3);
+  auto b = run_seed(5, 100, 8, 3);
+  CHECK(a.ok());
+  CHECK(a.hash == b.hash);
+  CHECK(a.faults["kill-process"] > 0);
+  CHECK(a.faults["partition"] > 0);
 }
 
 TEST_CASE("sim seed 42 replays bit for bit") {
