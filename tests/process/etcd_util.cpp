@@ -2,12 +2,15 @@
 
 #include <csignal>
 
+#include "tests/process/netns_util.hpp"
+
 namespace caldera::test {
 
 using namespace std::chrono_literals;
 
-etcd_cluster::etcd_cluster(const std::string& dir, size_t members, std::string pki)
-  : dir_(dir), pki_(std::move(pki)) {
+etcd_cluster::etcd_cluster(const std::string& dir, size_t members, std::string pki,
+                           std::string ip, std::string netns)
+  : dir_(dir), pki_(std::move(pki)), ip_(std::move(ip)), netns_(std::move(netns)) {
   for (size_t i = 0; i < members; ++i) {
     client_.push_back(free_port());
     peer_.push_back(free_port());
@@ -23,11 +26,10 @@ etcd_cluster::etcd_cluster(const std::string& dir, size_t members, std::string p
 std::vector<std::string> etcd_cluster::argv(size_t i, bool fresh) const {
   std::string cluster;
   for (size_t k = 0; k < peer_.size(); ++k)
-    cluster += (k ? "," : "") + std::string{"e"} + std::to_string(k) + "=http://127.0.0.1:"
+    cluster += (k ? "," : "") + std::string{"e"} + std::to_string(k) + "=http://" + ip_ + ":"
                + std::to_string(peer_[k]);
-  auto client = (pki_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:")
-                + std::to_string(client_[i]);
-  auto peer = "http://127.0.0.1:" + std::to_string(peer_[i]);
+  auto client = (pki_.empty() ? "http://" : "https://") + ip_ + ":" + std::to_string(client_[i]);
+  auto peer = "http://" + ip_ + ":" + std::to_string(peer_[i]);
   std::vector<std::string> tls;
   if (!pki_.empty())
     tls = {"--cert-file", pki_ + "/etcd-server.pem", "--key-file", pki_ + "/etcd-server-key.pem",
@@ -47,13 +49,13 @@ std::vector<std::string> etcd_cluster::argv(size_t i, bool fresh) const {
           "--heartbeat-interval", "50",
           "--election-timeout", "500"};
   out.insert(out.end(), tls.begin(), tls.end());
-  return out;
+  return netns_.empty() ? out : netns_lab::in(netns_, out);
 }
 
 std::string etcd_cluster::url(const std::string& prefix) const {
   std::string out = "etcd://";
   for (size_t i = 0; i < client_.size(); ++i)
-    out += (i ? "," : "") + std::string{"127.0.0.1:"} + std::to_string(client_[i]);
+    out += (i ? "," : "") + ip_ + ":" + std::to_string(client_[i]);
   out += prefix;
   if (!pki_.empty())
     out += "?cafile=" + pki_ + "/ca.pem&certificate=" + pki_ + "/etcd-client.pem&key=" + pki_

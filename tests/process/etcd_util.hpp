@@ -16,7 +16,10 @@ class etcd_cluster {
 public:
   /// `pki`: a scripts/make-certs directory: clients then speak HTTPS and
   /// show a certificate (etcd-server / etcd-client certificates).
-  etcd_cluster(const std::string& dir, size_t members, std::string pki = "");
+  /// With `netns`, the members run in that network namespace (netns_lab)
+  /// and listen on `ip`.
+  etcd_cluster(const std::string& dir, size_t members, std::string pki = "",
+               std::string ip = "127.0.0.1", std::string netns = "");
 
   /// etcd://127.0.0.1:P1,127.0.0.1:P2,.../PREFIX (with TLS: and the client's
   /// files as ?cafile=...&certificate=...&key=...)
@@ -32,6 +35,7 @@ private:
   std::vector<std::string> argv(size_t i, bool fresh) const;
   std::string dir_;
   std::string pki_;
+  std::string ip_, netns_;
   std::vector<uint16_t> client_, peer_;
   std::vector<std::unique_ptr<child>> members_;
   bool ready_ = false;
