@@ -54,6 +54,8 @@ caf::message_handler scheduler::extra_handlers() {
 namespace {
 
 using give_up_atom = caf::atom_constant<caf::atom("giveup")>;
+// How soon a scheduler that finds its master through etcd looks again.
+constexpr caf::timespan coordinator_retry = std::chrono::milliseconds(250);
 
 std::string dropped_while_disconnected(const char* action) {
   return std::string{action} + " dropped: not connected to a master (the SDK reconnects)";
@@ -106,7 +108,9 @@ void scheduler::do_register() {
     if (opts_.partition_aware)
       f.initCapabilities(1).set(0, "PARTITION_AWARE");
   });
-  request(master_, std::chrono::seconds(30), req)
+  // Ahead of the agents' registrations in the master's mailbox (after a
+  // failover, thousands of them): offers come sooner.
+  request<caf::message_priority::high>(master_, std::chrono::seconds(30), req)
     .then(
       [this](const framework_registered_msg& m) {
         guarded("FrameworkRegistered", [&] {
@@ -194,6 +198,10 @@ void scheduler::schedule_retry() {
   auto wait = opts_.runtime->buggify("scheduler/retry-early")
                 ? caf::timespan{std::chrono::milliseconds(10)}
                 : opts_.reconnect_interval;
+  // Standby masters: the next leader is elected within about a lease TTL
+  // and a lookup is one etcd read: look sooner.
+  if (opts_.master_endpoint && opts_.master_endpoint->coordinator)
+    wait = std::min<caf::timespan>(wait, coordinator_retry);
   delayed_send(this, wait, retry_atom::value);
 }
 

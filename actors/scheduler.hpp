@@ -62,6 +62,8 @@ struct scheduler_options {
   /// Partition-aware frameworks see TASK_UNREACHABLE (and the task again
   /// when its agent comes back) where others see TASK_LOST.
   bool partition_aware = false;
+  /// Between tries to reach the master (at most 250 ms with an etcd://
+  /// address: a new leader is looked up as soon as it is elected).
   caf::timespan reconnect_interval = std::chrono::seconds(1);
   /// How long `stop()` keeps asking for the teardown while the master does
   /// not answer (never longer than `failover_timeout`: then the master tears

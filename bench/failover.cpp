@@ -13,7 +13,8 @@
 // - all_agents_back_ms: the last emulated agent re-registered, with its
 //   tasks, at the new leader (told its address at elect_ms: as an agent
 //   that finds it through etcd);
-// - offers_again_ms: the scheduler, which finds the new leader by itself,
+// - offers_again_ms: the scheduler (a process of its own: `--probe URL`),
+//   which finds the new leader by itself,
 //   has an offer again.
 // Prints one JSON line:
 //   {"agents":N,"tasks":M,"lease_ttl_s":2,"detect_ms":..,"elect_ms":..,
@@ -23,6 +24,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -66,8 +69,6 @@ struct shared {
   std::atomic<size_t> back{0};       // re-registered at the new leader
   std::atomic<int64_t> first_down{0};
   std::atomic<int64_t> last_back{0};
-  std::atomic<int64_t> last_offer{0};
-  std::atomic<int64_t> first_offer_after{0}; // after re-registering with the new leader
 };
 
 void set_once(std::atomic<int64_t>& x, int64_t v) {
@@ -166,11 +167,13 @@ caf::behavior emu_agent(emu_actor* self, caf::actor master, size_t k, size_t nta
 }
 
 // Declines every offer (for a while: the new leader's filters start empty)
-// and notes when offers come, first from the new leader.
+// and prints when offers come (steady clock, comparable across processes),
+// first from the new leader. It runs in a process of its own (`--probe`),
+// as a framework does: in the bench's process its registration would queue
+// on the one connection behind the 10,000 emulated agents'.
 class offer_probe : public scheduler {
 public:
-  offer_probe(caf::actor_config& cfg, scheduler_options o, std::shared_ptr<shared> sh)
-    : scheduler(cfg, std::move(o)), sh_(std::move(sh)) {
+  offer_probe(caf::actor_config& cfg, scheduler_options o) : scheduler(cfg, std::move(o)) {
   }
 
 protected:
@@ -178,10 +181,14 @@ protected:
     failed_over_ = true;
   }
   void resource_offers(const std::vector<offer>& offers) override {
-    auto t = now_ns();
-    sh_->last_offer = t;
-    if (failed_over_)
-      set_once(sh_->first_offer_after, t);
+    auto t = static_cast<long long>(now_ns());
+    if (!offered_)
+      std::printf("first_offer %lld\n", t);
+    if (failed_over_ && !offered_after_)
+      std::printf("offer_after_failover %lld\n", t);
+    std::fflush(stdout);
+    offered_ = true;
+    offered_after_ = offered_after_ || failed_over_;
     std::vector<std::string> ids;
     for (auto& o : offers)
       ids.push_back(o.id);
@@ -189,9 +196,36 @@ protected:
   }
 
 private:
-  std::shared_ptr<shared> sh_;
-  bool failed_over_ = false;
+  bool failed_over_ = false, offered_ = false, offered_after_ = false;
 };
+
+// The logged steady-clock time after `event` in the probe's output.
+int64_t probe_time(test::child& probe, const std::string& event) {
+  if (!probe.wait_for(event + " ", step_timeout))
+    throw std::runtime_error("the offer probe saw no " + event + ":\n" + probe.output());
+  auto out = probe.output();
+  return std::stoll(out.substr(out.find(event + " ") + event.size() + 1));
+}
+
+// --probe URL: the offer probe's process (until SIGTERM).
+int run_probe(const std::string& url) {
+  block_termination_signals();
+  auto addr = parse_master_address(url);
+  if (!addr)
+    throw std::runtime_error("--probe: " + describe(addr.error()));
+  node_config cfg{"bench-probe"};
+  apply_runtime_defaults(cfg);
+  caf::actor_system sys{cfg};
+  scheduler_options so;
+  so.name = "bench-offers";
+  so.roles = {"*"};
+  so.master_endpoint = *addr;
+  so.failover_timeout = 3600;
+  auto probe = sys.spawn<offer_probe>(so);
+  wait_for_termination();
+  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+  return 0;
+}
 
 void wait_until(const std::function<bool()>& done, const std::string& what) {
   auto deadline = std::chrono::steady_clock::now() + step_timeout;
@@ -227,10 +261,18 @@ double logged_ms(const std::string& out, const std::string& event) {
   return (hh * 3600 + mm * 60) * 1000.0 + ss * 1000.0;
 }
 
-size_t count_lines(const std::string& out, const std::string& text) {
+// The tasks the agents reported in their registrations logged after `from`
+// (agent_registered ... tasks=N).
+size_t tasks_reported(const std::string& out, const std::string& from) {
   size_t n = 0;
-  for (auto at = out.find(text); at != std::string::npos; at = out.find(text, at + 1))
-    ++n;
+  const std::string field = " tasks=";
+  for (auto at = out.find(" agent_registered ", out.find(from)); at != std::string::npos;
+       at = out.find(" agent_registered ", at + 1)) {
+    auto f = out.find(field, at);
+    auto eol = out.find('\n', at);
+    if (f != std::string::npos && f < eol)
+      n += std::stoul(out.substr(f + field.size()));
+  }
   return n;
 }
 
@@ -282,6 +324,8 @@ int run(size_t n, size_t m) {
   auto m2 = start_master(dir.path, url, p2);
   if (!m2->wait_for("standby leader=", 30s))
     throw std::runtime_error("the second master did not stand by:\n" + m2->output());
+  std::fprintf(stderr, "bench-failover: leader pid %d, standby pid %d\n", int(m1->pid()),
+               int(m2->pid()));
 
   node_config cfg{"bench"};
   apply_runtime_defaults(cfg);
@@ -293,13 +337,8 @@ int run(size_t n, size_t m) {
   auto sh = std::make_shared<shared>();
   actors_guard g;
   register_agents(sys, *leader, n, m, sh, g);
-  scheduler_options so;
-  so.name = "bench-offers";
-  so.roles = {"*"};
-  so.master_endpoint = addr;
-  so.failover_timeout = 3600;
-  g.all.push_back(sys.spawn<offer_probe>(so, sh));
-  wait_until([&] { return sh->last_offer.load() != 0; }, "a first offer");
+  test::child probe{{test::bin("bench-failover"), "--probe", url}};
+  probe_time(probe, "first_offer");
 
   auto coord = make_etcd_coordinator(*parse_coordinator_url(url));
   auto t0 = now_ns();
@@ -318,27 +357,32 @@ int run(size_t n, size_t m) {
     caf::anon_send(g.all[k], new_master_atom::value, m2a);
   wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register");
   std::fprintf(stderr, "bench-failover: %zu agents back\n", n);
-  wait_until([&] { return sh->first_offer_after.load() != 0; }, "an offer from the new leader");
+  auto offer_after = probe_time(probe, "offer_after_failover");
   if (!m2->wait_for("registry_loaded", 10s))
     throw std::runtime_error("no registry_loaded in the new leader's log");
   auto out = m2->output();
+  if (const char* keep = std::getenv("BENCH_FAILOVER_LOG")) // the new leader's log, to study
+    std::ofstream{keep} << out;
   auto load = logged_ms(out, "registry_loaded") - logged_ms(out, "elected");
-  std::fprintf(stderr, "bench-failover: the new leader logged %zu task_recovered\n",
-               count_lines(out, " task_recovered "));
+  std::fprintf(stderr, "bench-failover: the agents reported %zu tasks to the new leader\n",
+               tasks_reported(out, " elected "));
   std::printf("{\"agents\":%zu,\"tasks\":%zu,\"lease_ttl_s\":2,\"detect_ms\":%.1f,"
               "\"elect_ms\":%.1f,\"registry_load_ms\":%.1f,\"all_agents_back_ms\":%.1f,"
               "\"offers_again_ms\":%.1f}\n",
               n, m, ms(sh->first_down.load()), elect, load, ms(sh->last_back.load()),
-              ms(sh->first_offer_after.load()));
+              ms(offer_after));
   std::fflush(stdout);
   return 0;
 }
 
 int main(int argc, char** argv) {
   size_t n = 1000, m = 10000;
+  std::string probe;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--agents")
+    if (a == "--probe")
+      probe = argv[i + 1];
+    else if (a == "--agents")
       n = std::stoul(argv[i + 1]);
     else if (a == "--tasks")
       m = std::stoul(argv[i + 1]);
@@ -359,7 +403,7 @@ int main(int argc, char** argv) {
   log::set_level(log::level::error);
   log::set_component("bench");
   try {
-    return run(n, m);
+    return probe.empty() ? run(n, m) : run_probe(probe);
   } catch (const std::exception& e) { // the processes are stopped on the way out
     std::fprintf(stderr, "bench-failover: %s\n", e.what());
     return 1;

@@ -28,6 +28,8 @@ namespace caldera {
 
 namespace {
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
+// Allocation cycles requested by events run at most this often.
+constexpr caf::timespan allocation_gap = std::chrono::milliseconds(100);
 } // namespace
 
 namespace detail {
@@ -65,7 +67,14 @@ void request_allocation(master_actor* self) {
   if (d.allocation_pending)
     return;
   d.allocation_pending = true;
-  self->send(self, allocate_atom::value);
+  // Ahead of the mailbox (after a failover, offers flow while thousands of
+  // agents' re-registrations wait in it), at most once per allocation_gap.
+  auto since = self->clock().now() - d.last_allocation_at;
+  if (since >= allocation_gap)
+    self->send<caf::message_priority::high>(self, allocate_atom::value);
+  else
+    self->delayed_send<caf::message_priority::high>(self, allocation_gap - since,
+                                                    allocate_atom::value);
 }
 
 // Removes an offer, returning its resources to the allocator (with a filter
@@ -386,6 +395,7 @@ void allocation_tick(master_actor* self) {
 void run_allocation(master_actor* self) {
   self->state.allocation_pending = false;
   guarded("allocate", [&] { allocate(self); });
+  self->state.last_allocation_at = self->clock().now();
 }
 
 // An offer outlived offer_timeout: rescinds it.
@@ -434,7 +444,9 @@ void handle_pong(master_actor* self) {
 void agent_persisted(master_actor* self, agent_entry& a, const register_agent_msg& m,
                      caf::typed_response_promise<agent_registered_msg>& rp) {
   auto& d = self->state;
+  bool was_unreachable = false;
   if (auto old = d.st.agents.find(a.id); old != d.st.agents.end()) {
+    was_unreachable = old->second.unreachable;
     // The same agent again (a reconnection, a restart, the end of a
     // partition): its old connection is gone, its offers with it; its tasks
     // are reconciled below.
@@ -461,7 +473,8 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
   self->monitor(a.handle);
   log::info("agent_registered", {{"agent_id", a.id},
                                  {"hostname", a.hostname},
-                                 {"resources", a.total.to_string()}});
+                                 {"resources", a.total.to_string()},
+                                 {"tasks", m.read()->getTasks().size()}});
   auto reply = make<schema::AgentRegistered>([&](auto b) {
     b.setAgentId(a.id);
     b.setMasterId(d.master_id);
@@ -469,9 +482,18 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
   });
   auto id = a.id;
   d.st.agents[id] = std::move(a);
-  reconcile_agent(self, id, m);
+  reconcile_agent(self, id, m, was_unreachable);
   rp.deliver(reply);
   request_allocation(self);
+}
+
+// Whether the registry's record of agent `old` (recovered, or written at its
+// last registration) already says what a registration as `a` would write:
+// not unreachable there, nor being written so, and the same fields.
+bool record_unchanged(const agent_entry& old, const agent_entry& a) {
+  return !old.unreachable && !old.marking_unreachable && old.hostname == a.hostname
+         && old.endpoint == a.endpoint && old.total == a.total && old.attributes == a.attributes
+         && old.lost_tasks == a.lost_tasks && old.registered_at == a.registered_at;
 }
 
 // Validates a RegisterAgent, builds the agent's entry and has the registrar
@@ -509,17 +531,23 @@ void register_agent(master_actor* self, const register_agent_msg& m, const caf::
   a.registered_at = wall_now(self);
   for (auto at : v->getAttributes())
     a.attributes.emplace_back(at.getName(), at.getValue());
-  // Tasks reported lost that it still runs stay recorded until it no longer
-  // reports them (they are killed on re-registration).
-  if (auto old = d.st.agents.find(id); old != d.st.agents.end())
+  auto old = d.st.agents.find(id);
+  if (old != d.st.agents.end()) {
+    a.registered_at = old->second.registered_at; // when it was first admitted
+    // Tasks reported lost that it still runs stay recorded until it no
+    // longer reports them (they are killed on re-registration).
     for (auto t : v->getTasks()) {
       std::pair<std::string, std::string> key{t.getFrameworkId(), t.getTaskId()};
       if (old->second.lost_tasks.count(key) > 0)
         a.lost_tasks.insert(key);
     }
-  auto rec = agent_record(a, 0);
+  }
+  // The registrar answers in order: a registration whose record is already
+  // written as is (a reconnection, every agent after a failover) passes
+  // through it with nothing to write, behind any write still on its way.
   registry_store::batch batch;
-  batch.put_agent(id, rec);
+  if (old == d.st.agents.end() || !record_unchanged(old->second, a))
+    batch.put_agent(id, agent_record(a, 0));
   self->request(self->state.registrar, caf::infinite, std::move(batch))
     .then([=](bool) mutable { agent_persisted(self, a, m, rp); },
           [=](caf::error& err) mutable { rp.deliver(err); });

@@ -42,6 +42,7 @@ struct master_data {
   peer_auth auth;
   std::set<std::string> books_reported; // agents whose books differed (check_books)
   bool allocation_pending = false;
+  caf::actor_clock::time_point last_allocation_at{}; // when the last cycle ended
   // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
   std::map<caf::actor_addr, std::pair<char, std::string>> watched;
   std::set<std::string> admitted_agents;
@@ -143,9 +144,11 @@ caf::error authorize_framework(master_actor* self, const caf::actor& sender,
 /// An agent says whether it can take tasks: one that cannot is offered to
 /// nobody (and shown so) until it says it can again.
 void agent_health(master_actor* self, const agent_health_msg& m);
-/// Takes in the tasks and frameworks a (re-)registering agent reports.
+/// Takes in the tasks and frameworks a (re-)registering agent reports;
+/// `was_unreachable`: the agent was (in this master or its registry), so
+/// frameworks may have heard its tasks were unreachable or lost.
 void reconcile_agent(master_actor* self, const std::string& aid,
-                     const register_agent_msg& m);
+                     const register_agent_msg& m, bool was_unreachable);
 
 /// Sends again the launches whose agent said nothing of the task for a whole
 /// health-check round (the agent ignores tasks it has).

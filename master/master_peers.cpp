@@ -447,7 +447,7 @@ void kill_reported(master_actor* self, const std::string& aid, const key_t& key)
 // A task the agent runs, charged to its framework again; one this master did
 // not know is known again and its framework hears it runs.
 void charge_reported(master_actor* self, const std::string& aid, schema::AgentTask::Reader t,
-                     const resources& res, reported_fate fate) {
+                     const resources& res, reported_fate fate, bool was_unreachable) {
   auto& d = self->state;
   key_t key{t.getFrameworkId(), t.getTaskId()};
   std::string role = t.getRole();
@@ -459,13 +459,17 @@ void charge_reported(master_actor* self, const std::string& aid, schema::AgentTa
   }
   auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
   auto st = te.statuses.back();
-  log::info("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
-                               {"agent_id", aid}});
+  log::debug("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
+                                {"agent_id", aid}});
   if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {
     f->second.used += te.res;
-    // A framework that saw the task unreachable or lost learns it runs.
+    // A framework that may have seen the task unreachable (or lost:
+    // those are killed) learns it runs. After a master failover or
+    // restart the others heard nothing else: 100,000 needless updates at
+    // 10,000 agents (Mesos sends none either).
     st.reason = "REASON_AGENT_REREGISTERED";
-    send_status(self, f->second, st);
+    if (was_unreachable)
+      send_status(self, f->second, st);
   }
   d.st.add_task(key, std::move(te));
 }
@@ -492,7 +496,7 @@ void lose_unreported(master_actor* self, const std::string& aid, const std::set<
 } // namespace
 
 void reconcile_agent(master_actor* self, const std::string& aid,
-                     const register_agent_msg& m) {
+                     const register_agent_msg& m, bool was_unreachable) {
   guarded("RegisterAgent.tasks", [&] {
     auto& d = self->state;
     auto v = m.read();
@@ -518,7 +522,7 @@ void reconcile_agent(master_actor* self, const std::string& aid,
       if (!res)
         continue;
       reported.insert(key);
-      charge_reported(self, aid, t, *res, fate);
+      charge_reported(self, aid, t, *res, fate, was_unreachable);
     }
     lose_unreported(self, aid, reported);
     unreachable_tasks_gone(self, aid, reported);

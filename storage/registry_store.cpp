@@ -114,6 +114,8 @@ word_buffer words_of(const std::string& bytes) {
 } // namespace
 
 caf::error registry_store::apply(const batch& b) {
+  if (b.ops_.empty())
+    return caf::none;
   if (replica_) {
     std::vector<std::pair<std::string, std::optional<std::string>>> rops;
     rops.reserve(b.ops_.size());

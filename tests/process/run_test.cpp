@@ -335,7 +335,7 @@ TEST_CASE("kill -9 of the master: restarted on its work dir, it knows the runnin
   REQUIRE_MESSAGE(c.master->wait_for("master_listening"), c.master->output());
   // Logged by the master actor, which may start after the listening line.
   CHECK_MESSAGE(c.master->wait_for("recovered_agents=1", 30s), c.master->output());
-  REQUIRE_MESSAGE(c.master->wait_for("task_recovered", 30s), c.master->output());
+  REQUIRE_MESSAGE(c.master->wait_for("tasks=1", 30s), c.master->output()); // agent_registered
   REQUIRE_MESSAGE(c.master->wait_for("framework_reregistered", 30s), c.master->output());
   child state{{bin("caldera"), "state", "--master", c.master_ep, "--json"}};
   REQUIRE(state.wait_exit(30s) == 0);
