@@ -183,7 +183,7 @@ void send_registration(agent_actor* self) {
           d.agent_id = v->getAgentId();
           d.ph = phase::registered;
           if (d.store)
-            if (auto err = d.store->put_agent_id(d.agent_id))
+            if (auto err = d.store->put_agent_id(d.agent_id, d.max_epoch))
               log::error("checkpoint_failed", {{"reason", describe(err)}});
           d.reconnect_backoff = std::chrono::seconds(1);
           log::info(again ? "agent_reregistered" : "agent_registered",

@@ -104,7 +104,7 @@ void flush_checkpoint(agent_actor* self) {
       send_head(self, key);
     }
   if (d.dirty.empty() && !d.unhealthy.empty() && d.store) {
-    if (auto err = d.store->put_agent_id(d.agent_id))
+    if (auto err = d.store->put_agent_id(d.agent_id, d.max_epoch))
       log::debug("checkpoint_probe_failed", {{"reason", describe(err)}});
     else
       set_health(self, "");
@@ -152,6 +152,7 @@ void recover(agent_actor* self) {
     size_t n = 0;
     if (cp) {
       d.agent_id = cp->agent_id;
+      d.max_epoch = cp->master_epoch;
       for (auto& rec : cp->executors) {
         guarded("CheckpointedExecutor", [&] {
           d.opts.containers->destroy(rec.read()->getContainerId());
@@ -162,7 +163,7 @@ void recover(agent_actor* self) {
     n += d.opts.containers->destroy_unknown();
     auto err = d.store->clear();
     if (!err && !d.agent_id.empty())
-      err = d.store->put_agent_id(d.agent_id);
+      err = d.store->put_agent_id(d.agent_id, d.max_epoch);
     if (err) {
       log::error("agent_checkpoint_unusable", {{"reason", describe(err)}});
       self->quit(err);
@@ -180,6 +181,7 @@ void recover(agent_actor* self) {
     return;
   }
   d.agent_id = cp->agent_id;
+  d.max_epoch = cp->master_epoch;
   for (auto& rec : cp->tasks) {
     guarded("CheckpointedTask", [&] {
       auto v = rec.read();

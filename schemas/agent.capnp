@@ -63,6 +63,9 @@ struct ShutdownFramework {
 # key "agent/info"
 struct CheckpointedAgent {
   agentId @0 :Text;
+  # The newest leader epoch this agent registered with (standby masters): a
+  # restarted agent still refuses masters of older epochs.
+  masterEpoch @1 :UInt64;
 }
 
 # key "executor/<framework-id>\x1f<executor-id>"

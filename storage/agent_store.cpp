@@ -40,6 +40,7 @@ caf::expected<agent_checkpoint> agent_store::load() {
       if (!m)
         return m.error();
       cp.agent_id = m->read()->getAgentId();
+      cp.master_epoch = m->read()->getMasterEpoch();
     } else if (key.rfind(executor_prefix, 0) == 0) {
       auto m = decode_record<schema::CheckpointedExecutor>(data, size, key);
       if (!m)
@@ -67,9 +68,11 @@ caf::error agent_store::remove(const std::string& key) {
   return kv_->write({kv_op{key, nullptr}}, false);
 }
 
-caf::error agent_store::put_agent_id(const std::string& id) {
-  return put(agent_key,
-             make<schema::CheckpointedAgent>([&](auto b) { b.setAgentId(id); }).buffer());
+caf::error agent_store::put_agent_id(const std::string& id, uint64_t master_epoch) {
+  return put(agent_key, make<schema::CheckpointedAgent>([&](auto b) {
+                          b.setAgentId(id);
+                          b.setMasterEpoch(master_epoch);
+                        }).buffer());
 }
 
 caf::error agent_store::put_executor(const std::string& fid, const std::string& eid,

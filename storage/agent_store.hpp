@@ -32,6 +32,7 @@ using checkpointed_task_msg = msg<schema::CheckpointedTask>;
 
 struct agent_checkpoint {
   std::string agent_id;
+  uint64_t master_epoch = 0;
   std::vector<checkpointed_executor_msg> executors;
   std::vector<checkpointed_task_msg> tasks;
 };
@@ -49,7 +50,8 @@ public:
   /// Everything checkpointed. A record that does not decode is an error.
   caf::expected<agent_checkpoint> load();
 
-  caf::error put_agent_id(const std::string& id);
+  /// The agent's id and the newest leader epoch it registered with.
+  caf::error put_agent_id(const std::string& id, uint64_t master_epoch);
   caf::error put_executor(const std::string& fid, const std::string& eid,
                           const checkpointed_executor_msg& rec);
   caf::error remove_executor(const std::string& fid, const std::string& eid);

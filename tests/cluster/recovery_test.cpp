@@ -479,6 +479,15 @@ TEST_CASE("standby masters' epochs: agents refuse a master of an older epoch tha
   for (auto a : c.state().read()->getAgents())
     active += a.getActive();
   CHECK(active == 2);
+  // The epoch seen is checkpointed: agents restarted on their work dirs
+  // still refuse a deposed leader.
+  c.restart_agent(0);
+  c.restart_agent(1);
+  c.base_options.epoch = 5;
+  c.restart_master();
+  for (int k = 0; k < 10; ++k)
+    c.advance(1s);
+  CHECK(captured_count("stale_master_refused epoch=5 seen=7") >= 2);
   log::set_sink(nullptr);
   log::set_level(log::level::warn);
   captured().clear();
