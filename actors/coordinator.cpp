@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/error.hpp"
+#include "actors/leader_json.hpp"
 
 namespace caldera {
 
@@ -94,6 +95,13 @@ std::string leader_record::to_json() const {
   return nlohmann::json{{"id", id},           {"address", address}, {"http", http},
                         {"hostname", hostname}, {"since", since}}
     .dump();
+}
+
+nlohmann::json leader_json(const std::optional<leader_record>& l) {
+  if (!l)
+    return nullptr;
+  return {{"id", l->id},       {"address", l->address},   {"http", l->http},
+          {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
 }
 
 caf::expected<leader_record> leader_record::from_json(const std::string& text) {

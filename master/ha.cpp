@@ -75,10 +75,20 @@ caf::error master_ha::sync_registry(registry_store& store) {
   auto remote = main_->read_registry();
   if (!remote)
     return remote.error();
+  auto local = store.raw();
+  if (!local)
+    return local.error();
+  auto mine = registry_store::cluster_of(*local);
   if (remote->empty()) { // the cluster's first leader: its registry seeds it
-    auto local = store.raw();
-    if (!local)
-      return local.error();
+    if (!mine) {
+      registry_store::batch b;
+      b.put_cluster("cluster-" + me_.id);
+      if (auto err = store.apply(b))
+        return err;
+      local = store.raw();
+      if (!local)
+        return local.error();
+    }
     std::vector<coord_op> ops;
     for (auto& [k, v] : *local)
       ops.push_back({k, v});
@@ -90,6 +100,12 @@ caf::error master_ha::sync_registry(registry_store& store) {
     log::info("registry_seeded", {{"records", ops.size()}});
     return caf::none;
   }
+  auto theirs = registry_store::cluster_of(*remote);
+  if (mine && theirs && *mine != *theirs)
+    return make_error(errc::invalid_config,
+                      "this master's registry belongs to " + *mine + ", not to " + where_
+                        + " (" + *theirs + "): start it on a fresh work dir, or point "
+                          "--etcd at its own cluster");
   log::info("registry_loaded", {{"records", remote->size()}, {"coordinator", where_}});
   return store.replace(*remote);
 }

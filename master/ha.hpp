@@ -49,7 +49,8 @@ public:
   bool renew(std::string& why);
 
   /// Loads the coordinator's registry into `store` (the first leader of a
-  /// cluster seeds the coordinator from its store instead).
+  /// cluster seeds the coordinator from its store instead, naming the
+  /// cluster in it). A store that names another cluster is refused.
   caf::error sync_registry(registry_store& store);
 
   /// The fenced commit for registry_store::set_replica; a refusal (no

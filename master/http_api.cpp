@@ -9,6 +9,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "actors/leader_json.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/ids.hpp"
@@ -159,12 +160,9 @@ void snapshot_gauges(const published_state& p, prometheus::Registry& reg) {
 
 // /master/leader of the leader (standbys answer it from master/standby.hpp).
 void leader_reply(const master_http_info& info, httplib::Response& res) {
-  auto& l = info.leader;
-  nlohmann::json leader = nullptr;
-  if (l)
-    leader = {{"id", l->id},         {"address", l->address},   {"http", l->http},
-              {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
-  reply_json(res, {{"role", "leader"}, {"coordinator", info.coordinator}, {"leader", leader}});
+  reply_json(res, {{"role", "leader"},
+                   {"coordinator", info.coordinator},
+                   {"leader", leader_json(info.leader)}});
 }
 
 // Whether this master leads (it does: standbys serve master/standby.hpp's

@@ -12,6 +12,7 @@
 #include <prometheus/registry.h>
 
 #include "actors/error.hpp"
+#include "actors/leader_json.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node.hpp"
@@ -19,13 +20,6 @@
 namespace caldera {
 
 namespace {
-
-nlohmann::json leader_json(const std::optional<leader_record>& l) {
-  if (!l)
-    return nullptr;
-  return {{"id", l->id},       {"address", l->address},   {"http", l->http},
-          {"hostname", l->hostname}, {"elected_time", l->since}, {"epoch", l->epoch}};
-}
 
 void redirect_to_leader(const standby_view& view, const std::string& coordinator, bool https,
                         const httplib::Request& req, httplib::Response& res) {

@@ -27,6 +27,12 @@ struct FrameworkRecord {
   registeredAt @1 :Float64;
 }
 
+# Standby masters: the cluster this registry belongs to (written by the
+# cluster's first leader, copied with the registry to every master).
+struct ClusterRecord {
+  id @0 :Text;
+}
+
 struct MasterRecord {
   masterId @0 :Text;
   startedAt @1 :Float64;

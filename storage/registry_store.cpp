@@ -17,6 +17,7 @@ const std::string agent_prefix = "agent/";
 const std::string framework_prefix = "framework/";
 const std::string master_key = "master/info";
 const std::string role_prefix = "role/";
+const std::string cluster_key = "cluster/info";
 
 } // namespace
 
@@ -45,6 +46,21 @@ void registry_store::batch::put_master(const master_record_msg& rec) {
 void registry_store::batch::put_role(const std::string& role,
                                      const role_record_msg& rec) {
   ops_.push_back({role_prefix + role, rec.buffer()});
+}
+
+void registry_store::batch::put_cluster(const std::string& id) {
+  ops_.push_back({cluster_key, make<schema::ClusterRecord>([&](auto b) { b.setId(id); }).buffer()});
+}
+
+std::optional<std::string>
+registry_store::cluster_of(const std::map<std::string, std::string>& raw) {
+  auto i = raw.find(cluster_key);
+  if (i == raw.end())
+    return std::nullopt;
+  auto rec = decode_record<schema::ClusterRecord>(i->second.data(), i->second.size(), i->first);
+  if (!rec)
+    return std::nullopt;
+  return std::string{rec->read()->getId()};
 }
 
 void registry_store::batch::append(const batch& other) {

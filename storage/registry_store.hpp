@@ -6,6 +6,7 @@
 //   framework/<framework-id>  FrameworkRecord
 //   master/info               MasterRecord
 //   role/<role>               RoleRecord        (weights and quotas)
+//   cluster/info              ClusterRecord     (standby masters: whose registry)
 //
 // A change is a `batch` of puts and deletes applied as one atomic, synced
 // WriteBatch. Not thread-safe: one owner (the registrar actor) uses it. Calls
@@ -53,6 +54,7 @@ public:
     void remove_framework(const std::string& id);
     void put_master(const master_record_msg& rec);
     void put_role(const std::string& role, const role_record_msg& rec);
+    void put_cluster(const std::string& id);
     bool empty() const { return ops_.empty(); }
     size_t size() const { return ops_.size(); }
     void append(const batch& other);
@@ -82,6 +84,9 @@ public:
   /// With a replica, `b` is committed there first: its refusal writes
   /// nothing here.
   caf::error apply(const batch& b);
+
+  /// The cluster id in records `raw` (as raw() gives them), if any.
+  static std::optional<std::string> cluster_of(const std::map<std::string, std::string>& raw);
 
   /// Every record as bytes, by key (for the coordinator's copy).
   caf::expected<std::map<std::string, std::string>> raw();

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/leader_json.hpp"
+
 #include "actors/cli/cli.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/error.hpp"
@@ -70,10 +72,7 @@ int cmd_masters(int argc, char** argv) {
   }
   nlohmann::json out{{"coordinator", a->to_string()}, {"leader", nullptr},
                      {"masters", nlohmann::json::array()}};
-  if (*leader) {
-    out["leader"] = to_json(**leader, "leader");
-    out["leader"]["epoch"] = (*leader)->epoch;
-  }
+  out["leader"] = leader_json(*leader);
   for (auto& m : *all)
     out["masters"].push_back(
       to_json(m, *leader && (*leader)->id == m.id ? "leader" : "standby"));

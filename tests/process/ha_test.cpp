@@ -33,6 +33,24 @@ std::unique_ptr<child> start_master(const std::string& dir, const std::string& u
     "--allocation-interval", "100ms", "--log-level", "debug"});
 }
 
+// A 3-member etcd and two masters on it: m1 leads, m2 stands by.
+struct two_masters {
+  etcd_cluster etcd;
+  std::string url;
+  uint16_t p1 = free_port(), p2 = free_port();
+  std::unique_ptr<child> m1, m2;
+
+  explicit two_masters(const temp_dir& dir) : etcd{dir.path, 3} {
+    REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+    url = etcd.url();
+    m1 = start_master(dir.path, url, p1);
+    REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
+    m2 = start_master(dir.path, url, p2);
+    REQUIRE_MESSAGE(m2->wait_for("standby leader=\"127.0.0.1:" + std::to_string(p1), 30s),
+                    m2->output());
+  }
+};
+
 uint16_t port_of(const std::string& ep) {
   return static_cast<uint16_t>(std::stoi(ep.substr(ep.rfind(':') + 1)));
 }
@@ -44,16 +62,8 @@ TEST_SUITE("process") {
 TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over, the agent "
           "and caldera run follow it, the running task's exit code arrives") {
   temp_dir dir;
-  etcd_cluster etcd{dir.path, 3};
-  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
-  auto url = etcd.url();
-  auto p1 = free_port();
-  auto m1 = start_master(dir.path, url, p1);
-  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
-  auto p2 = free_port();
-  auto m2 = start_master(dir.path, url, p2);
-  REQUIRE_MESSAGE(m2->wait_for("standby leader=\"127.0.0.1:" + std::to_string(p1), 30s),
-                  m2->output());
+  two_masters ms{dir};
+  auto& [etcd, url, p1, p2, m1, m2] = ms;
   auto m2http = logged_endpoint(*m2, "http_listening");
 
   child agent{{bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
@@ -98,13 +108,8 @@ TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over,
 TEST_CASE("standby masters on etcd: kill -9 of the leader during a hadoop-like word count; the "
           "job finishes under the new leader with the exact result and no attempt lost") {
   temp_dir dir;
-  etcd_cluster etcd{dir.path, 3};
-  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
-  auto url = etcd.url();
-  auto m1 = start_master(dir.path, url, free_port());
-  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
-  auto m2 = start_master(dir.path, url, free_port());
-  REQUIRE(m2->wait_for("standby leader=", 30s));
+  two_masters ms{dir};
+  auto& [etcd, url, p1, p2, m1, m2] = ms;
   std::vector<std::unique_ptr<child>> agents;
   for (int i = 0; i < 2; ++i) {
     agents.push_back(std::make_unique<child>(std::vector<std::string>{
@@ -155,14 +160,8 @@ TEST_CASE("standby masters on etcd: kill -9 of the leader during a hadoop-like w
 TEST_CASE("a paused leader: a standby is elected once its lease expired; resumed, the old "
           "leader finds its leadership lost and exits 4") {
   temp_dir dir;
-  etcd_cluster etcd{dir.path, 3};
-  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
-  auto url = etcd.url();
-  auto p1 = free_port();
-  auto m1 = start_master(dir.path, url, p1);
-  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
-  auto m2 = start_master(dir.path, url, free_port());
-  REQUIRE(m2->wait_for("standby leader=\"127.0.0.1:" + std::to_string(p1), 30s));
+  two_masters ms{dir};
+  auto& [etcd, url, p1, p2, m1, m2] = ms;
   // An agent's registration waits in the paused leader's socket.
   m1->signal(SIGSTOP);
   child agent{{bin("caldera-agent"), "--master", "127.0.0.1:" + std::to_string(p1), "--port",
@@ -185,14 +184,8 @@ TEST_CASE("a paused leader: a standby is elected once its lease expired; resumed
 TEST_CASE("etcd member loss: one of three changes nothing; two of three make the leader step "
           "down; with a quorum back a master leads again") {
   temp_dir dir;
-  etcd_cluster etcd{dir.path, 3};
-  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
-  auto url = etcd.url();
-  auto p1 = free_port();
-  auto m1 = start_master(dir.path, url, p1);
-  REQUIRE_MESSAGE(m1->wait_for("elected", 30s), m1->output());
-  auto m2 = start_master(dir.path, url, free_port());
-  REQUIRE(m2->wait_for("standby leader=", 30s));
+  two_masters ms{dir};
+  auto& [etcd, url, p1, p2, m1, m2] = ms;
   child agent{{bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
                "--work-dir", dir.path + "/a", "--resources", "cpus:1;mem:256"}};
   REQUIRE_MESSAGE(agent.wait_for("agent_registered", 60s), agent.output());

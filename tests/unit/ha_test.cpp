@@ -152,6 +152,38 @@ TEST_CASE("ha: a leader cut off from the coordinator steps down before its lease
   CHECK(b->campaign() == true);
 }
 
+TEST_CASE("ha: a registry written by another cluster is refused, naming both") {
+  fixture one, two;
+  auto disk = std::make_shared<memory_disk>();
+  auto a = one.master("a");
+  REQUIRE_FALSE(a->join());
+  REQUIRE(a->campaign() == true);
+  auto store_a = registry_store::open("/sim/a", disk->opener());
+  REQUIRE(store_a);
+  REQUIRE_FALSE(a->sync_registry(**store_a)); // seeds cluster one, naming it
+  auto b = two.master("b");
+  REQUIRE_FALSE(b->join());
+  REQUIRE(b->campaign() == true);
+  auto store_b = registry_store::open("/sim/b", disk->opener());
+  REQUIRE(store_b);
+  REQUIRE_FALSE(b->sync_registry(**store_b)); // cluster two
+  // a's work dir, elected in cluster two: refused, nothing replaced.
+  auto c = two.master("c");
+  REQUIRE_FALSE(c->join());
+  b->resign();
+  REQUIRE(c->campaign() == true);
+  REQUIRE_FALSE((*store_a)->apply(agent_batch("S1")));
+  auto err = c->sync_registry(**store_a);
+  REQUIRE(err);
+  CHECK(describe(err).find("belongs to cluster-a, not to memory coordinator") != std::string::npos);
+  CHECK(describe(err).find("(cluster-b)") != std::string::npos);
+  CHECK((*store_a)->load()->agents.size() == 1);
+  // A fresh work dir joins cluster two.
+  auto store_c = registry_store::open("/sim/c", disk->opener());
+  REQUIRE(store_c);
+  CHECK_FALSE(c->sync_registry(**store_c));
+}
+
 TEST_CASE("ha: etcd URLs and master addresses") {
   auto u = parse_coordinator_url("etcd://127.0.0.1:2379,127.0.0.1:22379/caldera/");
   REQUIRE(u);
