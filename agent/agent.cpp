@@ -216,6 +216,7 @@ void send_registration(agent_actor* self) {
 
 void on_master(agent_actor* self, caf::actor m) {
   auto& d = self->state;
+  d.connect_failed = false;
   d.master = std::move(m);
   self->monitor(d.master);
   do_register(self);
@@ -233,7 +234,14 @@ void connect(agent_actor* self) {
     [=](caf::actor a) { on_master(self, std::move(a)); },
     [=](const caf::error& err) {
       auto& d = self->state;
-      log::debug("master_connect_failed", {{"reason", describe(err)}});
+      // Said once per outage (none leads, a wrong address), then quietly.
+      if (!d.connect_failed)
+        log::warn("master_unreachable",
+                  {{"master", d.opts.master_endpoint->to_string()}, {"reason", describe(err)},
+                   {"retry", "with back-off, up to 5 s"}});
+      else
+        log::debug("master_connect_failed", {{"reason", describe(err)}});
+      d.connect_failed = true;
       schedule_reconnect(self);
       d.reconnect_backoff = std::min<caf::timespan>(d.reconnect_backoff * 2,
                                                     max_reconnect_backoff);
@@ -889,6 +897,16 @@ void on_reregister(agent_actor* self) {
     do_register(self);
 }
 
+// A handler for `T` that only the master this agent registered with is
+// heard on (see from_master).
+template <class T, class F>
+auto master_only(agent_actor* self, const char* what, F handle) {
+  return [=](const T& m) {
+    if (from_master(self, what))
+      handle(self, m);
+  };
+}
+
 // Sets the agent up; its handlers, by conversation, call the functions above.
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
@@ -898,34 +916,15 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   return {
     // The master (only the one this agent registered with: as Mesos, orders
     // of another, a deposed leader, are ignored).
-    [=](const run_task_msg& m) {
-      if (from_master(self, "RunTask"))
-        handle_run_task(self, m);
-    },
-    [=](const kill_msg& m) {
-      if (from_master(self, "Kill"))
-        handle_kill(self, m);
-    },
-    [=](const acknowledge_msg& m) {
-      if (from_master(self, "Acknowledge"))
-        handle_acknowledge(self, m);
-    },
-    [=](const shutdown_framework_msg& m) {
-      if (from_master(self, "ShutdownFramework"))
-        handle_shutdown_framework(self, m);
-    },
-    [=](const scheduler_message_msg& m) {
-      if (from_master(self, "SchedulerMessage"))
-        handle_scheduler_message(self, m);
-    },
-    [=](ping_atom) {
-      if (from_master(self, "ping"))
-        to_master(self, pong_atom::value);
-    },
-    [=](reregister_atom) {
-      if (from_master(self, "reregister"))
-        on_reregister(self);
-    },
+    master_only<run_task_msg>(self, "RunTask", handle_run_task),
+    master_only<kill_msg>(self, "Kill", handle_kill),
+    master_only<acknowledge_msg>(self, "Acknowledge", handle_acknowledge),
+    master_only<shutdown_framework_msg>(self, "ShutdownFramework", handle_shutdown_framework),
+    master_only<scheduler_message_msg>(self, "SchedulerMessage", handle_scheduler_message),
+    master_only<ping_atom>(self, "ping",
+                           [](agent_actor* s, ping_atom) { to_master(s, pong_atom::value); }),
+    master_only<reregister_atom>(self, "reregister",
+                                 [](agent_actor* s, reregister_atom) { on_reregister(s); }),
     [=](connect_atom_t, const caf::actor& m) { on_new_master(self, m); },
     // Executors (and their containers).
     [=](const register_executor_msg& m) { handle_register_executor(self, m); },

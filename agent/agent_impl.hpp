@@ -85,6 +85,7 @@ struct agent_data {
   caf::actor master;
   caf::timespan reconnect_backoff = std::chrono::seconds(1);
   size_t connect_attempts = 0; // picks the master of a list in turn
+  bool connect_failed = false;  // said master_unreachable for this outage
   uint64_t max_epoch = 0;       // the newest leader epoch seen (standby masters)
   bool reconnect_pending = false; // a retry_atom is on its way
   std::map<key_t, executor_rec> executors;

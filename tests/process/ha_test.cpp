@@ -234,6 +234,25 @@ TEST_CASE("etcd with TLS and client certificates: masters, agents and the CLI re
   CHECK(bad.output().find("needs cafile, certificate and key") != std::string::npos);
 }
 
+TEST_CASE("an agent whose etcd names no leader says so once, retries with back-off, and "
+          "registers when a master is elected") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 1};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = etcd.url();
+  child agent{{bin("caldera-agent"), "--master", url, "--port", std::to_string(free_port()),
+               "--work-dir", dir.path + "/a", "--resources", "cpus:1;mem:256", "--log-level",
+               "debug"}};
+  REQUIRE_MESSAGE(agent.wait_for("master_connect_failed", 30s), agent.output());
+  auto out = agent.output();
+  CHECK(out.find("master_unreachable master=\"" + url) != std::string::npos);
+  CHECK(out.find("no master leads now") != std::string::npos);
+  CHECK(out.find("master_unreachable") == out.rfind("master_unreachable")); // once
+  auto m = start_master(dir.path, url, free_port());
+  REQUIRE_MESSAGE(m->wait_for("elected", 30s), m->output());
+  CHECK_MESSAGE(agent.wait_for("agent_registered", 30s), agent.output());
+}
+
 TEST_CASE("a master pointed at an unreachable etcd refuses to start, naming it") {
   temp_dir dir;
   auto dead = "etcd://127.0.0.1:" + std::to_string(free_port()) + "/caldera";
