@@ -346,7 +346,7 @@ std::optional<int> become_leader(const master_config& cfg, ha_run& run) {
   }
   log::info("master_joined", {{"coordinator", run.ha->where()}, {"id", me.id},
                               {"address", me.address}});
-  auto elected = wait_until_elected(*run.ha, *view, std::chrono::milliseconds(250));
+  auto elected = wait_until_elected(*run.ha, *view, std::chrono::milliseconds(100));
   if (!elected) {
     std::fprintf(stderr, "caldera-master: option 'etcd': %s\n",
                  describe(elected.error()).c_str());

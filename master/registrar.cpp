@@ -51,10 +51,10 @@ caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
       st.pending = registry_store::batch{};
       auto waiting = std::move(st.waiting);
       st.waiting.clear();
-      auto t0 = std::chrono::steady_clock::now();
+      auto t0 = self->clock().now(); // virtual in the simulator
       auto err = st.store->apply(batch);
       metrics::observe_registry_write(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        std::chrono::duration<double>(self->clock().now() - t0).count());
       ++st.writes;
       if (st.health)
         st.health->set(!err, err ? describe(err) : std::string{});

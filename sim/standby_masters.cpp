@@ -13,9 +13,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// As caldera-master's defaults: etcd-lease-ttl 2 s, a standby polls every 250 ms.
+// As caldera-master's defaults: etcd-lease-ttl 2 s, a standby polls every 100 ms.
 constexpr std::chrono::seconds ttl = 2s;
-constexpr std::chrono::milliseconds poll = 250ms;
+constexpr std::chrono::milliseconds poll = 100ms;
 
 } // namespace
 
