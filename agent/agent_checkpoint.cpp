@@ -129,60 +129,42 @@ void finish_recovery(agent_actor* self) {
   connect(self);
 }
 
-void recover(agent_actor* self) {
+namespace {
+
+// --recover=cleanup: every executor a previous agent ran is destroyed and
+// forgotten; the agent keeps its id (and the newest epoch it saw), so the
+// master learns at once that its tasks are gone (they are not in the
+// re-registration).
+void recover_cleanup(agent_actor* self, const caf::expected<agent_checkpoint>& cp) {
   auto& d = self->state;
-  if (!d.opts.checkpoint) {
-    schedule_leftover_sandboxes(self);
-    connect(self);
-    return;
-  }
-  auto dir = (std::filesystem::path{d.opts.work_dir} / "meta").string();
-  auto store = agent_store::open(dir, d.opts.open_store);
-  if (!store) {
-    log::error("agent_checkpoint_unusable", {{"reason", describe(store.error())}});
-    self->quit(store.error());
-    return;
-  }
-  d.store = std::move(*store);
-  auto cp = d.store->load();
-  if (d.opts.recover == "cleanup") {
-    // Every executor a previous agent ran is destroyed and forgotten; the
-    // agent keeps its id, so the master learns at once that its tasks are
-    // gone (they are not in the re-registration).
-    size_t n = 0;
-    if (cp) {
-      d.agent_id = cp->agent_id;
-      d.max_epoch = cp->master_epoch;
-      for (auto& rec : cp->executors) {
-        guarded("CheckpointedExecutor", [&] {
-          d.opts.containers->destroy(rec.read()->getContainerId());
-          ++n;
-        });
-      }
+  size_t n = 0;
+  if (cp) {
+    d.agent_id = cp->agent_id;
+    d.max_epoch = cp->master_epoch;
+    for (auto& rec : cp->executors) {
+      guarded("CheckpointedExecutor", [&] {
+        d.opts.containers->destroy(rec.read()->getContainerId());
+        ++n;
+      });
     }
-    n += d.opts.containers->destroy_unknown();
-    auto err = d.store->clear();
-    if (!err && !d.agent_id.empty())
-      err = d.store->put_agent_id(d.agent_id, d.max_epoch);
-    if (err) {
-      log::error("agent_checkpoint_unusable", {{"reason", describe(err)}});
-      self->quit(err);
-      return;
-    }
-    log::info("agent_recovery_cleanup", {{"destroyed", n}});
-    connect(self);
+  }
+  n += d.opts.containers->destroy_unknown();
+  auto err = d.store->clear();
+  if (!err && !d.agent_id.empty())
+    err = d.store->put_agent_id(d.agent_id, d.max_epoch);
+  if (err) {
+    log::error("agent_checkpoint_unusable", {{"reason", describe(err)}});
+    self->quit(err);
     return;
   }
-  if (!cp) {
-    log::error("agent_checkpoint_unusable",
-               {{"reason", describe(cp.error())},
-                {"hint", "start with --recover=cleanup to discard it"}});
-    self->quit(cp.error());
-    return;
-  }
-  d.agent_id = cp->agent_id;
-  d.max_epoch = cp->master_epoch;
-  for (auto& rec : cp->tasks) {
+  log::info("agent_recovery_cleanup", {{"destroyed", n}});
+  connect(self);
+}
+
+// The checkpointed tasks and the updates their masters had not acknowledged.
+void recover_tasks(agent_actor* self, const agent_checkpoint& cp) {
+  auto& d = self->state;
+  for (auto& rec : cp.tasks) {
     guarded("CheckpointedTask", [&] {
       auto v = rec.read();
       key_t key{v->getFrameworkId(), v->getTaskId()};
@@ -204,9 +186,15 @@ void recover(agent_actor* self) {
         d.updates.erase(key);
     });
   }
+}
+
+// The checkpointed executors: each container is recovered (it then
+// re-registers) or found gone (its tasks end).
+void recover_executors(agent_actor* self, const agent_checkpoint& cp) {
+  auto& d = self->state;
   caf::actor me = caf::actor_cast<caf::actor>(self);
   std::vector<key_t> gone;
-  for (auto& rec : cp->executors) {
+  for (auto& rec : cp.executors) {
     guarded("CheckpointedExecutor", [&] {
       auto v = rec.read();
       key_t key{v->getFrameworkId(), v->getExecutorId()};
@@ -234,6 +222,41 @@ void recover(agent_actor* self) {
   }
   for (auto& key : gone)
     executor_exited(self, key.first, key.second, unknown_exit_status);
+}
+
+} // namespace
+
+void recover(agent_actor* self) {
+  auto& d = self->state;
+  if (!d.opts.checkpoint) {
+    schedule_leftover_sandboxes(self);
+    connect(self);
+    return;
+  }
+  auto dir = (std::filesystem::path{d.opts.work_dir} / "meta").string();
+  auto store = agent_store::open(dir, d.opts.open_store);
+  if (!store) {
+    log::error("agent_checkpoint_unusable", {{"reason", describe(store.error())}});
+    self->quit(store.error());
+    return;
+  }
+  d.store = std::move(*store);
+  auto cp = d.store->load();
+  if (d.opts.recover == "cleanup") {
+    recover_cleanup(self, cp);
+    return;
+  }
+  if (!cp) {
+    log::error("agent_checkpoint_unusable",
+               {{"reason", describe(cp.error())},
+                {"hint", "start with --recover=cleanup to discard it"}});
+    self->quit(cp.error());
+    return;
+  }
+  d.agent_id = cp->agent_id;
+  d.max_epoch = cp->master_epoch;
+  recover_tasks(self, *cp);
+  recover_executors(self, *cp);
   // Tasks whose executor is not in the checkpoint at all (the agent died
   // between the two writes) cannot be running.
   for (auto& [key, t] : d.tasks)

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
@@ -106,10 +105,7 @@ int run(int argc, char** argv) {
     }
   }
   std::signal(SIGPIPE, SIG_IGN);
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  r.rlim_cur = r.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &r);
+  test::raise_fd_limit();
   test::temp_dir dir;
   // Deadlines longer than the run: the held connections stay for all of it.
   test::child m{{test::bin("caldera-master"), "--port", std::to_string(test::free_port()),

@@ -201,9 +201,8 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
   std::string pki;
   if (tls) {
     pki = dir.path + "/pki";
-    test::child certs{{"/bin/sh", "-c", test::source("scripts/make-certs") + " " + pki}};
-    if (certs.wait_exit(std::chrono::seconds(60)) != 0) {
-      std::fprintf(stderr, "make-certs failed:\n%s\n", certs.output().c_str());
+    if (auto err = test::make_certs(pki); !err.empty()) {
+      std::fprintf(stderr, "make-certs failed:\n%s\n", err.c_str());
       return 1;
     }
   }

@@ -179,9 +179,8 @@ int main(int argc, char** argv) {
   log::set_level(log::level::error);
   test::temp_dir dir;
   auto pki = dir.path + "/pki";
-  test::child certs{{"/bin/sh", "-c", test::source("scripts/make-certs") + " " + pki}};
-  if (certs.wait_exit(60s) != 0) {
-    std::fprintf(stderr, "bench-links: make-certs failed:\n%s\n", certs.output().c_str());
+  if (auto err = test::make_certs(pki); !err.empty()) {
+    std::fprintf(stderr, "bench-links: make-certs failed:\n%s\n", err.c_str());
     return 1;
   }
   auto plain = measure("", links, seconds, n);

@@ -489,11 +489,12 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
 
 // Whether the registry's record of agent `old` (recovered, or written at its
 // last registration) already says what a registration as `a` would write:
-// not unreachable there, nor being written so, and the same fields.
+// not unreachable there, nor being written so, and the same fields
+// (registered_at is old's: a re-registration keeps it).
 bool record_unchanged(const agent_entry& old, const agent_entry& a) {
   return !old.unreachable && !old.marking_unreachable && old.hostname == a.hostname
          && old.endpoint == a.endpoint && old.total == a.total && old.attributes == a.attributes
-         && old.lost_tasks == a.lost_tasks && old.registered_at == a.registered_at;
+         && old.lost_tasks == a.lost_tasks;
 }
 
 // Validates a RegisterAgent, builds the agent's entry and has the registrar

@@ -458,7 +458,6 @@ void charge_reported(master_actor* self, const std::string& aid, schema::AgentTa
     return;
   }
   auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
-  auto st = te.statuses.back();
   log::debug("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
                                 {"agent_id", aid}});
   if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {
@@ -467,9 +466,11 @@ void charge_reported(master_actor* self, const std::string& aid, schema::AgentTa
     // those are killed) learns it runs. After a master failover or
     // restart the others heard nothing else: 100,000 needless updates at
     // 10,000 agents (Mesos sends none either).
-    st.reason = "REASON_AGENT_REREGISTERED";
-    if (was_unreachable)
+    if (was_unreachable) {
+      auto st = te.statuses.back();
+      st.reason = "REASON_AGENT_REREGISTERED";
       send_status(self, f->second, st);
+    }
   }
   d.st.add_task(key, std::move(te));
 }

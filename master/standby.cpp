@@ -129,10 +129,12 @@ void arm_lease_watchdog(const master_ha& ha) {
     ::sigaction(SIGALRM, &sa, nullptr);
     installed = true;
   }
-  auto left = std::chrono::duration_cast<std::chrono::microseconds>(ha.time_left()).count();
+  // At least 1 µs: a zero it_value would disarm it instead.
+  long us = std::max<long>(
+    1, std::chrono::duration_cast<std::chrono::microseconds>(ha.time_left()).count());
   itimerval t{};
-  t.it_value.tv_sec = std::max<long>(0, left) / 1'000'000;
-  t.it_value.tv_usec = std::max<long>(1, left) % 1'000'000;
+  t.it_value.tv_sec = us / 1'000'000;
+  t.it_value.tv_usec = us % 1'000'000;
   ::setitimer(ITIMER_REAL, &t, nullptr);
 }
 

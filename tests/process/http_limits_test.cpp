@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,13 +75,6 @@ size_t wait_first_closed(const std::vector<int>& fds, std::chrono::milliseconds 
       return closed;
   }
   return 0;
-}
-
-void raise_fd_limit() {
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  r.rlim_cur = std::min<rlim_t>(r.rlim_max, 4096);
-  ::setrlimit(RLIMIT_NOFILE, &r);
 }
 
 uint16_t port_of(const std::string& ep) {
@@ -158,8 +150,8 @@ TEST_CASE("an HTTPS master: clients that never finish their TLS handshake cost i
   temp_dir dir;
   ::chmod(dir.path.c_str(), 0755);
   auto pki = dir.path + "/pki";
-  child certs{{"/bin/sh", "-c", source("scripts/make-certs") + " " + pki}};
-  REQUIRE_MESSAGE(certs.wait_exit(60s) == 0, certs.output());
+  auto certs = make_certs(pki);
+  REQUIRE_MESSAGE(certs.empty(), certs);
   child m{{bin("caldera-master"), "--port", std::to_string(free_port()), "--work-dir",
            dir.path + "/m", "--http-port", "0", "--http-request-timeout", "2s",
            "--openssl.certificate", pki + "/master.pem", "--openssl.key",

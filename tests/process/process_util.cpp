@@ -1,5 +1,7 @@
 #include "tests/process/process_util.hpp"
 
+#include <sys/resource.h>
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
@@ -180,6 +182,21 @@ int connect_loopback(uint16_t port) {
 
 std::string source(const std::string& rel) {
   return std::string{CALDERA_SOURCE_DIR} + "/" + rel;
+}
+
+void raise_fd_limit() {
+  rlimit r{};
+  ::getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = r.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &r);
+}
+
+std::string make_certs(const std::string& dir) {
+  child c{{"/bin/sh", "-c", source("scripts/make-certs") + " " + dir}};
+  if (c.wait_exit(std::chrono::seconds(60)) == 0)
+    return {};
+  auto out = c.output();
+  return out.empty() ? "make-certs failed" : out;
 }
 
 } // namespace caldera::test

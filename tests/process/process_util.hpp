@@ -77,4 +77,12 @@ std::string bin(const std::string& name);
 /// Path of a file in the source tree.
 std::string source(const std::string& rel);
 
+/// Raises this process's open-file limit to its hard limit (what holds
+/// thousands of connections).
+void raise_fd_limit();
+
+/// Writes a CA and certificates into `dir` (scripts/make-certs); "" when it
+/// did, else what it printed.
+std::string make_certs(const std::string& dir);
+
 } // namespace caldera::test
