@@ -42,6 +42,36 @@ caf::expected<bool> master_ha::campaign() {
   return true;
 }
 
+namespace {
+
+std::string leader_text(const std::optional<leader_record>& l) {
+  return l ? l->id + "@" + l->address + "#" + std::to_string(l->epoch) : std::string{};
+}
+
+} // namespace
+
+caf::expected<bool> master_ha::stand_by() {
+  auto won = campaign();
+  if (won && *won)
+    return true;
+  if (!won && !unreachable_)
+    log::warn("coordinator_unreachable", {{"coordinator", where_},
+                                          {"reason", describe(won.error())}});
+  unreachable_ = !won;
+  if (won && leader_text(leader_) != seen_) {
+    seen_ = leader_text(leader_);
+    log::info("standby", {{"leader", leader_ ? leader_->address : "none"},
+                          {"epoch", leader_ ? leader_->epoch : 0}});
+  }
+  std::string why;
+  if (!renew(why)) { // a standby's lease lapsed (coordinator lost): take another
+    log::warn("lease_lost", {{"reason", why}, {"role", "standby"}});
+    if (auto err = join())
+      return err;
+  }
+  return false;
+}
+
 bool master_ha::renew(std::string& why) {
   auto t0 = now_();
   // Past valid_until (a paused process, renewals cut off): the lease may

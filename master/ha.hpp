@@ -44,6 +44,13 @@ public:
   /// who, if anyone). Errors are the coordinator's (unreachable).
   caf::expected<bool> campaign();
 
+  /// One round of a standby (call every poll): campaigns, logs each change
+  /// of leader (and the first failure to reach the coordinator), renews its
+  /// own lease and takes another if it lapsed. True: this master leads
+  /// now. An error: the coordinator cannot be reached to take a new lease
+  /// (the process ends).
+  caf::expected<bool> stand_by();
+
   /// Renews the lease (call every ttl/3). False once leadership is lost:
   /// the lease expired, or no renewal got through for a whole TTL.
   bool renew(std::string& why);
@@ -91,6 +98,8 @@ private:
   bool leading_ = false;
   std::optional<leader_record> leader_;
   std::chrono::steady_clock::time_point last_renewed_;
+  std::string seen_ = "?"; // the leader a standby last logged
+  bool unreachable_ = false; // a standby said the coordinator is unreachable
   std::string where_;
 };
 

@@ -35,10 +35,6 @@ void redirect_to_leader(const standby_view& view, const std::string& coordinator
   reply_json(res, {{"leader", leader_json(l)}}, 307);
 }
 
-std::string leader_text(const std::optional<leader_record>& l) {
-  return l ? l->id + "@" + l->address + "#" + std::to_string(l->epoch) : std::string{};
-}
-
 } // namespace
 
 caf::expected<std::unique_ptr<http_server>>
@@ -76,32 +72,17 @@ start_standby_http(const std::string& ip, uint16_t port, std::shared_ptr<standby
 
 caf::expected<bool> wait_until_elected(master_ha& ha, standby_view& view,
                                        std::chrono::milliseconds poll) {
-  std::string seen = "?";
-  bool unreachable = false;
   while (true) {
-    auto won = ha.campaign();
-    if (won && *won)
+    auto won = ha.stand_by();
+    if (!won)
+      return won.error();
+    if (*won)
       return true;
-    if (!won && !unreachable)
-      log::warn("coordinator_unreachable", {{"coordinator", ha.where()},
-                                            {"reason", describe(won.error())}});
-    unreachable = !won;
-    if (won && leader_text(ha.leader()) != seen) {
-      seen = leader_text(ha.leader());
-      view.set(ha.leader());
-      log::info("standby", {{"leader", ha.leader() ? ha.leader()->address : "none"},
-                            {"epoch", ha.leader() ? ha.leader()->epoch : 0}});
-    }
+    view.set(ha.leader());
     if (int sig = wait_for_termination_for(poll)) {
       log::info("master_stopping", {{"signal", sig}, {"role", "standby"}});
       ha.resign();
       return false;
-    }
-    std::string why;
-    if (!ha.renew(why)) { // a standby's lease lapsed (coordinator lost): take another
-      log::warn("lease_lost", {{"reason", why}, {"role", "standby"}});
-      if (auto err = ha.join())
-        return err;
     }
   }
 }

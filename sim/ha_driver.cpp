@@ -19,7 +19,6 @@ struct driver_state {
   ha_hooks hooks;
   std::chrono::milliseconds poll{250};
   std::chrono::seconds ttl{2};
-  std::string seen = "?"; // the leader a standby last logged
   static inline const char* name = "ha_driver";
 };
 
@@ -46,29 +45,16 @@ void schedule(driver_actor* self) {
 
 void standby_tick(driver_actor* self) {
   auto& st = self->state;
-  auto won = st.ha->campaign();
-  if (won && *won) {
+  auto won = st.ha->stand_by();
+  if (!won) {
+    end(self, describe(won.error()));
+    return;
+  }
+  if (*won)
     if (auto err = st.hooks.elected()) {
       end(self, "cannot start as leader: " + describe(err));
       return;
     }
-    schedule(self);
-    return;
-  }
-  auto l = st.ha->leader();
-  auto text = l ? l->id + "#" + std::to_string(l->epoch) : std::string{"none"};
-  if (won && text != st.seen) {
-    st.seen = text;
-    log::info("standby", {{"leader", l ? l->address : "none"}, {"epoch", l ? l->epoch : 0}});
-  }
-  std::string why;
-  if (!st.ha->renew(why)) { // the standby's own lease lapsed: take another
-    log::warn("lease_lost", {{"reason", why}, {"role", "standby"}});
-    if (auto err = st.ha->join()) {
-      end(self, describe(err));
-      return;
-    }
-  }
   schedule(self);
 }
 
