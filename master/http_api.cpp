@@ -266,277 +266,318 @@ void restrict_view(const state_box& box, const http_security& sec, const httplib
   res.body = j.dump();
 }
 
+namespace {
+
+using snapshot_ptr = std::shared_ptr<const published_state>;
+
+// The latest snapshot; null (503 said) while none was published.
+snapshot_ptr latest(const state_box& box, httplib::Response& res) {
+  auto p = box.get();
+  if (!p)
+    reply_error(res, 503, "the master has not published its state yet");
+  return p;
+}
+
+// A handler that answers from the latest snapshot.
+template <class F>
+http_handler on_snapshot(std::shared_ptr<state_box> box, F f) {
+  return [box, f](const httplib::Request& req, httplib::Response& res) {
+    if (auto p = latest(*box, res))
+      f(p, req, res);
+  };
+}
+
+// /master/state: the text rendered with the snapshot, gzip for clients that
+// take it (a tenth of the bytes, compressed once per snapshot), streamed
+// from the shared text (40 MB are not copied per request).
+void state_reply(const snapshot_ptr& p, const master_http_info& info, bool filtered,
+                 const httplib::Request& req, httplib::Response& res) {
+  auto text = p->state_json;
+  if (!text) // published before the server started
+    text = std::make_shared<const std::string>(state_renderer{info}.render(*p));
+  if (filtered) { // each principal's view is its own (restrict_view)
+    reply_json_text(res, *text);
+    return;
+  }
+  if (accepts_gzip(req)) {
+    std::call_once(p->gzip_once, [&] {
+      p->state_gzip = std::make_shared<const std::string>(gzip(*text));
+    });
+    if (!p->state_gzip->empty()) {
+      text = p->state_gzip;
+      res.set_header("Content-Encoding", "gzip");
+    }
+  }
+  res.status = 200;
+  res.set_content_provider(
+    text->size(), "application/json",
+    [text](size_t offset, size_t length, httplib::DataSink& sink) {
+      return sink.write(text->data() + offset, std::min(length, text->size() - offset));
+    });
+}
+
+using state_counts = std::map<std::string, size_t>;
+
+// Task counts by state, every state named.
+void write_counts(json_writer& w, const state_counts& c) {
+  static const char* const states[] = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING",
+                                       "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED",
+                                       "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"};
+  for (auto s : states) {
+    auto i = c.find(s);
+    w.field(s, static_cast<uint64_t>(i == c.end() ? 0 : i->second));
+  }
+}
+
+void write_summary_framework(json_writer& w, schema::FrameworkState::Reader f,
+                             const std::set<std::string>& agents, const state_counts& counts) {
+  w.begin_object();
+  w.field("id", str(f.getId()));
+  w.field("name", str(f.getName()));
+  w.key("roles").begin_array();
+  for (auto r : f.getRoles())
+    w.value(str(r));
+  w.end_array();
+  w.field("active", f.getActive());
+  w.key("used_resources");
+  write_resources(w, f.getUsedResources());
+  w.key("offered_resources");
+  write_resources(w, f.getOfferedResources());
+  w.key("slave_ids").begin_array();
+  for (auto& a : agents)
+    w.value(a);
+  w.end_array();
+  write_counts(w, counts);
+  w.end_object();
+}
+
+// /master/state-summary: agents and frameworks with task counts by state.
+void summary_reply(const snapshot_ptr& p, const master_http_info& info, httplib::Response& res) {
+  auto v = p->state.read_trusted();
+  std::map<std::string, state_counts> by_agent, by_fw;
+  std::map<std::string, std::set<std::string>> fw_agents;
+  for (auto t : v->getTasks()) {
+    std::string s = state_name(t.getState());
+    ++by_agent[str(t.getAgentId())][s];
+    ++by_fw[str(t.getFrameworkId())][s];
+    if (!is_terminal(t.getState()))
+      fw_agents[str(t.getFrameworkId())].insert(str(t.getAgentId()));
+  }
+  std::string out;
+  json_writer w{out};
+  w.begin_object();
+  w.field("hostname", info.hostname);
+  w.field("id", str(v->getMasterId()));
+  w.key("slaves").begin_array();
+  for (auto a : v->getAgents())
+    write_agent(w, a, [&](json_writer& aw) { write_counts(aw, by_agent[str(a.getId())]); });
+  w.end_array();
+  w.key("frameworks").begin_array();
+  for (auto f : v->getFrameworks())
+    write_summary_framework(w, f, fw_agents[str(f.getId())], by_fw[str(f.getId())]);
+  w.end_array();
+  w.end_object();
+  reply_json_text(res, out);
+}
+
+std::string param(const httplib::Request& req, const char* name) {
+  return req.has_param(name) ? req.get_param_value(name) : "";
+}
+
+void frameworks_reply(const snapshot_ptr& p, const master_http_info& info,
+                      const httplib::Request& req, httplib::Response& res) {
+  auto v = p->state.read_trusted();
+  std::string out;
+  json_writer w{out};
+  w.begin_object();
+  state_renderer::write_frameworks(w, v.get(), info, nullptr, param(req, "framework_id"));
+  w.end_object();
+  reply_json_text(res, out);
+}
+
+// /master/slaves and its aliases (Mesos names both keys).
+void agents_reply(const snapshot_ptr& p, const httplib::Request& req, httplib::Response& res) {
+  auto v = p->state.read_trusted();
+  std::string only = param(req, "slave_id");
+  std::string list;
+  json_writer lw{list};
+  lw.begin_array();
+  for (auto a : v->getAgents())
+    if (only.empty() || str(a.getId()) == only)
+      write_agent(lw, a);
+  lw.end_array();
+  std::string out;
+  json_writer w{out};
+  w.begin_object();
+  w.key("slaves").raw(list);
+  w.key("agents").raw(list);
+  w.key("recovered_slaves").begin_array().end_array();
+  w.end_object();
+  reply_json_text(res, out);
+}
+
+// /master/tasks?limit&offset&order&framework_id&task_id: parameters are
+// checked before the snapshot is asked for.
+void tasks_reply(const state_box& box, const httplib::Request& req, httplib::Response& res) {
+  auto limit = query_int(req, res, "limit", 100, 0, 1'000'000);
+  if (!limit)
+    return;
+  auto offset = query_int(req, res, "offset", 0, 0, 1'000'000'000);
+  if (!offset)
+    return;
+  std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
+  if (order != "asc" && order != "desc") {
+    reply_error(res, 400, "parameter 'order': '" + order + "' is neither 'asc' nor 'desc'");
+    return;
+  }
+  auto p = latest(box, res);
+  if (!p)
+    return;
+  auto v = p->state.read_trusted();
+  std::string fid = param(req, "framework_id");
+  std::string tid = param(req, "task_id");
+  std::vector<schema::TaskEntry::Reader> all;
+  for (auto t : v->getTasks())
+    if ((fid.empty() || str(t.getFrameworkId()) == fid) && (tid.empty() || str(t.getId()) == tid))
+      all.push_back(t);
+  std::stable_sort(all.begin(), all.end(), [&](auto a, auto b) {
+    return order == "asc" ? first_status_time(a) < first_status_time(b) : first_status_time(a) > first_status_time(b);
+  });
+  std::string out;
+  json_writer w{out};
+  w.begin_object().key("tasks").begin_array();
+  for (size_t i = static_cast<size_t>(*offset), n = 0;
+       i < all.size() && n < static_cast<size_t>(*limit); ++i, ++n)
+    write_task(w, all[i]);
+  w.end_array().end_object();
+  reply_json_text(res, out);
+}
+
+void roles_reply(const snapshot_ptr& p, httplib::Response& res) {
+  auto rv = p->roles.read_trusted();
+  auto v = p->state.read_trusted();
+  auto roles = json::array();
+  for (auto ri : rv->getRoles()) {
+    std::string name = str(ri.getRole());
+    std::map<std::string, double> offered;
+    for (auto f : v->getFrameworks())
+      if (f.getRoles().size() > 0 && str(f.getRoles()[0]) == name)
+        for (auto& [k, x] : scalars_of(f.getOfferedResources()))
+          offered[k] += x;
+    auto fws = json::array();
+    for (auto f : ri.getFrameworks())
+      fws.push_back(str(f));
+    roles.push_back(json{{"name", name},
+                         {"weight", ri.getWeight()},
+                         {"quota", {{"guarantee", res_json(ri.getGuarantee())},
+                                    {"limit", res_json(ri.getLimit())}}},
+                         {"allocated", res_json(ri.getAllocated())},
+                         {"resources", res_json(ri.getAllocated())},
+                         {"offered", offered},
+                         {"reserved", json::object()},
+                         {"share", ri.getShare()},
+                         {"frameworks", fws}});
+  }
+  reply_json(res, json{{"roles", roles}});
+}
+
+// Unhealthy while the registry cannot be written (a full disk): the master
+// cannot admit agents or frameworks then.
+void health_reply(const master_http_info& info, httplib::Response& res) {
+  if (info.registry) {
+    auto [ok, why] = info.registry->get();
+    if (!ok) {
+      reply_json(res, json{{"healthy", false}, {"reason", "registry write failed: " + why}});
+      res.status = 503;
+      return;
+    }
+  }
+  res.status = 200;
+}
+
+void metrics_snapshot_reply(const snapshot_ptr& p, httplib::Response& res) {
+  auto j = metrics_snapshot(*p);
+  auto counters = json::parse(metrics::counters_json());
+  for (auto& [k, x] : counters.items())
+    j[k] = x;
+  reply_json(res, j);
+}
+
+// Prometheus: the snapshot's gauges (if any yet) and who leads.
+void metrics_reply(const state_box& box, const master_http_info& info, httplib::Response& res) {
+  auto p = box.get();
+  auto text = metrics::exposition([&](prometheus::Registry& reg) {
+    if (p)
+      snapshot_gauges(*p, reg);
+    leader_gauges(info, reg);
+  });
+  res.set_content(text, "text/plain; version=0.0.4");
+}
+
+void flags_reply(const master_http_info& info, httplib::Response& res) {
+  reply_json(res, json{{"flags", info.flags}});
+}
+
+// Every route, each a call of a named function above.
+void add_master_routes(http_router& r, std::shared_ptr<state_box> box,
+                       std::shared_ptr<const master_http_info> info) {
+  using req_t = const httplib::Request&;
+  using res_t = httplib::Response&;
+  bool filtered = info->security.acl != nullptr;
+  auto state = on_snapshot(box, [info, filtered](const snapshot_ptr& p, req_t q, res_t s) {
+    state_reply(p, *info, filtered, q, s);
+  });
+  auto agents = on_snapshot(box, [](const snapshot_ptr& p, req_t q, res_t s) {
+    agents_reply(p, q, s);
+  });
+  for (auto path : {"/state", "/master/state", "/master/state.json"})
+    r.Get(path, state);
+  for (auto path : {"/master/slaves", "/master/agents", "/agents", "/slaves"})
+    r.Get(path, agents);
+  r.Get("/master/state-summary", on_snapshot(box, [info](const snapshot_ptr& p, req_t, res_t s) {
+          summary_reply(p, *info, s);
+        }));
+  r.Get("/master/frameworks", on_snapshot(box, [info](const snapshot_ptr& p, req_t q, res_t s) {
+          frameworks_reply(p, *info, q, s);
+        }));
+  r.Get("/master/tasks", [box](req_t q, res_t s) { tasks_reply(*box, q, s); });
+  r.Get("/master/roles", on_snapshot(box, [](const snapshot_ptr& p, req_t, res_t s) {
+          roles_reply(p, s);
+        }));
+  r.Get("/master/flags", [info](req_t, res_t s) { flags_reply(*info, s); });
+  r.Get("/flags", [info](req_t, res_t s) { flags_reply(*info, s); });
+  r.Get("/version", [](req_t, res_t s) {
+    reply_json(s, json{{"version", "0.1.0"}, {"build_user", "caldera"}});
+  });
+  r.Get("/master/health", [info](req_t, res_t s) { health_reply(*info, s); });
+  r.Get("/health", [](req_t, res_t s) { s.status = 200; });
+  r.Get("/metrics/snapshot", on_snapshot(box, [](const snapshot_ptr& p, req_t, res_t s) {
+          metrics_snapshot_reply(p, s);
+        }));
+  r.Get("/metrics", [box, info](req_t, res_t s) { metrics_reply(*box, *info, s); });
+  r.Get("/master/leader", [info](req_t, res_t s) { leader_reply(*info, s); });
+  r.Get("/", [](req_t, res_t s) { s.set_content(web_ui_html(), "text/html; charset=utf-8"); });
+}
+
+} // namespace
+
 caf::expected<std::unique_ptr<http_server>>
 start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_box> box,
                   master_http_info info, uint16_t& port_out) {
-  auto shared_info = std::make_shared<master_http_info>(std::move(info));
-  auto srv = std::make_unique<http_server>(4, shared_info->security,
-                                           shared_info->limits);
-  auto& r = srv->routes();
-  bool filtered = shared_info->security.acl != nullptr;
-  // Every handler reads the latest snapshot; none exists only at start.
-  auto snap = [box](httplib::Response& res) -> std::shared_ptr<const published_state> {
-    auto p = box->get();
-    if (!p)
-      reply_error(res, 503, "the master has not published its state yet");
-    return p;
-  };
+  auto shared_info = std::make_shared<const master_http_info>(std::move(info));
+  auto srv = std::make_unique<http_server>(4, shared_info->security, shared_info->limits);
   // Rendered on the box's thread before the snapshot became visible.
   box->set_preparer([renderer = std::make_shared<state_renderer>(*shared_info)](
                       published_state& p) {
     p.state_json = std::make_shared<const std::string>(renderer->render(p));
   });
-  auto state = [snap, shared_info, filtered](const httplib::Request& req,
-                                             httplib::Response& res) {
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto text = p->state_json;
-    if (!text) // published before the server started
-      text = std::make_shared<const std::string>(state_renderer{*shared_info}.render(*p));
-    if (filtered) { // each principal's view is its own (restrict_view)
-      reply_json_text(res, *text);
-      return;
-    }
-    // Most clients accept gzip (browsers, curl --compressed, Python, Go):
-    // a tenth of the bytes to move per reader, compressed once per snapshot.
-    if (accepts_gzip(req)) {
-      std::call_once(p->gzip_once, [&] {
-        p->state_gzip = std::make_shared<const std::string>(gzip(*text));
-      });
-      if (!p->state_gzip->empty()) {
-        text = p->state_gzip;
-        res.set_header("Content-Encoding", "gzip");
-      }
-    }
-    // Streamed from the shared text: 40 MB are not copied per request.
-    res.status = 200;
-    res.set_content_provider(
-      text->size(), "application/json",
-      [text](size_t offset, size_t length, httplib::DataSink& sink) {
-        return sink.write(text->data() + offset, std::min(length, text->size() - offset));
-      });
-  };
-  if (filtered)
+  auto& r = srv->routes();
+  if (shared_info->security.acl != nullptr)
     r.set_post_routing_handler(
       [box, shared_info](const httplib::Request& req, httplib::Response& res) {
         restrict_view(*box, shared_info->security, req, res);
       });
-  r.Get("/state", state);
-  r.Get("/master/state", state);
-  r.Get("/master/state.json", state);
-  r.Get("/master/state-summary", [snap, shared_info](const httplib::Request&,
-                                                    httplib::Response& res) {
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto v = p->state.read_trusted();
-    std::map<std::string, std::map<std::string, size_t>> by_agent, by_fw;
-    std::map<std::string, std::set<std::string>> fw_agents;
-    for (auto t : v->getTasks()) {
-      std::string s = state_name(t.getState());
-      ++by_agent[str(t.getAgentId())][s];
-      ++by_fw[str(t.getFrameworkId())][s];
-      if (!is_terminal(t.getState()))
-        fw_agents[str(t.getFrameworkId())].insert(str(t.getAgentId()));
-    }
-    static const char* const states[] = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING",
-                                         "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED",
-                                         "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"};
-    auto counts = [](json_writer& w, const std::map<std::string, size_t>& c) {
-      for (auto s : states) {
-        auto i = c.find(s);
-        w.field(s, static_cast<uint64_t>(i == c.end() ? 0 : i->second));
-      }
-    };
-    std::string out;
-    json_writer w{out};
-    w.begin_object();
-    w.field("hostname", shared_info->hostname);
-    w.field("id", str(v->getMasterId()));
-    w.key("slaves").begin_array();
-    for (auto a : v->getAgents())
-      write_agent(w, a, [&](json_writer& aw) { counts(aw, by_agent[str(a.getId())]); });
-    w.end_array();
-    w.key("frameworks").begin_array();
-    for (auto f : v->getFrameworks()) {
-      auto fid = str(f.getId());
-      w.begin_object();
-      w.field("id", fid);
-      w.field("name", str(f.getName()));
-      w.key("roles").begin_array();
-      for (auto r : f.getRoles())
-        w.value(str(r));
-      w.end_array();
-      w.field("active", f.getActive());
-      w.key("used_resources");
-      write_resources(w, f.getUsedResources());
-      w.key("offered_resources");
-      write_resources(w, f.getOfferedResources());
-      w.key("slave_ids").begin_array();
-      for (auto& a : fw_agents[fid])
-        w.value(a);
-      w.end_array();
-      counts(w, by_fw[fid]);
-      w.end_object();
-    }
-    w.end_array();
-    w.end_object();
-    reply_json_text(res, out);
-  });
-  r.Get("/master/frameworks", [snap, shared_info](const httplib::Request& req,
-                                                 httplib::Response& res) {
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto v = p->state.read_trusted();
-    std::string out;
-    json_writer w{out};
-    w.begin_object();
-    state_renderer::write_frameworks(
-      w, v.get(), *shared_info, nullptr,
-      req.has_param("framework_id") ? req.get_param_value("framework_id") : "");
-    w.end_object();
-    reply_json_text(res, out);
-  });
-  auto slaves = [snap](const httplib::Request& req, httplib::Response& res) {
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto v = p->state.read_trusted();
-    std::string only = req.has_param("slave_id") ? req.get_param_value("slave_id") : "";
-    std::string list;
-    json_writer lw{list};
-    lw.begin_array();
-    for (auto a : v->getAgents())
-      if (only.empty() || str(a.getId()) == only)
-        write_agent(lw, a);
-    lw.end_array();
-    std::string out;
-    json_writer w{out};
-    w.begin_object();
-    w.key("slaves").raw(list);
-    w.key("agents").raw(list);
-    w.key("recovered_slaves").begin_array().end_array();
-    w.end_object();
-    reply_json_text(res, out);
-  };
-  r.Get("/master/slaves", slaves);
-  r.Get("/master/agents", slaves);
-  r.Get("/agents", slaves);
-  r.Get("/slaves", slaves);
-  r.Get("/master/tasks", [snap](const httplib::Request& req, httplib::Response& res) {
-    auto limit = query_int(req, res, "limit", 100, 0, 1'000'000);
-    if (!limit)
-      return;
-    auto offset = query_int(req, res, "offset", 0, 0, 1'000'000'000);
-    if (!offset)
-      return;
-    std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
-    if (order != "asc" && order != "desc") {
-      reply_error(res, 400, "parameter 'order': '" + order + "' is neither 'asc' nor 'desc'");
-      return;
-    }
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto v = p->state.read_trusted();
-    std::string fid = req.has_param("framework_id") ? req.get_param_value("framework_id") : "";
-    std::string tid = req.has_param("task_id") ? req.get_param_value("task_id") : "";
-    std::vector<schema::TaskEntry::Reader> all;
-    for (auto t : v->getTasks())
-      if ((fid.empty() || str(t.getFrameworkId()) == fid) && (tid.empty() || str(t.getId()) == tid))
-        all.push_back(t);
-    std::stable_sort(all.begin(), all.end(), [&](auto a, auto b) {
-      return order == "asc" ? first_status_time(a) < first_status_time(b) : first_status_time(a) > first_status_time(b);
-    });
-    std::string out;
-    json_writer w{out};
-    w.begin_object().key("tasks").begin_array();
-    for (size_t i = static_cast<size_t>(*offset), n = 0;
-         i < all.size() && n < static_cast<size_t>(*limit); ++i, ++n)
-      write_task(w, all[i]);
-    w.end_array().end_object();
-    reply_json_text(res, out);
-  });
-  r.Get("/master/roles", [snap](const httplib::Request&, httplib::Response& res) {
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto rv = p->roles.read_trusted();
-    auto v = p->state.read_trusted();
-    auto roles = json::array();
-    for (auto ri : rv->getRoles()) {
-      std::string name = str(ri.getRole());
-      std::map<std::string, double> offered;
-      for (auto f : v->getFrameworks())
-        if (f.getRoles().size() > 0 && str(f.getRoles()[0]) == name)
-          for (auto& [k, x] : scalars_of(f.getOfferedResources()))
-            offered[k] += x;
-      auto fws = json::array();
-      for (auto f : ri.getFrameworks())
-        fws.push_back(str(f));
-      roles.push_back(json{{"name", name},
-                           {"weight", ri.getWeight()},
-                           {"quota", {{"guarantee", res_json(ri.getGuarantee())},
-                                      {"limit", res_json(ri.getLimit())}}},
-                           {"allocated", res_json(ri.getAllocated())},
-                           {"resources", res_json(ri.getAllocated())},
-                           {"offered", offered},
-                           {"reserved", json::object()},
-                           {"share", ri.getShare()},
-                           {"frameworks", fws}});
-    }
-    reply_json(res, json{{"roles", roles}});
-  });
-  r.Get("/master/flags", [shared_info](const httplib::Request&, httplib::Response& res) {
-    reply_json(res, json{{"flags", shared_info->flags}});
-  });
-  r.Get("/flags", [shared_info](const httplib::Request&, httplib::Response& res) {
-    reply_json(res, json{{"flags", shared_info->flags}});
-  });
-  r.Get("/version", [](const httplib::Request&, httplib::Response& res) {
-    reply_json(res, json{{"version", "0.1.0"}, {"build_user", "caldera"}});
-  });
-  r.Get("/master/health", [shared_info](const httplib::Request&, httplib::Response& res) {
-    // Unhealthy while the registry cannot be written (a full disk): the
-    // master cannot admit agents or frameworks then.
-    if (shared_info->registry) {
-      auto [ok, why] = shared_info->registry->get();
-      if (!ok) {
-        reply_json(res, json{{"healthy", false}, {"reason", "registry write failed: " + why}});
-        res.status = 503;
-        return;
-      }
-    }
-    res.status = 200;
-  });
-  r.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
-  r.Get("/metrics/snapshot", [snap](const httplib::Request&, httplib::Response& res) {
-    auto p = snap(res);
-    if (!p)
-      return;
-    auto j = metrics_snapshot(*p);
-    auto counters = json::parse(metrics::counters_json());
-    for (auto& [k, x] : counters.items())
-      j[k] = x;
-    reply_json(res, j);
-  });
-  r.Get("/metrics", [box, shared_info](const httplib::Request&, httplib::Response& res) {
-    auto p = box->get();
-    auto text = metrics::exposition([&](prometheus::Registry& reg) {
-      if (p)
-        snapshot_gauges(*p, reg);
-      leader_gauges(*shared_info, reg);
-    });
-    res.set_content(text, "text/plain; version=0.0.4");
-  });
-  r.Get("/master/leader", [shared_info](const httplib::Request&, httplib::Response& res) {
-    leader_reply(*shared_info, res);
-  });
-  r.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(web_ui_html(), "text/html; charset=utf-8");
-  });
+  add_master_routes(r, box, shared_info);
   auto port_or = srv->start(ip, port);
   if (!port_or)
     return port_or.error();
