@@ -89,77 +89,71 @@ std::optional<allocator::time_point> refuse_until(master_actor* self,
   return self->clock().now() + refuse;
 }
 
-// A gang: tasks on several agents, from offers of those agents, launched
-// all together or not at all.
-void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
+using task_list = capnp::List<schema::TaskInfo>::Reader;
+
+// One agent's part of a gang: its offers and their role.
+struct gang_part {
+  std::string role;
+  resources available;
+  std::vector<std::string> offers;
+};
+using gang_parts = std::map<std::string, gang_part>; // by agent
+
+// Each agent's share of the gang, validated against that agent's offers.
+struct gang_plan {
+  std::map<std::string, capnp::MallocMessageBuilder> per_agent;
+  std::map<std::string, std::vector<unsigned>> idx; // agent -> task positions
+  std::map<std::string, launch_plan> plans;
+};
+
+// The accept's offers by agent: "" when they are this framework's, valid,
+// each named once and of one role per agent; else what is wrong.
+std::string collect_gang_offers(master_actor* self, const framework_entry& fw,
+                                const accept_msg& m, gang_parts& parts) {
   auto& d = self->state;
-  auto v = m.read();
-  auto ops = v->getOperations();
-  auto ts = ops[0].getLaunchGang();
-  if (ops.size() != 1) {
-    refuse_tasks(self, fw, ts, "REASON_TASK_GROUP_INVALID",
-                 "a gang launch must be the only operation of its accept");
-    return;
-  }
-  struct part {
-    std::string role;
-    resources available;
-    std::vector<std::string> offers;
-  };
-  std::map<std::string, part> parts;
-  std::string problem;
   std::set<std::string> seen;
+  auto v = m.read(); // the reader lives as long as the view
   for (auto oid : v->getOfferIds()) {
     std::string id = oid;
     auto o = d.st.offers.find(id);
-    if (o == d.st.offers.end() || o->second.framework_id != fw.id || !seen.insert(id).second) {
-      problem = "offer '" + id + "' is unknown or no longer valid";
-      break;
-    }
+    if (o == d.st.offers.end() || o->second.framework_id != fw.id || !seen.insert(id).second)
+      return "offer '" + id + "' is unknown or no longer valid";
     auto& p = parts[o->second.agent_id];
-    if (!p.offers.empty() && p.role != o->second.role) {
-      problem = "offers of different roles for one agent";
-      break;
-    }
+    if (!p.offers.empty() && p.role != o->second.role)
+      return "offers of different roles for one agent";
     p.role = o->second.role;
     p.available += o->second.res;
     p.offers.push_back(id);
   }
-  if (problem.empty() && parts.empty())
-    problem = "accept names no offers";
-  if (!problem.empty()) {
-    refuse_tasks(self, fw, ts, "REASON_INVALID_OFFERS", "gang refused: " + problem);
-    return;
-  }
-  // Each agent's share of the gang, validated against that agent's offers.
-  std::map<std::string, capnp::MallocMessageBuilder> per_agent;
-  std::map<std::string, std::vector<unsigned>> idx;
-  for (unsigned i = 0; i < ts.size() && problem.empty(); ++i) {
+  return parts.empty() ? "accept names no offers" : "";
+}
+
+// Splits the tasks by agent and validates each share; "" or the first problem.
+std::string plan_gang(master_actor* self, const framework_entry& fw, task_list ts,
+                      gang_parts& parts, gang_plan& g) {
+  for (unsigned i = 0; i < ts.size(); ++i) {
     std::string aid = ts[i].getAgentId();
     if (parts.count(aid) == 0)
-      problem = "task '" + std::string{ts[i].getTaskId().cStr()} + "' names agent '" + aid
-                + "', which none of the offers is from";
-    else
-      idx[aid].push_back(i);
+      return "task '" + std::string{ts[i].getTaskId().cStr()} + "' names agent '" + aid
+             + "', which none of the offers is from";
+    g.idx[aid].push_back(i);
   }
-  std::map<std::string, launch_plan> plans;
-  for (auto& [aid, is] : idx) {
-    if (!problem.empty())
-      break;
-    auto& mb = per_agent[aid];
-    auto list = mb.initRoot<schema::Operation>().initLaunch(static_cast<unsigned>(is.size()));
+  for (auto& [aid, is] : g.idx) {
+    auto list = g.per_agent[aid].initRoot<schema::Operation>().initLaunch(
+      static_cast<unsigned>(is.size()));
     for (unsigned j = 0; j < is.size(); ++j)
       list.setWithCaveats(j, ts[is[j]]);
-    auto plan = d.st.validate_launch(fw.id, aid, list.asReader(), parts[aid].available);
+    auto plan = self->state.st.validate_launch(fw.id, aid, list.asReader(), parts[aid].available);
     if (!plan.errors.empty())
-      problem = "task '" + plan.errors[0].first + "': " + plan.errors[0].second;
-    plans[aid] = std::move(plan);
+      return "task '" + plan.errors[0].first + "': " + plan.errors[0].second;
+    g.plans[aid] = std::move(plan);
   }
-  // The offers are used either way; on refusal their resources return
-  // unfiltered, so the framework may try again.
-  std::optional<allocator::time_point> until;
-  if (problem.empty())
-    until = refuse_until(self, m);
+  return "";
+}
+
+// The gang's offers are used, launched or refused.
+void consume_gang_offers(master_actor* self, framework_entry& fw, const gang_parts& parts) {
+  auto& d = self->state;
   for (auto& [aid, p] : parts)
     for (auto& oid : p.offers) {
       auto o = d.st.offers.find(oid);
@@ -167,12 +161,59 @@ void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
       fw.offered -= o->second.res;
       d.st.offers.erase(o);
     }
-  bool all_active = true;
+}
+
+bool gang_agents_active(master_actor* self, const gang_parts& parts) {
+  auto& d = self->state;
   for (auto& [aid, p] : parts) {
     auto a = d.st.agents.find(aid);
-    all_active = all_active && a != d.st.agents.end() && a->second.active && a->second.handle;
+    if (a == d.st.agents.end() || !a->second.active || !a->second.handle)
+      return false;
   }
-  if (problem.empty() && !all_active)
+  return true;
+}
+
+void launch_gang(master_actor* self, framework_entry& fw, gang_parts& parts, gang_plan& g) {
+  auto& d = self->state;
+  framework_entry fw_copy = fw;
+  for (auto& [aid, is] : g.idx) {
+    auto& p = parts[aid];
+    auto& agent = d.st.agents[aid];
+    auto list = g.per_agent[aid].getRoot<schema::Operation>().getLaunch().asReader();
+    for (unsigned j = 0; j < list.size(); ++j) {
+      auto& item = g.plans[aid].ok[j];
+      p.available -= item.res;
+      launch_one(self, fw, fw_copy, agent, p.role, list[j], item.res);
+    }
+  }
+}
+
+// A gang: tasks on several agents, from offers of those agents, launched
+// all together or not at all.
+void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
+  auto& d = self->state;
+  auto v = m.read(); // the readers below live as long as the view
+  auto ops = v->getOperations();
+  auto ts = ops[0].getLaunchGang();
+  if (ops.size() != 1) {
+    refuse_tasks(self, fw, ts, "REASON_TASK_GROUP_INVALID",
+                 "a gang launch must be the only operation of its accept");
+    return;
+  }
+  gang_parts parts;
+  if (auto problem = collect_gang_offers(self, fw, m, parts); !problem.empty()) {
+    refuse_tasks(self, fw, ts, "REASON_INVALID_OFFERS", "gang refused: " + problem);
+    return;
+  }
+  gang_plan g;
+  auto problem = plan_gang(self, fw, ts, parts, g);
+  // The offers are used either way; on refusal their resources return
+  // unfiltered, so the framework may try again.
+  std::optional<allocator::time_point> until;
+  if (problem.empty())
+    until = refuse_until(self, m);
+  consume_gang_offers(self, fw, parts);
+  if (problem.empty() && !gang_agents_active(self, parts))
     problem = "an agent of the gang is no longer active";
   if (!problem.empty()) {
     refuse_tasks(self, fw, ts, "REASON_TASK_GROUP_INVALID", "gang refused: " + problem);
@@ -181,17 +222,7 @@ void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
     log::warn("gang_refused", {{"framework_id", fw.id}, {"reason", problem}});
     return;
   }
-  framework_entry fw_copy = fw;
-  for (auto& [aid, is] : idx) {
-    auto& p = parts[aid];
-    auto& agent = d.st.agents[aid];
-    auto list = per_agent[aid].getRoot<schema::Operation>().getLaunch().asReader();
-    for (unsigned j = 0; j < list.size(); ++j) {
-      auto& item = plans[aid].ok[j];
-      p.available -= item.res;
-      launch_one(self, fw, fw_copy, agent, p.role, list[j], item.res);
-    }
-  }
+  launch_gang(self, fw, parts, g);
   log::info("gang_launched", {{"framework_id", fw.id}, {"tasks", ts.size()},
                               {"agents", parts.size()}});
   for (auto& [aid, p] : parts)
