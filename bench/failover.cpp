@@ -317,7 +317,8 @@ int run(size_t n, size_t m) {
   auto url = etcd.url();
   auto p1 = test::free_port();
   auto m1 = start_master(dir.path, url, p1);
-  if (!m1->wait_for("elected", 30s))
+  // Listening, not only elected: the bench connects to it next.
+  if (!m1->wait_for("master_listening", 30s))
     throw std::runtime_error("the first master was not elected:\n" + m1->output());
   auto p2 = test::free_port();
   auto m2 = start_master(dir.path, url, p2);

@@ -22,6 +22,15 @@
 #include "master/registrar.hpp"
 #include "master/standby.hpp"
 
+// The master allocates with jemalloc (linked in by CMakeLists.txt), its
+// extents on transparent huge pages: a new leader takes in 100,000 tasks
+// from 10,000 re-registering agents in a few seconds, and with glibc's
+// malloc a third of that went to faulting in its heap 4 KiB at a time
+// (docs/benchmarks.md). `MALLOC_CONF` in the environment still overrides.
+extern "C" {
+const char* malloc_conf = "thp:always,metadata_thp:auto";
+}
+
 namespace {
 
 struct master_config : caldera::node_config {

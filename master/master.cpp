@@ -82,20 +82,14 @@ void request_allocation(master_actor* self) {
 void drop_offer(master_actor* self, const std::string& offer_id,
                 std::optional<caf::timespan> refuse, bool rescind) {
   auto& d = self->state;
-  auto i = d.st.offers.find(offer_id);
-  if (i == d.st.offers.end())
+  auto o = d.st.take_offer(offer_id);
+  if (!o)
     return;
-  auto o = std::move(i->second);
-  d.st.offers.erase(i);
-  if (auto a = d.st.agents.find(o.agent_id); a != d.st.agents.end())
-    a->second.offered -= o.res;
-  auto f = d.st.frameworks.find(o.framework_id);
-  if (f != d.st.frameworks.end())
-    f->second.offered -= o.res;
   std::optional<allocator::time_point> until;
   if (refuse && refuse->count() > 0)
     until = self->clock().now() + *refuse;
-  d.alloc.recover(o.agent_id, o.framework_id, o.role, o.res, until);
+  d.alloc.recover(o->agent_id, o->framework_id, o->role, o->res, until);
+  auto f = d.st.frameworks.find(o->framework_id);
   if (rescind && f != d.st.frameworks.end() && f->second.handle)
     self->send(f->second.handle,
                make<schema::RescindOffer>([&](auto b) { b.setOfferId(offer_id); }));
@@ -142,14 +136,11 @@ void allocate(master_actor* self) {
     }
     offer_entry o{counter_id(d.master_id, "-O", d.next_offer++), dec.framework_id,
                   dec.agent_id, dec.role, dec.offered};
-    a->second.offered += o.res;
-    f->second.offered += o.res;
     if (d.opts.offer_timeout.count() > 0)
       self->delayed_send(self, d.opts.offer_timeout, expire_atom::value, o.id);
     else if (d.opts.runtime->buggify("master/offer-rescinded"))
       self->delayed_send(self, std::chrono::milliseconds(50), expire_atom::value, o.id);
-    d.st.offers.emplace(o.id, o);
-    by_fw[o.framework_id].push_back(std::move(o));
+    by_fw[o.framework_id].push_back(d.st.add_offer(o));
   }
   for (auto& [fid, offers] : by_fw) {
     auto& fw = d.st.frameworks[fid];

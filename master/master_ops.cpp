@@ -152,15 +152,10 @@ std::string plan_gang(master_actor* self, const framework_entry& fw, task_list t
 }
 
 // The gang's offers are used, launched or refused.
-void consume_gang_offers(master_actor* self, framework_entry& fw, const gang_parts& parts) {
-  auto& d = self->state;
+void consume_gang_offers(master_actor* self, const gang_parts& parts) {
   for (auto& [aid, p] : parts)
-    for (auto& oid : p.offers) {
-      auto o = d.st.offers.find(oid);
-      d.st.agents[aid].offered -= o->second.res;
-      fw.offered -= o->second.res;
-      d.st.offers.erase(o);
-    }
+    for (auto& oid : p.offers)
+      self->state.st.take_offer(oid);
 }
 
 bool gang_agents_active(master_actor* self, const gang_parts& parts) {
@@ -212,7 +207,7 @@ void handle_gang(master_actor* self, framework_entry& fw, const accept_msg& m) {
   std::optional<allocator::time_point> until;
   if (problem.empty())
     until = refuse_until(self, m);
-  consume_gang_offers(self, fw, parts);
+  consume_gang_offers(self, parts);
   if (problem.empty() && !gang_agents_active(self, parts))
     problem = "an agent of the gang is no longer active";
   if (!problem.empty()) {
@@ -350,12 +345,8 @@ void handle_accept(master_actor* self, const accept_msg& m) {
       log::warn("accept_refused", {{"framework_id", fid}, {"reason", claim.problem}});
     return;
   }
-  for (auto& oid : claim.ids) {
-    auto o = d.st.offers.find(oid);
-    d.st.agents[claim.agent_id].offered -= o->second.res;
-    fw->offered -= o->second.res;
-    d.st.offers.erase(o);
-  }
+  for (auto& oid : claim.ids)
+    d.st.take_offer(oid);
   auto agent_it = d.st.agents.find(claim.agent_id);
   if (agent_it == d.st.agents.end() || !agent_it->second.active) {
     d.alloc.recover(claim.agent_id, fid, claim.role, claim.available);

@@ -40,11 +40,7 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
   if (f == d.st.frameworks.end() || f->second.completed)
     return;
   log::info("framework_teardown", {{"framework_id", fid}, {"reason", why}});
-  std::vector<std::string> offer_ids;
-  for (auto& [oid, o] : d.st.offers)
-    if (o.framework_id == fid)
-      offer_ids.push_back(oid);
-  for (auto& oid : offer_ids)
+  for (auto& oid : d.st.offers_to(fid))
     drop_offer(self, oid, std::nullopt, false);
   std::vector<key_t> keys;
   for (auto& [k, t] : d.st.tasks)
@@ -75,12 +71,7 @@ void teardown(master_actor* self, const std::string& fid, const std::string& why
 }
 
 void rescind_agent_offers(master_actor* self, const std::string& aid) {
-  auto& d = self->state;
-  std::vector<std::string> offer_ids;
-  for (auto& [oid, o] : d.st.offers)
-    if (o.agent_id == aid)
-      offer_ids.push_back(oid);
-  for (auto& oid : offer_ids)
+  for (auto& oid : self->state.st.offers_on(aid))
     drop_offer(self, oid, std::nullopt, true);
 }
 
@@ -305,11 +296,7 @@ void framework_disconnected(master_actor* self, const std::string& fid) {
   fw.handle = nullptr;
   fw.active = false;
   d.alloc.activate_framework(fid, false);
-  std::vector<std::string> offer_ids;
-  for (auto& [oid, o] : d.st.offers)
-    if (o.framework_id == fid)
-      offer_ids.push_back(oid);
-  for (auto& oid : offer_ids)
+  for (auto& oid : d.st.offers_to(fid))
     drop_offer(self, oid, std::nullopt, false);
   auto timeout = std::chrono::duration_cast<caf::timespan>(
     std::chrono::duration<double>(std::max(0.0, fw.failover_timeout)));
@@ -335,9 +322,10 @@ void tell_torn_down(master_actor* self, const std::string& aid, const std::strin
   self->send(a.handle, make<schema::ShutdownFramework>([&](auto b) { b.setFrameworkId(fid); }));
 }
 
-// The master's entry of a task an agent reports, with one status saying so.
+// The master's entry of a task an agent reports (using `res`), with one
+// status saying so.
 task_entry reported_task(master_actor* self, const std::string& aid,
-                         schema::AgentTask::Reader t, std::string message) {
+                         schema::AgentTask::Reader t, resources res, std::string message) {
   task_entry te;
   te.id = t.getTaskId();
   te.name = t.getName();
@@ -345,8 +333,7 @@ task_entry reported_task(master_actor* self, const std::string& aid,
   te.role = t.getRole().size() == 0 ? "*" : std::string{t.getRole()};
   te.agent_id = aid;
   te.executor_id = t.getExecutorId();
-  if (auto res = resources::from_capnp(t.getResources()))
-    te.res = *res;
+  te.res = std::move(res);
   te.state = t.getState();
   status_info st;
   st.task_id = te.id;
@@ -368,9 +355,10 @@ void remember_ended(master_actor* self, const std::string& aid,
   key_t key{t.getFrameworkId(), t.getTaskId()};
   if (d.st.find_task(key.first, key.second) != nullptr)
     return;
-  d.st.add_task(key, reported_task(self, aid, t,
-                                        "ended while the master was away; known from the "
-                                        "agent's re-registration"));
+  auto res = resources::from_capnp(t.getResources());
+  d.st.add_task(key, reported_task(self, aid, t, res ? std::move(*res) : resources{},
+                                   "ended while the master was away; known from the "
+                                   "agent's re-registration"));
   d.st.complete_task(key);
   ++d.changes;
 }
@@ -457,7 +445,7 @@ void charge_reported(master_actor* self, const std::string& aid, schema::AgentTa
     d.st.tasks[key].launch.reset(); // the agent has it
     return;
   }
-  auto te = reported_task(self, aid, t, "known again from the agent's re-registration");
+  auto te = reported_task(self, aid, t, res, "known again from the agent's re-registration");
   log::debug("task_recovered", {{"framework_id", key.first}, {"task_id", key.second},
                                 {"agent_id", aid}});
   if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end()) {

@@ -142,6 +142,60 @@ task_entry& master_state::add_task(const std::pair<std::string, std::string>& ke
   return i->second;
 }
 
+namespace {
+
+void index_erase(std::map<std::string, std::set<std::string>>& index, const std::string& key,
+                 const std::string& id) {
+  auto i = index.find(key);
+  if (i == index.end())
+    return;
+  i->second.erase(id);
+  if (i->second.empty())
+    index.erase(i);
+}
+
+std::vector<std::string> index_of(const std::map<std::string, std::set<std::string>>& index,
+                                  const std::string& key) {
+  auto i = index.find(key);
+  if (i == index.end())
+    return {};
+  return {i->second.begin(), i->second.end()};
+}
+
+} // namespace
+
+const offer_entry& master_state::add_offer(offer_entry o) {
+  agents[o.agent_id].offered += o.res;
+  frameworks[o.framework_id].offered += o.res;
+  offers_by_agent[o.agent_id].insert(o.id);
+  offers_by_framework[o.framework_id].insert(o.id);
+  auto id = o.id;
+  return offers.insert_or_assign(id, std::move(o)).first->second;
+}
+
+std::optional<offer_entry> master_state::take_offer(const std::string& id) {
+  auto i = offers.find(id);
+  if (i == offers.end())
+    return std::nullopt;
+  auto o = std::move(i->second);
+  offers.erase(i);
+  index_erase(offers_by_agent, o.agent_id, id);
+  index_erase(offers_by_framework, o.framework_id, id);
+  if (auto a = agents.find(o.agent_id); a != agents.end())
+    a->second.offered -= o.res;
+  if (auto f = frameworks.find(o.framework_id); f != frameworks.end())
+    f->second.offered -= o.res;
+  return o;
+}
+
+std::vector<std::string> master_state::offers_on(const std::string& agent_id) const {
+  return index_of(offers_by_agent, agent_id);
+}
+
+std::vector<std::string> master_state::offers_to(const std::string& framework_id) const {
+  return index_of(offers_by_framework, framework_id);
+}
+
 std::vector<std::pair<std::string, std::string>>
 master_state::tasks_on(const std::string& agent_id) const {
   auto i = tasks_by_agent.find(agent_id);

@@ -165,12 +165,36 @@ TEST_CASE("master_state: completed tasks are bounded per framework, and dropped 
   CHECK(st.find_task("f2", "x") != nullptr);
 }
 
+TEST_CASE("master_state: offers are indexed by agent and framework and counted in both") {
+  master_state st;
+  auto res = *resources::parse("cpus:1;mem:64");
+  st.add_offer(offer_entry{"o1", "f1", "a1", "*", res});
+  st.add_offer(offer_entry{"o2", "f2", "a1", "*", res});
+  st.add_offer(offer_entry{"o3", "f1", "a2", "*", res});
+  CHECK(st.offers_on("a1") == std::vector<std::string>{"o1", "o2"});
+  CHECK(st.offers_to("f1") == std::vector<std::string>{"o1", "o3"});
+  CHECK(st.agents["a1"].offered == res + res);
+  CHECK(st.frameworks["f1"].offered == res + res);
+  auto o = st.take_offer("o1");
+  REQUIRE(o);
+  CHECK(o->agent_id == "a1");
+  CHECK_FALSE(st.take_offer("o1")); // taken once
+  CHECK(st.offers_on("a1") == std::vector<std::string>{"o2"});
+  CHECK(st.offers_to("f1") == std::vector<std::string>{"o3"});
+  CHECK(st.agents["a1"].offered == res);
+  CHECK(st.frameworks["f1"].offered == res);
+  st.take_offer("o3");
+  CHECK(st.offers_on("a2").empty());
+  CHECK(st.offers_by_agent.count("a2") == 0); // no empty index entries left
+  CHECK(st.offers.size() == 1);
+}
+
 TEST_CASE("master_state: an accept's offers must be outstanding, the framework's, of one agent "
           "and one role") {
   master_state st;
   auto offer = [&](const std::string& id, const std::string& fid, const std::string& aid,
                    const std::string& role) {
-    st.offers[id] = offer_entry{id, fid, aid, role, *resources::parse("cpus:1;mem:64")};
+    st.add_offer(offer_entry{id, fid, aid, role, *resources::parse("cpus:1;mem:64")});
   };
   offer("o1", "f1", "a1", "*");
   offer("o2", "f1", "a1", "*");
