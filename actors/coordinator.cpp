@@ -159,7 +159,7 @@ public:
     if (auto i = k.find(leader_key()); i != k.end())
       return record_of(i->second);
     auto rev = ++c_->revision_;
-    k[leader_key()] = {rec.to_json(), rev, lease};
+    k[leader_key()] = {rec.to_json(), rev, rev, lease};
     auto out = rec;
     out.epoch = rev;
     return out;
@@ -183,15 +183,50 @@ public:
     auto i = c_->keys_.find(leader_key());
     if (i == c_->keys_.end() || i->second.create_revision != epoch)
       return false;
-    ++c_->revision_;
+    auto rev = ++c_->revision_;
     for (auto& op : ops) {
       auto key = registry_prefix() + op.key;
-      if (op.value)
-        c_->keys_[key] = {*op.value, c_->revision_, 0};
-      else
+      if (!op.value) {
         c_->keys_.erase(key);
+        continue;
+      }
+      auto& k = c_->keys_[key];
+      k.create_revision = k.create_revision == 0 ? rev : k.create_revision;
+      k.mod_revision = rev;
+      k.value = *op.value;
     }
     return true;
+  }
+
+  caf::expected<registry_delta> read_registry_since(int64_t since) override {
+    if (auto err = reach())
+      return err;
+    registry_delta d;
+    d.revision = c_->revision_;
+    auto p = registry_prefix();
+    for (auto i = c_->keys_.lower_bound(p); i != c_->keys_.end() && i->first.rfind(p, 0) == 0;
+         ++i) {
+      ++d.count;
+      if (i->second.mod_revision > since)
+        d.changed[i->first.substr(p.size())] = i->second.value;
+    }
+    return d;
+  }
+
+  // Only the present: the revision is checked to be the current one (as
+  // etcd refuses a compacted revision).
+  caf::expected<std::set<std::string>> registry_keys(int64_t revision) override {
+    if (auto err = reach())
+      return err;
+    if (revision != c_->revision_)
+      return make_error(errc::not_connected, "revision " + std::to_string(revision)
+                                               + " is no longer held");
+    std::set<std::string> out;
+    auto p = registry_prefix();
+    for (auto i = c_->keys_.lower_bound(p); i != c_->keys_.end() && i->first.rfind(p, 0) == 0;
+         ++i)
+      out.insert(i->first.substr(p.size()));
+    return out;
   }
 
   caf::expected<std::map<std::string, std::string>> read_registry() override {
@@ -210,7 +245,8 @@ public:
       return err;
     if (c_->leases_.count(lease) == 0)
       return make_error(errc::not_connected, "lease " + std::to_string(lease) + " expired");
-    c_->keys_["/masters/" + rec.id] = {rec.to_json(), ++c_->revision_, lease};
+    auto rev = ++c_->revision_;
+    c_->keys_["/masters/" + rec.id] = {rec.to_json(), rev, rev, lease};
     return caf::none;
   }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,14 @@ struct coord_op {
   std::optional<std::string> value;
 };
 
+/// What was written to the registry after a revision (read_registry_since),
+/// read at one revision of the coordinator.
+struct registry_delta {
+  int64_t revision = 0; // the coordinator's revision it was read at
+  size_t count = 0;     // how many keys the registry holds at it
+  std::map<std::string, std::string> changed; // keys written after `since`, their values
+};
+
 class coordinator {
 public:
   virtual ~coordinator() = default;
@@ -86,6 +95,13 @@ public:
   virtual caf::expected<bool> fenced_write(int64_t epoch, const std::vector<coord_op>& ops) = 0;
   /// Every key under `<prefix>/registry/` (without that part) and its value.
   virtual caf::expected<std::map<std::string, std::string>> read_registry() = 0;
+  /// The registry's writes after revision `since` (0: all of it) and its
+  /// size, read at one revision: a standby keeps its copy warm with it, and
+  /// once elected reads only what changed since. A copy whose size then
+  /// differs from `count` lost keys: registry_keys says which remain.
+  virtual caf::expected<registry_delta> read_registry_since(int64_t since) = 0;
+  /// Every key of the registry at `revision` (fails once it is compacted).
+  virtual caf::expected<std::set<std::string>> registry_keys(int64_t revision) = 0;
 
   /// Announces a master (standby or leader) under `lease` at
   /// `<prefix>/masters/<id>`; `masters` lists those alive.
@@ -121,6 +137,7 @@ public:
   struct key_state {
     std::string value;
     int64_t create_revision = 0;
+    int64_t mod_revision = 0;
     int64_t lease = 0;
   };
 

@@ -27,6 +27,10 @@ const char* to_string(errc x) {
   return "unknown_error";
 }
 
+bool is_error(const caf::error& err, errc code) {
+  return err && err.category() == caf::atom("caldera") && err.code() == static_cast<uint8_t>(code);
+}
+
 caf::error make_error(errc code, std::string message) {
   return caf::error{static_cast<uint8_t>(code), caf::atom("caldera"),
                     caf::make_message(std::move(message))};

@@ -33,6 +33,9 @@ const char* to_string(errc x);
 /// An error of category "caldera" whose context is a human-readable message.
 caf::error make_error(errc code, std::string message);
 
+/// Whether `err` is caldera's error `code`.
+bool is_error(const caf::error& err, errc code);
+
 /// "invalid_resources: cpus: value -1 is negative" for caldera errors, CAF's
 /// rendering for others.
 std::string describe(const caf::error& err);

@@ -170,6 +170,30 @@ public:
     return out;
   }
 
+  caf::expected<registry_delta> read_registry_since(int64_t since) override {
+    auto p = url_.prefix + "/registry/";
+    registry_delta d;
+    // The first page fixes the revision the others are read at. etcd counts
+    // the whole range, filtered or not.
+    auto kvs = range_all(p, {{"min_mod_revision", since + 1}}, &d.revision, &d.count);
+    if (!kvs)
+      return kvs.error();
+    for (auto& [k, v] : *kvs)
+      d.changed[k.substr(p.size())] = std::move(v.second);
+    return d;
+  }
+
+  caf::expected<std::set<std::string>> registry_keys(int64_t revision) override {
+    auto p = url_.prefix + "/registry/";
+    auto kvs = range_all(p, {{"revision", revision}, {"keys_only", true}});
+    if (!kvs)
+      return kvs.error();
+    std::set<std::string> out;
+    for (auto& [k, v] : *kvs)
+      out.insert(k.substr(p.size()));
+    return out;
+  }
+
   caf::error announce(int64_t lease, const leader_record& rec) override {
     auto r = call("/v3/kv/put", {{"key", b64(url_.prefix + "/masters/" + rec.id)},
                                  {"value", b64(rec.to_json())},
@@ -244,16 +268,28 @@ private:
     return std::optional<leader_record>{*rec};
   }
 
-  // key -> (create revision, value) for every key under `prefix`, in pages.
+  // key -> (create revision, value) for every key under `prefix`, in pages;
+  // `extra` adds fields to each range request (a revision, filters). With
+  // `revision`, every page is read at the first one's revision, said there,
+  // and `count` is the range's size then.
   caf::expected<std::map<std::string, std::pair<int64_t, std::string>>>
-  range_all(const std::string& prefix) {
+  range_all(const std::string& prefix, const json& extra = json::object(),
+            int64_t* revision = nullptr, size_t* count = nullptr) {
     std::map<std::string, std::pair<int64_t, std::string>> out;
     std::string from = prefix;
+    json q = {{"range_end", b64(prefix_end(prefix))}, {"limit", 1000}};
+    q.update(extra);
     while (true) {
-      auto r = call("/v3/kv/range",
-                    {{"key", b64(from)}, {"range_end", b64(prefix_end(prefix))}, {"limit", 1000}});
+      q["key"] = b64(from);
+      auto r = call("/v3/kv/range", q);
       if (!r)
         return r.error();
+      if (revision && !q.contains("revision")) {
+        *revision = r->contains("header") ? as_int((*r)["header"], "revision") : 0;
+        q["revision"] = *revision;
+        if (count)
+          *count = static_cast<size_t>(as_int(*r, "count"));
+      }
       std::string last;
       if (r->contains("kvs"))
         for (auto& kv : (*r)["kvs"]) {

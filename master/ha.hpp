@@ -1,7 +1,8 @@
 // Standby masters (issue 16): a master started with --etcd joins the
-// election with a lease, waits as a standby while another leads, and once
-// elected loads the registry from the coordinator (the replicated, fenced
-// commit point) into its own RocksDB. Every registry write of the leader is
+// election with a lease, waits as a standby while another leads, keeping
+// its own RocksDB a copy of the coordinator's registry (the replicated,
+// fenced commit point) by reading what changed every second, and once
+// elected reads only what changed since. Every registry write of the leader is
 // committed to the coordinator first, conditional on the leader key still
 // being the one it created (its epoch): a deposed or partitioned old leader
 // can never write. A leader that cannot renew its lease within the TTL, or
@@ -15,9 +16,13 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -57,8 +62,24 @@ public:
 
   /// Loads the coordinator's registry into `store` (the first leader of a
   /// cluster seeds the coordinator from its store instead, naming the
-  /// cluster in it). A store that names another cluster is refused.
+  /// cluster in it). A store that names another cluster is refused. After
+  /// keep_warm on the same store, only what changed since is read.
   caf::error sync_registry(registry_store& store);
+
+  /// Keeps `store` (this master's registry, which it does not write as a
+  /// leader yet) a copy of the coordinator's while standing by: stand_by()
+  /// brings it up to date every `period` (a warm standby). A store that
+  /// names another cluster makes stand_by() fail. `store` must outlive the
+  /// standby rounds.
+  void keep_warm(registry_store& store, std::chrono::milliseconds period);
+
+  /// What the last catch-up with the coordinator's registry read.
+  struct catch_up_stats {
+    bool full = false;   // all of it (the first time, or after a failure)
+    size_t changed = 0;  // records written since the copy's revision
+    size_t deleted = 0;
+  };
+  const catch_up_stats& last_catch_up() const { return caught_; }
 
   /// The fenced commit for registry_store::set_replica; a refusal (no
   /// longer leader) calls `lost` with the reason before it returns.
@@ -88,6 +109,13 @@ public:
   const std::string& where() const { return where_; }
 
 private:
+  using raw_ops = registry_store::raw_changes;
+  caf::error catch_up(registry_store& store);
+  raw_ops take_delta(registry_delta& d, const std::optional<std::set<std::string>>& keys);
+  caf::error write_copy(registry_store& store, const raw_ops& ops);
+  caf::error seed_coordinator(registry_store& store);
+  caf::error warm_round();
+
   std::unique_ptr<coordinator> main_;
   std::shared_ptr<coordinator> writer_;
   leader_record me_;
@@ -101,6 +129,15 @@ private:
   std::string seen_ = "?"; // the leader a standby last logged
   bool unreachable_ = false; // a standby said the coordinator is unreachable
   std::string where_;
+  // The warm copy: the coordinator's registry at `copy_revision_`.
+  registry_store* warm_store_ = nullptr;
+  std::chrono::milliseconds warm_period_{0};
+  std::chrono::steady_clock::time_point next_warm_{};
+  int64_t copy_revision_ = 0; // 0: no copy yet
+  std::map<std::string, std::string> copy_;
+  registry_store* in_step_ = nullptr; // the store that holds `copy_` exactly
+  bool warm_failing_ = false;         // said once until a round succeeds
+  catch_up_stats caught_;
 };
 
 } // namespace caldera

@@ -294,6 +294,7 @@ caldera::master_http_info http_info(const master_config& cfg, uint16_t port,
 // --etcd: what the election leaves the leader.
 struct ha_run {
   std::unique_ptr<caldera::master_ha> ha;
+  std::unique_ptr<caldera::registry_store> store; // a standby's, kept warm
   std::chrono::seconds ttl{2};
   int http_port = -1; // the port the standby's API bound, the leader's keeps it
 };
@@ -353,6 +354,13 @@ std::optional<int> become_leader(const master_config& cfg, ha_run& run) {
     std::fprintf(stderr, "caldera-master: option 'etcd': %s\n", describe(err).c_str());
     return 1;
   }
+  auto store = registry_store::open(cfg.work_dir + "/registry");
+  if (!store) {
+    std::fprintf(stderr, "caldera-master: %s\n", describe(store.error()).c_str());
+    return 1;
+  }
+  run.store = std::move(*store);
+  run.ha->keep_warm(*run.store, std::chrono::seconds(1)); // a standby reads what changed
   log::info("master_joined", {{"coordinator", run.ha->where()}, {"id", me.id},
                               {"address", me.address}});
   auto elected = wait_until_elected(*run.ha, *view, std::chrono::milliseconds(100));
@@ -371,20 +379,24 @@ std::optional<int> become_leader(const master_config& cfg, ha_run& run) {
 // stderr) when it cannot be.
 std::unique_ptr<caldera::registry_store> open_registry(const master_config& cfg, ha_run& run) {
   using namespace caldera;
-  auto store = registry_store::open(cfg.work_dir + "/registry");
+  auto store = std::move(run.store); // the standby's copy, warm
   if (!store) {
-    std::fprintf(stderr, "caldera-master: %s\n", describe(store.error()).c_str());
-    return nullptr;
+    auto opened = registry_store::open(cfg.work_dir + "/registry");
+    if (!opened) {
+      std::fprintf(stderr, "caldera-master: %s\n", describe(opened.error()).c_str());
+      return nullptr;
+    }
+    store = std::move(*opened);
   }
   if (run.ha) {
-    if (auto err = run.ha->sync_registry(**store)) {
+    if (auto err = run.ha->sync_registry(*store)) {
       std::fprintf(stderr, "caldera-master: the registry of %s: %s\n", run.ha->where().c_str(),
                    describe(err).c_str());
       return nullptr;
     }
-    run.ha->attach(**store, leadership_lost);
+    run.ha->attach(*store, leadership_lost);
   }
-  return std::move(*store);
+  return store;
 }
 
 // The leader's HTTP API (on the port its standby API had, with --etcd);

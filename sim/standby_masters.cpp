@@ -25,7 +25,7 @@ standby_masters::standby_masters(caf::actor_system& sys, std::shared_ptr<sim_env
     hooks_(std::move(h)) {
   coord_ = std::make_shared<memory_coordination>([e = env_.get()] { return e->now(); });
   for (size_t i = 0; i < n; ++i)
-    slots_.push_back(slot{"master/" + std::to_string(i), nullptr, nullptr});
+    slots_.emplace_back().name = "master/" + std::to_string(i);
 }
 
 standby_masters::~standby_masters() {
@@ -61,6 +61,12 @@ void standby_masters::start(size_t i) {
     return;
   }
   s.ha = std::move(ha);
+  // Its registry, a copy of the coordinator's while it stands by (as
+  // caldera-master's: every second); opened at election if it cannot be now.
+  if (auto store = registry_store::open(store_dir(i), opener_)) {
+    s.store = std::move(*store);
+    s.ha->keep_warm(*s.store, 1s);
+  }
   s.up = true;
   s.leading = false;
   s.epoch = 0;
@@ -88,20 +94,24 @@ void standby_masters::set_cut(size_t i, bool cut) {
 // and starts with every write fenced on its epoch.
 caf::error standby_masters::elected(size_t i) {
   auto& s = slots_.at(i);
-  auto store = registry_store::open(store_dir(i), opener_);
-  if (!store)
-    return store.error();
-  if (auto err = s.ha->sync_registry(**store))
+  auto store = std::move(s.store);
+  if (!store) {
+    auto opened = registry_store::open(store_dir(i), opener_);
+    if (!opened)
+      return opened.error();
+    store = std::move(*opened);
+  }
+  if (auto err = s.ha->sync_registry(*store))
     return err;
-  s.ha->attach(**store, [this, i](const std::string& why) { ended(i, why); });
-  auto snap = (*store)->load();
+  s.ha->attach(*store, [this, i](const std::string& why) { ended(i, why); });
+  auto snap = store->load();
   if (!snap)
     return snap.error();
   s.leading = true;
   s.epoch = s.ha->me().epoch;
   elected_at_[s.epoch] = env_->elapsed();
   hooks_.line("elected " + s.name + " epoch=" + std::to_string(s.epoch));
-  return hooks_.start_leader(i, std::move(*store), std::move(*snap),
+  return hooks_.start_leader(i, std::move(store), std::move(*snap),
                              static_cast<uint64_t>(s.epoch));
 }
 
@@ -115,6 +125,7 @@ void standby_masters::ended(size_t i, const std::string& why) {
   if (s.driver)
     caf::anon_send_exit(s.driver, caf::exit_reason::kill);
   s.driver = nullptr;
+  s.store.reset();
   s.up = false;
   if (s.leading)
     hooks_.stop_leader(i);

@@ -76,6 +76,7 @@ private:
   struct slot {
     std::string name;
     std::shared_ptr<master_ha> ha;
+    std::unique_ptr<registry_store> store; // a standby's copy, kept warm
     caf::actor driver;
     bool up = false, leading = false, cut = false;
     int64_t epoch = 0;

@@ -171,7 +171,16 @@ caf::error registry_store::replace(const std::map<std::string, std::string>& rec
     if (records.count(key) == 0)
       ops.push_back(kv_op{key, nullptr});
   for (auto& [key, bytes] : records)
-    ops.push_back(kv_op{key, words_of(bytes)});
+    if (auto i = now->find(key); i == now->end() || i->second != bytes)
+      ops.push_back(kv_op{key, words_of(bytes)});
+  return ops.empty() ? caf::none : kv_->write(ops, true);
+}
+
+caf::error registry_store::apply_raw(const raw_changes& changes) {
+  std::vector<kv_op> ops;
+  ops.reserve(changes.size());
+  for (auto& [key, bytes] : changes)
+    ops.push_back(kv_op{key, bytes ? words_of(*bytes) : nullptr});
   return kv_->write(ops, true);
 }
 

@@ -90,13 +90,19 @@ public:
 
   /// Every record as bytes, by key (for the coordinator's copy).
   caf::expected<std::map<std::string, std::string>> raw();
-  /// Makes the store hold exactly `records` (one synced batch).
+  /// Makes the store hold exactly `records` (one synced batch of what
+  /// differs).
   caf::error replace(const std::map<std::string, std::string>& records);
+
+  /// Records as bytes by key, or deletes (nullopt).
+  using raw_changes = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  /// Writes `changes` as one synced batch, here only (a standby's copy of
+  /// the coordinator's registry).
+  caf::error apply_raw(const raw_changes& changes);
 
   /// Where a batch is committed before it is written here (standby masters:
   /// the coordinator, fenced on leadership). Gets (key, bytes or nullopt).
-  using replica_fn =
-    std::function<caf::error(const std::vector<std::pair<std::string, std::optional<std::string>>>&)>;
+  using replica_fn = std::function<caf::error(const raw_changes&)>;
   /// `behind` hears a write the replica committed but this store could not
   /// take (a full disk): this copy is behind the commit point from then on.
   using behind_fn = std::function<void(const caf::error&)>;

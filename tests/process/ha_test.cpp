@@ -16,6 +16,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/coordinator.hpp"
 #include "frameworks/hadoop_like/job.hpp"
 #include "tests/process/etcd_util.hpp"
 #include "tests/process/process_util.hpp"
@@ -83,9 +84,14 @@ TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over,
   CHECK(r->status == 307);
   CHECK(r->get_header_value("Location").rfind("http://127.0.0.1:", 0) == 0);
 
+  // The standby's registry is warm: it read the agent's record already.
+  REQUIRE_MESSAGE(m2->wait_for("standby_registry", 30s), m2->output());
+
   m1->signal(SIGKILL);
   REQUIRE_MESSAGE(m2->wait_for("elected", 30s), m2->output());
   REQUIRE_MESSAGE(m2->wait_for("registry_loaded", 10s), m2->output());
+  CHECK_MESSAGE(m2->output().find("registry_loaded records=") != std::string::npos, m2->output());
+  CHECK_MESSAGE(m2->output().find("read=\"changes\"") != std::string::npos, m2->output());
   REQUIRE_MESSAGE(agent.wait_for("agent_reregistered", 60s), agent.output());
   std::ofstream{go} << "go\n";
   CHECK_MESSAGE(run.wait_exit(60s) == 7, run.output());
@@ -103,6 +109,45 @@ TEST_CASE("standby masters on etcd: kill -9 of the leader; a standby takes over,
   CHECK(st->status == 200);
   auto state = nlohmann::json::parse(st->body);
   CHECK(state["epoch"] == j["leader"]["epoch"]);
+}
+
+TEST_CASE("etcd: the registry's changes since a revision, in pages, at one revision; deletes "
+          "are the keys no longer there") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 1};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto c = caldera::make_etcd_coordinator(*caldera::parse_coordinator_url(etcd.url()));
+  auto lease = c->grant(10s);
+  REQUIRE(lease);
+  caldera::leader_record me;
+  me.id = "m";
+  me.address = "127.0.0.1:1";
+  auto led = c->campaign(*lease, me);
+  REQUIRE(led);
+  std::vector<caldera::coord_op> ops;
+  for (int i = 0; i < 1500; ++i) // more than a page (1,000)
+    ops.push_back({"agent/" + std::to_string(i), "v" + std::to_string(i)});
+  REQUIRE(c->fenced_write(led->epoch, ops) == true);
+  auto all = c->read_registry_since(0);
+  REQUIRE(all);
+  CHECK(all->changed.size() == 1500);
+  CHECK(all->count == 1500);
+  CHECK(all->changed["agent/1499"] == "v1499");
+  auto same = c->read_registry_since(all->revision);
+  REQUIRE(same);
+  CHECK(same->changed.empty());
+  CHECK(same->count == 1500); // counted whole, though filtered
+  REQUIRE(c->fenced_write(led->epoch, {{"agent/7", "w"}, {"agent/8", std::nullopt}}) == true);
+  auto d = c->read_registry_since(all->revision);
+  REQUIRE(d);
+  CHECK(d->changed == std::map<std::string, std::string>{{"agent/7", "w"}});
+  CHECK(d->count == 1499);
+  CHECK(d->revision > all->revision);
+  auto keys = c->registry_keys(d->revision);
+  REQUIRE(keys);
+  CHECK(keys->size() == 1499);
+  CHECK(keys->count("agent/8") == 0);
+  CHECK(keys->count("agent/1499") == 1);
 }
 
 TEST_CASE("standby masters on etcd: kill -9 of the leader during a hadoop-like word count; the "

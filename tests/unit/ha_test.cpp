@@ -4,6 +4,8 @@
 // refused by the epoch, the registry handed over through the coordinator.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "actors/coordinator.hpp"
 #include "actors/error.hpp"
 #include "actors/master_address.hpp"
@@ -182,6 +184,98 @@ TEST_CASE("ha: a registry written by another cluster is refused, naming both") {
   auto store_c = registry_store::open("/sim/c", disk->opener());
   REQUIRE(store_c);
   CHECK_FALSE(c->sync_registry(**store_c));
+}
+
+TEST_CASE("ha: a standby keeps its registry a copy of the coordinator's; elected, it reads "
+          "only what changed since") {
+  fixture f;
+  auto disk = std::make_shared<memory_disk>();
+  auto a = f.master("a");
+  auto b = f.master("b");
+  REQUIRE_FALSE(a->join());
+  REQUIRE_FALSE(b->join());
+  REQUIRE(a->campaign() == true);
+  auto store_a = registry_store::open("/sim/a", disk->opener());
+  REQUIRE(store_a);
+  REQUIRE_FALSE(a->sync_registry(**store_a));
+  a->attach(**store_a, [](const std::string&) {});
+  REQUIRE_FALSE((*store_a)->apply(agent_batch("S1")));
+  REQUIRE_FALSE((*store_a)->apply(agent_batch("S2")));
+  auto store_b = registry_store::open("/sim/b", disk->opener());
+  REQUIRE(store_b);
+  b->keep_warm(**store_b, 1s);
+  auto agents_of = [](registry_store& s) {
+    std::set<std::string> ids;
+    auto snap = s.load(); // alive while its records are read
+    for (auto& r : snap->agents)
+      ids.insert(r.read()->getAgentId());
+    return ids;
+  };
+  // The first round reads it all; the store holds it.
+  REQUIRE(b->stand_by() == false);
+  CHECK(b->last_catch_up().full);
+  CHECK(agents_of(**store_b) == std::set<std::string>{"S1", "S2"});
+  CHECK(*(*store_b)->raw() == *f.coord->client("check")->read_registry());
+  // A write and a delete: the next round (a second on) reads only them.
+  auto gone = registry_store::batch{};
+  gone.remove_agent("S1");
+  REQUIRE_FALSE((*store_a)->apply(gone));
+  REQUIRE_FALSE((*store_a)->apply(agent_batch("S3")));
+  std::string why;
+  f.t += 500ms;
+  REQUIRE(a->renew(why));
+  REQUIRE(b->stand_by() == false);
+  CHECK(agents_of(**store_b) == std::set<std::string>{"S1", "S2"}); // not yet a second
+  f.t += 500ms;
+  REQUIRE(a->renew(why));
+  REQUIRE(b->stand_by() == false);
+  CHECK_FALSE(b->last_catch_up().full);
+  CHECK(b->last_catch_up().changed == 1);
+  CHECK(b->last_catch_up().deleted == 1);
+  CHECK(agents_of(**store_b) == std::set<std::string>{"S2", "S3"});
+  // The leader dies, writing once more after b's last round (and before
+  // its lease could end); b, elected, reads that write only.
+  auto died = f.t;
+  bool wrote = false;
+  while (b->stand_by() != true) {
+    f.t += 100ms;
+    if (!wrote && f.t >= died + 1500ms) {
+      REQUIRE_FALSE((*store_a)->apply(agent_batch("S4")));
+      wrote = true;
+    }
+  }
+  REQUIRE(wrote);
+  REQUIRE_FALSE(b->sync_registry(**store_b));
+  CHECK_FALSE(b->last_catch_up().full);
+  CHECK(b->last_catch_up().changed == 1);
+  CHECK(b->last_catch_up().deleted == 0);
+  CHECK(agents_of(**store_b) == std::set<std::string>{"S2", "S3", "S4"});
+  CHECK(*(*store_b)->raw() == *f.coord->client("check")->read_registry());
+}
+
+TEST_CASE("ha: a standby on a work dir of another cluster stops at its first round") {
+  fixture one, two;
+  auto disk = std::make_shared<memory_disk>();
+  auto a = one.master("a");
+  REQUIRE_FALSE(a->join());
+  REQUIRE(a->campaign() == true);
+  auto store_a = registry_store::open("/sim/a", disk->opener());
+  REQUIRE(store_a);
+  REQUIRE_FALSE(a->sync_registry(**store_a)); // cluster one
+  auto b = two.master("b");
+  REQUIRE_FALSE(b->join());
+  REQUIRE(b->campaign() == true);
+  auto store_b = registry_store::open("/sim/b", disk->opener());
+  REQUIRE(store_b);
+  REQUIRE_FALSE(b->sync_registry(**store_b)); // cluster two
+  REQUIRE_FALSE((*store_a)->apply(agent_batch("S1")));
+  auto c = two.master("c");
+  REQUIRE_FALSE(c->join());
+  c->keep_warm(**store_a, 1s);
+  auto r = c->stand_by();
+  REQUIRE_FALSE(r);
+  CHECK(describe(r.error()).find("belongs to cluster-a") != std::string::npos);
+  CHECK((*store_a)->load()->agents.size() == 1); // nothing replaced
 }
 
 TEST_CASE("ha: etcd URLs and master addresses") {
