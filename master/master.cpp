@@ -236,6 +236,9 @@ void per_role(master_actor* self, const char* what, const Msg& m,
 // does not within agent_reregister_timeout is marked unreachable.
 void recover_agents(master_actor* self) {
   auto& d = self->state;
+  // One timer for all the agents that must re-register (10,000 timers were
+  // a third of a new leader's start), and one for those BUGGIFY hurries.
+  std::vector<std::string> wait_long, wait_short;
   for (auto& rec : d.opts.recovered.agents) {
     guarded("AgentRecord", [&] {
       auto v = rec.read();
@@ -259,12 +262,18 @@ void recover_agents(master_actor* self) {
       d.st.agents[id] = std::move(a);
       if (v->getUnreachableAt() > 0)
         return;
-      auto wait = d.opts.runtime->buggify("master/reregister-timeout-short")
-                    ? caf::timespan{std::chrono::seconds(2)}
-                    : d.opts.agent_reregister_timeout;
-      self->delayed_send(self, wait, reregister_atom::value, id);
+      if (d.opts.runtime->buggify("master/reregister-timeout-short"))
+        wait_short.push_back(id);
+      else
+        wait_long.push_back(id);
     });
   }
+  if (!wait_long.empty())
+    self->delayed_send(self, d.opts.agent_reregister_timeout, reregister_atom::value,
+                       std::move(wait_long));
+  if (!wait_short.empty())
+    self->delayed_send(self, std::chrono::seconds(2), reregister_atom::value,
+                       std::move(wait_short));
 }
 
 // Remembers the registry's frameworks, so that they may re-register.
@@ -343,12 +352,16 @@ void health_check_round(master_actor* self) {
 }
 
 // A recovered agent did not re-register in time: marks it unreachable.
-void reregister_timeout(master_actor* self, const std::string& aid) {
-  auto a = self->state.st.agents.find(aid);
-  if (a == self->state.st.agents.end() || a->second.active || a->second.handle)
-    return;
-  log::warn("agent_reregister_timeout", {{"agent_id", aid}});
-  agent_unreachable(self, aid);
+// Recovered agents `ids` had their time to re-register: those that did not
+// are unreachable.
+void reregister_timeout(master_actor* self, const std::vector<std::string>& ids) {
+  for (auto& aid : ids) {
+    auto a = self->state.st.agents.find(aid);
+    if (a == self->state.st.agents.end() || a->second.active || a->second.handle)
+      continue;
+    log::warn("agent_reregister_timeout", {{"agent_id", aid}});
+    agent_unreachable(self, aid);
+  }
 }
 
 // The operator API's snapshot: rebuilt when something changed (or every 5 s,
@@ -779,7 +792,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
   return {
     // Timers (messages the master sends itself).
     [=](ping_atom) { health_check_round(self); },
-    [=](reregister_atom, const std::string& aid) { reregister_timeout(self, aid); },
+    [=](reregister_atom, const std::vector<std::string>& ids) { reregister_timeout(self, ids); },
     [=](publish_atom) { publish_state(self); },
     [=](tick_atom) { allocation_tick(self); },
     [=](allocate_atom) { run_allocation(self); },
