@@ -177,6 +177,12 @@ public:
     return std::optional<leader_record>{*r};
   }
 
+  // Nothing here can wait (the simulator tells its nodes of a new leader).
+  caf::expected<std::optional<leader_record>> next_leader(int64_t,
+                                                          std::chrono::milliseconds) override {
+    return leader();
+  }
+
   caf::expected<bool> fenced_write(int64_t epoch, const std::vector<coord_op>& ops) override {
     if (auto err = reach())
       return err;

@@ -88,6 +88,12 @@ public:
   virtual caf::expected<leader_record> campaign(int64_t lease, const leader_record& rec) = 0;
   /// The current leader; nullopt when none leads.
   virtual caf::expected<std::optional<leader_record>> leader() = 0;
+  /// The leader once it is not the one of epoch `not_epoch` (after a
+  /// failover, the new one as soon as it is elected: it watches the leader
+  /// key for up to about `wait`); after the wait, whoever leads.
+  virtual caf::expected<std::optional<leader_record>> next_leader(int64_t not_epoch,
+                                                                  std::chrono::milliseconds wait)
+    = 0;
 
   /// Writes `ops` under `<prefix>/registry/` if and only if the leader key
   /// still has create revision `epoch`; false (nothing written) when it

@@ -119,6 +119,19 @@ public:
     return **found;
   }
 
+  caf::expected<std::optional<leader_record>> next_leader(int64_t not_epoch,
+                                                          std::chrono::milliseconds wait) override {
+    auto r = call("/v3/kv/range", {{"key", b64(url_.prefix + "/leader")}});
+    if (!r)
+      return r.error();
+    auto now = record_from(*r);
+    if (!now || (*now && (*now)->epoch != not_epoch) || wait.count() <= 0)
+      return now;
+    auto rev = r->contains("header") ? as_int((*r)["header"], "revision") : 0;
+    watch_for_put(url_.prefix + "/leader", rev + 1, not_epoch, wait);
+    return leader();
+  }
+
   caf::expected<std::optional<leader_record>> leader() override {
     auto r = call("/v3/kv/range", {{"key", b64(url_.prefix + "/leader")}});
     if (!r)
@@ -266,6 +279,49 @@ private:
       return rec.error();
     rec->epoch = as_int(kv, "create_revision");
     return std::optional<leader_record>{*rec};
+  }
+
+  // Watches `key` from revision `from` until a put of it with a create
+  // revision other than `not_epoch` (a new leader), or until nothing came
+  // for `wait`, or the stream fails: the caller reads the key then.
+  void watch_for_put(const std::string& key, int64_t from, int64_t not_epoch,
+                     std::chrono::milliseconds wait) {
+    auto& m = url_.members[next_ % url_.members.size()];
+    auto cli = client_for(m);
+    auto ms = wait.count();
+    cli->set_connection_timeout(timeout_.count() / 1000, (timeout_.count() % 1000) * 1000);
+    cli->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v3/watch";
+    req.body = json{{"create_request", {{"key", b64(key)}, {"start_revision", from}}}}.dump();
+    req.set_header("Content-Type", "application/json");
+    std::string buf;
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      buf.append(data, n);
+      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
+        auto line = json::parse(buf.substr(0, nl), nullptr, false);
+        buf.erase(0, nl + 1);
+        if (new_put(line, not_epoch))
+          return false; // enough: ends the stream
+      }
+      return true;
+    };
+    httplib::Response res;
+    httplib::Error err;
+    cli->send(req, res, err);
+  }
+
+  // Whether watch message `m` has a put whose create revision is not
+  // `not_epoch` (etcd's JSON leaves out a PUT's type: it is the default).
+  static bool new_put(const json& m, int64_t not_epoch) {
+    if (m.is_discarded() || !m.contains("result") || !m["result"].contains("events"))
+      return false;
+    for (auto& e : m["result"]["events"])
+      if (e.value("type", "PUT") == "PUT" && e.contains("kv")
+          && as_int(e["kv"], "create_revision") != not_epoch)
+        return true;
+    return false;
   }
 
   // key -> (create revision, value) for every key under `prefix`, in pages;

@@ -47,14 +47,15 @@ caf::expected<master_address> parse_master_address(std::string_view text) {
   }
 }
 
-caf::expected<endpoint> locate_master(runtime_env& env, const master_address& a, size_t attempt) {
+caf::expected<endpoint> locate_master(runtime_env& env, const master_address& a, size_t attempt,
+                                      leader_wait w) {
   if (!a.coordinator) {
     if (a.masters.empty())
       return make_error(errc::invalid_config, "no master given");
     return a.masters[attempt % a.masters.size()];
   }
   auto c = env.coordinator_for(*a.coordinator);
-  auto l = c->leader();
+  auto l = c->next_leader(w.not_epoch, w.wait);
   if (!l)
     return l.error();
   if (!*l)
@@ -62,26 +63,20 @@ caf::expected<endpoint> locate_master(runtime_env& env, const master_address& a,
   return parse_endpoint((*l)->address);
 }
 
-void connect_master_async(caf::event_based_actor* self, std::shared_ptr<runtime_env> env,
-                          const master_address& a, size_t attempt,
-                          std::function<void(caf::actor)> on_ok,
-                          std::function<void(const caf::error&)> on_err) {
-  if (!a.coordinator) {
-    auto ep = locate_master(*env, a, attempt);
-    if (!ep)
-      return on_err(ep.error());
-    return connect_async(self, *ep, std::move(on_ok), std::move(on_err));
-  }
+void lookup_leader_async(caf::event_based_actor* self, std::shared_ptr<runtime_env> env,
+                         const master_address& a, leader_wait w,
+                         std::function<void(endpoint)> on_ok,
+                         std::function<void(const caf::error&)> on_err) {
   // The lookup blocks on the coordinator: a helper runs it through the
   // seam and hands the answer back as a response.
-  auto helper = self->spawn([env, a](caf::event_based_actor* h) -> caf::behavior {
+  auto helper = self->spawn([env, a, w](caf::event_based_actor* h) -> caf::behavior {
     auto rp = std::make_shared<caf::response_promise>();
     return {
       [=](leader_lookup_atom) -> caf::response_promise {
         *rp = h->make_response_promise();
         auto me = caf::actor_cast<caf::actor>(h);
-        env->run_blocking([env, a, me] {
-          auto ep = locate_master(*env, a, 0);
+        env->run_blocking([env, a, w, me] {
+          auto ep = locate_master(*env, a, 0, w);
           caf::anon_send(me, leader_found_atom::value, ep ? ep->to_string() : std::string{},
                          ep ? std::string{} : describe(ep.error()));
         });
@@ -96,15 +91,30 @@ void connect_master_async(caf::event_based_actor* self, std::shared_ptr<runtime_
       },
     };
   });
-  self->request(helper, std::chrono::seconds(15), leader_lookup_atom::value)
+  auto bound = std::chrono::seconds(15) + w.wait;
+  self->request(helper, bound, leader_lookup_atom::value)
     .then(
       [=](const std::string& text) {
         auto ep = parse_endpoint(text);
         if (!ep)
           return on_err(ep.error());
-        connect_async(self, *ep, on_ok, on_err);
+        on_ok(*ep);
       },
       [=](caf::error& err) { on_err(err); });
+}
+
+void connect_master_async(caf::event_based_actor* self, std::shared_ptr<runtime_env> env,
+                          const master_address& a, size_t attempt,
+                          std::function<void(caf::actor)> on_ok,
+                          std::function<void(const caf::error&)> on_err) {
+  if (!a.coordinator) {
+    auto ep = locate_master(*env, a, attempt);
+    if (!ep)
+      return on_err(ep.error());
+    return connect_async(self, *ep, std::move(on_ok), std::move(on_err));
+  }
+  lookup_leader_async(
+    self, env, a, {}, [=](endpoint ep) { connect_async(self, ep, on_ok, on_err); }, on_err);
 }
 
 caf::expected<caf::actor> connect_master_blocking(caf::actor_system& sys, const master_address& a) {

@@ -87,6 +87,18 @@ void schedule_reconnect(agent_actor* self) {
   self->delayed_send(self, wait, retry_atom::value);
 }
 
+// As schedule_reconnect, but soon where the lookup itself waits: with
+// etcd://, once this agent knew a leader, its next lookup watches for a new
+// one for up to the back-off (it answers as soon as one is elected).
+void reconnect_soon(agent_actor* self) {
+  auto& d = self->state;
+  if (d.opts.master || !d.opts.master_endpoint->coordinator || d.max_epoch == 0
+      || d.reconnect_pending)
+    return schedule_reconnect(self);
+  d.reconnect_pending = true;
+  self->delayed_send(self, std::chrono::milliseconds(100), retry_atom::value);
+}
+
 void send_registration(agent_actor* self);
 
 // Whether the message being handled comes from the master this agent is
@@ -222,6 +234,45 @@ void on_master(agent_actor* self, caf::actor m) {
   do_register(self);
 }
 
+// A connection attempt failed: tried again after the back-off, or soon when
+// the coordinator named a leader (the wait is in the next lookup then; a
+// new leader listens a moment after its election).
+void connect_failed(agent_actor* self, const caf::error& err, bool leader_named) {
+  auto& d = self->state;
+  // Said once per outage (none leads, a wrong address), then quietly.
+  if (!d.connect_failed)
+    log::warn("master_unreachable",
+              {{"master", d.opts.master_endpoint->to_string()}, {"reason", describe(err)},
+               {"retry", "with back-off, up to 5 s"}});
+  else
+    log::debug("master_connect_failed", {{"reason", describe(err)}});
+  d.connect_failed = true;
+  if (leader_named)
+    reconnect_soon(self);
+  else
+    schedule_reconnect(self);
+  d.reconnect_backoff = std::min<caf::timespan>(d.reconnect_backoff * 2, max_reconnect_backoff);
+}
+
+// Through etcd://: the leader, waiting up to the back-off for one newer
+// than the last this agent registered with (as Mesos' agents hear of a new
+// leader from ZooKeeper), then connects to it.
+void connect_through_coordinator(agent_actor* self) {
+  auto& d = self->state;
+  leader_wait w{static_cast<int64_t>(d.max_epoch),
+                d.max_epoch == 0 ? std::chrono::milliseconds(0)
+                                 : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     d.reconnect_backoff)};
+  lookup_leader_async(
+    self, d.opts.runtime, *d.opts.master_endpoint, w,
+    [=](endpoint ep) {
+      connect_async(
+        self, ep, [=](caf::actor a) { on_master(self, std::move(a)); },
+        [=](const caf::error& err) { connect_failed(self, err, true); });
+    },
+    [=](const caf::error& err) { connect_failed(self, err, false); });
+}
+
 void connect(agent_actor* self) {
   auto& d = self->state;
   d.ph = phase::connecting;
@@ -229,23 +280,12 @@ void connect(agent_actor* self) {
     on_master(self, d.opts.master);
     return;
   }
+  if (d.opts.master_endpoint->coordinator)
+    return connect_through_coordinator(self);
   connect_master_async(
     self, d.opts.runtime, *d.opts.master_endpoint, d.connect_attempts++,
     [=](caf::actor a) { on_master(self, std::move(a)); },
-    [=](const caf::error& err) {
-      auto& d = self->state;
-      // Said once per outage (none leads, a wrong address), then quietly.
-      if (!d.connect_failed)
-        log::warn("master_unreachable",
-                  {{"master", d.opts.master_endpoint->to_string()}, {"reason", describe(err)},
-                   {"retry", "with back-off, up to 5 s"}});
-      else
-        log::debug("master_connect_failed", {{"reason", describe(err)}});
-      d.connect_failed = true;
-      schedule_reconnect(self);
-      d.reconnect_backoff = std::min<caf::timespan>(d.reconnect_backoff * 2,
-                                                    max_reconnect_backoff);
-    });
+    [=](const caf::error& err) { connect_failed(self, err, false); });
 }
 
 namespace {
@@ -480,7 +520,7 @@ void on_down(agent_actor* self, const caf::down_msg& dm) {
     log::warn("master_disconnected", {{"agent_id", d.agent_id}});
     d.master = nullptr;
     d.ph = phase::connecting;
-    schedule_reconnect(self);
+    reconnect_soon(self);
     return;
   }
   for (auto& [key, rec] : d.executors)

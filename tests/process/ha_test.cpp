@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <sstream>
@@ -148,6 +149,49 @@ TEST_CASE("etcd: the registry's changes since a revision, in pages, at one revis
   CHECK(keys->size() == 1499);
   CHECK(keys->count("agent/8") == 0);
   CHECK(keys->count("agent/1499") == 1);
+}
+
+TEST_CASE("etcd: next_leader answers at once when another leads, and while the one it names "
+          "leads it watches for the next, answering when that one is elected") {
+  temp_dir dir;
+  etcd_cluster etcd{dir.path, 1};
+  REQUIRE_MESSAGE(etcd.ready(), etcd.output(0));
+  auto url = *caldera::parse_coordinator_url(etcd.url());
+  auto c = caldera::make_etcd_coordinator(url);
+  auto lease_a = c->grant(10s);
+  REQUIRE(lease_a);
+  caldera::leader_record a, b;
+  a.id = "a";
+  a.address = "127.0.0.1:1";
+  b.id = "b";
+  b.address = "127.0.0.1:2";
+  auto led = c->campaign(*lease_a, a);
+  REQUIRE(led);
+  auto other = c->next_leader(led->epoch + 1, 60s); // not the one named: no wait
+  REQUIRE(other);
+  REQUIRE(*other);
+  CHECK((*other)->id == "a");
+  auto watcher = std::async(std::launch::async, [&] {
+    return caldera::make_etcd_coordinator(url)->next_leader(led->epoch, 60s);
+  });
+  // Once it watches (etcd counts its watchers), a resigns and b is elected.
+  httplib::Client member{url.members[0].host, url.members[0].port};
+  bool watching = false;
+  for (int i = 0; i < 20000 && !watching; ++i) { // each a request: bounded, no sleep
+    auto m = member.Get("/metrics");
+    watching = m && m->body.find("etcd_debugging_mvcc_watcher_total 1") != std::string::npos;
+  }
+  REQUIRE(watching);
+  REQUIRE_FALSE(c->revoke(*lease_a));
+  auto lease_b = c->grant(10s);
+  REQUIRE(lease_b);
+  REQUIRE(c->campaign(*lease_b, b));
+  // Well before its 60 s wait ends: it heard the election.
+  REQUIRE(watcher.wait_for(30s) == std::future_status::ready);
+  auto got = watcher.get();
+  REQUIRE(got);
+  REQUIRE(*got);
+  CHECK((*got)->id == "b");
 }
 
 TEST_CASE("standby masters on etcd: kill -9 of the leader during a hadoop-like word count; the "
