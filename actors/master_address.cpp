@@ -68,8 +68,10 @@ void lookup_leader_async(caf::event_based_actor* self, std::shared_ptr<runtime_e
                          std::function<void(endpoint)> on_ok,
                          std::function<void(const caf::error&)> on_err) {
   // The lookup blocks on the coordinator: a helper runs it through the
-  // seam and hands the answer back as a response.
-  auto helper = self->spawn([env, a, w](caf::event_based_actor* h) -> caf::behavior {
+  // seam and hands the answer back as a response. Linked: it ends with
+  // `self`, which then does not wait for a lookup (that may watch for
+  // seconds) to stop.
+  auto lookup = [env, a, w](caf::event_based_actor* h) -> caf::behavior {
     auto rp = std::make_shared<caf::response_promise>();
     return {
       [=](leader_lookup_atom) -> caf::response_promise {
@@ -90,7 +92,8 @@ void lookup_leader_async(caf::event_based_actor* self, std::shared_ptr<runtime_e
         h->quit();
       },
     };
-  });
+  };
+  auto helper = self->spawn<caf::linked>(lookup);
   auto bound = std::chrono::seconds(15) + w.wait;
   self->request(helper, bound, leader_lookup_atom::value)
     .then(
