@@ -106,7 +106,9 @@ bool master_ha::renew(std::string& why) {
 
 caf::error master_ha::sync_registry(registry_store& store) {
   auto err = catch_up(store);
-  if (err && !is_error(err, errc::invalid_config) && copy_revision_ != 0) { // read the whole once more
+  if (err && !is_error(err, errc::invalid_config) && copy_revision_ != 0) {
+    // Read the whole once more (a revision compacted mid-read, a write that
+    // failed on this disk).
     copy_revision_ = 0;
     copy_.clear();
     err = catch_up(store);
@@ -180,8 +182,10 @@ master_ha::raw_ops master_ha::take_delta(registry_delta& d,
 // else the whole of it (after checking that the store is of this cluster).
 // An empty copy (a new cluster) leaves the store as it is: it may seed it.
 caf::error master_ha::write_copy(registry_store& store, const raw_ops& ops) {
-  if (copy_.empty())
+  if (copy_.empty()) {
+    in_step_ = nullptr; // its deletes were not written: rewritten whole next time
     return caf::none;
+  }
   if (in_step_ == &store) {
     auto err = ops.empty() ? caf::error{} : store.apply_raw(ops);
     if (err)
