@@ -22,6 +22,12 @@
 //   {"agents":N,"tasks":M,"lease_ttl_s":2,"detect_ms":..,"elect_ms":..,
 //    "registry_load_ms":..,"all_agents_back_ms":..,"offers_again_ms":..,
 //    "real_agent_back_ms":..}
+//
+// With `--mode restart`: one master alone (no etcd), `kill -9` and started
+// again on its work dir (issue 17's master restart); times from the new
+// process's start: listening_ms (it accepts a connection; the agents are
+// told then), all_agents_back_ms, offers_again_ms (the probe reconnects by
+// itself, every second as the SDK does with HOST:PORT).
 // Exits 1 with a message on stderr when a step does not complete in 60 s.
 #include <atomic>
 #include <chrono>
@@ -389,9 +395,59 @@ int run(size_t n, size_t m) {
   return 0;
 }
 
+// --mode restart (above).
+int run_restart(size_t n, size_t m) {
+  test::temp_dir dir;
+  auto port = test::free_port();
+  auto start = [&] {
+    return std::make_unique<test::child>(std::vector<std::string>{
+      test::bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m",
+      "--http-port", "-1", "--log-level", "info", "--agent-ping-timeout", "60s"});
+  };
+  auto m1 = start();
+  if (!m1->wait_for("master_listening", 30s))
+    throw std::runtime_error("the master did not start:\n" + m1->output());
+  node_config cfg{"bench"};
+  apply_runtime_defaults(cfg);
+  caf::actor_system sys{cfg};
+  auto sh = std::make_shared<shared>();
+  actors_guard g;
+  auto first = connect_new_leader(sys, port);
+  register_agents(sys, first, n, m, sh, g);
+  auto url = "127.0.0.1:" + std::to_string(port);
+  test::child probe{{test::bin("bench-failover"), "--probe", url}};
+  probe_time(probe, "first_offer");
+  m1->signal(SIGKILL);
+  wait_until([&] { return sh->first_down.load() != 0; }, "the agents to see the master go");
+  auto t0 = now_ns();
+  auto ms = [t0](int64_t t) { return double(t - t0) / 1e6; };
+  auto m2 = start();
+  // The same port: a connection to the old process may still be cached.
+  auto again = connect_new_leader(sys, port);
+  while (again.node() == first.node()) {
+    std::this_thread::sleep_for(10ms);
+    again = connect_new_leader(sys, port);
+  }
+  auto listening = ms(now_ns());
+  for (size_t k = 0; k < n; ++k)
+    caf::anon_send(g.all[k], new_master_atom::value, again);
+  try {
+    wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register");
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string{e.what()} + " (" + std::to_string(sh->back.load())
+                             + " did); the master's log:\n" + m2->output().substr(0, 4000));
+  }
+  auto offer_after = probe_time(probe, "offer_after_failover");
+  std::printf("{\"mode\":\"restart\",\"agents\":%zu,\"tasks\":%zu,\"listening_ms\":%.1f,"
+              "\"all_agents_back_ms\":%.1f,\"offers_again_ms\":%.1f}\n",
+              n, m, listening, ms(sh->last_back.load()), ms(offer_after));
+  std::fflush(stdout);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   size_t n = 1000, m = 10000;
-  std::string probe;
+  std::string probe, mode = "failover";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--probe")
@@ -400,8 +456,12 @@ int main(int argc, char** argv) {
       n = std::stoul(argv[i + 1]);
     else if (a == "--tasks")
       m = std::stoul(argv[i + 1]);
+    else if (a == "--mode" && (std::string{argv[i + 1]} == "failover"
+                               || std::string{argv[i + 1]} == "restart"))
+      mode = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: bench-failover [--agents N] [--tasks M]\n");
+      std::fprintf(stderr,
+                   "usage: bench-failover [--agents N] [--tasks M] [--mode failover|restart]\n");
       return 2;
     }
   }
@@ -414,7 +474,9 @@ int main(int argc, char** argv) {
   log::set_level(log::level::error);
   log::set_component("bench");
   try {
-    return probe.empty() ? run(n, m) : run_probe(probe);
+    if (!probe.empty())
+      return run_probe(probe);
+    return mode == "restart" ? run_restart(n, m) : run(n, m);
   } catch (const std::exception& e) { // the processes are stopped on the way out
     std::fprintf(stderr, "bench-failover: %s\n", e.what());
     return 1;
