@@ -1,6 +1,6 @@
 // bench-failover: how long a failover of standby masters takes (issue 16).
 //
-//   build/bin/bench-failover [--agents 1000] [--tasks 10000]
+//   build/bin/bench-failover [--agents 1000] [--tasks 10000] [--mode failover|restart]
 //
 // Starts a 3-member etcd and two caldera-master processes on it (lease TTL
 // 2 s), registers `--agents` emulated agents (actors of this process, not
