@@ -78,7 +78,7 @@ void scheduler::connect() {
     [this](caf::actor a) { on_connected(std::move(a)); },
     [this](const caf::error& err) {
       // Said once per outage (a wrong port, a master that is down), then
-      // retried quietly every reconnect_interval.
+      // retried quietly, the waits doubling up to reconnect_interval.
       if (!connect_failed_ && !stopping_)
         error("cannot reach the master at " + opts_.master_endpoint->to_string() + " ("
               + describe(err) + "); retrying");
@@ -119,6 +119,7 @@ void scheduler::do_register() {
             return;
           framework_id_ = v->getFrameworkId();
           registered_ = true;
+          retry_wait_ = caf::timespan{0};
           if (stopping_) {
             send_teardown();
             return;
@@ -195,9 +196,12 @@ void scheduler::schedule_retry() {
   if (retry_pending_)
     return;
   retry_pending_ = true;
+  retry_wait_ = retry_wait_.count() == 0
+                  ? caf::timespan{std::chrono::milliseconds(100)}
+                  : std::min<caf::timespan>(retry_wait_ * 2, opts_.reconnect_interval);
   auto wait = opts_.runtime->buggify("scheduler/retry-early")
                 ? caf::timespan{std::chrono::milliseconds(10)}
-                : opts_.reconnect_interval;
+                : std::min(retry_wait_, opts_.reconnect_interval);
   // Standby masters: the next leader is elected within about a lease TTL
   // and a lookup is one etcd read: look sooner.
   if (opts_.master_endpoint && opts_.master_endpoint->coordinator)

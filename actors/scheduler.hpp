@@ -5,7 +5,7 @@
 //
 //   connecting --FrameworkRegistered--> registered --master down--> disconnected
 //        ^                                                               |
-//        +---------- reconnect every `reconnect_interval` ---------------+
+//        +--- reconnect after 100 ms, doubling up to `reconnect_interval` +
 //                     (re-registers with the same framework id)
 //
 // Order of callbacks: `registered` first (once; `reregistered` after each
@@ -62,8 +62,10 @@ struct scheduler_options {
   /// Partition-aware frameworks see TASK_UNREACHABLE (and the task again
   /// when its agent comes back) where others see TASK_LOST.
   bool partition_aware = false;
-  /// Between tries to reach the master (at most 250 ms with an etcd://
-  /// address: a new leader is looked up as soon as it is elected).
+  /// The longest wait between tries to reach the master: the first comes
+  /// 100 ms after it went (a restarted master listens within a moment), the
+  /// waits double up to this (at most 250 ms with an etcd:// address: a new
+  /// leader is looked up as soon as it is elected).
   caf::timespan reconnect_interval = std::chrono::seconds(1);
   /// How long `stop()` keeps asking for the teardown while the master does
   /// not answer (never longer than `failover_timeout`: then the master tears
@@ -206,6 +208,7 @@ private:
   bool registered_ = false;
   bool ever_registered_ = false;
   bool retry_pending_ = false;
+  caf::timespan retry_wait_{0}; // the last wait between tries; 0 once registered
   bool connect_failed_ = false;
   uint64_t max_epoch_ = 0; // the newest leader epoch seen (standby masters)
   size_t connect_attempts_ = 0;
