@@ -164,7 +164,16 @@ void enqueue_update(agent_actor* self, const status_info& st);
 void agent_status(agent_actor* self, const std::string& fid, const std::string& tid,
                   const std::string& eid, schema::TaskState state, std::string reason,
                   std::string message, std::optional<int> exit_code = std::nullopt);
+// The link to the master (agent_master.cpp).
+/// Finds the master and registers with it.
 void connect(agent_actor* self);
+/// Registers with the master it is connected to (proving its principal first).
+void do_register(agent_actor* self);
+/// A reconnection after the master went: soon where the lookup watches for
+/// a new leader (etcd://), else after the back-off.
+void reconnect_soon(agent_actor* self);
+/// Whether the message being handled comes from this agent's master.
+bool from_master(agent_actor* self, const char* what);
 void executor_exited(agent_actor* self, const std::string& fid, const std::string& eid,
                      int status);
 

@@ -30,6 +30,21 @@ struct fixture {
   }
 };
 
+// The registry at `dir` on `disk`.
+std::unique_ptr<registry_store> open_store(memory_disk& disk, const std::string& dir) {
+  auto s = registry_store::open(dir, disk.opener());
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+// `m` joins, is elected and loads (or, the cluster's first, seeds) the
+// registry into `store`.
+void lead(master_ha& m, registry_store& store) {
+  REQUIRE_FALSE(m.join());
+  REQUIRE(m.campaign() == true);
+  REQUIRE_FALSE(m.sync_registry(store));
+}
+
 registry_store::batch agent_batch(const char* id) {
   registry_store::batch b;
   b.put_agent(id, make<schema::AgentRecord>([&](auto r) { r.setAgentId(id); }));
@@ -192,18 +207,14 @@ TEST_CASE("ha: a standby keeps its registry a copy of the coordinator's; elected
   auto disk = std::make_shared<memory_disk>();
   auto a = f.master("a");
   auto b = f.master("b");
-  REQUIRE_FALSE(a->join());
+  auto store_a = open_store(*disk, "/sim/a");
+  lead(*a, *store_a);
   REQUIRE_FALSE(b->join());
-  REQUIRE(a->campaign() == true);
-  auto store_a = registry_store::open("/sim/a", disk->opener());
-  REQUIRE(store_a);
-  REQUIRE_FALSE(a->sync_registry(**store_a));
-  a->attach(**store_a, [](const std::string&) {});
-  REQUIRE_FALSE((*store_a)->apply(agent_batch("S1")));
-  REQUIRE_FALSE((*store_a)->apply(agent_batch("S2")));
-  auto store_b = registry_store::open("/sim/b", disk->opener());
-  REQUIRE(store_b);
-  b->keep_warm(**store_b, 1s);
+  a->attach(*store_a, [](const std::string&) {});
+  REQUIRE_FALSE(store_a->apply(agent_batch("S1")));
+  REQUIRE_FALSE(store_a->apply(agent_batch("S2")));
+  auto store_b = open_store(*disk, "/sim/b");
+  b->keep_warm(*store_b, 1s);
   auto agents_of = [](registry_store& s) {
     std::set<std::string> ids;
     auto snap = s.load(); // alive while its records are read
@@ -214,25 +225,25 @@ TEST_CASE("ha: a standby keeps its registry a copy of the coordinator's; elected
   // The first round reads it all; the store holds it.
   REQUIRE(b->stand_by() == false);
   CHECK(b->last_catch_up().full);
-  CHECK(agents_of(**store_b) == std::set<std::string>{"S1", "S2"});
-  CHECK(*(*store_b)->raw() == *f.coord->client("check")->read_registry());
+  CHECK(agents_of(*store_b) == std::set<std::string>{"S1", "S2"});
+  CHECK(*store_b->raw() == *f.coord->client("check")->read_registry());
   // A write and a delete: the next round (a second on) reads only them.
   auto gone = registry_store::batch{};
   gone.remove_agent("S1");
-  REQUIRE_FALSE((*store_a)->apply(gone));
-  REQUIRE_FALSE((*store_a)->apply(agent_batch("S3")));
+  REQUIRE_FALSE(store_a->apply(gone));
+  REQUIRE_FALSE(store_a->apply(agent_batch("S3")));
   std::string why;
   f.t += 500ms;
   REQUIRE(a->renew(why));
   REQUIRE(b->stand_by() == false);
-  CHECK(agents_of(**store_b) == std::set<std::string>{"S1", "S2"}); // not yet a second
+  CHECK(agents_of(*store_b) == std::set<std::string>{"S1", "S2"}); // not yet a second
   f.t += 500ms;
   REQUIRE(a->renew(why));
   REQUIRE(b->stand_by() == false);
   CHECK_FALSE(b->last_catch_up().full);
   CHECK(b->last_catch_up().changed == 1);
   CHECK(b->last_catch_up().deleted == 1);
-  CHECK(agents_of(**store_b) == std::set<std::string>{"S2", "S3"});
+  CHECK(agents_of(*store_b) == std::set<std::string>{"S2", "S3"});
   // The leader dies, writing once more after b's last round (and before
   // its lease could end); b, elected, reads that write only.
   auto died = f.t;
@@ -240,42 +251,36 @@ TEST_CASE("ha: a standby keeps its registry a copy of the coordinator's; elected
   while (b->stand_by() != true) {
     f.t += 100ms;
     if (!wrote && f.t >= died + 1500ms) {
-      REQUIRE_FALSE((*store_a)->apply(agent_batch("S4")));
+      REQUIRE_FALSE(store_a->apply(agent_batch("S4")));
       wrote = true;
     }
   }
   REQUIRE(wrote);
-  REQUIRE_FALSE(b->sync_registry(**store_b));
+  REQUIRE_FALSE(b->sync_registry(*store_b));
   CHECK_FALSE(b->last_catch_up().full);
   CHECK(b->last_catch_up().changed == 1);
   CHECK(b->last_catch_up().deleted == 0);
-  CHECK(agents_of(**store_b) == std::set<std::string>{"S2", "S3", "S4"});
-  CHECK(*(*store_b)->raw() == *f.coord->client("check")->read_registry());
+  CHECK(agents_of(*store_b) == std::set<std::string>{"S2", "S3", "S4"});
+  CHECK(*store_b->raw() == *f.coord->client("check")->read_registry());
 }
 
 TEST_CASE("ha: a standby on a work dir of another cluster stops at its first round") {
   fixture one, two;
   auto disk = std::make_shared<memory_disk>();
   auto a = one.master("a");
-  REQUIRE_FALSE(a->join());
-  REQUIRE(a->campaign() == true);
-  auto store_a = registry_store::open("/sim/a", disk->opener());
-  REQUIRE(store_a);
-  REQUIRE_FALSE(a->sync_registry(**store_a)); // cluster one
+  auto store_a = open_store(*disk, "/sim/a");
+  lead(*a, *store_a); // cluster one
   auto b = two.master("b");
-  REQUIRE_FALSE(b->join());
-  REQUIRE(b->campaign() == true);
-  auto store_b = registry_store::open("/sim/b", disk->opener());
-  REQUIRE(store_b);
-  REQUIRE_FALSE(b->sync_registry(**store_b)); // cluster two
-  REQUIRE_FALSE((*store_a)->apply(agent_batch("S1")));
+  auto store_b = open_store(*disk, "/sim/b");
+  lead(*b, *store_b); // cluster two
+  REQUIRE_FALSE(store_a->apply(agent_batch("S1")));
   auto c = two.master("c");
   REQUIRE_FALSE(c->join());
-  c->keep_warm(**store_a, 1s);
+  c->keep_warm(*store_a, 1s);
   auto r = c->stand_by();
   REQUIRE_FALSE(r);
   CHECK(describe(r.error()).find("belongs to cluster-a") != std::string::npos);
-  CHECK((*store_a)->load()->agents.size() == 1); // nothing replaced
+  CHECK(store_a->load()->agents.size() == 1); // nothing replaced
 }
 
 TEST_CASE("ha: etcd URLs and master addresses") {
