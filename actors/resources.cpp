@@ -447,6 +447,14 @@ resources::allocatable_to(const std::vector<std::string>& roles) const {
   return out;
 }
 
+resources resources::allocatable_to_role(std::string_view role) const {
+  resources out;
+  for (auto& [k, v] : entries_)
+    if (k.second == "*" || k.second == role)
+      out.entries_.emplace_hint(out.entries_.end(), k, v);
+  return out;
+}
+
 void resources::normalize(const key& k) {
   auto i = entries_.find(k);
   if (i == entries_.end())

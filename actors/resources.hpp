@@ -82,6 +82,7 @@ public:
 
   /// What a framework in `roles` may be offered: unreserved plus its roles'.
   resources allocatable_to(const std::vector<std::string>& roles) const;
+  resources allocatable_to_role(std::string_view role) const;
 
   const std::map<key, value>& entries() const { return entries_; }
 

@@ -34,7 +34,10 @@ void allocator::update_totals() const {
 
 void allocator::add_agent(const std::string& agent_id, const resources& total) {
   remove_agent(agent_id);
-  agents_[agent_id] = agent_entry{total, total, next_agent_idx_++};
+  auto idx = next_agent_idx_++;
+  auto it = agents_.emplace(agent_id, agent_entry{total, total, idx}).first;
+  by_idx_.emplace(idx, it);
+  mark_dirty(it->second);
   for (auto& [k, v] : total.scalars())
     totals_[k] += v;
   totals_dirty_ = true;
@@ -48,6 +51,7 @@ void allocator::remove_agent(const std::string& agent_id) {
     totals_[k] = std::max(0.0, totals_[k] - v);
   for (auto& [_, fw] : frameworks_)
     fw.filters.erase(i->second.idx);
+  by_idx_.erase(i->second.idx);
   agents_.erase(i);
   totals_dirty_ = true;
 }
@@ -57,8 +61,64 @@ bool allocator::has_agent(const std::string& agent_id) const {
 }
 
 void allocator::activate_agent(const std::string& agent_id, bool active) {
-  if (auto i = agents_.find(agent_id); i != agents_.end())
+  if (auto i = agents_.find(agent_id); i != agents_.end()) {
     i->second.active = active;
+    if (active)
+      mark_dirty(i->second);
+  }
+}
+
+void allocator::mark_dirty(agent_entry& a) {
+  if (a.dirty)
+    return;
+  a.dirty = true;
+  dirty_.push_back(a.idx);
+}
+
+bool allocator::under_quota(const std::string& role) const {
+  if (quotas_.empty())
+    return false;
+  for (std::string q = role;; q = parent_of(q)) {
+    if (quotas_.count(q) > 0)
+      return true;
+    if (q.empty())
+      return false;
+  }
+}
+
+void allocator::expire_filters(time_point now) {
+  while (!expiries_.empty() && expiries_.top().first <= now) {
+    if (auto i = by_idx_.find(expiries_.top().second); i != by_idx_.end())
+      mark_dirty(i->second->second);
+    expiries_.pop();
+  }
+}
+
+allocator::visit_list allocator::take_dirty() {
+  visit_list visit;
+  auto wanted = [](const agent_entry& a) { return a.active && !a.free.empty(); };
+  if (sweep_all_ || dirty_.size() > agents_.size() / 4) {
+    visit.reserve(agents_.size());
+    for (auto& [id, a] : agents_) {
+      a.dirty = false;
+      if (wanted(a))
+        visit.emplace_back(&id, &a);
+    }
+  } else {
+    for (auto idx : dirty_) {
+      auto i = by_idx_.find(idx);
+      if (i == by_idx_.end())
+        continue;
+      i->second->second.dirty = false;
+      if (wanted(i->second->second))
+        visit.emplace_back(&i->second->first, &i->second->second);
+    }
+    std::sort(visit.begin(), visit.end(),
+              [](auto& x, auto& y) { return *x.first < *y.first; });
+  }
+  dirty_.clear();
+  sweep_all_ = false;
+  return visit;
 }
 
 void allocator::ensure_role(const std::string& role) {
@@ -82,9 +142,22 @@ void allocator::add_framework(const std::string& framework_id,
   auto& fw = frameworks_[framework_id];
   fw.roles = std::move(roles);
   fw.active = true;
+  mark_all_dirty();
   for (auto& r : fw.roles) {
     ensure_role(r);
     roles_[r].frameworks.add(framework_id);
+  }
+  sync_walks(framework_id);
+}
+
+void allocator::sync_walks(const std::string& framework_id) {
+  auto i = frameworks_.find(framework_id);
+  if (i == frameworks_.end())
+    return;
+  auto& fw = i->second;
+  for (auto& r : fw.roles) {
+    bool on = fw.active && !fw.suppressed && fw.suppressed_roles.count(r) == 0;
+    roles_[r].frameworks.set_active(framework_id, on);
   }
 }
 
@@ -98,14 +171,20 @@ void allocator::remove_framework(const std::string& framework_id) {
     auto left = node.frameworks.allocation(framework_id);
     if (!left.empty())
       charge(framework_id, r, left, false);
+    if (!left.empty() && under_quota(r))
+      mark_all_dirty();
     node.frameworks.remove(framework_id);
   }
   frameworks_.erase(i);
 }
 
 void allocator::activate_framework(const std::string& framework_id, bool active) {
-  if (auto i = frameworks_.find(framework_id); i != frameworks_.end())
+  if (auto i = frameworks_.find(framework_id); i != frameworks_.end()) {
     i->second.active = active;
+    sync_walks(framework_id);
+    if (active)
+      mark_all_dirty();
+  }
 }
 
 void allocator::suppress(const std::string& framework_id, const std::string& role) {
@@ -116,6 +195,7 @@ void allocator::suppress(const std::string& framework_id, const std::string& rol
     i->second.suppressed = true;
   else
     i->second.suppressed_roles.insert(role);
+  sync_walks(framework_id);
 }
 
 void allocator::revive(const std::string& framework_id, const std::string& role) {
@@ -129,6 +209,8 @@ void allocator::revive(const std::string& framework_id, const std::string& role)
     i->second.suppressed_roles.erase(role);
   }
   i->second.filters.clear();
+  sync_walks(framework_id);
+  mark_all_dirty();
 }
 
 void allocator::set_weight(const std::string& role, double weight) {
@@ -147,10 +229,12 @@ double allocator::weight(const std::string& role) const {
 void allocator::set_quota(const std::string& role, quota q) {
   ensure_role(role);
   quotas_[role] = std::move(q);
+  mark_all_dirty();
 }
 
 void allocator::remove_quota(const std::string& role) {
   quotas_.erase(role);
+  mark_all_dirty();
 }
 
 void allocator::charge(const std::string& framework_id, const std::string& role,
@@ -179,17 +263,22 @@ void allocator::recover(const std::string& agent_id, const std::string& framewor
   if (r.empty())
     return;
   charge(framework_id, role, r.scalars(), false);
+  if (under_quota(role))
+    mark_all_dirty();
   auto i = agents_.find(agent_id);
   if (i == agents_.end())
     return;
   auto& a = i->second;
   a.free += r;
+  mark_dirty(a);
   // Never more free than the agent has (the intersection with its total).
   if (!a.total.contains(a.free))
     a.free = a.total - (a.total - a.free);
   if (refuse_until) {
-    if (auto f = frameworks_.find(framework_id); f != frameworks_.end())
+    if (auto f = frameworks_.find(framework_id); f != frameworks_.end()) {
       f->second.filters[a.idx] = filter{r, *refuse_until};
+      expiries_.emplace(*refuse_until, a.idx);
+    }
   }
 }
 
@@ -252,66 +341,70 @@ void allocator::apply_limits(const std::string& role, resources& r) const {
   }
 }
 
-template <class F>
-bool allocator::walk(const std::string& node_name, F&& f) {
+template <class R, class F>
+bool allocator::walk(const std::string& node_name, R&& role_ok, F&& f) {
   auto& node = roles_[node_name];
   for (auto& [share, child] : node.children.order()) {
-    if (child.empty()) {
-      if (node_name.empty())
+    if (child->empty()) {
+      if (node_name.empty() || node.frameworks.order().empty() || !role_ok(node_name))
         continue;
       for (auto& [fshare, fid] : node.frameworks.order())
-        if (f(node_name, fid))
+        if (f(node_name, *fid))
           return true;
-    } else if (walk(child, f)) {
+    } else if (walk(*child, role_ok, f)) {
       return true;
     }
   }
   return false;
 }
 
-std::vector<allocator::allocation> allocator::allocate(time_point now) {
-  update_totals();
-  std::vector<allocation> out;
-  if (frameworks_.empty())
-    return out;
-  // What `fid` in `role` may be offered of `a` now (empty: nothing). What a
-  // role may get of an agent is the same for all its frameworks, so it is
-  // computed once per role and agent until something is given.
-  const agent_entry* cached_agent = nullptr;
-  std::string cached_role;
-  resources cached;
-  auto offerable = [&](agent_entry& a, const std::string& role,
-                       const std::string& fid) -> resources {
-    auto& fw = frameworks_[fid];
-    if (!fw.active || fw.suppressed
-        || (!fw.suppressed_roles.empty() && fw.suppressed_roles.count(role) > 0))
-      return {};
-    if (cached_agent != &a || cached_role != role) {
-      cached_agent = &a;
-      cached_role = role;
-      cached = a.free.allocatable_to({role});
-      if (!cached.empty())
-        apply_limits(role, cached);
-      if (!allocatable(cached))
-        cached = resources{};
-    }
-    if (cached.empty() || filtered(fw, a.idx, cached, now))
-      return {};
-    return cached;
-  };
-  // Offers `r` (already checked) to `fid` in `role` on agent `aid`.
-  auto give = [&](agent_entry& a, const std::string& aid, const std::string& role,
-                  const std::string& fid, resources r) {
-    cached_agent = nullptr;
+const resources& allocator::role_offerable(cycle& c, agent_entry& a,
+                                           const std::string& role) {
+  if (c.cached_agent == &a && c.cached_role == role)
+    return c.cached;
+  c.cached_agent = &a;
+  c.cached_role = role;
+  c.cached = a.free.allocatable_to_role(role);
+  if (!c.cached.empty())
+    apply_limits(role, c.cached);
+  if (!allocatable(c.cached))
+    c.cached = resources{};
+  return c.cached;
+}
+
+resources allocator::offerable(cycle& c, agent_entry& a, const std::string& role,
+                               const std::string& fid) {
+  auto& cached = role_offerable(c, a, role);
+  if (cached.empty())
+    return {};
+  auto i = frameworks_.find(fid);
+  if (i == frameworks_.end())
+    return {};
+  auto& fw = i->second;
+  if (!fw.active || fw.suppressed
+      || (!fw.suppressed_roles.empty() && fw.suppressed_roles.count(role) > 0))
+    return {};
+  if (filtered(fw, a.idx, cached, c.now))
+    return {};
+  return cached;
+}
+
+void allocator::give(cycle& c, agent_entry& a, const std::string& aid,
+                     const std::string& role, const std::string& fid, resources r) {
+  c.cached_agent = nullptr;
+  if (r == a.free)
+    a.free = resources{};
+  else
     a.free -= r;
-    charge(fid, role, r.scalars(), true);
-    out.push_back(allocation{fid, aid, role, std::move(r)});
-  };
-  // Stage 1: unmet quota guarantees first.
+  charge(fid, role, r.scalars(), true);
+  c.out.push_back(allocation{fid, aid, role, std::move(r)});
+}
+
+void allocator::serve_quotas(cycle& c, const visit_list& visit) {
   for (auto& [role, q] : quotas_) {
     if (q.guarantee.empty() || roles_.count(role) == 0)
       continue;
-    for (auto& [aid, a] : agents_) {
+    for (auto& [aid, a] : visit) {
       auto lacking = q.guarantee.scalars();
       auto have = role_allocation(role);
       bool met = true;
@@ -322,35 +415,53 @@ std::vector<allocator::allocation> allocator::allocate(time_point now) {
       }
       if (met)
         break;
-      if (a.free.empty() || !a.active)
+      if (a->free.empty() || !a->active)
         continue;
-      walk(role, [&](const std::string& r, const std::string& fid) {
-        auto o = offerable(a, r, fid);
+      auto role_ok = [&](const std::string& r) { return !role_offerable(c, *a, r).empty(); };
+      walk(role, role_ok, [&](const std::string& r, const std::string& fid) {
+        auto o = offerable(c, *a, r, fid);
         for (auto& [k, v] : lacking)
           o.cap(k, std::max(0.0, v));
         if (!allocatable(o))
           return false;
-        give(a, aid, r, fid, std::move(o));
+        give(c, *a, *aid, r, fid, std::move(o));
         return true;
       });
     }
   }
+}
 
-  // Stage 2: fair share, agent by agent.
-  for (auto& [aid, a] : agents_) {
-    while (a.active && !a.free.empty()) {
-      bool gave = walk("", [&](const std::string& role, const std::string& fid) {
-        auto o = offerable(a, role, fid);
+void allocator::serve_fair_share(cycle& c, const visit_list& visit) {
+  for (auto& [aid, a] : visit) {
+    auto role_ok = [&](const std::string& r) { return !role_offerable(c, *a, r).empty(); };
+    while (a->active && !a->free.empty()) {
+      bool gave = walk("", role_ok, [&](const std::string& role, const std::string& fid) {
+        auto o = offerable(c, *a, role, fid);
         if (o.empty())
           return false;
-        give(a, aid, role, fid, std::move(o));
+        give(c, *a, *aid, role, fid, std::move(o));
         return true;
       });
       if (!gave)
         break;
     }
   }
-  return out;
+}
+
+std::vector<allocator::allocation> allocator::allocate(time_point now) {
+  update_totals();
+  expire_filters(now);
+  last_visited_ = 0;
+  if (frameworks_.empty())
+    return {};
+  auto visit = take_dirty();
+  last_visited_ = visit.size();
+  cycle c;
+  c.now = now;
+  c.out.reserve(visit.size());
+  serve_quotas(c, visit);   // unmet quota guarantees first
+  serve_fair_share(c, visit);
+  return std::move(c.out);
 }
 
 const resources* allocator::total(const std::string& agent_id) const {
@@ -367,7 +478,7 @@ scalars allocator::role_allocation(const std::string& role) const {
   if (role.empty()) {
     scalars all;
     for (auto& [share, name] : roles_.at("").children.order())
-      for (auto& [k, v] : roles_.at("").children.allocation(name))
+      for (auto& [k, v] : roles_.at("").children.allocation(*name))
         all[k] += v;
     return all;
   }

@@ -20,15 +20,22 @@
 // there is no longer a subset of what was refused. Roles are paths
 // ("eng/ml" shares inside "eng"); a role's weight applies among its siblings.
 //
-// Sorters keep their order incrementally, so a cycle costs about
-// agents × (frameworks skipped before one takes the offer), never a full
-// re-sort per agent. Time is passed in by the caller, never read here.
+// Allocation is driven by what changed: a cycle visits only the agents whose
+// offerable resources may have found a taker since the last cycle (resources
+// returned or added there, the agent (re)activated, a filter on it expired),
+// and every agent only after a change that can make any agent eligible again
+// (a framework added, activated or revived, a quota or weight set, resources
+// returned to a role under quota). A cycle where nothing changed costs
+// nothing; a full cycle costs about agents × (frameworks skipped before one
+// takes the offer): sorters keep their order incrementally, never a re-sort
+// per agent. Time is passed in by the caller, never read here.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <queue>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -102,6 +109,10 @@ public:
   /// frameworks until recovered.
   std::vector<allocation> allocate(time_point now);
 
+  /// How many agents the last cycle visited (what changed since the one
+  /// before), for tests and metrics.
+  size_t last_visited() const { return last_visited_; }
+
   const resources* total(const std::string& agent_id) const;
   const resources* free(const std::string& agent_id) const;
 
@@ -117,7 +128,11 @@ private:
     resources free;
     uint32_t idx = 0; // dense number: filters are keyed by it, not by the id
     bool active = true;
+    bool dirty = false; // in dirty_: to visit in the next cycle
   };
+  using agent_map = std::map<std::string, agent_entry>;
+  /// The agents a cycle visits, in id order.
+  using visit_list = std::vector<std::pair<const std::string*, agent_entry*>>;
   struct filter {
     resources refused;
     time_point until;
@@ -148,13 +163,58 @@ private:
   /// and go in bursts).
   void update_totals() const;
   /// Walks role `node`'s subtree in DRF order, calling f(role, framework)
-  /// until it returns true; returns whether it did.
-  template <class F>
-  bool walk(const std::string& node, F&& f);
+  /// for the active frameworks of each role where role_ok(role) until it
+  /// returns true; returns whether it did.
+  template <class R, class F>
+  bool walk(const std::string& node, R&& role_ok, F&& f);
+
+  /// One cycle's scratch: what a role may get of the agent at hand is the
+  /// same for all its frameworks, so it is computed once per role and agent
+  /// until something is given there.
+  struct cycle {
+    time_point now;
+    const agent_entry* cached_agent = nullptr;
+    std::string cached_role;
+    resources cached;
+    std::vector<allocation> out;
+  };
+  const resources& role_offerable(cycle& c, agent_entry& a, const std::string& role);
+  /// What `fid` in `role` may be offered of `a` now (empty: nothing).
+  resources offerable(cycle& c, agent_entry& a, const std::string& role,
+                      const std::string& fid);
+  /// Offers `r` (already checked) to `fid` in `role` on agent `aid`.
+  void give(cycle& c, agent_entry& a, const std::string& aid, const std::string& role,
+            const std::string& fid, resources r);
+  /// Stage 1: roles whose quota guarantee is not met yet.
+  void serve_quotas(cycle& c, const visit_list& visit);
+  /// Stage 2: fair share, agent by agent.
+  void serve_fair_share(cycle& c, const visit_list& visit);
+  /// Puts the framework in or out of its roles' walks (inactive, suppressed).
+  void sync_walks(const std::string& framework_id);
+
+  /// What changed since the last cycle.
+  void mark_dirty(agent_entry& a);
+  void mark_all_dirty() { sweep_all_ = true; }
+  /// True if `role` or a role above it has a quota (returning resources
+  /// there can make offers possible elsewhere).
+  bool under_quota(const std::string& role) const;
+  /// Marks the agents whose filters expired by `now`.
+  void expire_filters(time_point now);
+  /// The agents to visit this cycle (active, with free resources), in id
+  /// order; clears the marks.
+  visit_list take_dirty();
 
   std::vector<resources> min_allocatable_;
-  std::map<std::string, agent_entry> agents_;
+  agent_map agents_;
+  std::unordered_map<uint32_t, agent_map::iterator> by_idx_;
   uint32_t next_agent_idx_ = 0;
+  std::vector<uint32_t> dirty_;
+  bool sweep_all_ = true;
+  size_t last_visited_ = 0;
+  /// Filter expiries (until, agent number), earliest on top.
+  std::priority_queue<std::pair<time_point, uint32_t>,
+                      std::vector<std::pair<time_point, uint32_t>>,
+                      std::greater<>> expiries_;
   std::unordered_map<std::string, framework_entry> frameworks_;
   mutable std::map<std::string, role_node> roles_; // "" is the root
   std::map<std::string, double> weights_;

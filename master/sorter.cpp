@@ -10,15 +10,26 @@ void drf_sorter::add(const std::string& name, double weight) {
     return;
   it->second.weight = weight > 0 ? weight : 1.0;
   it->second.share = 0;
-  order_.emplace(0.0, name);
+  order_.emplace(0.0, &it->first);
 }
 
 void drf_sorter::remove(const std::string& name) {
   auto i = clients_.find(name);
   if (i == clients_.end())
     return;
-  order_.erase({i->second.share, name});
+  order_.erase({i->second.share, &i->first});
   clients_.erase(i);
+}
+
+void drf_sorter::set_active(const std::string& name, bool active) {
+  auto i = clients_.find(name);
+  if (i == clients_.end() || i->second.active == active)
+    return;
+  i->second.active = active;
+  if (active)
+    order_.emplace(i->second.share, &i->first);
+  else
+    order_.erase({i->second.share, &i->first});
 }
 
 void drf_sorter::set_weight(const std::string& name, double weight) {
@@ -26,7 +37,7 @@ void drf_sorter::set_weight(const std::string& name, double weight) {
   if (i == clients_.end() || weight <= 0)
     return;
   i->second.weight = weight;
-  reposition(name, i->second);
+  reposition(i->first, i->second);
 }
 
 double drf_sorter::compute(const client& c) const {
@@ -44,9 +55,11 @@ void drf_sorter::reposition(const std::string& name, client& c) {
   double s = compute(c);
   if (s == c.share)
     return;
-  order_.erase({c.share, name});
+  if (c.active)
+    order_.erase({c.share, &name});
   c.share = s;
-  order_.emplace(s, name);
+  if (c.active)
+    order_.emplace(s, &name);
 }
 
 void drf_sorter::allocate(const std::string& name, const scalars& s) {
@@ -55,7 +68,7 @@ void drf_sorter::allocate(const std::string& name, const scalars& s) {
     return;
   for (auto& [k, v] : s)
     i->second.alloc[k] += v;
-  reposition(name, i->second);
+  reposition(i->first, i->second);
 }
 
 void drf_sorter::unallocate(const std::string& name, const scalars& s) {
@@ -68,7 +81,7 @@ void drf_sorter::unallocate(const std::string& name, const scalars& s) {
     if (a < 1e-9)
       i->second.alloc.erase(k);
   }
-  reposition(name, i->second);
+  reposition(i->first, i->second);
 }
 
 void drf_sorter::set_totals(const scalars& totals) {
@@ -76,7 +89,8 @@ void drf_sorter::set_totals(const scalars& totals) {
   order_.clear();
   for (auto& [name, c] : clients_) {
     c.share = compute(c);
-    order_.emplace(c.share, name);
+    if (c.active)
+      order_.emplace(c.share, &name);
   }
 }
 

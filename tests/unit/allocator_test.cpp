@@ -205,6 +205,66 @@ TEST_CASE("nobody is offered crumbs below min_allocatable_resources") {
   CHECK(out[0].agent_id == "a2");
 }
 
+TEST_CASE("a cycle visits only the agents where something changed") {
+  allocator a;
+  for (auto id : {"s1", "s2", "s3"})
+    a.add_agent(id, R("cpus:4;mem:4096"));
+  a.add_framework("A", {"*"});
+  CHECK(a.allocate(tp{}).size() == 3);
+  CHECK(a.last_visited() == 3);
+  // Nothing changed: nothing to visit, nothing offered.
+  CHECK(a.allocate(tp{}).empty());
+  CHECK(a.last_visited() == 0);
+  // A declines s2 for 10 s: only s2 is visited, and it stays unoffered.
+  a.recover("s2", "A", "*", R("cpus:4;mem:4096"), tp{} + 10s);
+  CHECK(a.allocate(tp{} + 1s).empty());
+  CHECK(a.last_visited() == 1);
+  CHECK(a.allocate(tp{} + 2s).empty());
+  CHECK(a.last_visited() == 0);
+  // The filter's expiry alone brings s2 back.
+  auto offers = a.allocate(tp{} + 10s);
+  REQUIRE(offers.size() == 1);
+  CHECK(offers[0].agent_id == "s2");
+  CHECK(a.last_visited() == 1);
+}
+
+TEST_CASE("what nobody could take is offered again after a revive, a new framework or a quota change") {
+  allocator a;
+  a.add_agent("s1", R("cpus:4;mem:4096"));
+  a.add_agent("s2", R("cpus:4;mem:4096"));
+  a.add_framework("A", {"*"});
+  a.suppress("A");
+  CHECK(a.allocate(tp{}).empty());
+  CHECK(a.allocate(tp{}).empty());
+  a.revive("A");
+  CHECK(a.allocate(tp{}).size() == 2);
+  CHECK(a.last_visited() == 2);
+  // A declines both for a long time; B arrives and gets both.
+  a.recover("s1", "A", "*", R("cpus:4;mem:4096"), tp{} + 1000s);
+  a.recover("s2", "A", "*", R("cpus:4;mem:4096"), tp{} + 1000s);
+  CHECK(a.allocate(tp{}).empty());
+  a.add_framework("B", {"*"});
+  CHECK(a.allocate(tp{}).size() == 2);
+}
+
+TEST_CASE("resources returned under a quota limit are offered on other agents at once") {
+  allocator a; // enough agents that one changed one is not worth a sweep
+  for (int i = 0; i < 10; ++i)
+    a.add_agent("s" + std::to_string(i), R("cpus:4;mem:4096"));
+  a.add_framework("A", {"eng"});
+  a.set_quota("eng", {{}, R("cpus:4;mem:4096")});
+  auto offers = a.allocate(tp{});
+  REQUIRE(offers.size() == 1); // the limit: one agent's worth
+  auto held = offers[0];
+  CHECK(a.allocate(tp{}).empty()); // the other agents stay free: the limit is reached
+  // Returning what was held on one agent frees the limit for the others,
+  // which did not change themselves.
+  a.recover(held.agent_id, "A", "eng", held.offered, tp{} + 1000s);
+  offers = a.allocate(tp{});
+  REQUIRE(offers.size() == 1);
+  CHECK(offers[0].agent_id != held.agent_id);
+}
+
 TEST_CASE("random workloads never allocate an agent beyond its resources") {
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("CALDERA_SEED"))
