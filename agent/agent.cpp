@@ -50,14 +50,14 @@ void enqueue_update(agent_actor* self, const status_info& st) {
 void agent_status(agent_actor* self, const std::string& fid, const std::string& tid,
                   const std::string& eid, schema::TaskState state,
                   std::string reason, std::string message,
-                  std::optional<int> exit_code) {
+                  std::optional<int> exit_code, schema::StatusSource source) {
   auto& d = self->state;
   status_info st;
   st.task_id = tid;
   st.state = state;
   st.reason = std::move(reason);
   st.message = std::move(message);
-  st.source = schema::StatusSource::AGENT;
+  st.source = source;
   st.framework_id = fid;
   st.agent_id = d.agent_id;
   st.executor_id = eid;
@@ -77,7 +77,7 @@ namespace {
 // checkpoints).
 void checkpoint_executor(agent_actor* self, const std::string& fid, const std::string& eid,
                          const std::string& container_id, const std::string& sandbox,
-                         const std::string& token) {
+                         const std::string& token, bool command_task) {
   auto& d = self->state;
   if (d.store) {
     auto cp = make<schema::CheckpointedExecutor>([&](auto b) {
@@ -86,6 +86,7 @@ void checkpoint_executor(agent_actor* self, const std::string& fid, const std::s
       b.setContainerId(container_id);
       b.setSandbox(sandbox);
       b.setToken(token);
+      b.setCommandTask(command_task);
     });
     if (auto err = d.store->put_executor(fid, eid, cp)) {
       log::error("checkpoint_failed", {{"executor_id", eid}, {"reason", describe(err)}});
@@ -153,10 +154,18 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
     d.gc->unschedule(sandbox.string());
   auto own = executor_own(m);
   auto spec = executor_spec(self, t, fid, eid, *user, sandbox.string(), own);
+  bool direct = runs_directly(self, t);
   // Only the process launched here learns it: an impostor that reaches the
   // agent's port cannot register as this executor and receive its tasks.
-  auto token = make_nonce(*d.opts.runtime);
-  spec.env["CALDERA_EXECUTOR_TOKEN"] = token;
+  auto token = direct ? std::string{} : make_nonce(*d.opts.runtime);
+  if (direct) {
+    spec.command = direct_command(t.getCommand().getShell());
+    spec.env = {{"CALDERA_SANDBOX_DIRECTORY", spec.sandbox}};
+    for (auto e : t.getCommand().getEnvironment())
+      spec.env[e.getName()] = e.getValue();
+  } else {
+    spec.env["CALDERA_EXECUTOR_TOKEN"] = token;
+  }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {
     caf::anon_send(me, exited_atom::value, fid, eid, status);
@@ -174,10 +183,16 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
   rec.own = std::move(own);
   // A command task carries its own command; a framework's executor runs its tasks.
   rec.command_executor = t.hasCommand() && t.getCommand().getShell().size() > 0;
+  rec.direct = direct;
   rec.token = token;
-  checkpoint_executor(self, fid, eid, *launched, spec.sandbox, token);
-  rec.queued.push_back(m);
+  checkpoint_executor(self, fid, eid, *launched, spec.sandbox, token, direct);
   rec.tasks.insert(tid);
+  if (direct) {
+    rec.st = executor_rec::state::running;
+    direct_started(self, fid, tid, eid);
+    return;
+  }
+  rec.queued.push_back(m);
   self->delayed_send(self, d.opts.executor_registration_timeout,
                      registration_timeout_atom::value, fid, eid, *launched);
 }
@@ -258,6 +273,8 @@ void executor_exited(agent_actor* self, const std::string& fid, const std::strin
                : std::string{status == 0 ? "executor actor ended" : "executor actor failed"};
   log::info("executor_exited", {{"framework_id", fid}, {"executor_id", eid},
                                 {"status", why}});
+  if (rec.direct && !limited)
+    direct_exited(self, fid, eid, rec, status);
   for (auto& tid : rec.tasks) {
     auto t = d.tasks.find({fid, tid});
     if (t == d.tasks.end() || is_terminal(t->second.state))
@@ -629,7 +646,9 @@ void handle_kill(agent_actor* self, const kill_msg& m) {
         forget_task(self, {fid, tid});
         if (ex != d.executors.end()) {
           ex->second.tasks.erase(tid);
-          if (active && ex->second.handle)
+          if (active && ex->second.direct)
+            d.opts.containers->destroy(ex->second.container_id);
+          else if (active && ex->second.handle)
             self->send(ex->second.handle, make<schema::Kill>([&](auto b) {
                          b.setFrameworkId(fid);
                          b.setTaskId(tid);
@@ -651,6 +670,10 @@ void handle_kill(agent_actor* self, const kill_msg& m) {
     if (ex == d.executors.end())
       return;
     auto& rec = ex->second;
+    if (rec.direct) {
+      direct_kill(self, fid, tid, t->second.executor_id, rec);
+      return;
+    }
     if (rec.st == executor_rec::state::launching || !rec.handle) {
       auto& q = rec.queued;
       for (auto i = q.begin(); i != q.end(); ++i)
@@ -684,6 +707,10 @@ void handle_shutdown_framework(agent_actor* self, const shutdown_framework_msg& 
                      "REASON_FRAMEWORK_REMOVED", "framework torn down");
       }
       rec.queued.clear();
+      if (rec.direct) {
+        rec.killing = true;
+        d.opts.containers->terminate(rec.container_id);
+      }
       if (rec.handle)
         self->send(rec.handle, make<schema::ShutdownExecutor>([](auto b) {
                      b.setReason("framework torn down");

@@ -93,6 +93,13 @@ struct agent_options {
   /// again every this long (a launch lost on the way; the executor ignores
   /// tasks it has).
   caf::timespan executor_launch_retry = std::chrono::seconds(15);
+  /// Who runs a command task (one without an executor of its framework's):
+  /// "agent": the agent starts its shell in the task's container itself and
+  /// reaps it (no executor process: the launch costs one process, near the
+  /// spawn floor); "process": a `caldera-executor` per task, as Mesos'
+  /// command executor. The in-process containerizer always uses executor
+  /// actors.
+  std::string command_executor = "agent";
   /// The HTTP API's view of this agent (null: no HTTP) and its address,
   /// reported to the master.
   std::shared_ptr<agent_box> publish;

@@ -199,7 +199,10 @@ void recover_executors(agent_actor* self, const agent_checkpoint& cp) {
       auto v = rec.read();
       key_t key{v->getFrameworkId(), v->getExecutorId()};
       auto& ex = d.executors[key];
-      ex.st = executor_rec::state::recovering;
+      // A command task the agent ran itself has no executor to wait for.
+      ex.direct = v->getCommandTask();
+      ex.command_executor = ex.direct;
+      ex.st = ex.direct ? executor_rec::state::running : executor_rec::state::recovering;
       ex.container_id = v->getContainerId();
       ex.sandbox = v->getSandbox();
       ex.token = v->getToken();

@@ -53,6 +53,11 @@ struct executor_rec {
   resources own;
   /// caldera's command executor (one command task), not the framework's own.
   bool command_executor = false;
+  /// No executor at all: the container runs the command task's shell,
+  /// started and reaped by the agent (options.command_executor == "agent").
+  bool direct = false;
+  /// A kill or shutdown of its direct task was asked for: its end is TASK_KILLED.
+  bool killing = false;
   /// What it must register with (CALDERA_EXECUTOR_TOKEN; "" from a
   /// checkpoint of an agent that made none: not checked).
   std::string token;
@@ -163,7 +168,24 @@ void enqueue_update(agent_actor* self, const status_info& st);
 /// A status the agent itself generates (launch failures, executor exits, ...).
 void agent_status(agent_actor* self, const std::string& fid, const std::string& tid,
                   const std::string& eid, schema::TaskState state, std::string reason,
-                  std::string message, std::optional<int> exit_code = std::nullopt);
+                  std::string message, std::optional<int> exit_code = std::nullopt,
+                  schema::StatusSource source = schema::StatusSource::AGENT);
+// Command tasks the agent runs itself (agent_command.cpp).
+/// True if this launch is a command task the agent runs without an executor.
+bool runs_directly(agent_actor* self, schema::TaskInfo::Reader t);
+/// What a direct command task's container runs: its shell command, its exit
+/// code kept in the sandbox (read when a restarted agent cannot learn it).
+std::string direct_command(const std::string& shell);
+/// A direct command task's container started: it runs (TASK_RUNNING).
+void direct_started(agent_actor* self, const std::string& fid, const std::string& tid,
+                    const std::string& eid);
+/// Its container ended: the task's terminal state from the exit.
+void direct_exited(agent_actor* self, const std::string& fid, const std::string& eid,
+                   const executor_rec& rec, int status);
+/// Kills a direct command task: SIGTERM now, the container destroyed after
+/// the task's kill grace period.
+void direct_kill(agent_actor* self, const std::string& fid, const std::string& tid,
+                 const std::string& eid, executor_rec& rec);
 // The link to the master (agent_master.cpp).
 /// Finds the master and registers with it.
 void connect(agent_actor* self);

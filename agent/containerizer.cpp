@@ -340,6 +340,12 @@ public:
       iso_->kill_all(cg->second);
   }
 
+  void terminate(const std::string& container_id) override {
+    std::lock_guard<std::mutex> g{live_->mtx};
+    if (auto i = live_->pids.find(container_id); i != live_->pids.end())
+      ::kill(-i->second, SIGTERM);
+  }
+
   bool wait_reaped(std::chrono::milliseconds timeout) override {
     std::unique_lock<std::mutex> g{live_->mtx};
     return live_->all_reaped.wait_for(g, timeout, [&] { return live_->reapers == 0; });

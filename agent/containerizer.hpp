@@ -57,6 +57,9 @@ public:
                                             std::function<void(int)> on_exit) = 0;
   /// Kills every process (or the actor) of the container. Idempotent.
   virtual void destroy(const std::string& container_id) = 0;
+  /// Asks the container's processes to end (posix: SIGTERM to its process
+  /// group); `destroy` follows when they do not. By default: destroy.
+  virtual void terminate(const std::string& container_id) { destroy(container_id); }
   /// Destroys every container it started that still runs.
   virtual void destroy_all() = 0;
   /// Waits (at most `timeout`) until every container that ended has been

@@ -44,6 +44,7 @@ struct agent_config : caldera::node_config {
   std::string hostname;
   std::string executor_path;
   std::string recover = "reconnect";
+  std::string command_executor = "agent";
   int32_t http_port = -1;
   std::string http_ip;
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
@@ -93,6 +94,9 @@ struct agent_config : caldera::node_config {
       .add(recover, "recover",
            "at start: 'reconnect' to executors a previous agent left running "
            "(from the checkpoint in the work dir), or 'cleanup' to destroy them")
+      .add(command_executor, "command-executor",
+           "who runs command tasks: 'agent' (the agent starts and reaps each task's "
+           "shell in its container itself) or 'process' (a caldera-executor per task)")
       .add(executor_registration_timeout, "executor-registration-timeout",
            "destroy a new executor that has not registered by then; its tasks fail")
       .add(executor_reregister_timeout, "executor-reregister-timeout",
@@ -217,6 +221,9 @@ struct agent_config : caldera::node_config {
       return bad;
     if (recover != "reconnect" && recover != "cleanup")
       return "option 'recover': '" + recover + "' is neither 'reconnect' nor 'cleanup'";
+    if (command_executor != "agent" && command_executor != "process")
+      return "option 'command-executor': '" + command_executor
+             + "' is neither 'agent' nor 'process'";
     if (executor_registration_timeout <= caf::timespan{0})
       return "option 'executor-registration-timeout': must be positive";
     if (executor_reregister_timeout <= caf::timespan{0})
@@ -308,6 +315,7 @@ int main(int argc, char** argv) {
   opts.attributes = cfg.attributes;
   opts.work_dir = cfg.work_dir;
   opts.recover = cfg.recover;
+  opts.command_executor = cfg.command_executor;
   opts.executor_reregister_timeout = cfg.executor_reregister_timeout;
   opts.executor_registration_timeout = cfg.executor_registration_timeout;
   opts.executor_env = cfg.executor_env();

@@ -75,6 +75,7 @@ struct CheckpointedExecutor {
   containerId @2 :Text;      # the containerizer's id (posix: the session's pid)
   sandbox @3 :Text;
   token @4 :Text;            # what the executor proves it was launched with
+  commandTask @5 :Bool;      # no executor: the agent runs one command task's shell itself
 }
 
 # key "task/<framework-id>\x1f<task-id>": a task and its status updates not

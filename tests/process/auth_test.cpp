@@ -226,8 +226,11 @@ TEST_CASE("an executor without its token is refused by the agent; the real one r
   auto agent_port = free_port();
   child m{{bin("caldera-master"), "--port", std::to_string(port), "--work-dir", dir.path + "/m"}};
   REQUIRE_MESSAGE(m.wait_for("master_listening"), m.output());
+  // The command task runs on a caldera-executor (the agent runs command
+  // tasks itself by default: no executor to impersonate).
   child a{{bin("caldera-agent"), "--master", ep, "--port", std::to_string(agent_port),
-           "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:256"}};
+           "--work-dir", dir.path + "/a", "--resources", "cpus:2;mem:256",
+           "--command-executor", "process"}};
   REQUIRE_MESSAGE(a.wait_for("agent_registered"), a.output());
   child run{{bin("caldera"), "run", "--master", ep, "--resources", "cpus:0.1;mem:8", "--",
              "sleep", "60"}};

@@ -32,8 +32,10 @@ struct local_cluster {
   std::unique_ptr<child> master;
   std::vector<std::unique_ptr<child>> agents;
   std::vector<uint16_t> agent_ports;
+  std::vector<std::string> agent_extra; // more options for every agent
 
-  explicit local_cluster(int n_agents) {
+  explicit local_cluster(int n_agents, std::vector<std::string> extra = {})
+    : agent_extra(std::move(extra)) {
     master = std::make_unique<child>(std::vector<std::string>{
       bin("caldera-master"), "--config", source("conf/master.conf"), "--port",
       std::to_string(master_port), "--work-dir", dir.path + "/master"});
@@ -47,10 +49,12 @@ struct local_cluster {
 
   /// Agent `i` on its port and work dir (a restart recovers from both).
   std::unique_ptr<child> start_agent(size_t i) {
-    return std::make_unique<child>(std::vector<std::string>{
+    std::vector<std::string> argv{
       bin("caldera-agent"), "--config", source("conf/agent.conf"), "--master", master_ep,
       "--port", std::to_string(agent_ports.at(i)), "--work-dir", agent_dir(i),
-      "--resources", "cpus:2;mem:512"});
+      "--resources", "cpus:2;mem:512"};
+    argv.insert(argv.end(), agent_extra.begin(), agent_extra.end());
+    return std::make_unique<child>(argv);
   }
   std::string agent_dir(size_t i) const {
     return dir.path + "/a" + std::to_string(i);
@@ -266,12 +270,12 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
 
   child kill{{bin("caldera"), "kill-actor", "--node", agent_ep, "agent"}};
   CHECK(kill.wait_exit(30s) == 0);
-  // The agent process ends, saying why; its executor keeps the task running.
+  // The agent process ends, saying why; the task's process runs on.
   CHECK_MESSAGE(c.agents[0]->wait_for("agent_actor_died", 30s), c.agents[0]->output());
   CHECK(c.agents[0]->wait_exit(30s) == 3);
   // A new agent on the same work dir and port recovers it.
   c.agents[0] = c.start_agent(0);
-  REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_reregistered", 30s), c.agents[0]->output());
+  REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_recovered", 30s), c.agents[0]->output());
   REQUIRE_MESSAGE(c.agents[0]->wait_for("agent_reregistered", 30s), c.agents[0]->output());
   auto js = c.state();
   REQUIRE(js["tasks"].size() == 1);
@@ -282,21 +286,36 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
   CHECK(sleeper->output().find("TASK_LOST") == std::string::npos);
 }
 
-TEST_CASE("kill -9 of an agent: restarted on its work dir, the task runs on and ends normally") {
-  local_cluster c{1};
+// A command task outlives a kill -9 of its agent; restarted on its work dir,
+// the agent takes it back (`recovered` names the log line that says so) and
+// reports how it ends.
+void task_survives_agent_restart(local_cluster& c, const char* recovered) {
   auto go = c.dir.path + "/go";
   auto task = c.run({"sh", "-c", "while [ ! -e " + go + " ]; do sleep 0.05; done; exit 7"});
   REQUIRE_MESSAGE(task->wait_for("TASK_RUNNING", 60s), task->output());
   c.agents[0]->signal(SIGKILL);
   CHECK(c.agents[0]->wait_exit(20s) == 128 + SIGKILL);
   c.agents[0] = c.start_agent(0);
-  REQUIRE_MESSAGE(c.agents[0]->wait_for("executor_reregistered", 30s), c.agents[0]->output());
+  REQUIRE_MESSAGE(c.agents[0]->wait_for(recovered, 30s), c.agents[0]->output());
   REQUIRE_MESSAGE(c.agents[0]->wait_for("agent_reregistered", 30s), c.agents[0]->output());
   std::ofstream{go} << "go\n";
   CHECK(task->wait_exit(60s) == 7);
   CHECK(task->output().find("TASK_FAILED") != std::string::npos);
   CHECK(task->output().find("status 7") != std::string::npos);
   CHECK(task->output().find("TASK_LOST") == std::string::npos);
+}
+
+TEST_CASE("kill -9 of an agent: restarted on its work dir, the task runs on and ends normally") {
+  // The agent runs command tasks itself: the restarted one is no longer the
+  // shell's parent and reads its exit code from the sandbox.
+  local_cluster c{1};
+  task_survives_agent_restart(c, "executor_recovered");
+}
+
+TEST_CASE("--command-executor process: a caldera-executor per task re-registers with the "
+          "restarted agent and reports the task's end") {
+  local_cluster c{1, {"--command-executor", "process"}};
+  task_survives_agent_restart(c, "executor_reregistered");
 }
 
 TEST_CASE("an executor killed while its agent is down: the restarted agent fails its task") {
