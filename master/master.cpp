@@ -28,8 +28,10 @@ namespace caldera {
 
 namespace {
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
-// Allocation cycles requested by events run at most this often.
-constexpr caf::timespan allocation_gap = std::chrono::milliseconds(100);
+// Allocation cycles requested by events run at most this often (a cycle
+// visits only what changed, so a short gap costs little; a burst of
+// events still makes one cycle).
+constexpr caf::timespan allocation_gap = std::chrono::milliseconds(10);
 } // namespace
 
 namespace detail {
