@@ -5,10 +5,7 @@
 
 namespace caldera {
 
-id_generator::id_generator(uint64_t seed)
-  : seed_(seed != 0 ? seed : (uint64_t{std::random_device{}()} << 32)
-                               ^ std::random_device{}()),
-    rng_(seed_) {
+id_generator::id_generator(uint64_t seed) : seed_(seed), rng_(seed_) {
 }
 
 std::string id_generator::token() {

@@ -1,5 +1,6 @@
-// Identifier generation from a seeded generator (never from hidden globals), so
-// a deterministic run can replay the same ids.
+// Identifier generation from a seeded generator (never from hidden globals or
+// a random device: seeds come from the runtime), so a deterministic run can
+// replay the same ids.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,11 @@ namespace caldera {
 
 class id_generator {
 public:
-  /// `seed` 0 draws a seed from std::random_device.
-  explicit id_generator(uint64_t seed = 0);
+  /// A generator to be replaced by one seeded from the runtime
+  /// (`runtime_env::seed_for`) before use: a fixed seed, no random draw (an
+  /// actor's member costs nothing to construct).
+  id_generator() : id_generator(1) {}
+  explicit id_generator(uint64_t seed);
 
   /// A random 8-hex-digit token, e.g. "3f9a01c2".
   std::string token();

@@ -21,9 +21,17 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/// A seed from the machine's CSPRNG (an unseeded run's base).
+uint64_t random_seed() {
+  uint64_t s = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&s), sizeof(s)) != 1)
+    throw std::runtime_error("the machine's CSPRNG failed (RAND_bytes)");
+  return s != 0 ? s : 1;
+}
+
 class real_runtime_env : public runtime_env {
 public:
-  explicit real_runtime_env(uint64_t seed) : seed_(seed) {
+  explicit real_runtime_env(uint64_t seed) : seed_(seed != 0 ? seed : random_seed()) {
   }
 
   double wall_seconds() const override {
@@ -35,8 +43,6 @@ public:
   }
 
   uint64_t seed_for(std::string_view purpose) override {
-    if (seed_ == 0)
-      return 0;
     std::lock_guard<std::mutex> g{mtx_};
     auto n = ++drawn_[std::string{purpose}];
     return derive_seed(seed_, std::string{purpose} + "#" + std::to_string(n));
@@ -54,7 +60,7 @@ public:
   }
 
 private:
-  uint64_t seed_;
+  uint64_t seed_; // an unseeded run's is drawn once, at its start
   std::mutex mtx_;
   std::map<std::string, uint64_t> drawn_; // a restarted actor gets a new seed
 };

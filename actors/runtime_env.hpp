@@ -39,7 +39,8 @@ public:
   /// A seed for one generator (ids, choices) of `purpose` ("agent/host1",
   /// "executor/...", "master"). Derived from the run's seed and how often
   /// `purpose` asked before (a restarted agent draws new uuids), so that a
-  /// run replays; 0 means "draw one at random" (an unseeded real run).
+  /// run replays; an unseeded real run derives them from a seed drawn once
+  /// from the machine's CSPRNG at its start. Never 0.
   virtual uint64_t seed_for(std::string_view purpose) = 0;
 
   /// Runs `work` away from the calling actor (it may block on disk or the

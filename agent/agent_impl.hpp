@@ -101,7 +101,7 @@ struct agent_data {
   // never run a second time.
   std::set<key_t> forgotten;
   std::deque<key_t> forgotten_order;
-  id_generator ids{0};
+  id_generator ids; // seeded at start
   bool shutting_down = false;
   bool recovering = false;
   std::unique_ptr<agent_store> store;

@@ -31,7 +31,7 @@ struct master_data {
   caf::actor registrar;
   master_state st;
   allocator alloc;
-  id_generator ids{0};
+  id_generator ids; // seeded at start
   std::string master_id;
   double started_at = 0;
   uint64_t next_agent = 0;

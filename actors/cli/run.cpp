@@ -227,7 +227,7 @@ int cmd_run(int argc, char** argv) {
       return 2;
     }
   }
-  id_generator ids{0};
+  id_generator ids{real_env()->seed_for("caldera-run")};
   spec.task_id = args.opts.count("task-id") ? args.opts["task-id"] : "run-" + ids.token();
   scheduler_options so;
   so.name = args.opts.count("name") ? args.opts["name"] : "caldera-run";
