@@ -474,6 +474,14 @@ const resources* allocator::free(const std::string& agent_id) const {
   return i == agents_.end() ? nullptr : &i->second.free;
 }
 
+std::vector<std::string> allocator::roles() const {
+  std::vector<std::string> out;
+  for (auto& [name, node] : roles_)
+    if (!name.empty())
+      out.push_back(name);
+  return out;
+}
+
 scalars allocator::role_allocation(const std::string& role) const {
   if (role.empty()) {
     scalars all;

@@ -116,6 +116,9 @@ public:
   const resources* total(const std::string& agent_id) const;
   const resources* free(const std::string& agent_id) const;
 
+  /// Every role it knows (of frameworks, weights, quotas), parents first.
+  std::vector<std::string> roles() const;
+
   /// What a role (with its sub-roles) holds: offered plus in use.
   scalars role_allocation(const std::string& role) const;
   double role_share(const std::string& role) const;

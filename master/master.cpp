@@ -97,37 +97,28 @@ void drop_offer(master_actor* self, const std::string& offer_id,
                make<schema::RescindOffer>([&](auto b) { b.setOfferId(offer_id); }));
 }
 
-// The allocator's books against the master's: on every agent it offers,
-// what is free there plus what the master counts as used by tasks and as
-// offered must be the agent's total. A difference is a bug (the simulator
-// stops on it); logged once per agent. Run with every state snapshot (it
-// costs what a snapshot costs per agent), not in the allocation cycle.
+// The allocator's books against the master's (the allocator actor compares
+// them, see allocator_actor.hpp): on every active agent what the master
+// counts as used by tasks and as offered. Sent with every state snapshot (it
+// costs what a snapshot costs per agent), not with the allocation cycle.
 void check_books(master_actor* self) {
   auto& d = self->state;
+  allocator_books b;
+  b.seen = d.alloc_seen;
   for (auto& [id, a] : d.st.agents) {
-    auto* free = d.alloc.free(id);
-    if (free == nullptr || !a.active)
+    if (!a.active)
       continue;
-    auto sum = *free + a.used + a.offered;
-    if (sum == a.total || !d.books_reported.insert(id).second)
-      continue;
-    log::error("allocation_books_differ", {{"agent_id", id},
-                                           {"free", free->to_string()},
-                                           {"used", a.used.to_string()},
-                                           {"offered", a.offered.to_string()},
-                                           {"total", a.total.to_string()}});
+    b.held.emplace(id, a.used + a.offered);
+    b.totals.emplace(id, a.total);
   }
+  if (d.alloc.actor())
+    self->send(d.alloc.actor(), std::move(b));
 }
 
-void allocate(master_actor* self) {
+// Turns the allocator's decisions into offers, sent to each framework
+// together (a decision for a framework or agent gone since is returned).
+void make_offers(master_actor* self, const std::vector<allocator::allocation>& decisions) {
   auto& d = self->state;
-  auto t0 = d.opts.runtime->now();
-  auto decisions = d.alloc.allocate(self->clock().now());
-  double secs = std::chrono::duration<double>(d.opts.runtime->now() - t0).count();
-  d.last_allocation_ms = secs * 1000;
-  metrics::observe_allocation(secs);
-  if (decisions.empty())
-    return;
   std::map<std::string, std::vector<offer_entry>> by_fw;
   for (auto& dec : decisions) {
     auto f = d.st.frameworks.find(dec.framework_id);
@@ -163,6 +154,20 @@ void allocate(master_actor* self) {
     log::debug("offers_sent", {{"framework_id", fid}, {"offers", offers.size()}});
     self->send(fw.handle, m);
   }
+}
+
+// A cycle of the allocator actor: its offers go to their frameworks (those
+// of a dead allocator's cycles are dropped: the new one never charged them).
+void take_cycle(master_actor* self, allocator_cycle& c) {
+  auto& d = self->state;
+  if (self->current_sender() != d.alloc.actor().address())
+    return;
+  d.alloc_seen = c.seq;
+  d.last_allocation_ms = c.ms;
+  d.role_stats = std::move(c.roles);
+  metrics::observe_allocation(c.ms / 1000);
+  if (!c.offers.empty())
+    make_offers(self, c.offers);
 }
 
 // Ends a task in the master's books: resources back to the pool.
@@ -219,7 +224,7 @@ void forward_to_scheduler(master_actor* self, const char* what, const Msg& m) {
 // message names none).
 template <class Msg>
 void per_role(master_actor* self, const char* what, const Msg& m,
-              void (allocator::*fn)(const std::string&, const std::string&)) {
+              void (allocator_client::*fn)(const std::string&, const std::string&)) {
   guarded(what, [&] {
     auto v = m.read();
     if (!caller(self, v->getFrameworkId()))
@@ -287,6 +292,10 @@ void recover_frameworks(master_actor* self) {
 
 // A monitored agent or scheduler went away: disconnects it.
 void handle_down(master_actor* self, const caf::down_msg& dm) {
+  if (self->state.alloc.actor() && dm.source == self->state.alloc.actor().address()) {
+    allocator_died(self, dm.reason);
+    return;
+  }
   auto i = self->state.watched.find(dm.source);
   if (i == self->state.watched.end())
     return;
@@ -306,7 +315,7 @@ void set_up_master(master_actor* self, master_options opts, caf::actor registrar
   d.auth = peer_auth{{d.opts.credentials, d.opts.acl, d.opts.authenticate_operators}};
   d.registrar = std::move(registrar);
   d.ids = id_generator{d.opts.seed != 0 ? d.opts.seed : d.opts.runtime->seed_for("master")};
-  d.alloc = allocator{d.opts.min_allocatable};
+  start_allocator(self);
   recover_roles(self);
   d.master_id = d.ids.token();
   d.started_at = wall_now(self);
@@ -399,9 +408,11 @@ void allocation_tick(master_actor* self) {
 
 // Runs the allocation requested by request_allocation.
 void run_allocation(master_actor* self) {
-  self->state.allocation_pending = false;
-  guarded("allocate", [&] { allocate(self); });
-  self->state.last_allocation_at = self->clock().now();
+  auto& d = self->state;
+  d.allocation_pending = false;
+  if (d.alloc.actor())
+    self->send(d.alloc.actor(), allocate_atom::value, d.alloc_seen);
+  d.last_allocation_at = self->clock().now();
 }
 
 // An offer outlived offer_timeout: rescinds it.
@@ -743,7 +754,7 @@ void handle_acknowledge(master_actor* self, const acknowledge_msg& m) {
 
 // A framework wants offers again (for some or all of its roles).
 void handle_revive(master_actor* self, const revive_msg& m) {
-  per_role(self, "Revive", m, &allocator::revive);
+  per_role(self, "Revive", m, &allocator_client::revive);
   request_allocation(self);
 }
 
@@ -798,6 +809,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     [=](publish_atom) { publish_state(self); },
     [=](tick_atom) { allocation_tick(self); },
     [=](allocate_atom) { run_allocation(self); },
+    [=](allocator_cycle& c) { guarded("allocator_cycle", [&] { take_cycle(self, c); }); },
     [=](expire_atom, const std::string& offer_id) { offer_expired(self, offer_id); },
     [=](timeout_atom, const std::string& fid, uint64_t epoch) {
       failover_timeout(self, fid, epoch);
@@ -821,7 +833,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     [=](const acknowledge_msg& m) { handle_acknowledge(self, m); },
     [=](const reconcile_msg& m) { guarded("Reconcile", [&] { reconcile(self, m); }); },
     [=](const revive_msg& m) { handle_revive(self, m); },
-    [=](const suppress_msg& m) { per_role(self, "Suppress", m, &allocator::suppress); },
+    [=](const suppress_msg& m) { per_role(self, "Suppress", m, &allocator_client::suppress); },
     [=](const teardown_msg& m) { handle_teardown(self, m); },
     [=](const scheduler_message_msg& m) { handle_scheduler_message(self, m); },
     // Operators.

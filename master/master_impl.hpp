@@ -18,6 +18,7 @@
 #include "actors/ids.hpp"
 #include "actors/status.hpp"
 #include "master/allocator.hpp"
+#include "master/allocator_actor.hpp"
 #include "actors/peer_auth.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
@@ -30,7 +31,9 @@ struct master_data {
   master_options opts;
   caf::actor registrar;
   master_state st;
-  allocator alloc;
+  allocator_client alloc; // the allocator actor (master/allocator_actor.hpp)
+  uint64_t alloc_seen = 0;  // the last of its cycles taken in
+  std::map<std::string, role_stat> role_stats; // from its last cycle
   id_generator ids; // seeded at start
   std::string master_id;
   double started_at = 0;
@@ -40,7 +43,6 @@ struct master_data {
   uint64_t registrations = 0; // agent registrations written (agent_entry::registration)
   // Who each peer proved to be and what it may do (master_auth.cpp).
   peer_auth auth;
-  std::set<std::string> books_reported; // agents whose books differed (check_books)
   bool allocation_pending = false;
   caf::actor_clock::time_point last_allocation_at{}; // when the last cycle ended
   // Who a monitored handle is: 'a' agent or 'f' framework, and its id.
@@ -86,6 +88,12 @@ void drop_offer(master_actor* self, const std::string& offer_id,
 void finish_task(master_actor* self, const key_t& key);
 /// The connected scheduler of `fid`, or nullptr (and an error to the sender).
 framework_entry* caller(master_actor* self, const std::string& fid);
+
+// The allocator actor (master_allocator.cpp).
+/// Spawns it (at start, or after it died) and tells it the master's books.
+void start_allocator(master_actor* self);
+/// It died: a new one, from the master's books; offers flow again.
+void allocator_died(master_actor* self, const caf::error& reason);
 
 /// Applies recovered role records to the allocator (at start).
 void recover_roles(master_actor* self);

@@ -215,15 +215,17 @@ roles_msg roles_snapshot(master_actor* self) {
   for (auto& [role, fws] : roles) {
     auto b = rb[i++];
     b.setRole(role);
-    b.setWeight(d.alloc.weight(role));
     auto rs = d.roles.count(role) ? d.roles[role] : master_data::role_settings{};
+    b.setWeight(rs.weight);
+    // As of the allocator's last cycle.
+    auto stat = d.role_stats.count(role) ? d.role_stats[role] : role_stat{};
     rs.guarantee.to_capnp(b.initGuarantee(static_cast<unsigned>(rs.guarantee.entry_count())));
     rs.limit.to_capnp(b.initLimit(static_cast<unsigned>(rs.limit.entry_count())));
     resources alloc;
-    for (auto& [k, v] : d.alloc.role_allocation(role))
+    for (auto& [k, v] : stat.allocated)
       alloc.add_scalar(k, v);
     alloc.to_capnp(b.initAllocated(static_cast<unsigned>(alloc.entry_count())));
-    b.setShare(d.alloc.role_share(role));
+    b.setShare(stat.share);
     auto fl = b.initFrameworks(static_cast<unsigned>(fws.size()));
     for (unsigned j = 0; j < fws.size(); ++j)
       fl.set(j, fws[j]);

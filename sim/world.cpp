@@ -660,11 +660,16 @@ void world::kill_master() {
   }
   if (master_down)
     return;
-  // The master process ends when either actor dies (caldera-master
-  // exits with status 3): both go; the simulation restarts them later.
-  std::string target = draw() < 0.8 ? "master" : "registrar";
+  // The master process ends when the master or the registrar actor dies
+  // (caldera-master exits with status 3): both go; the simulation restarts
+  // them later. A killed allocator actor is replaced by the master, from
+  // its own books, in the same process.
+  double r = draw();
+  std::string target = r < 0.65 ? "master" : r < 0.8 ? "registrar" : "allocator";
   fault("kill-actor", target);
   kill_named(target);
+  if (target == "allocator")
+    return;
   caf::anon_send_exit(master, caf::exit_reason::kill);
   caf::anon_send_exit(registrar, caf::exit_reason::kill);
   master_down = true;
