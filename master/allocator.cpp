@@ -372,21 +372,24 @@ const resources& allocator::role_offerable(cycle& c, agent_entry& a,
   return c.cached;
 }
 
-resources allocator::offerable(cycle& c, agent_entry& a, const std::string& role,
-                               const std::string& fid) {
+bool allocator::may_offer(cycle& c, agent_entry& a, const std::string& role,
+                          const std::string& fid) {
   auto& cached = role_offerable(c, a, role);
   if (cached.empty())
-    return {};
+    return false;
   auto i = frameworks_.find(fid);
   if (i == frameworks_.end())
-    return {};
+    return false;
   auto& fw = i->second;
   if (!fw.active || fw.suppressed
       || (!fw.suppressed_roles.empty() && fw.suppressed_roles.count(role) > 0))
-    return {};
-  if (filtered(fw, a.idx, cached, c.now))
-    return {};
-  return cached;
+    return false;
+  return !filtered(fw, a.idx, cached, c.now);
+}
+
+resources allocator::offerable(cycle& c, agent_entry& a, const std::string& role,
+                               const std::string& fid) {
+  return may_offer(c, a, role, fid) ? c.cached : resources{};
 }
 
 void allocator::give(cycle& c, agent_entry& a, const std::string& aid,
@@ -436,10 +439,9 @@ void allocator::serve_fair_share(cycle& c, const visit_list& visit) {
     auto role_ok = [&](const std::string& r) { return !role_offerable(c, *a, r).empty(); };
     while (a->active && !a->free.empty()) {
       bool gave = walk("", role_ok, [&](const std::string& role, const std::string& fid) {
-        auto o = offerable(c, *a, role, fid);
-        if (o.empty())
+        if (!may_offer(c, *a, role, fid))
           return false;
-        give(c, *a, *aid, role, fid, std::move(o));
+        give(c, *a, *aid, role, fid, std::move(c.cached)); // no copy: the cache ends here
         return true;
       });
       if (!gave)

@@ -182,6 +182,9 @@ private:
     std::vector<allocation> out;
   };
   const resources& role_offerable(cycle& c, agent_entry& a, const std::string& role);
+  /// True if `fid` in `role` may be offered what `role_offerable` left in
+  /// `c.cached` (not empty) now.
+  bool may_offer(cycle& c, agent_entry& a, const std::string& role, const std::string& fid);
   /// What `fid` in `role` may be offered of `a` now (empty: nothing).
   resources offerable(cycle& c, agent_entry& a, const std::string& role,
                       const std::string& fid);
