@@ -54,7 +54,9 @@ void run_cycle(allocator_actor* self, uint64_t seen) {
   c.roles = role_stats(s.core);
   if (!c.offers.empty())
     s.unseen.emplace_back(c.seq, c.offers);
-  self->send(s.master, std::move(c));
+  // Ahead of the master's mailbox, as its own cycles were: offers must not
+  // wait behind a backlog of status updates or re-registrations.
+  self->send<caf::message_priority::high>(s.master, std::move(c));
 }
 
 void check_books(allocator_actor* self, const allocator_books& b) {
