@@ -84,9 +84,12 @@ bool runs_directly(agent_actor* self, schema::TaskInfo::Reader t) {
 }
 
 std::string direct_command(const std::string& shell) {
-  // The subshell keeps the command's own `exit` and `exec` from skipping
-  // the record; the newline ends a trailing comment.
-  return std::string{"("} + shell + "\n); s=$?; echo $s > " + exit_file + "; exit $s";
+  // The shell's EXIT trap records how it ends, also through the command's
+  // own `exit` (not through a signal, nor when the command replaces the
+  // trap or execs: the exit code is then unknown after an agent restart).
+  // No subshell: a builtin runs in the shell, an external command in one
+  // fork.
+  return std::string{"trap 'echo $? > "} + exit_file + "' EXIT\n" + shell;
 }
 
 void direct_started(agent_actor* self, const std::string& fid, const std::string& tid,
