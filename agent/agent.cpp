@@ -160,7 +160,11 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
   auto token = direct ? std::string{} : make_nonce(*d.opts.runtime);
   if (direct) {
     spec.command = direct_command(t.getCommand().getShell());
-    spec.env = {{"CALDERA_SANDBOX_DIRECTORY", spec.sandbox}};
+    // What the command executor's environment gave the task (not the
+    // executor's own: its endpoint, token and TLS files).
+    spec.env = {{"CALDERA_SANDBOX_DIRECTORY", spec.sandbox}, {"CALDERA_AGENT_ID", d.agent_id},
+                {"CALDERA_FRAMEWORK_ID", fid}, {"CALDERA_EXECUTOR_ID", eid},
+                {"CALDERA_TASK_ID", tid}};
     for (auto e : t.getCommand().getEnvironment())
       spec.env[e.getName()] = e.getValue();
   } else {

@@ -138,6 +138,13 @@ TEST_CASE("caldera run on a master and two agent processes: exit codes, kill, st
   REQUIRE(table.wait_exit(30s) == 0);
   CHECK(table.output().find("AGENTS") != std::string::npos);
   CHECK(table.output().find("TASK_KILLED") != std::string::npos);
+
+  // A command task knows its ids and sandbox, as Mesos' MESOS_TASK_ID etc.
+  child env{{bin("caldera"), "run", "--master", c.master_ep, "--resources", "cpus:0.5;mem:64",
+             "--task-id", "env-task", "--", "sh", "-c",
+             "test \"$CALDERA_TASK_ID\" = env-task && test -n \"$CALDERA_FRAMEWORK_ID\" "
+             "&& test \"$PWD\" = \"$CALDERA_SANDBOX_DIRECTORY\""}};
+  CHECK_MESSAGE(env.wait_exit(60s) == 0, env.output());
 }
 
 TEST_CASE("caldera run reports an unreachable master and a bad command line") {
