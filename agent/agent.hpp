@@ -1,5 +1,6 @@
 // The agent actor: offers its machine's resources to the master, runs the
-// executors the master's tasks need through its containerizer, and relays
+// executors the master's tasks need (or a command task's shell itself)
+// through its containerizer, and relays
 // status updates reliably (kept and retried with back-off until the master
 // acknowledges them, in order per task).
 //

@@ -1,9 +1,10 @@
 // Containerizers start, watch and destroy executors for the agent.
 //
-// - posix: each executor is its own process (`setsid`, so it leads a session
-//   and a process group), started in its sandbox directory with stdout and
-//   stderr going to files there, reaped by a waiting thread. Destroying the
-//   container kills the whole group.
+// - posix: each executor (or a command task's shell, which the agent runs
+//   itself: agent_command.cpp) is its own process (`setsid`, so it leads a
+//   session and a process group), started in its sandbox directory with
+//   stdout and stderr going to files there, reaped by a waiting thread.
+//   Destroying the container kills the whole group.
 // - in-process: the executor is an actor in the agent's actor system (tests,
 //   simulation, benchmarks); destroying it kills the actor.
 //

@@ -288,30 +288,12 @@ struct agent_config : caldera::node_config {
   }
 };
 
-} // namespace
-
-int main(int argc, char** argv) {
-  using namespace caldera;
-  block_termination_signals();
-  agent_config cfg;
-  if (auto err = cfg.configure(argc, argv)) {
-    std::fprintf(stderr, "caldera-agent: %s\n", err->c_str());
-    return 2;
-  }
-  if (cfg.help_printed())
-    return 0;
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.work_dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "caldera-agent: option 'work-dir': cannot create '%s': %s\n",
-                 cfg.work_dir.c_str(), ec.message().c_str());
-    return 2;
-  }
-  caf::actor_system sys{cfg};
-  agent_options opts;
+// The agent's options from its configuration (containers and HTTP apart).
+caldera::agent_options options_from(agent_config& cfg) {
+  caldera::agent_options opts;
   opts.master_endpoint = cfg.master_ep;
   opts.hostname = cfg.hostname;
-  opts.res = complete_resources(cfg.res, cfg.work_dir);
+  opts.res = caldera::complete_resources(cfg.res, cfg.work_dir);
   opts.attributes = cfg.attributes;
   opts.work_dir = cfg.work_dir;
   opts.recover = cfg.recover;
@@ -321,16 +303,29 @@ int main(int argc, char** argv) {
   opts.executor_env = cfg.executor_env();
   opts.credential = cfg.credential;
   opts.operators = cfg.operators;
-  // Executors a previous agent left running are recovered from the
-  // checkpoint (or destroyed: --recover=cleanup) once the agent starts.
-  auto containers_dir = cfg.work_dir + "/containers";
-  caldera::isolation_options iso_opts;
+  opts.switch_user = cfg.switch_user;
+  opts.allowed_users = cfg.allowed;
+  opts.gc_delay = std::chrono::duration_cast<std::chrono::seconds>(cfg.gc_delay);
+  opts.gc_disk_headroom = cfg.gc_disk_headroom;
+  opts.disk_watch_interval = cfg.disk_watch_interval;
+  opts.isolation_check_interval = cfg.isolation_check_interval;
+  return opts;
+}
+
+// The posix containerizer with the configured isolators; nullptr (said on
+// stderr) when they cannot be set up. Executors a previous agent left
+// running are recovered from the checkpoint (or destroyed: --recover=cleanup)
+// once the agent starts.
+std::shared_ptr<caldera::containerizer> make_containers(const agent_config& cfg) {
+  using namespace caldera;
+  isolation_options iso_opts;
   iso_opts.isolation = cfg.isolation;
   iso_opts.cgroups_enable_cfs = cfg.cgroups_enable_cfs;
   iso_opts.enforce_container_disk_quota = cfg.enforce_container_disk_quota;
   {
     // One cgroup namespace per agent (its work dir): agents sharing a host
     // never clean up each other's containers.
+    std::error_code ec;
     char ns[17];
     auto wd = std::filesystem::absolute(cfg.work_dir, ec).lexically_normal().string();
     std::snprintf(ns, sizeof(ns), "%016zx", std::hash<std::string>{}(wd));
@@ -340,60 +335,50 @@ int main(int argc, char** argv) {
   if (!iso) {
     std::fprintf(stderr, "caldera-agent: option 'isolation': %s\n",
                  error_message(iso.error()).c_str());
-    return 2;
+    return nullptr;
   }
   std::shared_ptr<isolation> isolators = std::move(*iso);
   std::string iso_names;
   for (auto& n : isolators->names())
     iso_names += (iso_names.empty() ? "" : ",") + n;
   log::info("isolation", {{"isolators", iso_names}, {"why", isolators->why()}});
-  opts.containers = make_posix_containerizer(cfg.executor_path, containers_dir, isolators);
-  opts.switch_user = cfg.switch_user;
-  opts.allowed_users = cfg.allowed;
-  opts.gc_delay = std::chrono::duration_cast<std::chrono::seconds>(cfg.gc_delay);
-  opts.gc_disk_headroom = cfg.gc_disk_headroom;
-  opts.disk_watch_interval = cfg.disk_watch_interval;
-  opts.isolation_check_interval = cfg.isolation_check_interval;
-  std::unique_ptr<http_server> http;
-  if (cfg.http_port >= 0) {
-    auto box = std::make_shared<agent_box>();
-    auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
-    uint16_t hport = 0;
-    auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
-    std::filesystem::create_directories(root, ec);
-    auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box,
-                                root.string(), hport, opts.containers, cfg.http_security(),
-                                cfg.http_limits);
-    if (!srv) {
-      std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
-                   describe(srv.error()).c_str());
-      return 1;
-    }
-    http = std::move(*srv);
-    opts.publish = box;
-    opts.http_endpoint = http_ip + ":" + std::to_string(hport);
-    log::info("http_listening", {{"endpoint", opts.http_endpoint}});
+  return make_posix_containerizer(cfg.executor_path, cfg.work_dir + "/containers", isolators);
+}
+
+// The agent's HTTP API when configured (its view published through
+// `opts.publish`); false (said on stderr) when it cannot listen.
+bool start_http(const agent_config& cfg, caldera::agent_options& opts,
+                std::unique_ptr<caldera::http_server>& http) {
+  using namespace caldera;
+  if (cfg.http_port < 0)
+    return true;
+  auto box = std::make_shared<agent_box>();
+  auto http_ip = cfg.http_ip.empty() ? cfg.ip : cfg.http_ip;
+  uint16_t hport = 0;
+  std::error_code ec;
+  auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
+  std::filesystem::create_directories(root, ec);
+  auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, root.string(),
+                              hport, opts.containers, cfg.http_security(), cfg.http_limits);
+  if (!srv) {
+    std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
+                 describe(srv.error()).c_str());
+    return false;
   }
-  auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
-  opts.node = node;
-  auto containers = opts.containers; // outlives the agent actor: see the end
-  auto agent = spawn_agent(sys, std::move(opts));
-  node_register(node, "agent", agent);
-  auto port = publish(sys, agent, cfg.port, cfg.ip);
-  if (!port) {
-    std::fprintf(stderr, "caldera-agent: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),
-                 cfg.port, describe(port.error()).c_str());
-    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
-    return 1;
-  }
-  auto endpoint = cfg.ip + ":" + std::to_string(*port);
-  log::info("agent_listening", {{"endpoint", endpoint}, {"work_dir", cfg.work_dir},
-                                {"containerizer", "posix"}});
-  caf::anon_send(agent, start_atom::value, endpoint);
-  // Stop on a signal (every container destroyed first), or when the agent
-  // ends by itself: registration refused (exit 1), or the actor killed
-  // (`caldera kill-actor`) or crashed (exit 3, as the master: a supervisor
-  // restarts it, and the executors wait for it).
+  http = std::move(*srv);
+  opts.publish = box;
+  opts.http_endpoint = http_ip + ":" + std::to_string(hport);
+  log::info("http_listening", {{"endpoint", opts.http_endpoint}});
+  return true;
+}
+
+// Waits until a signal (every container destroyed first) or the agent's own
+// end: registration refused (exit 1), or the actor killed (`caldera
+// kill-actor`) or crashed (exit 3, as the master: a supervisor restarts it,
+// and the executors wait for it). Returns the exit status.
+int run_until_stopped(caf::actor_system& sys, const caf::actor& agent,
+                      const std::shared_ptr<caldera::containerizer>& containers) {
+  using namespace caldera;
   auto signaled = std::make_shared<std::atomic<bool>>(false);
   struct end_reason {
     std::mutex mtx;
@@ -429,4 +414,50 @@ int main(int argc, char** argv) {
              {{"reason", why ? describe(why) : std::string{"killed or crashed"}},
               {"action", "exiting"}});
   return refused ? 1 : 3;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace caldera;
+  block_termination_signals();
+  agent_config cfg;
+  if (auto err = cfg.configure(argc, argv)) {
+    std::fprintf(stderr, "caldera-agent: %s\n", err->c_str());
+    return 2;
+  }
+  if (cfg.help_printed())
+    return 0;
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.work_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "caldera-agent: option 'work-dir': cannot create '%s': %s\n",
+                 cfg.work_dir.c_str(), ec.message().c_str());
+    return 2;
+  }
+  caf::actor_system sys{cfg};
+  auto opts = options_from(cfg);
+  opts.containers = make_containers(cfg);
+  if (!opts.containers)
+    return 2;
+  std::unique_ptr<http_server> http;
+  if (!start_http(cfg, opts, http))
+    return 1;
+  auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
+  opts.node = node;
+  auto containers = opts.containers; // outlives the agent actor: see the end
+  auto agent = spawn_agent(sys, std::move(opts));
+  node_register(node, "agent", agent);
+  auto port = publish(sys, agent, cfg.port, cfg.ip);
+  if (!port) {
+    std::fprintf(stderr, "caldera-agent: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),
+                 cfg.port, describe(port.error()).c_str());
+    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  auto endpoint = cfg.ip + ":" + std::to_string(*port);
+  log::info("agent_listening", {{"endpoint", endpoint}, {"work_dir", cfg.work_dir},
+                                {"containerizer", "posix"}});
+  caf::anon_send(agent, start_atom::value, endpoint);
+  return run_until_stopped(sys, agent, containers);
 }

@@ -1,7 +1,8 @@
 // The allocator core: hierarchical Dominant Resource Fairness over roles,
 // then over the frameworks of each role, with weights, quota, reservations,
 // filters, suppression and a minimum offer size. A plain class (no actors):
-// the master calls it and turns its decisions into offers; tests and
+// the allocator actor (master/allocator_actor.hpp) owns the master's and
+// sends it the decisions, which the master turns into offers; tests and
 // bench-allocator drive it directly.
 //
 // One allocation cycle (`allocate`):
