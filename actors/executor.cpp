@@ -315,6 +315,7 @@ caf::behavior executor::make_behavior() {
         send_registration(epoch);
     },
     [this](resend_atom) { on_resend_timer(); },
+    [this](deferred_atom, uint64_t id) { deferred_.run(id); },
     [this](recover_timeout_atom, uint64_t epoch) { on_recover_timeout(epoch); },
     [this](finish_atom) { on_finish(); },
     [this](const executor_registered_msg& m) {
@@ -369,6 +370,10 @@ int run_executor_process(const std::string& name, int argc, char** argv,
   spawn(sys, *opts);
   sys.await_all_actors_done();
   return 0;
+}
+
+void executor::after(caf::timespan delay, std::function<void()> fn) {
+  deferred_.after(this, delay, std::move(fn));
 }
 
 std::string executable_path() {

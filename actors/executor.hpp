@@ -22,7 +22,17 @@
 // task again (it is still TASK_STAGING there: it lacks them), and every
 // `update_retry` while unacknowledged.
 //
-// Callbacks run in the actor's context, one at a time; none may block.
+// Callbacks run in the actor's context, one at a time; none may block: long
+// or blocking work goes through `run_blocking`, later work through `after`.
+//
+// Delivery: `launch_task` and `kill_task` at most once per task and request
+// (a task the executor already has is not launched again); `send_status`
+// reliable (above); `framework_message` and `send_message` best effort, as
+// in Mesos: a message may be lost on the way.
+//
+// Your own messages: `extra_handlers` adds handlers for message types the
+// base does not handle; they cannot override the base's (the base's come
+// first), so use your own types or atoms.
 #pragma once
 
 #include <chrono>
@@ -37,6 +47,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/message_handler.hpp>
 
+#include "actors/deferred.hpp"
 #include "actors/ids.hpp"
 #include "actors/node.hpp"
 #include "actors/link_table.hpp"
@@ -145,6 +156,17 @@ protected:
   /// Quits once every status update is acknowledged, or after `grace`.
   void finish(caf::timespan grace = std::chrono::seconds(5));
 
+  /// Runs `fn` in this actor after `delay` (the runtime's clock).
+  void after(caf::timespan delay, std::function<void()> fn);
+
+  /// Runs `work` off the actor (a thread; a step of virtual time in the
+  /// simulator), then `then(result)` in the actor. `work` must not touch
+  /// the executor's state.
+  template <class T>
+  void run_blocking(std::function<T()> work, std::function<void(T)> then) {
+    deferred_.run_blocking<T>(this, *opts_.runtime, std::move(work), std::move(then));
+  }
+
   /// Tasks launched here that have no terminal update yet.
   const std::map<std::string, task_info>& active_tasks() const { return tasks_; }
 
@@ -178,6 +200,7 @@ private:
   // Unacknowledged updates by uuid, in send order.
   std::vector<std::pair<std::string, status_update_msg>> unacked_;
   id_generator ids_;
+  deferred_calls deferred_;
 };
 
 /// The `main` of an executor process started by an agent: reads the

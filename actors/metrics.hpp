@@ -1,15 +1,14 @@
-// Process-wide metrics in Prometheus' data model (prometheus-cpp): counters
-// and histograms updated where things happen, plus gauges a scrape computes
-// from a published snapshot. Thread-safe; cheap enough for every message.
+// Process-wide counters, updated where things happen: messages handled and
+// dropped, refusals, HTTP connection events, elections. Thread-safe; cheap
+// enough for every message. They are plain atomics (this file is part of the
+// SDK and links nothing); the daemons export them in Prometheus' data model
+// with their histograms (actors/metrics_export.hpp).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
-
-namespace prometheus {
-class Registry;
-}
 
 namespace caldera::metrics {
 
@@ -27,17 +26,12 @@ void http_connection(std::string_view type);
 /// A master's election event (`type`: won, lost).
 void election(std::string_view type);
 
-/// Durations, in seconds.
-void observe_allocation(double seconds);
-void observe_registry_write(double seconds);
+/// The counter families, in the order `for_each_counter` visits them.
+enum class family { received, dropped, refusals, http, elections };
+constexpr int family_count = 5;
 
-/// The exposition text (format 0.0.4) of everything registered in this
-/// process, plus what `add` registers in a scratch registry (gauges of a
-/// snapshot). Includes caldera_build_info.
-std::string exposition(const std::function<void(prometheus::Registry&)>& add = {});
-
-/// A flat {"name": value} map of the process-wide counters, for Mesos-style
-/// /metrics/snapshot.
-std::string counters_json();
+/// Calls `f(family, type, value)` for every counter touched so far in this
+/// process, family by family, types in name order.
+void for_each_counter(const std::function<void(family, const std::string&, uint64_t)>& f);
 
 } // namespace caldera::metrics

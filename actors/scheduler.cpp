@@ -54,6 +54,7 @@ caf::message_handler scheduler::extra_handlers() {
 namespace {
 
 using give_up_atom = caf::atom_constant<caf::atom("giveup")>;
+using connect_deadline_atom = caf::atom_constant<caf::atom("condeadln")>;
 // How soon a scheduler that finds its master through etcd looks again.
 constexpr caf::timespan coordinator_retry = std::chrono::milliseconds(250);
 
@@ -155,8 +156,31 @@ void scheduler::on_registration_error(caf::error& err) {
     quit(err);
     return;
   }
+  if (err == caf::sec::unexpected_message && !stopping_) {
+    // An actor answered, but not as a master does: an agent's port, say.
+    auto where = opts_.master_endpoint ? " at " + opts_.master_endpoint->to_string() : "";
+    auto e = make_error(errc::invalid_config, "the endpoint" + where
+                                                + " is not a caldera master (it does not take "
+                                                  "framework registrations)");
+    error(error_message(e));
+    quit(e);
+    return;
+  }
   log::warn("framework_registration_failed", {{"reason", describe(err)}});
   schedule_retry();
+}
+
+// Never registered within connect_timeout: gives up (bootstrap's retry policy).
+void scheduler::on_connect_deadline() {
+  if (ever_registered_ || stopping_)
+    return;
+  auto where = opts_.master_endpoint ? opts_.master_endpoint->to_string() : "the master";
+  auto secs = std::chrono::duration<double>(opts_.connect_timeout).count();
+  auto e = make_error(errc::timeout, "no master reached at " + where + " within "
+                                       + std::to_string(static_cast<int64_t>(secs))
+                                       + " s (connect timeout); giving up");
+  error(error_message(e));
+  quit(e);
 }
 
 // Proves the principal's secret to the master when there is a principal
@@ -294,6 +318,9 @@ void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
              ex.setExecutorId(t.executor_id);
              ex.setFrameworkId(framework_id_);
              ex.initCommand().setShell(t.executor_command);
+             if (!t.executor_res.empty())
+               t.executor_res.to_capnp(
+                 ex.initResources(static_cast<unsigned>(t.executor_res.entry_count())));
            }
          }
        }));
@@ -335,15 +362,15 @@ void scheduler::acknowledge(const status_info& st) {
        }));
 }
 
-void scheduler::reconcile(const std::vector<std::pair<std::string, std::string>>& tasks) {
+void scheduler::reconcile(const std::vector<task_ref>& tasks) {
   if (!may_send("reconcile"))
     return;
   send(master_, make<schema::Reconcile>([&](schema::Reconcile::Builder b) {
          b.setFrameworkId(framework_id_);
          auto ts = b.initTasks(static_cast<unsigned>(tasks.size()));
          for (unsigned i = 0; i < tasks.size(); ++i) {
-           ts[i].setTaskId(tasks[i].first);
-           ts[i].setAgentId(tasks[i].second);
+           ts[i].setTaskId(tasks[i].task_id);
+           ts[i].setAgentId(tasks[i].agent_id);
          }
        }));
 }
@@ -394,9 +421,20 @@ bool scheduler::may_send(const char* action) {
   return true;
 }
 
-void scheduler::stop() {
+void scheduler::after(caf::timespan delay, std::function<void()> fn) {
+  deferred_.after(this, delay, std::move(fn));
+}
+
+void scheduler::stop(bool keep_tasks) {
   if (stopping_)
     return;
+  if (keep_tasks) {
+    // The master sees the link drop: the framework is disconnected and its
+    // tasks are kept for failover_timeout.
+    stopping_ = true;
+    quit();
+    return;
+  }
   // Nothing more goes to the master but the teardown (the acknowledgement of
   // the update being handled, when stop() is called from status_update,
   // among them): it would refuse calls of a framework it tore down.
@@ -460,6 +498,10 @@ caf::behavior scheduler::stopping_behavior() {
       log::warn("teardown_unconfirmed", {{"framework_id", framework_id_}});
       quit();
     },
+    [this](framework_stop_atom, bool failover) {
+      if (failover)
+        quit(); // stop asking for the teardown
+    },
   };
 }
 
@@ -470,8 +512,13 @@ caf::behavior scheduler::make_behavior() {
       on_master_down();
   });
   connect();
+  if (opts_.connect_timeout > caf::timespan{0})
+    delayed_send(this, opts_.connect_timeout, connect_deadline_atom::value);
   caf::message_handler base{
     [this](retry_atom) { on_retry(); },
+    [this](connect_deadline_atom) { on_connect_deadline(); },
+    [this](framework_stop_atom, bool failover) { stop(failover); },
+    [this](deferred_atom, uint64_t id) { deferred_.run(id); },
     [this](connect_atom_t, const caf::actor& m) { on_new_master(m); },
     [this](const resource_offers_msg& m) {
       guarded("ResourceOffers", [&] {
@@ -486,6 +533,8 @@ caf::behavior scheduler::make_behavior() {
             x.res = std::move(*r);
           for (auto a : o.getAttributes())
             x.attributes.emplace_back(a.getName(), a.getValue());
+          for (auto e : o.getExecutorIds())
+            x.executor_ids.emplace_back(e);
           offers.push_back(std::move(x));
         }
         resource_offers(offers);

@@ -1,5 +1,6 @@
 // The scheduler SDK: framework authors subclass `caldera::scheduler` to
-// decide what runs where (Mesos' Scheduler interface, as an actor).
+// decide what runs where (Mesos' Scheduler interface, as an actor). A
+// framework's `main` is a few lines with actors/bootstrap.hpp.
 //
 // Lifecycle and connection states:
 //
@@ -8,19 +9,38 @@
 //        +--- reconnect after 100 ms, doubling up to `reconnect_interval` +
 //                     (re-registers with the same framework id)
 //
+// Before the first registration, the scheduler gives up (`error`, then it
+// ends with the error) after `connect_timeout`, and at once when the
+// endpoint is not a master.
+//
 // Order of callbacks: `registered` first (once; `reregistered` after each
 // reconnection), then any number of `resource_offers`, `offer_rescinded`,
 // `status_update`, `framework_message`, `agent_lost`, `executor_lost` and
 // `error`, in the order the master sent them. `disconnected` when the master
 // connection is lost. Callbacks run in the actor's context, one at a time;
-// none may block.
+// none may block: long or blocking work goes through `run_blocking`, later
+// work through `after`.
 //
-// Status updates are acknowledged automatically after `status_update`
-// returns, unless `implicit_acknowledgements` is off; then the scheduler calls
-// `acknowledge` itself, and unacknowledged updates are redelivered.
+// Delivery, as in Mesos:
+// - `status_update`: at least once, in order per task. Updates are
+//   acknowledged automatically after `status_update` returns, unless
+//   `implicit_acknowledgements` is off; then the scheduler calls
+//   `acknowledge` itself, and unacknowledged updates are redelivered (also
+//   after a master failover or an agent restart).
+// - `resource_offers`, `offer_rescinded`, `agent_lost`, `executor_lost`:
+//   at most once; a lost offer comes back as a new one, a lost agent or
+//   executor shows in the tasks' status updates (TASK_LOST, TASK_FAILED ...)
+//   and in `reconcile`'s answers.
+// - `framework_message` (and `send_framework_message`): best effort, at most
+//   once, unordered across a reconnection: a message may be lost on the way.
+//
+// Your own messages: `extra_handlers` adds handlers for message types the
+// base does not handle; they cannot override the base's (the base's come
+// first), so use your own types or atoms.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -30,6 +50,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/message_handler.hpp>
 
+#include "actors/deferred.hpp"
 #include "actors/node.hpp"
 #include "actors/link_table.hpp"
 #include "actors/master_address.hpp"
@@ -67,6 +88,9 @@ struct scheduler_options {
   /// waits double up to this (at most 250 ms with an etcd:// address: a new
   /// leader is looked up as soon as it is elected).
   caf::timespan reconnect_interval = std::chrono::seconds(1);
+  /// How long to try reaching and registering with a master before giving
+  /// up, until the first registration (then: forever). 0: forever.
+  caf::timespan connect_timeout = caf::timespan{0};
   /// How long `stop()` keeps asking for the teardown while the master does
   /// not answer (never longer than `failover_timeout`: then the master tears
   /// the framework down by itself).
@@ -77,6 +101,16 @@ struct scheduler_options {
   std::string node_name = "scheduler";
 };
 
+/// Asks a scheduler to `stop(failover)` (what run_framework sends on
+/// SIGINT/SIGTERM: `(framework_stop_atom, false)`).
+using framework_stop_atom = caf::atom_constant<caf::atom("fwstop")>;
+
+/// A task to reconcile: its id, and its agent's when known.
+struct task_ref {
+  std::string task_id;
+  std::string agent_id;
+};
+
 /// An offer as the scheduler sees it.
 struct offer {
   std::string id;
@@ -84,6 +118,10 @@ struct offer {
   std::string hostname;
   resources res;
   std::vector<std::pair<std::string, std::string>> attributes;
+  /// The framework's executors running on the agent with tasks (their
+  /// `executor_res` charged): a task for one of them needs only its own
+  /// resources; a task that starts one needs the executor's too.
+  std::vector<std::string> executor_ids;
 };
 
 /// What to launch: a command task (`command` set) or a task for a custom
@@ -99,6 +137,10 @@ struct task_spec {
   std::string user;
   std::string executor_id;
   std::string executor_command;
+  /// What the executor itself uses (Mesos' ExecutorInfo.resources): taken
+  /// from the offer, beside the task's, when this launch starts the executor
+  /// on the agent, and charged to the framework until the executor ends.
+  resources executor_res;
   std::string data;
   double kill_grace_period = 0;
 };
@@ -167,8 +209,14 @@ protected:
   void decline(const std::vector<std::string>& offer_ids, double refuse_seconds = 5);
   void kill(const std::string& task_id, const std::string& agent_id = {});
   void acknowledge(const status_info& status);
-  /// Empty: implicit reconciliation (all of the framework's tasks).
-  void reconcile(const std::vector<std::pair<std::string, std::string>>& tasks = {});
+  /// Asks the master for the latest state of `tasks`; the answers come as
+  /// `status_update`s with reason "REASON_RECONCILIATION" and no uuid (no
+  /// acknowledgement needed). A task the master does not know: TASK_LOST, or
+  /// TASK_UNKNOWN when partition-aware; none yet while an agent that may
+  /// still report it has not re-registered after a master restart. Empty:
+  /// implicit reconciliation (the latest state of every task the master
+  /// knows of this framework).
+  void reconcile(const std::vector<task_ref>& tasks = {});
   /// Asks for offers again (in `roles` only, when given); clears filters.
   void revive(const std::vector<std::string>& roles = {});
   /// Stops offers (in `roles` only, when given) until `revive`.
@@ -179,7 +227,22 @@ protected:
   /// Tears the framework down (its tasks are killed) and quits the actor
   /// once the master confirmed it (or after `stop_timeout`). No callback
   /// runs after it, and no other action reaches the master.
-  void stop();
+  /// `keep_tasks` (a failover stop): quits at once without the teardown:
+  /// the master keeps the framework's tasks for `failover_timeout`, and a
+  /// scheduler registering with the same `framework_id` within it takes
+  /// them over (Mesos' `stop(failover=true)`).
+  void stop(bool keep_tasks = false);
+
+  /// Runs `fn` in this actor after `delay` (the runtime's clock).
+  void after(caf::timespan delay, std::function<void()> fn);
+
+  /// Runs `work` off the actor (a thread; a step of virtual time in the
+  /// simulator), then `then(result)` in the actor. `work` must not touch
+  /// the scheduler's state.
+  template <class T>
+  void run_blocking(std::function<T()> work, std::function<void(T)> then) {
+    deferred_.run_blocking<T>(this, *opts_.runtime, std::move(work), std::move(then));
+  }
 
 private:
   void connect();
@@ -197,6 +260,7 @@ private:
   void on_master_error(const scheduler_error_msg& m);
   void on_retry();
   void on_new_master(const caf::actor& m);
+  void on_connect_deadline();
   caf::behavior stopping_behavior();
   void accept_impl(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds,
@@ -213,6 +277,7 @@ private:
   uint64_t max_epoch_ = 0; // the newest leader epoch seen (standby masters)
   size_t connect_attempts_ = 0;
   bool stopping_ = false;
+  deferred_calls deferred_;
 };
 
 } // namespace caldera

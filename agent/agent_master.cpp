@@ -117,6 +117,10 @@ void send_registration(agent_actor* self) {
       tb.setState(t.state);
       tb.setRole(t.role);
       tb.setResources(v->getTask().getResources());
+      if (auto ex = d.executors.find({key.first, t.executor_id}); ex != d.executors.end()
+          && !ex->second.own.empty())
+        ex->second.own.to_capnp(
+          tb.initExecutorResources(static_cast<unsigned>(ex->second.own.entry_count())));
       fws.emplace(key.first, t.launch);
     }
     auto fl = b.initFrameworks(static_cast<unsigned>(fws.size()));

@@ -14,7 +14,7 @@
 
 #include "actors/ids.hpp"
 #include "actors/log.hpp"
-#include "actors/metrics.hpp"
+#include "actors/metrics_export.hpp"
 #include "agent/sandbox_files.hpp"
 #include "agent/usage.hpp"
 

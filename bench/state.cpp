@@ -34,7 +34,7 @@
 #include "actors/http.hpp"
 #include "actors/ids.hpp"
 #include "actors/log.hpp"
-#include "actors/metrics.hpp"
+#include "actors/metrics_export.hpp"
 #include "actors/node.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/status.hpp"

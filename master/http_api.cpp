@@ -11,7 +11,7 @@
 
 #include "actors/leader_json.hpp"
 #include "actors/log.hpp"
-#include "actors/metrics.hpp"
+#include "actors/metrics_export.hpp"
 #include "actors/ids.hpp"
 #include "actors/resources.hpp"
 #include "actors/status.hpp"

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "actors/metrics.hpp"
+#include "actors/metrics_export.hpp"
 
 #include <cstdio>
 #include <map>
@@ -115,6 +115,26 @@ void check_books(master_actor* self) {
     self->send(d.alloc.actor(), std::move(b));
 }
 
+namespace {
+
+// An offer's executorIds: the framework's executors charged on its agent
+// (a task for one of them needs no executor resources).
+void fill_executor_ids(schema::Offer::Builder ob, const master_state& st,
+                       const std::string& aid, const std::string& fid) {
+  auto c = st.executor_charges.find(aid);
+  if (c == st.executor_charges.end())
+    return;
+  std::vector<std::string> ids;
+  for (auto i = c->second.lower_bound({fid, ""}); i != c->second.end() && i->first.first == fid;
+       ++i)
+    ids.push_back(i->first.second);
+  auto l = ob.initExecutorIds(static_cast<unsigned>(ids.size()));
+  for (unsigned k = 0; k < ids.size(); ++k)
+    l.set(k, ids[k]);
+}
+
+} // namespace
+
 // Turns the allocator's decisions into offers, sent to each framework
 // together (a decision for a framework or agent gone since is returned).
 void make_offers(master_actor* self, const std::vector<allocator::allocation>& decisions) {
@@ -149,6 +169,7 @@ void make_offers(master_actor* self, const std::vector<allocator::allocation>& d
         ob.setHostname(ag.hostname);
         o.res.to_capnp(ob.initResources(static_cast<unsigned>(o.res.entry_count())));
         fill_attributes(ob.initAttributes(static_cast<unsigned>(ag.attributes.size())), ag.attributes);
+        fill_executor_ids(ob, d.st, o.agent_id, fid);
       }
     });
     log::debug("offers_sent", {{"framework_id", fid}, {"offers", offers.size()}});
@@ -182,7 +203,67 @@ void finish_task(master_actor* self, const key_t& key) {
   d.alloc.recover(t.agent_id, t.framework_id, t.role, t.res);
   if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
     f->second.used -= t.res;
+  auto aid = t.agent_id;
   d.st.complete_task(key);
+  sync_executor_charges(self, aid, false);
+}
+
+namespace {
+
+void charge_executor(master_actor* self, const std::string& aid, const key_t& key,
+                     const executor_charge& c, bool from_offer) {
+  auto& d = self->state;
+  if (auto a = d.st.agents.find(aid); a != d.st.agents.end())
+    a->second.used += c.res;
+  if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
+    f->second.used += c.res;
+  if (!from_offer)
+    d.alloc.use(aid, key.first, c.role, c.res);
+}
+
+void release_executor(master_actor* self, const std::string& aid, const key_t& key,
+                      const executor_charge& c) {
+  auto& d = self->state;
+  if (auto a = d.st.agents.find(aid); a != d.st.agents.end())
+    a->second.used -= c.res;
+  if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
+    f->second.used -= c.res;
+  d.alloc.recover(aid, key.first, c.role, c.res);
+}
+
+} // namespace
+
+void sync_executor_charges(master_actor* self, const std::string& aid, bool from_offer) {
+  auto& d = self->state;
+  auto wanted = d.st.wanted_executor_charges(aid);
+  auto& now = d.st.executor_charges[aid];
+  for (auto i = now.begin(); i != now.end();) {
+    auto w = wanted.find(i->first);
+    if (w != wanted.end() && w->second == i->second) {
+      ++i;
+      continue;
+    }
+    release_executor(self, aid, i->first, i->second);
+    i = now.erase(i);
+  }
+  for (auto& [key, c] : wanted)
+    if (now.emplace(key, c).second)
+      charge_executor(self, aid, key, c, from_offer);
+  if (now.empty())
+    d.st.executor_charges.erase(aid);
+}
+
+void drop_executor_charges(master_actor* self, const std::string& aid) {
+  auto& d = self->state;
+  auto i = d.st.executor_charges.find(aid);
+  if (i == d.st.executor_charges.end())
+    return;
+  for (auto& [key, c] : i->second) {
+    d.alloc.recover("", key.first, c.role, c.res);
+    if (auto f = d.st.frameworks.find(key.first); f != d.st.frameworks.end())
+      f->second.used -= c.res;
+  }
+  d.st.executor_charges.erase(i);
 }
 
 // Checks that the sender is the connected scheduler of `fid`.
@@ -477,6 +558,7 @@ void agent_persisted(master_actor* self, agent_entry& a, const register_agent_ms
       auto& t = d.st.tasks.at(k);
       d.alloc.recover("", t.framework_id, t.role, t.res);
     }
+    drop_executor_charges(self, a.id);
     d.alloc.remove_agent(a.id);
     if (old->second.unreachable || old->second.disconnected)
       log::info("agent_back", {{"agent_id", a.id},

@@ -35,6 +35,9 @@ void replay_books(master_actor* self) {
   }
   for (auto& [key, t] : d.st.tasks)
     d.alloc.use(t.agent_id, t.framework_id, t.role.empty() ? "*" : t.role, t.res);
+  for (auto& [aid, charges] : d.st.executor_charges)
+    for (auto& [key, c] : charges)
+      d.alloc.use(aid, key.first, c.role, c.res);
   for (auto& [oid, o] : d.st.offers)
     d.alloc.use(o.agent_id, o.framework_id, o.role, o.res);
 }

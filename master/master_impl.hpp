@@ -86,6 +86,14 @@ void drop_offer(master_actor* self, const std::string& offer_id,
                 std::optional<caf::timespan> refuse, bool rescind);
 /// Ends a task in the master's books: resources back to the pool.
 void finish_task(master_actor* self, const key_t& key);
+/// Charges the executors agent `aid`'s active tasks call for and releases
+/// those none calls for any more (master_state::executor_charges), in the
+/// agent's and frameworks' books and the allocator's. `from_offer`: a new
+/// charge comes out of an accepted offer (the allocator has it already).
+void sync_executor_charges(master_actor* self, const std::string& aid, bool from_offer);
+/// Forgets agent `aid`'s executor charges (it is re-added: they are charged
+/// again from what it reports); the allocator and frameworks uncharged.
+void drop_executor_charges(master_actor* self, const std::string& aid);
 /// The connected scheduler of `fid`, or nullptr (and an error to the sender).
 framework_entry* caller(master_actor* self, const std::string& fid);
 

@@ -24,6 +24,9 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
   bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
   te.executor_id = has_executor ? std::string{t.getExecutor().getExecutorId()} : te.id;
   te.res = res;
+  if (has_executor)
+    if (auto er = resources::from_capnp(t.getExecutor().getResources()))
+      te.executor_res = std::move(*er); // validated by validate_launch
   status_info st0;
   st0.task_id = te.id;
   st0.state = schema::TaskState::STAGING;
@@ -63,6 +66,7 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
   d.answered_lost.erase(key_t{fid, te.id}); // a new launch under an id told lost
   te.launch = run;
   d.st.add_task(key_t{fid, te.id}, std::move(te));
+  sync_executor_charges(self, agent_id, true); // a new executor: out of the offer
   self->send(agent.handle, run);
 }
 
@@ -177,7 +181,7 @@ void launch_gang(master_actor* self, framework_entry& fw, gang_parts& parts, gan
     auto list = g.per_agent[aid].getRoot<schema::Operation>().getLaunch().asReader();
     for (unsigned j = 0; j < list.size(); ++j) {
       auto& item = g.plans[aid].ok[j];
-      p.available -= item.res;
+      p.available -= item.res + item.starts_executor;
       launch_one(self, fw, fw_copy, agent, p.role, list[j], item.res);
     }
   }
@@ -312,7 +316,7 @@ void launch_operation(master_actor* self, framework_entry& fw, const framework_e
     auto& item = plan.ok[k++];
     if (denied.count(item.task_id) > 0)
       continue;
-    available -= item.res;
+    available -= item.res + item.starts_executor;
     launch_one(self, fw, fw_copy, agent, role, t, item.res);
   }
 }

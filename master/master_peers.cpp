@@ -334,6 +334,8 @@ task_entry reported_task(master_actor* self, const std::string& aid,
   te.agent_id = aid;
   te.executor_id = t.getExecutorId();
   te.res = std::move(res);
+  if (auto er = resources::from_capnp(t.getExecutorResources()))
+    te.executor_res = std::move(*er);
   te.state = t.getState();
   status_info st;
   st.task_id = te.id;
@@ -442,7 +444,10 @@ void charge_reported(master_actor* self, const std::string& aid, schema::AgentTa
   d.alloc.use(aid, key.first, role.empty() ? "*" : role, res);
   d.st.agents[aid].used += res; // the agent entry is new: it holds what is reported
   if (fate == reported_fate::active) {
-    d.st.tasks[key].launch.reset(); // the agent has it
+    auto& known = d.st.tasks[key];
+    known.launch.reset(); // the agent has it
+    if (auto er = resources::from_capnp(t.getExecutorResources()))
+      known.executor_res = std::move(*er); // what its executor runs with there
     return;
   }
   auto te = reported_task(self, aid, t, res, "known again from the agent's re-registration");
@@ -516,6 +521,8 @@ void reconcile_agent(master_actor* self, const std::string& aid,
     lose_unreported(self, aid, reported);
     unreachable_tasks_gone(self, aid, reported);
   });
+  // Its executors are charged again from its active tasks.
+  sync_executor_charges(self, aid, false);
 }
 
 } // namespace caldera::detail

@@ -23,30 +23,61 @@ framework_entry framework_from_info(schema::FrameworkInfo::Reader info) {
   return fe;
 }
 
+namespace {
+
+// The executor resources task `t` of a launch calls for: what starting its
+// executor takes (empty when it runs already, or has none), or a problem.
+struct executor_need {
+  resources starts;
+  std::string problem;
+};
+
+executor_need executor_needs(schema::TaskInfo::Reader t, const executor_charges_map* charged,
+                             const std::string& framework_id,
+                             std::map<std::string, resources>& started) {
+  executor_need out;
+  if (!t.hasExecutor() || t.getExecutor().getExecutorId().size() == 0)
+    return out;
+  std::string eid = t.getExecutor().getExecutorId();
+  auto res = resources::from_capnp(t.getExecutor().getResources());
+  if (!res) {
+    out.problem = "invalid executor resources: " + describe(res.error());
+    return out;
+  }
+  const resources* running = nullptr;
+  if (auto i = started.find(eid); i != started.end())
+    running = &i->second;
+  else if (charged != nullptr)
+    if (auto c = charged->find({framework_id, eid}); c != charged->end())
+      running = &c->second.res;
+  if (running != nullptr) {
+    if (*running != *res)
+      out.problem = "executor '" + eid + "' runs with resources "
+                    + (running->empty() ? std::string{"(none)"} : running->to_string())
+                    + ", not " + (res->empty() ? std::string{"(none)"} : res->to_string());
+    return out;
+  }
+  started.emplace(eid, *res);
+  out.starts = std::move(*res);
+  return out;
+}
+
+} // namespace
+
 launch_plan master_state::validate_launch(
   const std::string& framework_id, const std::string& tasks_agent,
   capnp::List<schema::TaskInfo>::Reader launch, resources available) const {
   launch_plan plan;
   std::set<std::string> seen;
+  std::map<std::string, resources> started; // executors this launch starts
+  auto charged_it = executor_charges.find(tasks_agent);
+  const executor_charges_map* charged =
+    charged_it == executor_charges.end() ? nullptr : &charged_it->second;
   for (auto t : launch) {
     std::string id = t.getTaskId();
     auto fail = [&](std::string why) { plan.errors.emplace_back(id, std::move(why)); };
-    if (id.empty()) {
-      fail("task id is empty");
-      continue;
-    }
-    if (!seen.insert(id).second) {
-      fail("task id '" + id + "' is used twice in this launch");
-      continue;
-    }
-    if (tasks.find({framework_id, id}) != tasks.end()) {
-      fail("task id '" + id + "' is already in use by an active task");
-      continue;
-    }
-    std::string agent = t.getAgentId();
-    if (!agent.empty() && agent != tasks_agent) {
-      fail("task names agent '" + agent + "' but the offers are of agent '"
-           + tasks_agent + "'");
+    if (auto why = basic_task_problem(framework_id, tasks_agent, t, seen); !why.empty()) {
+      fail(std::move(why));
       continue;
     }
     auto res = resources::from_capnp(t.getResources());
@@ -58,22 +89,61 @@ launch_plan master_state::validate_launch(
       fail("task uses no resources");
       continue;
     }
-    bool has_command = t.hasCommand() && t.getCommand().getShell().size() > 0;
-    bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
-    if (!has_command && !has_executor) {
-      fail("task has neither a command nor an executor");
+    auto started_before = started;
+    auto ex = executor_needs(t, charged, framework_id, started);
+    if (!ex.problem.empty()) {
+      fail(std::move(ex.problem));
       continue;
     }
-    if (!available.contains(*res)) {
-      fail("task needs " + res->to_string() + " but the offers have "
-           + (available.empty() ? std::string{"nothing"} : available.to_string())
-           + " left");
+    auto need = *res + ex.starts;
+    if (!available.contains(need)) {
+      started = std::move(started_before); // it starts nothing
+      fail("task needs " + need.to_string()
+           + (ex.starts.empty() ? std::string{} : " (with its executor's " + ex.starts.to_string() + ")")
+           + " but the offers have "
+           + (available.empty() ? std::string{"nothing"} : available.to_string()) + " left");
       continue;
     }
-    available -= *res;
-    plan.ok.push_back(launch_item{id, std::move(*res)});
+    available -= need;
+    plan.ok.push_back(launch_item{id, std::move(*res), std::move(ex.starts)});
   }
   return plan;
+}
+
+std::string master_state::basic_task_problem(const std::string& framework_id,
+                                             const std::string& tasks_agent,
+                                             schema::TaskInfo::Reader t,
+                                             std::set<std::string>& seen) const {
+  std::string id = t.getTaskId();
+  if (id.empty())
+    return "task id is empty";
+  if (!seen.insert(id).second)
+    return "task id '" + id + "' is used twice in this launch";
+  if (tasks.find({framework_id, id}) != tasks.end())
+    return "task id '" + id + "' is already in use by an active task";
+  std::string agent = t.getAgentId();
+  if (!agent.empty() && agent != tasks_agent)
+    return "task names agent '" + agent + "' but the offers are of agent '" + tasks_agent + "'";
+  bool has_command = t.hasCommand() && t.getCommand().getShell().size() > 0;
+  bool has_executor = t.hasExecutor() && t.getExecutor().getExecutorId().size() > 0;
+  if (!has_command && !has_executor)
+    return "task has neither a command nor an executor";
+  return {};
+}
+
+executor_charges_map master_state::wanted_executor_charges(const std::string& agent_id) const {
+  executor_charges_map out;
+  auto keys = tasks_by_agent.find(agent_id);
+  if (keys == tasks_by_agent.end())
+    return out;
+  for (auto& k : keys->second) {
+    auto t = tasks.find(k);
+    if (t == tasks.end() || t->second.executor_res.empty())
+      continue;
+    out.emplace(std::make_pair(t->second.framework_id, t->second.executor_id),
+                executor_charge{t->second.executor_res, t->second.role});
+  }
+  return out;
 }
 
 reported_fate master_state::classify_reported(const std::pair<std::string, std::string>& key,
@@ -315,6 +385,20 @@ state_msg master_state::snapshot(const std::string& master_id, double started_at
       put(t);
   for (auto& [k, t] : tasks)
     put(t);
+  size_t n = 0;
+  for (auto& [aid, m] : executor_charges)
+    n += m.size();
+  auto es = st.initExecutors(static_cast<unsigned>(n));
+  i = 0;
+  for (auto& [aid, m] : executor_charges)
+    for (auto& [key, c] : m) {
+      auto b = es[i++];
+      b.setFrameworkId(key.first);
+      b.setAgentId(aid);
+      b.setExecutorId(key.second);
+      b.setRole(c.role);
+      c.res.to_capnp(b.initResources(static_cast<unsigned>(c.res.entry_count())));
+    }
   return state_msg{mb};
 }
 

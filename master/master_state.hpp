@@ -72,6 +72,9 @@ struct task_entry {
   std::string agent_id;
   std::string executor_id;
   resources res;
+  /// Its executor's own resources (ExecutorInfo.resources; empty for
+  /// command tasks): charged once per executor, see `executor_charges`.
+  resources executor_res;
   schema::TaskState state = schema::TaskState::STAGING;
   std::vector<status_info> statuses;
   /// The launch as sent, until its agent says anything of the task; resent
@@ -93,7 +96,20 @@ struct offer_entry {
 struct launch_item {
   std::string task_id;
   resources res;
+  /// Its executor's resources when this task starts the executor on the
+  /// agent (taken from the offers beside `res`); else empty.
+  resources starts_executor;
 };
+
+/// What the master charges for one executor on an agent.
+struct executor_charge {
+  resources res;
+  std::string role;
+  bool operator==(const executor_charge& o) const { return res == o.res && role == o.role; }
+};
+
+/// An agent's executors by (framework id, executor id).
+using executor_charges_map = std::map<std::pair<std::string, std::string>, executor_charge>;
 
 /// What `validate_launch` decided for each task of one launch operation.
 struct launch_plan {
@@ -162,6 +178,17 @@ public:
   std::map<std::string, offer_entry> offers;
   std::map<std::string, std::set<std::string>> offers_by_agent;
   std::map<std::string, std::set<std::string>> offers_by_framework;
+  /// What is charged for executors' own resources, by agent: an executor is
+  /// charged (to its framework and the role of its tasks) from the launch
+  /// that starts it while any of its tasks is active on the agent. Mesos
+  /// charges until the executor ends; the master here learns an executor's
+  /// end reliably only through its tasks' updates, so an idle executor's
+  /// resources return to the pool (and a launch on it charges them again).
+  std::map<std::string, executor_charges_map> executor_charges;
+
+  /// The charges agent `agent_id`'s active tasks call for: one per executor
+  /// with own resources, charged to the role of its first task.
+  executor_charges_map wanted_executor_charges(const std::string& agent_id) const;
 
   /// Records offer `o` (counted in its agent's and framework's `offered`).
   const offer_entry& add_offer(offer_entry o);
@@ -185,11 +212,18 @@ public:
   /// Checks each task of `launch` against what the offers hold (`available`,
   /// consumed in order), id uniqueness (within the launch and among the
   /// framework's active tasks) and completeness. `tasks_agent` is the agent
-  /// of the offers.
+  /// of the offers. A task that starts an executor (none charged on the
+  /// agent, none earlier in the launch) needs its executor's resources too;
+  /// one whose executor runs with other resources is refused.
   launch_plan validate_launch(const std::string& framework_id,
                               const std::string& tasks_agent,
                               capnp::List<schema::TaskInfo>::Reader launch,
                               resources available) const;
+
+  /// What makes task `t` unfit before its resources are looked at (its id,
+  /// agent, command or executor); "" when nothing. `seen`: the launch's ids.
+  std::string basic_task_problem(const std::string& framework_id, const std::string& tasks_agent,
+                                 schema::TaskInfo::Reader t, std::set<std::string>& seen) const;
 
   /// Whether `offer_ids` can be accepted together by `framework_id`: every
   /// one outstanding and its, all of one agent and one role, at least one.

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "actors/metrics.hpp"
+#include "actors/metrics_export.hpp"
 
 #include <vector>
 

@@ -14,7 +14,7 @@
 #include "actors/error.hpp"
 #include "actors/leader_json.hpp"
 #include "actors/log.hpp"
-#include "actors/metrics.hpp"
+#include "actors/metrics_export.hpp"
 #include "actors/node.hpp"
 
 namespace caldera {

@@ -72,6 +72,19 @@ void write_resources(json_writer& w, capnp::List<schema::Resource>::Reader xs) {
   write_resources(w, r ? *r : resources{}, false);
 }
 
+// An executor the master charges: Mesos' ExecutorInfo as /state shows it.
+void write_executor(json_writer& w, schema::ExecutorEntry::Reader e) {
+  w.begin_object();
+  w.field("executor_id", sv(e.getExecutorId()));
+  w.field("framework_id", sv(e.getFrameworkId()));
+  w.field("slave_id", sv(e.getAgentId()));
+  w.field("agent_id", sv(e.getAgentId()));
+  w.field("role", sv(e.getRole()));
+  w.key("resources");
+  write_resources(w, e.getResources());
+  w.end_object();
+}
+
 double first_status_time(schema::TaskEntry::Reader t) {
   auto ss = t.getStatuses();
   return ss.size() > 0 ? ss[0].getTimestamp() : 0;
@@ -179,6 +192,9 @@ void state_renderer::write_frameworks(json_writer& w, schema::State::Reader st,
     else
       write_task(w, t);
   };
+  std::map<std::string_view, std::vector<schema::ExecutorEntry::Reader>> executors;
+  for (auto e : st.getExecutors())
+    executors[sv(e.getFrameworkId())].push_back(e);
   static const lists none;
   auto framework = [&](schema::FrameworkState::Reader f) {
     auto i = by_fw.find(sv(f.getId()));
@@ -215,7 +231,11 @@ void state_renderer::write_frameworks(json_writer& w, schema::State::Reader st,
       emit(ts.done[k]);
     w.end_array();
     w.key("unreachable_tasks").begin_array().end_array();
-    w.key("executors").begin_array().end_array();
+    w.key("executors").begin_array();
+    if (auto es = executors.find(sv(f.getId())); es != executors.end())
+      for (auto e : es->second)
+        write_executor(w, e);
+    w.end_array();
     w.end_object();
   };
   std::vector<schema::FrameworkState::Reader> active, completed;

@@ -18,6 +18,7 @@ namespace caldera {
 void write_resources(json_writer& w, capnp::List<schema::Resource>::Reader xs);
 /// One task entry (Mesos v0 shape plus each status's reason and message).
 void write_task(json_writer& w, schema::TaskEntry::Reader t);
+void write_executor(json_writer& w, schema::ExecutorEntry::Reader e);
 /// One agent entry of /master/state and /master/slaves; `extra` adds
 /// fields to it.
 void write_agent(json_writer& w, schema::AgentState::Reader a,

@@ -27,6 +27,7 @@ struct AgentTask {
   state @4 :Common.TaskState;
   resources @5 :List(Common.Resource);
   role @6 :Text;
+  executorResources @7 :List(Common.Resource); # its executor's own (ExecutorInfo.resources)
 }
 
 # agent -> master, when it changes: whether the agent can take tasks. One

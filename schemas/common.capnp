@@ -111,6 +111,7 @@ struct Offer {
   hostname @3 :Text;
   resources @4 :List(Resource);
   attributes @5 :List(Attribute);
+  executorIds @6 :List(Text);  # the framework's executors charged on the agent
 }
 
 struct Filters {

@@ -45,6 +45,17 @@ struct TaskEntry {
   statuses @7 :List(Common.TaskStatus);
 }
 
+# An executor whose own resources (ExecutorInfo.resources) the master charges
+# to its framework: from the launch that starts it while any of its tasks is
+# active.
+struct ExecutorEntry {
+  frameworkId @0 :Text;
+  agentId @1 :Text;
+  executorId @2 :Text;
+  role @3 :Text;
+  resources @4 :List(Common.Resource);
+}
+
 struct State {
   masterId @0 :Text;
   startedAt @1 :Float64;
@@ -55,6 +66,7 @@ struct State {
   recoveredFrameworks @6 :UInt32;
   outstandingOffers @7 :UInt32;
   lastAllocationMs @8 :Float64;   # duration of the last allocation cycle
+  executors @9 :List(ExecutorEntry);
 }
 
 struct RoleWeight {

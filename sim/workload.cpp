@@ -1,5 +1,6 @@
 #include "sim/workload.hpp"
 
+#include <set>
 #include <sstream>
 
 #include <caf/all.hpp>
@@ -57,9 +58,9 @@ void sim_framework::reregistered(const std::string&) {
 }
 
 void sim_framework::reconcile_in_flight() {
-  std::vector<std::pair<std::string, std::string>> ids;
+  std::vector<caldera::task_ref> ids;
   for (auto& id : log_->in_flight)
-    ids.emplace_back(id, "");
+    ids.push_back({id, ""});
   if (!ids.empty())
     reconcile(ids);
 }
@@ -83,20 +84,30 @@ void sim_framework::fill(const offer& o) {
   auto left = o.res;
   std::vector<task_spec> ts;
   auto& pending = log_->pending;
-  while (!pending.empty() && left.contains(job_.per_task)) {
+  // Executors running there with tasks (charged), and those this accept starts.
+  std::set<std::string> running(o.executor_ids.begin(), o.executor_ids.end());
+  auto need = [&](const std::string& eid) {
+    return running.count(eid) > 0 ? job_.per_task : job_.per_task + job_.per_executor;
+  };
+  auto executor_of = [&](const std::string& tid) {
+    return job_.shared_executor ? job_.name + "-tracker" : "e-" + tid;
+  };
+  while (!pending.empty() && left.contains(need(executor_of("next")))) {
     auto k = pending.back();
     pending.pop_back();
     task_spec t;
     t.task_id = next_attempt(k);
     t.name = job_.name;
     t.res = job_.per_task;
-    t.executor_id = job_.shared_executor ? job_.name + "-tracker" : "e-" + t.task_id;
+    t.executor_id = executor_of(t.task_id);
     t.executor_command = "sim";
+    t.executor_res = job_.per_executor;
+    left -= need(t.executor_id);
+    running.insert(t.executor_id);
     auto run_ms = 1 + static_cast<int>(rng_() % static_cast<uint64_t>(job_.max_run_ms));
     bool fail = static_cast<double>(rng_() % 1000) < job_.fail_chance * 1000;
     t.data = std::to_string(run_ms) + " " + (fail ? "1" : "0") + " "
              + (job_.shared_executor ? "1" : "0");
-    left -= job_.per_task;
     log_->in_flight.insert(t.task_id);
     ++log_->launched;
     ts.push_back(std::move(t));

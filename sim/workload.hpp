@@ -49,6 +49,9 @@ struct job_spec {
   /// One executor per agent for all tasks (a TaskTracker) rather than one
   /// per task (a command executor).
   bool shared_executor = false;
+  /// What each executor itself takes (ExecutorInfo.resources), charged by
+  /// the master while it has tasks.
+  resources per_executor;
   bool partition_aware = false;
   int max_attempts = 6;
   /// Tasks run 1..max_run_ms of virtual time; fail with this chance.

@@ -482,8 +482,14 @@ void world::build_cluster() {
     job.name = "job" + std::to_string(j);
     job.role = roles[pick(4)];
     job.tasks = 2 + pick(11);
-    job.per_task = *resources::parse(draw() < 0.5 ? "cpus:0.5;mem:128" : "cpus:1;mem:256");
+    bool small = draw() < 0.5;
+    job.per_task = *resources::parse(small ? "cpus:0.5;mem:128" : "cpus:1;mem:256");
     job.shared_executor = draw() < 0.3;
+    // A shared executor of small tasks takes resources of its own (charged
+    // while it has tasks); with a task it still fits the smallest agent
+    // (1 cpu). No draw: the seeds' runs stay as they were.
+    if (job.shared_executor && small)
+      job.per_executor = *resources::parse("cpus:0.1;mem:32");
     job.partition_aware = draw() < 0.5;
     res.tasks += job.tasks;
     jobs.push_back(std::move(job));
@@ -767,13 +773,15 @@ std::vector<caf::actor> world::live_executors() {
 }
 
 // What the master charges each agent is what it offered plus what its live
-// tasks hold, and never more than the agent has.
+// tasks and their executors hold, and never more than the agent has.
 void world::check_accounting(const state_msg& st) {
   auto v = st.read();
   std::map<std::string, resources> held;
   for (auto t : v->getTasks())
     if (!is_terminal(t.getState()) && t.getState() != schema::TaskState::UNREACHABLE)
       held[t.getAgentId()] += *resources::from_capnp(t.getResources());
+  for (auto e : v->getExecutors()) // executors' own resources, once each
+    held[e.getAgentId()] += *resources::from_capnp(e.getResources());
   for (auto a : v->getAgents()) {
     auto total = *resources::from_capnp(a.getResources());
     auto used = *resources::from_capnp(a.getUsedResources());

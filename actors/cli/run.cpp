@@ -11,8 +11,6 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <thread>
-#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -21,6 +19,7 @@
 #include "actors/cli/cli.hpp"
 #include "actors/master_address.hpp"
 #include "actors/auth.hpp"
+#include "actors/bootstrap.hpp"
 #include "actors/error.hpp"
 #include "actors/framework_identity.hpp"
 #include "actors/ids.hpp"
@@ -260,13 +259,11 @@ int cmd_run(int argc, char** argv) {
     return 1;
   }
   auto rc = std::make_shared<std::atomic<int>>(1);
-  auto sched = sys.spawn<run_scheduler>(so, spec, rc);
-  std::thread([sched] {
-    wait_for_termination();
-    caf::anon_send(sched, interrupt_atom::value);
-  }).detach();
-  sys.await_all_actors_done();
-  return rc->load();
+  auto why = run_scheduler_until_done(
+    sys, [&](caf::actor_system& s) { return s.spawn<run_scheduler>(so, spec, rc); },
+    [](const caf::actor& sched) { caf::anon_send(sched, interrupt_atom::value); });
+  // Errors (not a master, registration refused) were printed by `error`.
+  return why == caf::exit_reason::user_shutdown ? 130 : rc->load();
 }
 
 } // namespace caldera::cli

@@ -97,13 +97,13 @@ void hadoop_scheduler::reregistered(const std::string&) {
 void hadoop_scheduler::reconcile_running() {
   if (over_ || !connected())
     return;
-  std::vector<std::pair<std::string, std::string>> ids;
+  std::vector<caldera::task_ref> ids;
   for (auto& m : maps_)
     if (m.st == phase::running)
-      ids.emplace_back(m.task_id, m.agent_id);
+      ids.push_back({m.task_id, m.agent_id});
   for (auto& r : reduces_)
     if (r.st == phase::running)
-      ids.emplace_back(r.task_id, r.agent_id);
+      ids.push_back({r.task_id, r.agent_id});
   if (!ids.empty())
     reconcile(ids);
 }

@@ -4,62 +4,49 @@
 //   mpi-like --master HOST:PORT --ranks N [--cpus C --mem M] [--role ROLE]
 //            [--gang-timeout 10s] [--vector-length K] [--samples S]
 //
-// Prints the result and exits 0 when it is verified (|result - pi| < 1e-8),
-// 1 otherwise, 2 on a bad command line. `mpi-like executor` is the rank
+// and the options every framework takes (actors/bootstrap.hpp). Prints the
+// result and exits 0 when it is verified (|result - pi| < 1e-8), 1 otherwise
+// (or when no master was reached), 2 on a bad command line. `mpi-like executor` is the rank
 // executor the agents start.
 #include <cstdio>
 #include <memory>
-#include <thread>
 
 #include <caf/actor_system.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/send.hpp>
 
-#include "actors/error.hpp"
-#include "actors/framework_identity.hpp"
-#include "actors/node.hpp"
+#include "actors/bootstrap.hpp"
 #include "frameworks/mpi_like/executor.hpp"
 #include "frameworks/mpi_like/scheduler.hpp"
 
 namespace {
 
-struct mpi_config : caldera::node_config {
-  std::string master = "127.0.0.1:5050";
+struct mpi_config : caldera::framework_config {
   uint32_t ranks = 4;
   double cpus = 0.5;
   double mem = 64;
-  std::string role = "*";
   caf::timespan gang_timeout = std::chrono::seconds(10);
   caf::timespan backoff = std::chrono::seconds(3);
   uint32_t vector_length = 1024;
   uint32_t samples = 64;
   int max_attempts = 3;
   bool quiet = false;
-  caldera::master_address master_ep;
-  caldera::framework_identity identity;
 
-  mpi_config() : node_config("mpi-like") {
+  mpi_config() : framework_config("mpi-like") {
+    failover_timeout = 60;
     options()
-      .add(master, "master", "the master: HOST:PORT, a list, or etcd://HOST:PORT[,...]/PREFIX")
       .add(ranks, "ranks", "number of ranks (all start together)")
       .add(cpus, "cpus", "cpus per rank")
       .add(mem, "mem", "memory per rank, MiB")
-      .add(role, "role", "role to register in")
       .add(gang_timeout, "gang-timeout", "how long to gather offers before backing off")
       .add(backoff, "backoff", "how long to stay out after a gang timeout")
       .add(vector_length, "vector-length", "length of the allreduced vector")
       .add(samples, "samples", "midpoints per vector element")
       .add(max_attempts, "max-attempts", "gang launches before giving up")
       .add(quiet, "quiet", "no progress lines");
-    auto opts = options();
-    identity.declare(opts);
   }
 
   std::optional<std::string> validate() override {
-    auto ep = caldera::parse_master_address(master);
-    if (!ep)
-      return "option 'master': " + caldera::describe(ep.error());
-    master_ep = *ep;
+    if (auto why = framework_config::validate())
+      return why;
     if (ranks < 1 || ranks > 4096)
       return "option 'ranks': must be 1..4096";
     if (!(cpus > 0) || !(mem > 0))
@@ -83,41 +70,23 @@ int main(int argc, char** argv) {
                                 [](caf::actor_system& sys, executor_options o) {
                                   sys.spawn<mpi::mpi_executor>(std::move(o), false);
                                 });
-  block_termination_signals();
   mpi_config cfg;
-  if (auto err = cfg.configure(argc, argv)) {
-    std::fprintf(stderr, "mpi-like: %s\n", err->c_str());
-    return 2;
-  }
-  if (cfg.help_printed())
-    return 0;
-  mpi::mpi_options mo;
-  mo.ranks = cfg.ranks;
-  mo.rank_resources = "cpus:" + std::to_string(cfg.cpus) + ";mem:" + std::to_string(cfg.mem);
-  mo.gang_timeout = cfg.gang_timeout;
-  mo.backoff = cfg.backoff;
-  mo.vector_length = cfg.vector_length;
-  mo.samples_per_block = cfg.samples;
-  mo.max_attempts = cfg.max_attempts;
-  mo.executor_command = executable_path() + " executor";
-  mo.verbose = !cfg.quiet;
-  scheduler_options so;
-  so.name = "mpi-like";
-  so.roles = {cfg.role};
-  if (auto why = cfg.identity.apply(so)) {
-    std::fprintf(stderr, "%s: %s\n", "mpi-like", why->c_str());
-    return 2;
-  }
-  so.master_endpoint = cfg.master_ep;
-  so.failover_timeout = 60;
-  caf::actor_system sys{cfg};
   auto report = std::make_shared<mpi::mpi_report>();
-  auto sched = sys.spawn<mpi::mpi_scheduler>(so, mo, report);
-  std::thread([sched] {
-    wait_for_termination();
-    caf::anon_send_exit(sched, caf::exit_reason::user_shutdown);
-  }).detach();
-  sys.await_all_actors_done();
+  int rc = run_framework(cfg, argc, argv, [&](caf::actor_system& sys, scheduler_options so) {
+    mpi::mpi_options mo;
+    mo.ranks = cfg.ranks;
+    mo.rank_resources = "cpus:" + std::to_string(cfg.cpus) + ";mem:" + std::to_string(cfg.mem);
+    mo.gang_timeout = cfg.gang_timeout;
+    mo.backoff = cfg.backoff;
+    mo.vector_length = cfg.vector_length;
+    mo.samples_per_block = cfg.samples;
+    mo.max_attempts = cfg.max_attempts;
+    mo.executor_command = executable_path() + " executor";
+    mo.verbose = !cfg.quiet;
+    return sys.spawn<mpi::mpi_scheduler>(so, mo, report);
+  });
+  if (rc != 0 || cfg.help_printed())
+    return rc;
   if (!report->done)
     std::fprintf(stderr, "mpi-like: interrupted\n");
   return report->succeeded ? 0 : 1;

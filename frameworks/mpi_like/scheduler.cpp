@@ -141,10 +141,10 @@ void mpi_scheduler::reregistered(const std::string&) {
 void mpi_scheduler::reconcile_ranks() {
   if (ph_ != phase::running || !connected())
     return;
-  std::vector<std::pair<std::string, std::string>> ids;
+  std::vector<caldera::task_ref> ids;
   for (auto& rs : ranks_)
     if (!is_terminal(rs.state))
-      ids.emplace_back(rs.task_id, rs.agent_id);
+      ids.push_back({rs.task_id, rs.agent_id});
   if (!ids.empty())
     reconcile(ids);
 }
