@@ -291,130 +291,218 @@ bool writable_dir(const std::string& d) {
 
 } // namespace
 
-caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_options& opts) {
-  auto p = std::make_unique<impl>();
-  p->opts = opts;
-  static const std::set<std::string> known{"cgroups/cpu", "cgroups/mem", "posix/cpu",
-                                           "posix/mem", "disk/du"};
-  // What the host offers: v2 with cpu and memory, else v1 with both.
+namespace {
+
+const std::set<std::string> known_isolators{"cgroups/cpu", "cgroups/mem", "posix/cpu",
+                                            "posix/mem", "disk/du"};
+
+} // namespace
+
+// What the host offers: v2 with cpu and memory, else v1 with both; and the
+// agent's own cgroups.
+struct cgroup_host {
+  int version = 0; // 0: none usable
+  std::string unified; // v2's mount
+  std::string why;     // why none, when none
   std::map<std::string, std::string> self_v1;
   std::string self_v2;
-  self_cgroups(opts.self_cgroup_file, self_v1, self_v2);
+  std::string where(const std::string& mount) const {
+    return "v" + std::to_string(version) + " at " + (version == 2 ? unified : mount);
+  }
+};
+
+namespace {
+
+cgroup_host detect_host(const isolation_options& opts) {
+  cgroup_host h;
+  self_cgroups(opts.self_cgroup_file, h.self_v1, h.self_v2);
   const std::string& m = opts.cgroup_mount;
-  std::string unified;
   for (auto cand : {m, m + "/unified"})
     if (fs::exists(cand + "/cgroup.controllers")) {
-      unified = cand;
+      h.unified = cand;
       break;
     }
-  std::string host_why;
-  int host = 0;
-  if (!unified.empty()) {
-    std::istringstream words{read_small_file(unified + "/cgroup.controllers")};
+  if (!h.unified.empty()) {
+    std::istringstream words{read_small_file(h.unified + "/cgroup.controllers")};
     std::set<std::string> ctl{std::istream_iterator<std::string>{words},
                               std::istream_iterator<std::string>{}};
     bool both = ctl.count("memory") > 0 && ctl.count("cpu") > 0;
-    if (both && writable_dir(unified + self_v2))
-      host = 2;
+    if (both && writable_dir(h.unified + h.self_v2))
+      h.version = 2;
     else if (!both)
-      host_why = "cgroup v2 at " + unified + " has no cpu and memory controllers";
+      h.why = "cgroup v2 at " + h.unified + " has no cpu and memory controllers";
     else
-      host_why = "cgroup v2 at " + unified + self_v2 + " is not writable";
+      h.why = "cgroup v2 at " + h.unified + h.self_v2 + " is not writable";
   }
-  if (host == 0) {
+  if (h.version == 0) {
     bool mem = fs::exists(m + "/memory/memory.limit_in_bytes");
     bool cpu = fs::exists(m + "/cpu/cpu.shares");
-    if (mem && cpu && writable_dir(m + "/memory" + self_v1["memory"])
-        && writable_dir(m + "/cpu" + self_v1["cpu"]))
-      host = 1;
-    else if (host_why.empty())
-      host_why = mem && cpu ? "the cgroup v1 hierarchies at " + m + " are not writable"
-                            : "no cgroup hierarchy with cpu and memory at " + m;
+    if (mem && cpu && writable_dir(m + "/memory" + h.self_v1["memory"])
+        && writable_dir(m + "/cpu" + h.self_v1["cpu"]))
+      h.version = 1;
+    else if (h.why.empty())
+      h.why = mem && cpu ? "the cgroup v1 hierarchies at " + m + " are not writable"
+                         : "no cgroup hierarchy with cpu and memory at " + m;
   }
+  return h;
+}
+
+// The isolators `opts` asks for (the host's default when none), and why.
+caf::expected<std::vector<std::string>> choose_isolators(const isolation_options& opts,
+                                                         const cgroup_host& h,
+                                                         std::string& why) {
   std::vector<std::string> names;
   if (opts.isolation.empty()) {
-    if (host != 0) {
-      names = {"cgroups/cpu", "cgroups/mem"};
-      p->why = "default: cgroups (v" + std::to_string(host) + " at " + (host == 2 ? unified : m)
-               + ")";
-    } else {
-      names = {"posix/cpu", "posix/mem"};
-      p->why = "default: posix, because " + host_why;
+    if (h.version != 0) {
+      why = "default: cgroups (" + h.where(opts.cgroup_mount) + ")";
+      return std::vector<std::string>{"cgroups/cpu", "cgroups/mem"};
     }
-  } else {
-    std::istringstream in{opts.isolation};
-    for (std::string n; std::getline(in, n, ',');) {
-      if (n.empty())
-        continue;
-      if (known.count(n) == 0)
-        return make_error(errc::invalid_config,
-                          "unknown isolator '" + n
-                            + "' (known: cgroups/cpu, cgroups/mem, posix/cpu, posix/mem, disk/du)");
-      if (n.rfind("cgroups/", 0) == 0 && host == 0)
-        return make_error(errc::invalid_config,
-                          "'" + n + "' is not available here: " + host_why);
-      if (std::find(names.begin(), names.end(), n) == names.end())
-        names.push_back(n);
-    }
-    p->why = "as configured";
-    if (host != 0)
-      p->why += " (cgroup v" + std::to_string(host) + " at " + (host == 2 ? unified : m) + ")";
+    why = "default: posix, because " + h.why;
+    return std::vector<std::string>{"posix/cpu", "posix/mem"};
   }
+  std::istringstream in{opts.isolation};
+  for (std::string n; std::getline(in, n, ',');) {
+    if (n.empty())
+      continue;
+    if (known_isolators.count(n) == 0)
+      return make_error(errc::invalid_config,
+                        "unknown isolator '" + n
+                          + "' (known: cgroups/cpu, cgroups/mem, posix/cpu, posix/mem, disk/du)");
+    if (n.rfind("cgroups/", 0) == 0 && h.version == 0)
+      return make_error(errc::invalid_config, "'" + n + "' is not available here: " + h.why);
+    if (std::find(names.begin(), names.end(), n) == names.end())
+      names.push_back(n);
+  }
+  why = "as configured";
+  if (h.version != 0)
+    why += " (cgroup " + h.where(opts.cgroup_mount) + ")";
+  return names;
+}
+
+// cgroup v2 lets a cgroup that holds processes enable no controllers for
+// its children ("no internal processes"): the agent started by systemd in
+// its service's delegated cgroup is such a process. Its processes move into
+// the leaf <base>/agent first, beside the containers.
+caf::error leave_for_leaf(const std::string& base) {
+  std::istringstream procs{read_small_file(base + "/cgroup.procs")};
+  std::vector<std::string> pids{std::istream_iterator<std::string>{procs},
+                                std::istream_iterator<std::string>{}};
+  if (pids.empty())
+    return caf::error{};
+  std::error_code ec;
+  fs::create_directories(base + "/agent", ec);
+  if (ec)
+    return make_error(errc::invalid_config, "cannot create " + base + "/agent: " + ec.message());
+  for (auto& pid : pids)
+    if (auto err = write_file(base + "/agent/cgroup.procs", pid))
+      return err;
+  return caf::error{};
+}
+
+// v2: containers go under <agent's cgroup>/<cgroups_root>, the controllers
+// enabled at every level down to them. Returns that directory.
+caf::expected<std::string> setup_v2(const isolation_options& opts, const cgroup_host& h,
+                                    bool cpu, bool mem) {
+  std::string base = h.unified + (h.self_v2 == "/" ? "" : h.self_v2);
+  std::string root = base + "/" + opts.cgroups_root;
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec)
+    return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
+  if (h.self_v2 != "/")
+    if (auto err = leave_for_leaf(base))
+      return make_error(errc::invalid_config, "cgroup v2: cannot move the agent into "
+                                                + base + "/agent (" + describe(err) + ")");
+  std::string ctl = std::string{cpu ? "+cpu " : ""} + (mem ? "+memory" : "");
+  std::vector<std::string> levels{base};
+  for (auto& part : fs::path{opts.cgroups_root})
+    levels.push_back(levels.back() + "/" + part.string());
+  for (auto& d : levels)
+    if (auto err = write_file(d + "/cgroup.subtree_control", ctl))
+      return make_error(errc::invalid_config,
+                        "cgroup v2: cannot enable the cpu and memory controllers under " + d
+                          + " (" + describe(err)
+                          + "); start the agent in a delegated cgroup, or use posix");
+  return root;
+}
+
+// v1: per controller, the directory its containers' cgroups go under.
+caf::expected<std::map<std::string, std::string>> setup_v1(const isolation_options& opts,
+                                                           cgroup_host& h, bool cpu, bool mem) {
+  const std::string& m = opts.cgroup_mount;
+  std::vector<std::string> ctls;
+  if (mem)
+    ctls.push_back("memory");
+  if (cpu) {
+    ctls.push_back("cpu");
+    if (fs::exists(m + "/cpuacct/cpuacct.stat"))
+      ctls.push_back("cpuacct");
+  }
+  std::map<std::string, std::string> out;
+  for (auto& c : ctls) {
+    std::string root = m + "/" + c + (h.self_v1[c] == "/" ? "" : h.self_v1[c]) + "/"
+                       + opts.cgroups_root;
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    if (ec)
+      return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
+    out[c] = root;
+  }
+  return out;
+}
+
+} // namespace
+
+caf::error isolation::use(const std::vector<std::string>& names, cgroup_host& h) {
+  auto& p = *p_;
+  p.names = names;
+  p.cg_cpu = p.cg_mem = p.px_cpu = p.px_mem = p.du = false;
   for (auto& n : names) {
-    p->cg_cpu |= n == "cgroups/cpu";
-    p->cg_mem |= n == "cgroups/mem";
-    p->px_cpu |= n == "posix/cpu";
-    p->px_mem |= n == "posix/mem";
-    p->du |= n == "disk/du";
+    p.cg_cpu |= n == "cgroups/cpu";
+    p.cg_mem |= n == "cgroups/mem";
+    p.px_cpu |= n == "posix/cpu";
+    p.px_mem |= n == "posix/mem";
+    p.du |= n == "disk/du";
   }
-  if (p->cg_mem && p->px_mem)
+  if (p.cg_mem && p.px_mem)
     return make_error(errc::invalid_config, "choose cgroups/mem or posix/mem, not both");
-  if (p->cg_cpu && p->px_cpu)
+  if (p.cg_cpu && p.px_cpu)
     return make_error(errc::invalid_config, "choose cgroups/cpu or posix/cpu, not both");
-  if (p->cg_cpu || p->cg_mem) {
-    p->version = host;
-    if (host == 2) {
-      // Containers go under <agent's cgroup>/<cgroups_root>; the
-      // controllers must be enabled at every level down to them.
-      std::string base = unified + (self_v2 == "/" ? "" : self_v2);
-      std::string root = base + "/" + opts.cgroups_root;
-      std::error_code ec;
-      fs::create_directories(root, ec);
-      if (ec)
-        return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
-      std::string ctl = std::string{p->cg_cpu ? "+cpu " : ""} + (p->cg_mem ? "+memory" : "");
-      std::vector<std::string> levels{base};
-      for (auto& part : fs::path{opts.cgroups_root})
-        levels.push_back(levels.back() + "/" + part.string());
-      for (auto& d : levels)
-        if (auto err = write_file(d + "/cgroup.subtree_control", ctl))
-          return make_error(errc::invalid_config,
-                            "cgroup v2: cannot enable the cpu and memory controllers under "
-                              + d + " (" + describe(err)
-                              + "); start the agent in a delegated cgroup, or use posix");
-      p->v2 = root;
-    } else {
-      std::vector<std::string> ctls;
-      if (p->cg_mem)
-        ctls.push_back("memory");
-      if (p->cg_cpu) {
-        ctls.push_back("cpu");
-        if (fs::exists(m + "/cpuacct/cpuacct.stat"))
-          ctls.push_back("cpuacct");
-      }
-      for (auto& c : ctls) {
-        std::string root = m + "/" + c + (self_v1[c] == "/" ? "" : self_v1[c]) + "/"
-                           + opts.cgroups_root;
-        std::error_code ec;
-        fs::create_directories(root, ec);
-        if (ec)
-          return make_error(errc::invalid_config, "cannot create " + root + ": " + ec.message());
-        p->v1[c] = root;
-      }
-    }
+  if (!p.cg_cpu && !p.cg_mem)
+    return caf::error{};
+  p.version = h.version;
+  if (h.version == 2) {
+    auto root = setup_v2(p.opts, h, p.cg_cpu, p.cg_mem);
+    if (!root)
+      return root.error();
+    p.v2 = *root;
+    return caf::error{};
   }
-  p->names = names;
-  return std::unique_ptr<isolation>{new isolation{std::move(p)}};
+  auto roots = setup_v1(p.opts, h, p.cg_cpu, p.cg_mem);
+  if (!roots)
+    return roots.error();
+  p.v1 = *roots;
+  return caf::error{};
+}
+
+caf::expected<std::unique_ptr<isolation>> isolation::create(const isolation_options& opts) {
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  auto h = detect_host(opts);
+  auto names = choose_isolators(opts, h, p->why);
+  if (!names)
+    return names.error();
+  std::unique_ptr<isolation> iso{new isolation{std::move(p)}};
+  auto err = iso->use(*names, h);
+  if (err && opts.isolation.empty() && h.version != 0) {
+    // The default cgroups could not be set up: posix, saying why.
+    iso->p_->why = "default: posix, because " + error_message(err);
+    iso->p_->version = 0;
+    err = iso->use({"posix/cpu", "posix/mem"}, h);
+  }
+  if (err)
+    return err;
+  return iso;
 }
 
 isolation::isolation(std::unique_ptr<impl> p) : p_(std::move(p)) {

@@ -83,10 +83,15 @@ struct isolation_options {
   std::string cgroups_root = "caldera";
 };
 
+struct cgroup_host;
+
 class isolation {
 public:
   /// Checks the names and what the host offers. An unknown name, or a
-  /// cgroups isolator the host cannot give, is an error naming it.
+  /// cgroups isolator the host cannot give, is an error naming it. By
+  /// default (no names): cgroups where the host has a writable hierarchy
+  /// with cpu and memory and the agent can set it up, else posix (`why`
+  /// says which and why).
   static caf::expected<std::unique_ptr<isolation>> create(const isolation_options& opts);
   ~isolation();
 
@@ -124,6 +129,8 @@ public:
 
 private:
   explicit isolation(std::unique_ptr<impl> p);
+  /// Sets up isolators `names` on `host` (their cgroups' roots).
+  caf::error use(const std::vector<std::string>& names, cgroup_host& host);
   std::unique_ptr<impl> p_;
 };
 

@@ -126,6 +126,38 @@ TEST_CASE("isolation: cgroup v2: controllers enabled at every level of a nested 
   CHECK((*dflt)->why().find("no cpu and memory controllers") != std::string::npos);
 }
 
+TEST_CASE("isolation: cgroup v2 under systemd: the agent moves to a leaf, else posix") {
+  tmp t;
+  auto mount = t.path / "cgroup";
+  put(mount / "cgroup.controllers", "cpu memory\n");
+  // The service's delegated cgroup holds the agent (and what it started).
+  auto base = mount / "system.slice" / "caldera-agent.service";
+  put(base / "cgroup.procs", "4242\n4343\n");
+  fake_files(base, {"cgroup.subtree_control"});
+  fake_files(base / "caldera", {"cgroup.subtree_control"});
+  fake_files(base / "agent", {"cgroup.procs"});
+  put(t.path / "self", "0::/system.slice/caldera-agent.service\n");
+  isolation_options o;
+  o.cgroup_mount = mount.string();
+  o.self_cgroup_file = (t.path / "self").string();
+  auto iso = isolation::create(o);
+  REQUIRE(iso);
+  CHECK((*iso)->has("cgroups/mem"));
+  // Each pid written in turn (a real cgroup.procs takes each; the fake file
+  // keeps the last), then the controllers enabled for the children.
+  CHECK(get(base / "agent" / "cgroup.procs") == "4343");
+  CHECK(get(base / "cgroup.subtree_control") == "+cpu +memory");
+  // When the default cgroups cannot be set up: posix, saying why.
+  fs::remove(base / "caldera" / "cgroup.subtree_control");
+  iso = isolation::create(o);
+  REQUIRE(iso);
+  CHECK((*iso)->has("posix/mem"));
+  CHECK((*iso)->why().find("default: posix, because cgroup v2: cannot enable") == 0);
+  // Asked for by name, the same failure is an error.
+  o.isolation = "cgroups/mem";
+  CHECK_FALSE(isolation::create(o));
+}
+
 TEST_CASE("isolation: cgroup v1: memory.limit_in_bytes, cpu.shares, cfs quota, oom_control") {
   tmp t;
   auto mount = t.path / "cgroup";
