@@ -7,6 +7,9 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
 
 #include "tests/process/process_util.hpp"
 
@@ -67,6 +70,20 @@ TEST_CASE("an external framework builds against the installed SDK and runs on a 
   CHECK(fs::exists(ex.prefix + "/include/caldera/schemas/common.capnp.h"));
   CHECK(fs::exists(ex.prefix + "/lib/libcaldera_sdk.a"));
   CHECK_FALSE(fs::exists(ex.prefix + "/include/caldera/actors/http_server.hpp"));
+  // Every caldera header the sample frameworks include (they reach only
+  // the SDK) is installed.
+  std::set<std::string> used;
+  std::regex inc{R"re(#include "(actors/[a-z_]+\.hpp)")re"};
+  for (auto dir : {"frameworks/hadoop_like", "frameworks/mpi_like"})
+    for (auto& f : fs::directory_iterator{source(dir)}) {
+      std::ifstream in{f.path()};
+      for (std::string line; std::getline(in, line);)
+        if (std::smatch m; std::regex_search(line, m, inc))
+          used.insert(m[1]);
+    }
+  CHECK(used.size() > 3);
+  for (auto& h : used)
+    CHECK_MESSAGE(fs::exists(ex.prefix + "/include/caldera/" + h), h << " is not installed");
   child pc{{"/usr/bin/env", "PKG_CONFIG_PATH=" + ex.prefix + "/lib/pkgconfig", "pkg-config",
             "--cflags", "--libs", "caldera-sdk"}};
   REQUIRE_MESSAGE(pc.wait_exit(30s) == 0, pc.output());
