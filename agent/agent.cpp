@@ -350,13 +350,20 @@ void on_start(agent_actor* self, const std::string& endpoint) {
 }
 
 // Stops every executor's container and ends the agent.
-void on_shutdown(agent_actor* self) {
+// The agent process is stopping: its containers destroyed first, or (with
+// `keep_tasks`) left running for the next agent on this work dir, the
+// checkpoint written out.
+void on_shutdown(agent_actor* self, bool keep_tasks) {
   auto& d = self->state;
   d.shutting_down = true;
-  for (auto& [key, rec] : d.executors)
-    d.opts.containers->destroy(rec.container_id);
+  if (keep_tasks)
+    flush_checkpoint(self);
+  else
+    for (auto& [key, rec] : d.executors)
+      d.opts.containers->destroy(rec.container_id);
   log::info("agent_shutdown", {{"agent_id", d.agent_id},
-                               {"executors", d.executors.size()}});
+                               {"executors", d.executors.size()},
+                               {"containers", keep_tasks ? "kept" : "destroyed"}});
   self->quit();
 }
 
@@ -800,7 +807,8 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     [=](const kill_actor_msg& m) {
       return kill_actor_for(self, self->state.auth, self->state.opts.node, m);
     },
-    [=](shutdown_atom) { on_shutdown(self); },
+    [=](shutdown_atom) { on_shutdown(self, false); },
+    [=](shutdown_atom, bool keep_tasks) { on_shutdown(self, keep_tasks); },
     // Timers (and the disk watch's thread).
     [=](isolate_atom) { on_isolate_timer(self); },
     [=](publish_atom) { on_publish_timer(self); },

@@ -19,6 +19,7 @@
 
 #include "actors/error.hpp"
 #include "actors/ids.hpp"
+#include "actors/log.hpp"
 
 namespace caldera {
 
@@ -393,9 +394,11 @@ caf::error leave_for_leaf(const std::string& base) {
   fs::create_directories(base + "/agent", ec);
   if (ec)
     return make_error(errc::invalid_config, "cannot create " + base + "/agent: " + ec.message());
+  // A process that ended meanwhile cannot move (ESRCH): fine. One that
+  // stays makes enabling the controllers fail below, which says so.
   for (auto& pid : pids)
     if (auto err = write_file(base + "/agent/cgroup.procs", pid))
-      return err;
+      log::debug("cgroup_move_failed", {{"pid", pid}, {"reason", describe(err)}});
   return caf::error{};
 }
 

@@ -45,6 +45,7 @@ struct agent_config : caldera::node_config {
   std::string executor_path;
   std::string recover = "reconnect";
   std::string command_executor = "agent";
+  bool stop_keeps_tasks = false;
   int32_t http_port = -1;
   std::string http_ip;
   caf::timespan executor_reregister_timeout = std::chrono::seconds(5);
@@ -94,6 +95,10 @@ struct agent_config : caldera::node_config {
       .add(recover, "recover",
            "at start: 'reconnect' to executors a previous agent left running "
            "(from the checkpoint in the work dir), or 'cleanup' to destroy them")
+      .add(stop_keeps_tasks, "stop-keeps-tasks",
+           "SIGTERM/SIGINT end the agent alone: its tasks run on and the agent started "
+           "again on the same work dir takes them back (as Mesos' agent; default: it "
+           "destroys its containers first)")
       .add(command_executor, "command-executor",
            "who runs command tasks: 'agent' (the agent starts and reaps each task's "
            "shell in its container itself) or 'process' (a caldera-executor per task)")
@@ -377,7 +382,8 @@ bool start_http(const agent_config& cfg, caldera::agent_options& opts,
 // kill-actor`) or crashed (exit 3, as the master: a supervisor restarts it,
 // and the executors wait for it). Returns the exit status.
 int run_until_stopped(caf::actor_system& sys, const caf::actor& agent,
-                      const std::shared_ptr<caldera::containerizer>& containers) {
+                      const std::shared_ptr<caldera::containerizer>& containers,
+                      bool keep_tasks) {
   using namespace caldera;
   auto signaled = std::make_shared<std::atomic<bool>>(false);
   struct end_reason {
@@ -389,13 +395,15 @@ int run_until_stopped(caf::actor_system& sys, const caf::actor& agent,
     std::lock_guard<std::mutex> g{ended->mtx};
     ended->err = reason;
   });
-  std::thread([agent, signaled] {
+  std::thread([agent, signaled, keep_tasks] {
     int sig = wait_for_termination();
-    log::info("agent_stopping", {{"signal", sig}});
+    log::info("agent_stopping", {{"signal", sig}, {"keep_tasks", keep_tasks}});
     *signaled = true;
-    caf::anon_send(agent, shutdown_atom::value);
+    caf::anon_send(agent, shutdown_atom::value, keep_tasks);
   }).detach();
   sys.await_all_actors_done();
+  if (*signaled && keep_tasks)
+    return 0; // the containers run on, for the next agent
   if (*signaled) {
     // The agent killed its containers; their cgroups go once the kernel has
     // finished them (an agent that exited first left them behind).
@@ -459,5 +467,5 @@ int main(int argc, char** argv) {
   log::info("agent_listening", {{"endpoint", endpoint}, {"work_dir", cfg.work_dir},
                                 {"containerizer", "posix"}});
   caf::anon_send(agent, start_atom::value, endpoint);
-  return run_until_stopped(sys, agent, containers);
+  return run_until_stopped(sys, agent, containers, cfg.stop_keeps_tasks);
 }

@@ -303,15 +303,18 @@ TEST_CASE("caldera actors and kill-actor inject faults into a running cluster") 
   CHECK(sleeper->output().find("TASK_LOST") == std::string::npos);
 }
 
-// A command task outlives a kill -9 of its agent; restarted on its work dir,
-// the agent takes it back (`recovered` names the log line that says so) and
-// reports how it ends.
-void task_survives_agent_restart(local_cluster& c, const char* recovered) {
+// A command task outlives a kill -9 of its agent (or, with
+// --stop-keeps-tasks, a SIGTERM); restarted on its work dir, the agent takes
+// it back (`recovered` names the log line that says so) and reports how it
+// ends.
+void task_survives_agent_restart(local_cluster& c, const char* recovered, int sig = SIGKILL) {
   auto go = c.dir.path + "/go";
   auto task = c.run({"sh", "-c", "while [ ! -e " + go + " ]; do sleep 0.05; done; exit 7"});
   REQUIRE_MESSAGE(task->wait_for("TASK_RUNNING", 60s), task->output());
-  c.agents[0]->signal(SIGKILL);
-  CHECK(c.agents[0]->wait_exit(20s) == 128 + SIGKILL);
+  c.agents[0]->signal(sig);
+  CHECK(c.agents[0]->wait_exit(20s) == (sig == SIGKILL ? 128 + SIGKILL : 0));
+  if (sig != SIGKILL)
+    CHECK(c.agents[0]->output().find("containers=\"kept\"") != std::string::npos);
   c.agents[0] = c.start_agent(0);
   REQUIRE_MESSAGE(c.agents[0]->wait_for(recovered, 30s), c.agents[0]->output());
   REQUIRE_MESSAGE(c.agents[0]->wait_for("agent_reregistered", 30s), c.agents[0]->output());
@@ -327,6 +330,11 @@ TEST_CASE("kill -9 of an agent: restarted on its work dir, the task runs on and 
   // shell's parent and reads its exit code from the sandbox.
   local_cluster c{1};
   task_survives_agent_restart(c, "executor_recovered");
+}
+
+TEST_CASE("--stop-keeps-tasks: SIGTERM ends the agent alone; restarted, it takes the task back") {
+  local_cluster c{1, {"--stop-keeps-tasks=true"}};
+  task_survives_agent_restart(c, "executor_recovered", SIGTERM);
 }
 
 TEST_CASE("--command-executor process: a caldera-executor per task re-registers with the "
