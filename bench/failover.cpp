@@ -54,8 +54,8 @@
 #include "actors/resources.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/types.hpp"
-#include "tests/process/etcd_util.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/etcd_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera;
 using namespace std::chrono_literals;

@@ -20,7 +20,7 @@
 
 #include <httplib.h>
 
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera;
 using namespace std::chrono_literals;

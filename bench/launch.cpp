@@ -40,7 +40,7 @@
 #include "master/master.hpp"
 #include "master/registrar.hpp"
 #include "tests/cluster/instant_executor.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera;
 using clock_type = std::chrono::steady_clock;

@@ -30,7 +30,7 @@
 #include "actors/log.hpp"
 #include "actors/node.hpp"
 #include "actors/types.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera;
 using namespace std::chrono_literals;

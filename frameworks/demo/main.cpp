@@ -44,7 +44,7 @@
 #include "actors/status.hpp"
 #include "actors/types.hpp"
 #include "frameworks/hadoop_like/job.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 namespace fs = std::filesystem;
 using caldera::test::child;

@@ -17,7 +17,7 @@
 
 #include "actors/node.hpp"
 #include "actors/types.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

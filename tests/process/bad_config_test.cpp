@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

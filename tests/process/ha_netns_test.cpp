@@ -15,9 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/process/etcd_util.hpp"
-#include "tests/process/netns_util.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/etcd_util.hpp"
+#include "support/netns_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

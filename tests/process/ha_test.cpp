@@ -19,8 +19,8 @@
 
 #include "actors/coordinator.hpp"
 #include "frameworks/hadoop_like/job.hpp"
-#include "tests/process/etcd_util.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/etcd_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

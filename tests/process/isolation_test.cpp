@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/isolation.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera;
 using namespace caldera::test;

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/process/netns_util.hpp"
-#include "tests/process/process_util.hpp"
+#include "support/netns_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

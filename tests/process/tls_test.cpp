@@ -17,7 +17,7 @@
 
 #include <openssl/ssl.h>
 
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 using namespace caldera::test;
 using namespace std::chrono_literals;

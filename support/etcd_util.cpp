@@ -1,8 +1,8 @@
-#include "tests/process/etcd_util.hpp"
+#include "support/etcd_util.hpp"
 
 #include <csignal>
 
-#include "tests/process/netns_util.hpp"
+#include "support/netns_util.hpp"
 
 namespace caldera::test {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 namespace caldera::test {
 

@@ -1,6 +1,6 @@
-// Real processes for tests: start a binary with its output on a pipe, wait
-// (bounded) for a line to appear or for it to exit, and never leak it: the
-// destructor kills its whole process group.
+// Real processes for the demo driver, the benchmarks and the process tests:
+// start a binary with its output on a pipe, wait (bounded) for a line to appear
+// or for it to exit, and never leak it: the destructor kills its process group.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "tests/process/process_util.hpp"
+#include "support/process_util.hpp"
 
 #include <sys/resource.h>
 

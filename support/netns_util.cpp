@@ -1,4 +1,4 @@
-#include "tests/process/netns_util.hpp"
+#include "support/netns_util.hpp"
 
 #include <cstdlib>
 #include <unistd.h>
