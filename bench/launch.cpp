@@ -39,7 +39,7 @@
 #include "agent/agent.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
-#include "tests/cluster/instant_executor.hpp"
+#include "support/instant_executor.hpp"
 #include "support/process_util.hpp"
 
 using namespace caldera;

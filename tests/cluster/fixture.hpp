@@ -24,7 +24,7 @@
 #include "master/master.hpp"
 #include "master/registrar.hpp"
 #include "sim/sim_env.hpp"
-#include "tests/cluster/instant_executor.hpp"
+#include "support/instant_executor.hpp"
 
 namespace caldera::test {
 
