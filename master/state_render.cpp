@@ -85,6 +85,28 @@ void write_executor(json_writer& w, schema::ExecutorEntry::Reader e) {
   w.end_object();
 }
 
+namespace {
+
+using executors_map = std::map<std::string_view, std::vector<schema::ExecutorEntry::Reader>>;
+
+executors_map executors_by_framework(schema::State::Reader st) {
+  executors_map out;
+  for (auto e : st.getExecutors())
+    out[sv(e.getFrameworkId())].push_back(e);
+  return out;
+}
+
+// A framework's "executors": those the master charges (Mesos' shape).
+void write_executors(json_writer& w, const executors_map& all, std::string_view fid) {
+  w.key("executors").begin_array();
+  if (auto es = all.find(fid); es != all.end())
+    for (auto e : es->second)
+      write_executor(w, e);
+  w.end_array();
+}
+
+} // namespace
+
 double first_status_time(schema::TaskEntry::Reader t) {
   auto ss = t.getStatuses();
   return ss.size() > 0 ? ss[0].getTimestamp() : 0;
@@ -192,9 +214,7 @@ void state_renderer::write_frameworks(json_writer& w, schema::State::Reader st,
     else
       write_task(w, t);
   };
-  std::map<std::string_view, std::vector<schema::ExecutorEntry::Reader>> executors;
-  for (auto e : st.getExecutors())
-    executors[sv(e.getFrameworkId())].push_back(e);
+  auto executors = executors_by_framework(st);
   static const lists none;
   auto framework = [&](schema::FrameworkState::Reader f) {
     auto i = by_fw.find(sv(f.getId()));
@@ -231,11 +251,7 @@ void state_renderer::write_frameworks(json_writer& w, schema::State::Reader st,
       emit(ts.done[k]);
     w.end_array();
     w.key("unreachable_tasks").begin_array().end_array();
-    w.key("executors").begin_array();
-    if (auto es = executors.find(sv(f.getId())); es != executors.end())
-      for (auto e : es->second)
-        write_executor(w, e);
-    w.end_array();
+    write_executors(w, executors, sv(f.getId()));
     w.end_object();
   };
   std::vector<schema::FrameworkState::Reader> active, completed;

@@ -137,6 +137,34 @@ TEST_CASE("state_renderer: completed frameworks and tasks are bounded as in Meso
   CHECK(j["completed_frameworks"][0]["id"] == "f2");
 }
 
+TEST_CASE("state_renderer: a framework's charged executors, with their resources") {
+  master_http_info info;
+  capnp::MallocMessageBuilder mb;
+  auto st = mb.initRoot<schema::State>();
+  auto fws = st.initFrameworks(2);
+  fws[0].setId("f0");
+  fws[1].setId("f1");
+  auto es = st.initExecutors(1);
+  es[0].setFrameworkId("f1");
+  es[0].setAgentId("S1");
+  es[0].setExecutorId("tracker");
+  es[0].setRole("r");
+  auto r = *resources::parse("cpus:0.5;mem:32");
+  r.to_capnp(es[0].initResources(static_cast<unsigned>(r.entry_count())));
+  published_state p;
+  p.state = state_msg{mb};
+  auto j = json::parse(state_renderer{info}.render(p));
+  REQUIRE(j["frameworks"].size() == 2);
+  CHECK(j["frameworks"][0]["executors"].empty());
+  auto e = j["frameworks"][1]["executors"];
+  REQUIRE(e.size() == 1);
+  CHECK(e[0]["executor_id"] == "tracker");
+  CHECK(e[0]["slave_id"] == "S1");
+  CHECK(e[0]["role"] == "r");
+  CHECK(e[0]["resources"]["cpus"] == 0.5);
+  CHECK(e[0]["resources"]["mem"] == 32);
+}
+
 #include "master/master_state.hpp"
 
 TEST_CASE("master_state: completed tasks are bounded per framework, and dropped with old "
