@@ -78,6 +78,10 @@ void http_request_parser::reset() {
   head_.clear();
   scanned_ = 0;
   body_left_ = 0;
+  chunked_ = false;
+  phase_ = chunk_phase::size;
+  chunk_line_.clear();
+  trailers_ = 0;
   req_ = httplib::Request{};
   keep_alive_ = true;
   error_status_ = 0;
@@ -145,12 +149,85 @@ size_t http_request_parser::feed_head(std::string_view data) {
 }
 
 size_t http_request_parser::feed_body(std::string_view data) {
+  if (chunked_)
+    return feed_chunked(data);
   size_t take = std::min(data.size(), body_left_);
   req_.body.append(data.substr(0, take));
   body_left_ -= take;
   if (body_left_ == 0)
     state_ = state::complete;
   return take;
+}
+
+namespace {
+
+// The longest line of chunked framing: a size with its extensions, a trailer.
+constexpr size_t max_chunk_line = 1024;
+
+} // namespace
+
+size_t http_request_parser::feed_chunked(std::string_view data) {
+  size_t used = 0;
+  while (used < data.size() && state_ == state::need_more) {
+    if (phase_ == chunk_phase::data) {
+      size_t take = std::min(data.size() - used, body_left_);
+      req_.body.append(data.substr(used, take));
+      used += take;
+      body_left_ -= take;
+      if (body_left_ == 0)
+        phase_ = chunk_phase::data_end;
+      continue;
+    }
+    char c = data[used++];
+    if (c != '\n') {
+      if (chunk_line_.size() >= max_chunk_line) {
+        fail(400, "chunked body: a framing line longer than " + std::to_string(max_chunk_line)
+                    + " bytes");
+        return used;
+      }
+      chunk_line_ += c;
+      continue;
+    }
+    if (!chunk_line_.empty() && chunk_line_.back() == '\r')
+      chunk_line_.pop_back();
+    chunk_line_done();
+    chunk_line_.clear();
+  }
+  return used;
+}
+
+void http_request_parser::chunk_line_done() {
+  const std::string& line = chunk_line_;
+  if (phase_ == chunk_phase::data_end) {
+    if (!line.empty())
+      return fail(400, "chunked body: a chunk's data is longer than its size");
+    phase_ = chunk_phase::size;
+    return;
+  }
+  if (phase_ == chunk_phase::trailer) {
+    if (line.empty()) {
+      state_ = state::complete;
+      return;
+    }
+    if (++trailers_ > lim_.max_headers)
+      return fail(431, "more than " + std::to_string(lim_.max_headers) + " trailer fields");
+    return; // trailer fields are read and dropped
+  }
+  auto hex = std::string_view{line}.substr(0, line.find(';')); // extensions dropped
+  while (!hex.empty() && (hex.back() == ' ' || hex.back() == '\t'))
+    hex.remove_suffix(1);
+  unsigned long long size = 0;
+  auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
+  if (hex.empty() || ec != std::errc{} || p != hex.data() + hex.size())
+    return fail(400, "chunked body: malformed chunk size");
+  if (size > lim_.max_body || req_.body.size() + size > lim_.max_body)
+    return fail(413, "request body larger than " + std::to_string(lim_.max_body) + " bytes");
+  if (size == 0) {
+    phase_ = chunk_phase::trailer;
+    return;
+  }
+  body_left_ = static_cast<size_t>(size);
+  phase_ = chunk_phase::data;
 }
 
 void http_request_parser::parse_head() {
@@ -179,7 +256,7 @@ void http_request_parser::parse_head() {
   if (!check_framing())
     return;
   in_body_ = true;
-  if (body_left_ == 0)
+  if (body_left_ == 0 && !chunked_)
     state_ = state::complete;
 }
 
@@ -238,11 +315,20 @@ bool http_request_parser::parse_header_line(std::string_view line) {
   return true;
 }
 
-// Content-Length (one value), no Transfer-Encoding; the connection's fate.
+// Content-Length (one value) or Transfer-Encoding: chunked, not both; the
+// connection's fate.
 bool http_request_parser::check_framing() {
   if (req_.has_header("Transfer-Encoding")) {
-    fail(501, "Transfer-Encoding in requests is not supported: send a Content-Length");
-    return false;
+    if (req_.has_header("Content-Length")) {
+      fail(400, "both Transfer-Encoding and Content-Length");
+      return false;
+    }
+    auto te = req_.get_header_value("Transfer-Encoding");
+    if (req_.get_header_value_count("Transfer-Encoding") != 1 || !iequals(trim(te), "chunked")) {
+      fail(501, "Transfer-Encoding '" + te.substr(0, 64) + "' is not supported: only chunked");
+      return false;
+    }
+    chunked_ = true;
   }
   auto n = req_.get_header_value_count("Content-Length");
   if (n > 1) {

@@ -16,7 +16,7 @@ struct http_parse_limits {
   /// Request line and headers together.
   size_t max_head = 16 * 1024;
   size_t max_headers = 100;
-  /// Content-Length of a body.
+  /// A body (Content-Length, or the sum of a chunked body's chunks).
   size_t max_body = 64 * 1024;
 };
 
@@ -57,6 +57,10 @@ public:
 private:
   size_t feed_head(std::string_view data);
   size_t feed_body(std::string_view data);
+  size_t feed_chunked(std::string_view data);
+  /// One line of chunked framing (size, the CRLF after data, a trailer)
+  /// is in `chunk_line_`: acts on it.
+  void chunk_line_done();
   void parse_head();
   bool parse_request_line(std::string_view line);
   bool parse_header_line(std::string_view line);
@@ -70,6 +74,11 @@ private:
   std::string head_;
   size_t scanned_ = 0; // head_ bytes searched for the blank line
   size_t body_left_ = 0;
+  // Transfer-Encoding: chunked (RFC 9112 7.1): where in the framing we are.
+  bool chunked_ = false;
+  enum class chunk_phase { size, data, data_end, trailer } phase_ = chunk_phase::size;
+  std::string chunk_line_;
+  size_t trailers_ = 0;
   httplib::Request req_;
   bool keep_alive_ = true;
   int error_status_ = 0;

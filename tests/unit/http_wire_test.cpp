@@ -67,6 +67,34 @@ TEST_CASE("http parser: a body by Content-Length, and the next request stays unr
   CHECK_FALSE(p.keep_alive());
 }
 
+TEST_CASE("http parser: a chunked body, split anywhere, with extensions and trailers") {
+  // As clients that stream a request body send it (no Content-Length).
+  std::string text = "POST /api/v1/scheduler HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                     "5;name=value\r\nhello\r\n"
+                     "1\r\n \r\n"
+                     "A\r\n0123456789\r\n"
+                     "0\r\nX-Trailer: 1\r\n\r\n"
+                     "GET /health HTTP/1.1\r\n\r\n";
+  auto first = text.find("GET /health");
+  for (size_t step : {size_t{1}, size_t{3}, text.size()}) {
+    http_request_parser p;
+    CHECK(feed_in_steps(p, text, step) == first);
+    REQUIRE(p.status() == state::complete);
+    CHECK(p.request().body == "hello 0123456789");
+    CHECK(p.keep_alive());
+  }
+  // Bare LF line ends, and an empty body.
+  auto p = parsed("POST / HTTP/1.1\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n");
+  REQUIRE(p.status() == state::complete);
+  CHECK(p.request().body == "abc");
+  p = parsed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  REQUIRE(p.status() == state::complete);
+  CHECK(p.request().body.empty());
+  // Not complete until the last chunk and the blank line after the trailers.
+  p = parsed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n");
+  CHECK(p.status() == state::need_more);
+}
+
 TEST_CASE("http parser: bare LF line ends, leading blank lines, HTTP/1.0") {
   auto p = parsed("\r\n\r\nGET / HTTP/1.0\nHost: x\n\n");
   REQUIRE(p.status() == state::complete);
@@ -118,7 +146,13 @@ TEST_CASE("http parser: refusals of malformed requests name the fault") {
          {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
          {"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
          {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
-         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", 413},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n", 413},
+         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", 400},
        }) {
     auto p = parsed(text, lim);
     CHECK_MESSAGE(p.status() == state::failed, text);
