@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
-#include <stdexcept>
 #include <thread>
 
 #include <caf/scoped_actor.hpp>
@@ -42,16 +41,13 @@ std::optional<std::string> framework_config::validate() {
   return std::nullopt;
 }
 
-scheduler_options framework_config::scheduler_opts() const {
-  scheduler_options so;
+std::optional<std::string> framework_config::fill(scheduler_options& so) const {
   so.name = name;
   so.roles = {role};
   so.master_endpoint = master_ep;
   so.failover_timeout = failover_timeout;
   so.connect_timeout = connect_timeout;
-  if (auto why = identity.apply(so))
-    throw std::runtime_error(*why); // validated by run_framework before
-  return so;
+  return identity.apply(so);
 }
 
 namespace {
@@ -107,15 +103,13 @@ int run_framework(framework_config& cfg, int argc, char** argv,
   }
   if (cfg.help_printed())
     return 0;
-  scheduler_options probe;
-  if (auto why = cfg.identity.apply(probe)) {
+  scheduler_options so;
+  if (auto why = cfg.fill(so)) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), why->c_str());
     return 2;
   }
   caf::actor_system sys{cfg};
-  auto why = run_scheduler_until_done(sys, [&](caf::actor_system& s) {
-    return spawn(s, cfg.scheduler_opts());
-  });
+  auto why = run_scheduler_until_done(sys, [&](caf::actor_system& s) { return spawn(s, so); });
   return exit_status(program, why);
 }
 

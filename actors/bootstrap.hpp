@@ -65,9 +65,10 @@ public:
   /// first and returns its message when there is one.
   std::optional<std::string> validate() override;
 
-  /// Scheduler options from the common options: name, role, user,
-  /// principal and secret, master, failover and connect timeouts.
-  scheduler_options scheduler_opts() const;
+  /// Fills `so` from the common options: name, role, user, principal and
+  /// secret (read from --secret-file), master, failover and connect
+  /// timeouts. A message says what is wrong (an unreadable secret file).
+  std::optional<std::string> fill(scheduler_options& so) const;
 };
 
 /// What `run_framework` ends with: 0 when the scheduler ended normally,

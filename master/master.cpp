@@ -204,8 +204,12 @@ void finish_task(master_actor* self, const key_t& key) {
   if (auto f = d.st.frameworks.find(t.framework_id); f != d.st.frameworks.end())
     f->second.used -= t.res;
   auto aid = t.agent_id;
+  bool had_executor = !t.executor_res.empty();
   d.st.complete_task(key);
-  sync_executor_charges(self, aid, false);
+  // Only a task of a charged executor changes the agent's executor charges
+  // (command tasks, the launch fast path, pay nothing here).
+  if (had_executor)
+    sync_executor_charges(self, aid, false);
 }
 
 namespace {

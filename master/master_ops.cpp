@@ -65,8 +65,10 @@ void launch_one(master_actor* self, framework_entry& fw, const framework_entry& 
                                 {"agent_id", agent_id}});
   d.answered_lost.erase(key_t{fid, te.id}); // a new launch under an id told lost
   te.launch = run;
+  bool has_executor_res = !te.executor_res.empty();
   d.st.add_task(key_t{fid, te.id}, std::move(te));
-  sync_executor_charges(self, agent_id, true); // a new executor: out of the offer
+  if (has_executor_res)
+    sync_executor_charges(self, agent_id, true); // a new executor: out of the offer
   self->send(agent.handle, run);
 }
 

@@ -28,13 +28,14 @@ namespace {
 // The executor resources task `t` of a launch calls for: what starting its
 // executor takes (empty when it runs already, or has none), or a problem.
 struct executor_need {
-  resources starts;
+  bool starts_one = false; // the task's executor is neither charged nor started before
+  resources starts;        // its resources then
   std::string problem;
 };
 
 executor_need executor_needs(schema::TaskInfo::Reader t, const executor_charges_map* charged,
                              const std::string& framework_id,
-                             std::map<std::string, resources>& started) {
+                             const std::map<std::string, resources>& started) {
   executor_need out;
   if (!t.hasExecutor() || t.getExecutor().getExecutorId().size() == 0)
     return out;
@@ -57,7 +58,7 @@ executor_need executor_needs(schema::TaskInfo::Reader t, const executor_charges_
                     + ", not " + (res->empty() ? std::string{"(none)"} : res->to_string());
     return out;
   }
-  started.emplace(eid, *res);
+  out.starts_one = true;
   out.starts = std::move(*res);
   return out;
 }
@@ -89,7 +90,6 @@ launch_plan master_state::validate_launch(
       fail("task uses no resources");
       continue;
     }
-    auto started_before = started;
     auto ex = executor_needs(t, charged, framework_id, started);
     if (!ex.problem.empty()) {
       fail(std::move(ex.problem));
@@ -97,7 +97,6 @@ launch_plan master_state::validate_launch(
     }
     auto need = *res + ex.starts;
     if (!available.contains(need)) {
-      started = std::move(started_before); // it starts nothing
       fail("task needs " + need.to_string()
            + (ex.starts.empty() ? std::string{} : " (with its executor's " + ex.starts.to_string() + ")")
            + " but the offers have "
@@ -105,6 +104,8 @@ launch_plan master_state::validate_launch(
       continue;
     }
     available -= need;
+    if (ex.starts_one) // later tasks of this launch find it running
+      started.emplace(std::string{t.getExecutor().getExecutorId()}, ex.starts);
     plan.ok.push_back(launch_item{id, std::move(*res), std::move(ex.starts)});
   }
   return plan;
