@@ -15,8 +15,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <caf/config_option_adder.hpp>
 #include <caf/expected.hpp>
@@ -108,6 +110,60 @@ private:
   http_router router_;
   std::unique_ptr<loop> loop_;
 };
+
+/// The body of a response that stays open (Mesos' v1 event streams): the
+/// handler makes it with `http_stream_reply`, hands it to whoever produces
+/// the events (an actor) and returns; the server sends the head at once and
+/// then every `write` as one HTTP/1.1 chunk, in order, as the client reads.
+/// Thread-safe. A client that does not keep up costs at most `max_buffered`
+/// bytes (a single larger write still goes when nothing waits before it):
+/// past that the server closes the connection.
+class http_stream {
+public:
+  explicit http_stream(size_t max_buffered) : max_(max_buffered) {}
+
+  /// Queues `data` as one chunk (empty data: nothing). false when the
+  /// stream is closed: the client went, it fell `max_buffered` behind, the
+  /// server stopped, or `finish` was called.
+  bool write(std::string_view data);
+  /// Ends the body; the connection then serves the client's next request.
+  void finish();
+  /// Whether `write` would refuse.
+  bool closed() const;
+  /// `fn` runs once when the stream ends other than by `finish` (the
+  /// client went, overflow, the server stopped), on the server's I/O thread
+  /// (at once, here, when that already happened): keep it short (send a
+  /// message). Set it before handing the stream out.
+  void on_close(std::function<void()> fn);
+
+  struct taken {
+    std::string bytes; // framed chunks, the last chunk after `finish`
+    bool finished = false;
+    bool overflow = false;
+  };
+  // -- the server's side ----------------------------------------------------
+  /// From now on every write calls `wake` (never while the server calls in).
+  void attach(std::function<void()> wake);
+  /// What was written since the last call.
+  taken take();
+  /// The connection is gone: writes are refused and on_close runs (once).
+  void end();
+
+private:
+  mutable std::mutex m_;
+  std::string pending_;
+  size_t max_;
+  bool finished_ = false, closed_ = false, overflow_ = false, ended_ = false;
+  std::function<void()> wake_, on_close_;
+};
+
+/// Makes `res` a streamed reply (200, `content_type`, chunked) and returns
+/// its stream.
+std::shared_ptr<http_stream> http_stream_reply(httplib::Response& res,
+                                               const std::string& content_type,
+                                               size_t max_buffered = 4 << 20);
+/// The stream `res` was made into (null: an ordinary reply).
+std::shared_ptr<http_stream> stream_of(const httplib::Response& res);
 
 /// Moves the calling thread to the idle scheduling class (nice +10 where
 /// that is refused), once: threads that serve readers must never slow

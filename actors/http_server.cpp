@@ -51,7 +51,7 @@ constexpr size_t provider_chunk = 256 * 1024;
 enum class io { ok, want_read, want_write, closed };
 
 struct conn {
-  enum class phase { handshake, reading, handling, writing, closed };
+  enum class phase { handshake, reading, handling, writing, streaming, closed };
   uint64_t id = 0;
   int fd = -1;
   SSL* ssl = nullptr;
@@ -65,6 +65,8 @@ struct conn {
   size_t out_off = 0;
   std::unique_ptr<httplib::Response> res; // a body its provider streams
   size_t body_off = 0, body_len = 0;
+  std::shared_ptr<http_stream> stream; // while streaming
+  bool stream_done = false;            // its last chunk is in `out`
   bool keep_alive = false;
   bool continued = false; // "100 Continue" sent for this request
   steady::time_point deadline;
@@ -83,6 +85,7 @@ struct job {
 struct reply {
   uint64_t id;
   std::unique_ptr<httplib::Response> res;
+  std::shared_ptr<http_stream> stream;
   std::string head;
   size_t body_len;
   bool keep_alive;
@@ -231,6 +234,7 @@ struct http_server::loop {
   std::condition_variable cv;
   std::deque<job> jobs;
   std::deque<reply> replies;
+  std::vector<uint64_t> stream_wakes; // streams with something to send
   bool stopping = false;
   std::atomic<bool> io_stop{false};
 
@@ -261,6 +265,13 @@ struct http_server::loop {
   void submit(conn& c);
   void take_replies();
   void start_reply(conn& c, reply r);
+  void start_stream(conn& c, reply& r);
+  void wake_stream(uint64_t id);
+  void pump(conn& c);
+  bool refill(conn& c);
+  void on_stream_event(conn& c);
+  void drain_input(conn& c);
+  void end_streams();
   void write(conn& c);
   bool fill_body(conn& c);
   void after_reply(conn& c);
@@ -276,6 +287,7 @@ struct http_server::loop {
 
 http_server::loop::~loop() {
   stop();
+  end_streams();
   for (auto& [id, c] : conns) {
     if (c->ssl != nullptr)
       SSL_free(c->ssl);
@@ -373,6 +385,7 @@ void http_server::loop::on_event(uint64_t id, uint32_t events) {
     case conn::phase::handshake: return handshake(c);
     case conn::phase::reading: return read(c);
     case conn::phase::writing: return write(c);
+    case conn::phase::streaming: return on_stream_event(c);
     case conn::phase::handling: // a hang-up while the handler runs
       if (events & (EPOLLERR | EPOLLHUP))
         close(c, "peer_closed");
@@ -413,7 +426,8 @@ void http_server::loop::accept_all() {
 }
 
 // At max_connections: the connection that has waited longest for its
-// request (or for its reader) goes, never one whose handler runs.
+// request (or for its reader) goes, never one whose handler runs nor a
+// stream (a subscriber; one that stops reading closes by its bound).
 void http_server::loop::make_room() {
   reap();
   if (conns.size() < lim.max_connections)
@@ -421,6 +435,7 @@ void http_server::loop::make_room() {
   conn* oldest = nullptr;
   for (auto& [id, c] : conns)
     if (c->ph != conn::phase::handling && c->ph != conn::phase::closed
+        && c->ph != conn::phase::streaming
         && (oldest == nullptr || c->waiting_since < oldest->waiting_since))
       oldest = c.get();
   if (oldest != nullptr)
@@ -524,12 +539,28 @@ void http_server::loop::take_replies() {
   }
   for (auto& rep : ready) {
     auto i = conns.find(rep.id);
-    if (i != conns.end() && i->second->ph == conn::phase::handling) // else: closed meanwhile
+    if (i != conns.end() && i->second->ph == conn::phase::handling)
       start_reply(*i->second, std::move(rep));
+    else if (rep.stream) // closed meanwhile: its producer learns it
+      rep.stream->end();
+  }
+  std::vector<uint64_t> woken;
+  {
+    std::lock_guard<std::mutex> g{m};
+    woken.swap(stream_wakes);
+  }
+  for (auto id : woken) {
+    auto i = conns.find(id);
+    if (i != conns.end() && i->second->ph == conn::phase::streaming)
+      pump(*i->second);
   }
 }
 
 void http_server::loop::start_reply(conn& c, reply r) {
+  if (r.stream && !r.head_only)
+    return start_stream(c, r);
+  if (r.stream)
+    r.stream->end();
   c.out = std::move(r.head);
   c.out_off = 0;
   c.keep_alive = r.keep_alive;
@@ -552,6 +583,21 @@ void http_server::loop::start_reply(conn& c, reply r) {
 
 void http_server::loop::write(conn& c) {
   while (true) {
+    if (c.out_off == c.out.size() && c.ph == conn::phase::streaming) {
+      c.out.clear();
+      c.out_off = 0;
+      if (c.stream_done)
+        return after_reply(c);
+      if (!refill(c))
+        return;
+      if (!c.out.empty())
+        continue;
+      // Sent all there is: wait for more (no deadline), or the client's
+      // hang-up.
+      c.want = EPOLLIN;
+      c.deadline = steady::time_point::max();
+      return set_interest(c);
+    }
     if (c.out_off == c.out.size()) {
       c.out.clear();
       c.out_off = 0;
@@ -593,6 +639,10 @@ bool http_server::loop::fill_body(conn& c) {
 
 void http_server::loop::after_reply(conn& c) {
   c.res.reset();
+  if (c.stream)
+    c.stream->end();
+  c.stream.reset();
+  c.stream_done = false;
   if (!c.keep_alive)
     return close(c, nullptr);
   c.parser.reset();
@@ -609,9 +659,93 @@ void http_server::loop::refuse(conn& c, int status, const std::string& why) {
   httplib::Response res;
   reply_error(res, status, why);
   res.set_header("Access-Control-Allow-Origin", "*");
-  reply r{c.id, nullptr, http_response_head(res, res.body.size(), false) + res.body, 0, false,
-          true};
+  reply r{c.id, nullptr, nullptr, http_response_head(res, res.body.size(), false) + res.body, 0,
+          false, true};
   start_reply(c, std::move(r));
+}
+
+// --- streamed replies ----------------------------------------------------------
+
+void http_server::loop::start_stream(conn& c, reply& r) {
+  c.out = std::move(r.head);
+  c.out_off = 0;
+  c.keep_alive = r.keep_alive;
+  c.stream = std::move(r.stream);
+  c.stream_done = false;
+  c.ph = conn::phase::streaming;
+  c.waiting_since = steady::now();
+  c.deadline = c.waiting_since + lim.request_timeout;
+  metrics::http_connection("streaming");
+  c.stream->attach([this, id = c.id] { wake_stream(id); });
+  write(c);
+}
+
+// From a producer's thread: the I/O thread sends what it wrote.
+void http_server::loop::wake_stream(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> g{m};
+    stream_wakes.push_back(id);
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto w = ::write(wake_fd, &one, sizeof(one));
+}
+
+// The producer wrote: sent now, unless the connection still sends an
+// earlier batch (then `write` takes it when that is out).
+void http_server::loop::pump(conn& c) {
+  if (c.out_off == c.out.size())
+    write(c);
+}
+
+// The next batch of a stream into `out` (it is empty): the producer's
+// buffer holds the rest, so a client that stops reading costs at most one
+// batch here and the stream's bound there. false: closed (overflow).
+bool http_server::loop::refill(conn& c) {
+  auto t = c.stream->take();
+  if (t.overflow) {
+    close(c, "stream_overflow");
+    return false;
+  }
+  c.out = std::move(t.bytes);
+  if (t.finished) {
+    c.out += "0\r\n\r\n";
+    c.stream_done = true;
+  }
+  if (!c.out.empty())
+    c.deadline = steady::now() + lim.request_timeout; // it must read by then
+  return true;
+}
+
+void http_server::loop::on_stream_event(conn& c) {
+  if (c.out_off < c.out.size())
+    return write(c);
+  drain_input(c);
+}
+
+// A streaming client sends nothing more we read: its bytes are dropped,
+// its hang-up closes the stream.
+void http_server::loop::drain_input(conn& c) {
+  char buf[read_chunk];
+  for (int k = 0; k < 16; ++k) {
+    size_t got = 0;
+    auto r = read_some(c, buf, sizeof(buf), got);
+    if (r == io::closed)
+      return close(c, "peer_closed");
+    if (r != io::ok)
+      return;
+  }
+}
+
+// The server stops: every producer learns its stream ended.
+void http_server::loop::end_streams() {
+  for (auto& [id, c] : conns)
+    if (c->stream) {
+      c->stream->end();
+      c->stream.reset();
+    }
+  for (auto& rep : replies)
+    if (rep.stream)
+      rep.stream->end();
 }
 
 void http_server::loop::expire(steady::time_point now) {
@@ -634,6 +768,10 @@ void http_server::loop::close(conn& c, const char* why) {
       log::debug("http_connection_closed", {{"peer", c.peer}, {"reason", why}});
   }
   metrics::http_connection("closed");
+  if (c.stream) {
+    c.stream->end();
+    c.stream.reset();
+  }
   if (c.ssl != nullptr) {
     if (c.ph != conn::phase::handshake)
       SSL_shutdown(c.ssl); // best effort, never waited for
@@ -684,9 +822,11 @@ reply http_server::loop::answer(job& j) {
     router.route(j.req, *res);
   if (!res->has_header("Access-Control-Allow-Origin"))
     res->set_header("Access-Control-Allow-Origin", "*");
+  auto stream = stream_of(*res);
   size_t len = res->content_provider_ ? res->content_length_ : res->body.size();
-  auto head = http_response_head(*res, len, j.keep_alive);
-  return reply{j.id, std::move(res), std::move(head), len, j.keep_alive,
+  auto head = stream ? http_chunked_head(*res, j.keep_alive)
+                     : http_response_head(*res, len, j.keep_alive);
+  return reply{j.id, std::move(res), std::move(stream), std::move(head), len, j.keep_alive,
                j.req.method == "HEAD"};
 }
 

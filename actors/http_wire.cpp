@@ -431,14 +431,32 @@ std::string http_status_line(int status) {
   return std::to_string(status) + " " + reason;
 }
 
-std::string http_response_head(const httplib::Response& res, size_t body_length,
-                               bool keep_alive) {
+namespace {
+
+std::string head_lines(const httplib::Response& res) {
   std::string out = "HTTP/1.1 " + http_status_line(res.status) + "\r\n";
   for (auto& [k, v] : res.headers) {
-    if (iequals(k, "Content-Length") || iequals(k, "Connection"))
+    if (iequals(k, "Content-Length") || iequals(k, "Connection")
+        || iequals(k, "Transfer-Encoding"))
       continue;
     out += wire_safe(k) + ": " + wire_safe(v) + "\r\n";
   }
+  return out;
+}
+
+} // namespace
+
+std::string http_chunked_head(const httplib::Response& res, bool keep_alive) {
+  std::string out = head_lines(res);
+  out += "Transfer-Encoding: chunked\r\n";
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += "\r\n";
+  return out;
+}
+
+std::string http_response_head(const httplib::Response& res, size_t body_length,
+                               bool keep_alive) {
+  std::string out = head_lines(res);
   out += "Content-Length: " + std::to_string(body_length) + "\r\n";
   out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   out += "\r\n";

@@ -101,4 +101,8 @@ std::string http_status_line(int status);
 std::string http_response_head(const httplib::Response& res, size_t body_length,
                                bool keep_alive);
 
+/// The head of a streamed reply: as `http_response_head` with
+/// "Transfer-Encoding: chunked" instead of a Content-Length.
+std::string http_chunked_head(const httplib::Response& res, bool keep_alive);
+
 } // namespace caldera
