@@ -3,41 +3,36 @@
 #include <set>
 
 #include <httplib.h>
-#include <openssl/evp.h>
+
+#include "actors/base64.hpp"
 
 namespace caldera {
 
-namespace {
-
-std::string base64_decode(const std::string& in) {
-  if (in.empty() || in.size() % 4 != 0 || in.size() > 4096)
-    return {};
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0)
-    return {};
-  size_t pad = in.size() - in.find_last_not_of('=') - 1;
-  out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, 2));
-  return out;
-}
-
-} // namespace
-
-std::string http_principal(const httplib::Request& req, const http_security& sec) {
+std::optional<std::pair<std::string, std::string>> http_basic(const httplib::Request& req,
+                                                              const http_security& sec) {
   if (!sec.creds || !req.has_header("Authorization"))
-    return {};
+    return std::nullopt;
   auto h = req.get_header_value("Authorization");
   const std::string basic = "Basic ";
   if (h.compare(0, basic.size(), basic) != 0)
-    return {};
-  auto pair = base64_decode(h.substr(basic.size()));
+    return std::nullopt;
+  auto value = h.substr(basic.size());
+  if (value.size() > 4096)
+    return std::nullopt;
+  auto pair = base64_decode(value).value_or(std::string{});
   auto colon = pair.find(':');
   if (colon == std::string::npos || colon == 0)
-    return {};
+    return std::nullopt;
   auto principal = pair.substr(0, colon);
-  return sec.creds->check_secret(principal, pair.substr(colon + 1)) ? principal : std::string{};
+  auto secret = pair.substr(colon + 1);
+  if (!sec.creds->check_secret(principal, secret))
+    return std::nullopt;
+  return std::make_pair(std::move(principal), std::move(secret));
+}
+
+std::string http_principal(const httplib::Request& req, const http_security& sec) {
+  auto who = http_basic(req, sec);
+  return who ? who->first : std::string{};
 }
 
 bool http_needs_principal(const httplib::Request& req, const http_security& sec) {

@@ -6,6 +6,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +39,12 @@ struct http_security {
 /// credentials confirm; "" when there are none, they are wrong, or no
 /// credentials file is loaded.
 std::string http_principal(const httplib::Request& req, const http_security& sec);
+
+/// The principal and secret of the request's Basic credentials when the
+/// credentials confirm them (what a v1 framework subscribing over HTTP then
+/// proves to the master as an SDK framework would).
+std::optional<std::pair<std::string, std::string>> http_basic(const httplib::Request& req,
+                                                              const http_security& sec);
 
 /// Whether `req` must carry credentials (always answered: /health).
 bool http_needs_principal(const httplib::Request& req, const http_security& sec);

@@ -279,6 +279,41 @@ void scheduler::accept_gang(const std::vector<std::string>& offer_ids,
 void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
                             const std::vector<task_spec>& tasks,
                             double refuse_seconds, int mode) {
+  std::vector<launch_operation> ops;
+  if (!tasks.empty())
+    ops.push_back({static_cast<launch_operation::kind_t>(mode), tasks});
+  accept_operations(offer_ids, ops, refuse_seconds);
+}
+
+void scheduler::fill_task(schema::TaskInfo::Builder tb, const task_spec& t) const {
+  tb.setTaskId(t.task_id);
+  tb.setName(t.name.empty() ? t.task_id : t.name);
+  tb.setAgentId(t.agent_id);
+  t.res.to_capnp(tb.initResources(static_cast<unsigned>(t.res.entry_count())));
+  tb.setKillGracePeriod(t.kill_grace_period);
+  if (!t.data.empty())
+    tb.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.data.data()), t.data.size()));
+  auto cmd = tb.initCommand();
+  cmd.setShell(t.command);
+  cmd.setUser(t.user.empty() ? opts_.user : t.user);
+  auto env = cmd.initEnvironment(static_cast<unsigned>(t.env.size()));
+  for (unsigned j = 0; j < t.env.size(); ++j) {
+    env[j].setName(t.env[j].first);
+    env[j].setValue(t.env[j].second);
+  }
+  if (t.executor_id.empty())
+    return;
+  auto ex = tb.initExecutor();
+  ex.setExecutorId(t.executor_id);
+  ex.setFrameworkId(framework_id_);
+  ex.initCommand().setShell(t.executor_command);
+  if (!t.executor_res.empty())
+    t.executor_res.to_capnp(ex.initResources(static_cast<unsigned>(t.executor_res.entry_count())));
+}
+
+void scheduler::accept_operations(const std::vector<std::string>& offer_ids,
+                                  const std::vector<launch_operation>& ops,
+                                  double refuse_seconds) {
   if (!may_send("accept"))
     return;
   send(master_, make<schema::Accept>([&](schema::Accept::Builder b) {
@@ -287,41 +322,15 @@ void scheduler::accept_impl(const std::vector<std::string>& offer_ids,
          for (unsigned i = 0; i < offer_ids.size(); ++i)
            ids.set(i, offer_ids[i]);
          b.initFilters().setRefuseSeconds(refuse_seconds);
-         auto ops = b.initOperations(tasks.empty() ? 0 : 1);
-         if (tasks.empty())
-           return;
-         auto n = static_cast<unsigned>(tasks.size());
-         auto ts = mode == 1   ? ops[0].initLaunchGroup(n)
-                   : mode == 2 ? ops[0].initLaunchGang(n)
-                               : ops[0].initLaunch(n);
-         for (unsigned i = 0; i < tasks.size(); ++i) {
-           auto& t = tasks[i];
-           auto tb = ts[i];
-           tb.setTaskId(t.task_id);
-           tb.setName(t.name.empty() ? t.task_id : t.name);
-           tb.setAgentId(t.agent_id);
-           t.res.to_capnp(tb.initResources(static_cast<unsigned>(t.res.entry_count())));
-           tb.setKillGracePeriod(t.kill_grace_period);
-           if (!t.data.empty())
-             tb.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.data.data()),
-                                     t.data.size()));
-           auto cmd = tb.initCommand();
-           cmd.setShell(t.command);
-           cmd.setUser(t.user.empty() ? opts_.user : t.user);
-           auto env = cmd.initEnvironment(static_cast<unsigned>(t.env.size()));
-           for (unsigned j = 0; j < t.env.size(); ++j) {
-             env[j].setName(t.env[j].first);
-             env[j].setValue(t.env[j].second);
-           }
-           if (!t.executor_id.empty()) {
-             auto ex = tb.initExecutor();
-             ex.setExecutorId(t.executor_id);
-             ex.setFrameworkId(framework_id_);
-             ex.initCommand().setShell(t.executor_command);
-             if (!t.executor_res.empty())
-               t.executor_res.to_capnp(
-                 ex.initResources(static_cast<unsigned>(t.executor_res.entry_count())));
-           }
+         auto obs = b.initOperations(static_cast<unsigned>(ops.size()));
+         for (unsigned k = 0; k < ops.size(); ++k) {
+           auto n = static_cast<unsigned>(ops[k].tasks.size());
+           auto kind = ops[k].kind;
+           auto ts = kind == launch_operation::group  ? obs[k].initLaunchGroup(n)
+                     : kind == launch_operation::gang ? obs[k].initLaunchGang(n)
+                                                      : obs[k].initLaunch(n);
+           for (unsigned i = 0; i < n; ++i)
+             fill_task(ts[i], ops[k].tasks[i]);
          }
        }));
 }
@@ -535,6 +544,8 @@ caf::behavior scheduler::make_behavior() {
             x.attributes.emplace_back(a.getName(), a.getValue());
           for (auto e : o.getExecutorIds())
             x.executor_ids.emplace_back(e);
+          x.allocation_role = o.getAllocationRole();
+          x.agent_http_endpoint = o.getAgentHttpEndpoint();
           offers.push_back(std::move(x));
         }
         resource_offers(offers);

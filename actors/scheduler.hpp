@@ -122,6 +122,11 @@ struct offer {
   /// `executor_res` charged): a task for one of them needs only its own
   /// resources; a task that starts one needs the executor's too.
   std::vector<std::string> executor_ids;
+  /// The role the framework is offered these resources in (one of its
+  /// roles; Mesos' allocation_info).
+  std::string allocation_role;
+  /// host:port of the agent's HTTP API ("" when it has none).
+  std::string agent_http_endpoint;
 };
 
 /// What to launch: a command task (`command` set) or a task for a custom
@@ -143,6 +148,12 @@ struct task_spec {
   resources executor_res;
   std::string data;
   double kill_grace_period = 0;
+};
+
+/// One launch of `scheduler::accept_operations`.
+struct launch_operation {
+  enum kind_t { launch = 0, group = 1, gang = 2 } kind = launch;
+  std::vector<task_spec> tasks;
 };
 
 class scheduler : public linked<caf::event_based_actor> {
@@ -206,6 +217,10 @@ protected:
   /// declined for `refuse_seconds`.
   void accept_gang(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds = 5);
+  /// Several operations on the offers at once (Mesos' ACCEPT with many
+  /// operations): each as `accept`, `accept_group` or `accept_gang` would.
+  void accept_operations(const std::vector<std::string>& offer_ids,
+                         const std::vector<launch_operation>& ops, double refuse_seconds = 5);
   void decline(const std::vector<std::string>& offer_ids, double refuse_seconds = 5);
   void kill(const std::string& task_id, const std::string& agent_id = {});
   void acknowledge(const status_info& status);
@@ -265,6 +280,7 @@ private:
   void accept_impl(const std::vector<std::string>& offer_ids,
                    const std::vector<task_spec>& tasks, double refuse_seconds,
                    int mode); // 0 launch, 1 group, 2 gang
+  void fill_task(schema::TaskInfo::Builder tb, const task_spec& t) const;
 
   scheduler_options opts_;
   caf::actor master_;

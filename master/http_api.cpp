@@ -578,6 +578,8 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
         restrict_view(*box, shared_info->security, req, res);
       });
   add_master_routes(r, box, shared_info);
+  if (shared_info->v1)
+    add_v1_scheduler_routes(r, shared_info->v1);
   auto port_or = srv->start(ip, port);
   if (!port_or)
     return port_or.error();

@@ -25,6 +25,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/http.hpp"
 #include "actors/types.hpp"
+#include "master/v1_scheduler.hpp"
 
 namespace caldera {
 
@@ -95,6 +96,8 @@ struct master_http_info {
   /// time) and the coordinator.
   std::optional<leader_record> leader;
   std::string coordinator;
+  /// The v1 Scheduler HTTP API (null: not served).
+  std::shared_ptr<v1_scheduler_api> v1;
 };
 
 /// Filters a state endpoint's reply by the view ACLs for the request's

@@ -1,6 +1,7 @@
 // caldera-master: the master daemon.
 //
 //   caldera-master --config conf/master.conf [--port 5050] [--work-dir DIR] ...
+#include <arpa/inet.h>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -399,14 +400,35 @@ std::unique_ptr<caldera::registry_store> open_registry(const master_config& cfg,
   return store;
 }
 
+// What the v1 Scheduler HTTP API needs (its frameworks' actors live here).
+std::shared_ptr<caldera::v1_scheduler_api> v1_api(caf::actor_system& sys, caf::actor master,
+                                                  std::shared_ptr<caldera::runtime_env> runtime,
+                                                  const master_config& cfg, uint16_t port) {
+  auto api = std::make_shared<caldera::v1_scheduler_api>();
+  api->sys = &sys;
+  api->master = std::move(master);
+  api->runtime = std::move(runtime);
+  api->security = http_security_of(cfg);
+  in_addr ip{};
+  ::inet_pton(AF_INET, cfg.ip.c_str(), &ip);
+  api->master_info = {{"hostname", cfg.ip},
+                      {"ip", ip.s_addr}, // Mesos' MasterInfo.ip: the raw s_addr
+                      {"port", port},
+                      {"version", "0.1.0"},
+                      {"address", {{"hostname", cfg.ip}, {"ip", cfg.ip}, {"port", port}}}};
+  return api;
+}
+
 // The leader's HTTP API (on the port its standby API had, with --etcd);
 // null (said on stderr) when it cannot listen.
 std::unique_ptr<caldera::http_server> start_http(const master_config& cfg, const ha_run& run,
                                                  std::shared_ptr<caldera::state_box> box,
                                                  uint16_t port,
-                                                 std::shared_ptr<caldera::registry_health> health) {
+                                                 std::shared_ptr<caldera::registry_health> health,
+                                                 std::shared_ptr<caldera::v1_scheduler_api> v1) {
   using namespace caldera;
   auto info = http_info(cfg, port, std::move(health));
+  info.v1 = std::move(v1);
   if (run.ha) {
     info.leader = run.ha->me();
     info.coordinator = run.ha->where();
@@ -462,6 +484,7 @@ int main(int argc, char** argv) {
   opts.node = node;
   auto health = std::make_shared<registry_health>();
   auto registrar = spawn_registrar(sys, std::move(store), health);
+  auto runtime = opts.runtime;
   auto master = spawn_master(sys, registrar, std::move(opts));
   node_register(node, "master", master);
   node_register(node, "registrar", registrar);
@@ -476,7 +499,8 @@ int main(int argc, char** argv) {
   log::info("master_listening",
             {{"endpoint", cfg.ip + ":" + std::to_string(*port)}, {"work_dir", cfg.work_dir}});
   std::unique_ptr<http_server> http;
-  if (box && !(http = start_http(cfg, run, box, *port, health))) {
+  if (box && !(http = start_http(cfg, run, box, *port, health,
+                                 v1_api(sys, master, runtime, cfg, *port)))) {
     caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
     return 1;

@@ -170,6 +170,8 @@ void make_offers(master_actor* self, const std::vector<allocator::allocation>& d
         o.res.to_capnp(ob.initResources(static_cast<unsigned>(o.res.entry_count())));
         fill_attributes(ob.initAttributes(static_cast<unsigned>(ag.attributes.size())), ag.attributes);
         fill_executor_ids(ob, d.st, o.agent_id, fid);
+        ob.setAllocationRole(o.role);
+        ob.setAgentHttpEndpoint(ag.http_endpoint);
       }
     });
     log::debug("offers_sent", {{"framework_id", fid}, {"offers", offers.size()}});

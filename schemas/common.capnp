@@ -112,6 +112,8 @@ struct Offer {
   resources @4 :List(Resource);
   attributes @5 :List(Attribute);
   executorIds @6 :List(Text);  # the framework's executors charged on the agent
+  allocationRole @7 :Text;     # the role the resources are offered to the framework in
+  agentHttpEndpoint @8 :Text;  # host:port of the agent's HTTP API ("" if none)
 }
 
 struct Filters {
