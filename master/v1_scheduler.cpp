@@ -245,10 +245,10 @@ void subscribe(v1_scheduler_api& api, const std::shared_ptr<v1_scheduler_api>& s
 // Any call but SUBSCRIBE: from the framework's current subscription.
 void call(v1_scheduler_api& api, const httplib::Request& req, httplib::Response& res,
           scheduler_call c) {
-  if (!req.has_header("Mesos-Stream-Id"))
+  auto sid = req.get_header_value("Mesos-Stream-Id");
+  if (sid.empty())
     return reply_text(res, 400, "All non-subscribe calls should include the 'Mesos-Stream-Id' "
                                 "header");
-  auto sid = req.get_header_value("Mesos-Stream-Id");
   auto sub = api.subs.find(sid);
   if (!sub)
     return reply_text(res, 403, "The stream ID '" + sid + "' is not a current subscription "

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Drives caldera's v1 Scheduler HTTP API as a framework in another language
+would (issue 18's process test; run by tests/process/v1_api_test.cpp):
+
+    v1_scenarios.py --master HOST:HTTP_PORT [SCENARIO ...]
+
+Prints "PASS name" per scenario; exits 1 with the reason on the first
+failure. Every wait is bounded and ends on the awaited event.
+"""
+import argparse
+import base64
+import http.client
+import json
+import queue
+import sys
+import threading
+import time
+import urllib.request
+
+TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
+            "TASK_DROPPED", "TASK_GONE", "TASK_UNKNOWN"}
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failed(what)
+
+
+class Framework:
+    """One subscription: its events on a queue, its calls on their own connection."""
+
+    def __init__(self, master, name="v1-test", framework_id=None, role="*"):
+        self.host, port = master.rsplit(":", 1)
+        self.port = int(port)
+        self.events = queue.Queue()
+        self.calls = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        info = {"user": "nobody", "name": name, "roles": [role], "failover_timeout": 300,
+                "capabilities": [{"type": "MULTI_ROLE"}], "id": None, "unknown_field": 1}
+        if framework_id:
+            info["id"] = {"value": framework_id}
+        body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}})
+        self.stream = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        # No Accept header: JSON, as Mesos answers.
+        self.stream.request("POST", "/api/v1/scheduler", body,
+                            {"Content-Type": "application/json"})
+        resp = self.stream.getresponse()
+        check(resp.status == 200, "SUBSCRIBE answered %d" % resp.status)
+        check(resp.getheader("Transfer-Encoding") == "chunked", "the stream is not chunked")
+        self.stream_id = resp.getheader("Mesos-Stream-Id")
+        check(self.stream_id, "no Mesos-Stream-Id")
+        threading.Thread(target=self._read, args=(resp,), daemon=True).start()
+        sub = self.wait("SUBSCRIBED")
+        self.id = sub["subscribed"]["framework_id"]["value"]
+        check(sub["subscribed"]["heartbeat_interval_seconds"] > 0, "no heartbeat interval")
+
+    def _read(self, resp):
+        try:
+            while True:
+                line = resp.readline()
+                if not line:
+                    break
+                self.events.put(json.loads(resp.read(int(line))))
+        except Exception:  # the stream was closed under us
+            pass
+        self.events.put({"type": "_END"})
+
+    def wait(self, kind, pred=lambda e: True, timeout=30):
+        """The next event of `kind` that satisfies `pred` (others are skipped)."""
+        until = time.time() + timeout
+        while time.time() < until:
+            try:
+                e = self.events.get(timeout=max(0.01, until - time.time()))
+            except queue.Empty:
+                break
+            if e["type"] == "ERROR" and kind != "ERROR":
+                raise Failed("ERROR event: " + e["error"]["message"])
+            if e["type"] == kind and pred(e):
+                return e
+            if e["type"] == "_END" and kind != "_END":
+                raise Failed("the stream ended waiting for " + kind)
+            if e["type"] == "UPDATE":  # acknowledge what we skip
+                self.ack(e["update"]["status"])
+        raise Failed("no %s within %ds" % (kind, timeout))
+
+    def call(self, type_, expect=202, headers=None, **fields):
+        body = dict(fields, type=type_, framework_id={"value": self.id})
+        h = {"Content-Type": "application/json", "Mesos-Stream-Id": self.stream_id}
+        h.update(headers or {})
+        self.calls.request("POST", "/api/v1/scheduler", json.dumps(body), h)
+        resp = self.calls.getresponse()
+        text = resp.read().decode()
+        check(resp.status == expect, "%s answered %d (want %d): %s"
+              % (type_, resp.status, expect, text))
+        return text
+
+    def ack(self, st):
+        if "uuid" in st:
+            self.call("ACKNOWLEDGE", acknowledge={
+                "agent_id": st["agent_id"], "task_id": st["task_id"], "uuid": st["uuid"]})
+
+    def update(self, task, states, timeout=30):
+        """Waits for `task`'s update in `states`; acknowledges it."""
+        e = self.wait("UPDATE", lambda e: e["update"]["status"]["task_id"]["value"] == task
+                      and e["update"]["status"]["state"] in states, timeout)
+        st = e["update"]["status"]
+        self.ack(st)
+        return st
+
+    def offer(self, timeout=30):
+        return self.wait("OFFERS", timeout=timeout)["offers"]["offers"][0]
+
+    def launch(self, offer, task, command, cpus=0.1, mem=16, refuse=1):
+        role = offer.get("allocation_info", {}).get("role", "*")
+        res = [{"name": n, "type": "SCALAR", "scalar": {"value": v},
+                "allocation_info": {"role": role}} for n, v in (("cpus", cpus), ("mem", mem))]
+        info = {"name": task, "task_id": {"value": task}, "agent_id": offer["agent_id"],
+                "resources": res, "command": {"value": command}}
+        self.call("ACCEPT", accept={
+            "offer_ids": [offer["id"]], "filters": {"refuse_seconds": refuse},
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [info]}}]})
+
+    def close(self):
+        self.stream.close()
+
+
+def command_tasks(master):
+    f = Framework(master)
+    f.launch(f.offer(), "ok", "echo hello")
+    st = f.update("ok", TERMINAL)
+    check(st["state"] == "TASK_FINISHED", "ok ended " + st["state"])
+    check(st.get("exit_code") == 0, "no exit code 0: %s" % st)
+    f.launch(f.offer(), "bad", "exit 3")
+    st = f.update("bad", TERMINAL)
+    check(st["state"] == "TASK_FAILED" and st.get("exit_code") == 3, "bad: %s" % st)
+    check("3" in st.get("message", ""), "the message does not say 3: %s" % st)
+    f.call("TEARDOWN")
+    f.wait("_END")
+
+
+def decline_filter(master):
+    f = Framework(master)
+    o = f.offer()
+    f.call("DECLINE", decline={"offer_ids": [o["id"]], "filters": {"refuse_seconds": 3600}})
+    try:  # the only agent is filtered: no offer while it holds
+        f.wait("OFFERS", timeout=3)
+        raise Failed("re-offered within the filter")
+    except Failed as e:
+        if "re-offered" in str(e):
+            raise
+    f.call("REVIVE")  # clears the filter
+    check(f.offer()["agent_id"] == o["agent_id"], "revive brought no offer of the agent")
+    f.call("TEARDOWN")
+
+
+def kill_and_reconcile(master):
+    f = Framework(master)
+    o = f.offer()
+    f.launch(o, "sleeper", "sleep 300")
+    f.update("sleeper", {"TASK_RUNNING"})
+    f.call("RECONCILE", reconcile={"tasks": [{"task_id": {"value": "sleeper"},
+                                              "agent_id": o["agent_id"]}]})
+    st = f.update("sleeper", {"TASK_RUNNING"})
+    check(st.get("reason") == "REASON_RECONCILIATION", "explicit: %s" % st)
+    f.call("RECONCILE", reconcile={"tasks": []})  # implicit: every task
+    f.update("sleeper", {"TASK_RUNNING"})
+    f.call("RECONCILE", reconcile={"tasks": [{"task_id": {"value": "no-such-task"}}]})
+    f.update("no-such-task", {"TASK_LOST", "TASK_UNKNOWN"})
+    f.call("KILL", kill={"task_id": {"value": "sleeper"}, "agent_id": o["agent_id"]})
+    f.update("sleeper", {"TASK_KILLED"})
+    f.call("TEARDOWN")
+
+
+def failover(master):
+    f = Framework(master)
+    o = f.offer()
+    f.launch(o, "kept", "sleep 300")
+    f.update("kept", {"TASK_RUNNING"})
+    f.close()  # the stream ends: disconnected, tasks kept for failover_timeout
+    g = Framework(master, framework_id=f.id)
+    check(g.id == f.id, "re-subscribed as another framework")
+    g.call("RECONCILE", reconcile={"tasks": []})
+    g.update("kept", {"TASK_RUNNING"})
+    # The old stream's id no longer works.
+    g.call("REVIVE", expect=403, headers={"Mesos-Stream-Id": f.stream_id})
+    g.call("TEARDOWN")  # every task killed, the stream ends
+    g.wait("_END")
+    url = "http://%s:%d/master/state" % (g.host, g.port)
+    until = time.time() + 10  # until the next published snapshot shows it
+    while time.time() < until:
+        state = json.load(urllib.request.urlopen(url, timeout=10))
+        if all(fw["id"] != g.id for fw in state["frameworks"]):
+            check(any(fw["id"] == g.id for fw in state["completed_frameworks"]),
+                  "not among the completed frameworks")
+            return
+        time.sleep(0.1)  # polls a published snapshot (no event to wait on)
+    raise Failed("still a framework after its teardown")
+
+
+def bad_calls(master):
+    f = Framework(master)
+    f.call("REVIVE", expect=400, headers={"Mesos-Stream-Id": ""})
+    f.call("REVIVE", expect=403, headers={"Mesos-Stream-Id": "not-a-stream"})
+    body = json.dumps({"type": "REVIVE", "framework_id": {"value": "someone-else"}})
+    f.calls.request("POST", "/api/v1/scheduler", body,
+                    {"Content-Type": "application/json", "Mesos-Stream-Id": f.stream_id})
+    resp = f.calls.getresponse()
+    resp.read()
+    check(resp.status == 403, "another framework's id answered %d" % resp.status)
+    for ctype, want in (("application/x-protobuf", 415), ("text/plain", 415)):
+        f.calls.request("POST", "/api/v1/scheduler", "{}", {"Content-Type": ctype})
+        resp = f.calls.getresponse()
+        resp.read()
+        check(resp.status == want, "%s answered %d" % (ctype, resp.status))
+    f.calls.request("GET", "/api/v1/scheduler")
+    resp = f.calls.getresponse()
+    resp.read()
+    check(resp.status == 405, "GET answered %d" % resp.status)
+    text = f.call("ACCEPT", expect=400, accept={"offer_ids": [{"value": "x"}], "operations": [
+        {"type": "LAUNCH", "launch": {"task_infos": [{"name": "n"}]}}]})
+    check("task_id" in text, "the 400 does not say what is wrong: " + text)
+    # An ACCEPT of an offer that is not (or no longer) the framework's.
+    f.launch({"id": {"value": "no-such-offer"}, "agent_id": {"value": "a"}}, "lost", "true")
+    st = f.update("lost", TERMINAL)
+    check(st["state"] in ("TASK_DROPPED", "TASK_ERROR", "TASK_LOST"), "unknown offer: %s" % st)
+    # A chunked call body without Content-Length (as streaming clients send).
+    conn = http.client.HTTPConnection(f.host, f.port, timeout=10)
+    conn.putrequest("POST", "/api/v1/scheduler")
+    for k, v in (("Content-Type", "application/json"), ("Mesos-Stream-Id", f.stream_id),
+                 ("Transfer-Encoding", "chunked")):
+        conn.putheader(k, v)
+    conn.endheaders()
+    data = json.dumps({"type": "SUPPRESS", "framework_id": {"value": f.id}}).encode()
+    conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+    resp = conn.getresponse()
+    check(resp.status == 202, "a chunked call answered %d" % resp.status)
+    f.call("TEARDOWN")
+
+
+SCENARIOS = {"command_tasks": command_tasks, "decline_filter": decline_filter,
+             "kill_and_reconcile": kill_and_reconcile, "failover": failover,
+             "bad_calls": bad_calls}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--master", required=True)
+    ap.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
+    args = ap.parse_args()
+    for name in args.scenarios:
+        try:
+            SCENARIOS[name](args.master)
+        except (Failed, OSError, KeyError, ValueError) as e:
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
+            return 1
+        print("PASS", name, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
