@@ -173,19 +173,35 @@ void executor::send_status(const std::string& task_id, schema::TaskState state,
   st.message = std::move(message);
   st.reason = std::move(reason);
   st.exit_code = exit_code;
+  send_update(std::move(st));
+}
+
+void executor::send_update(status_info st) {
   st.source = schema::StatusSource::EXECUTOR;
   st.framework_id = opts_.framework_id;
   st.executor_id = opts_.executor_id;
   st.agent_id = agent_id_;
-  st.timestamp = opts_.runtime->wall_seconds();
-  st.uuid = ids_.uuid();
+  if (st.timestamp <= 0)
+    st.timestamp = opts_.runtime->wall_seconds();
+  if (st.uuid.empty())
+    st.uuid = ids_.uuid();
+  for (auto& [uuid, old] : unacked_)
+    if (uuid == st.uuid)
+      return; // already kept (a v1 executor's update sent again)
   auto m = make_status_update(st);
   unacked_.emplace_back(st.uuid, m);
-  if (is_terminal(state))
-    tasks_.erase(task_id);
+  if (is_terminal(st.state))
+    tasks_.erase(st.task_id);
   if (agent_)
     send(agent_, m);
   schedule_resend();
+}
+
+void executor::adopt_task(const task_info& task) {
+  tasks_[task.task_id] = task;
+}
+
+void executor::acknowledged(const std::string&, const std::string&) {
 }
 
 bool executor::knows_task(const std::string& task_id) const {
@@ -270,7 +286,9 @@ void executor::on_acknowledge(const acknowledge_msg& m) {
   std::string uuid = m.read()->getUuid();
   for (auto i = unacked_.begin(); i != unacked_.end(); ++i)
     if (i->first == uuid) {
+      std::string task = i->second.read()->getStatus().getTaskId();
       unacked_.erase(i);
+      acknowledged(task, uuid);
       break;
     }
   maybe_quit();

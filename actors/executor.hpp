@@ -140,6 +140,10 @@ protected:
   /// When something this executor sent was refused.
   virtual void error(const std::string& message);
 
+  /// When the agent acknowledged the update `uuid` of `task_id` (it is not
+  /// sent again).
+  virtual void acknowledged(const std::string& task_id, const std::string& uuid);
+
   /// Handlers of the subclass's own messages (timers, child exits, ...).
   virtual caf::message_handler extra_handlers();
 
@@ -149,6 +153,16 @@ protected:
   void send_status(const std::string& task_id, schema::TaskState state,
                    std::string message = {}, std::optional<int> exit_code = {},
                    std::string reason = {});
+
+  /// `send_status` with every field of `st` given: its `uuid` (a new one
+  /// when empty; an update whose uuid is still unacknowledged is not added
+  /// again), timestamp (now when 0), message, reason, exit code. The ids are
+  /// this executor's.
+  void send_update(status_info st);
+
+  /// Takes `task` as launched here without `launch_task` (an executor that
+  /// re-subscribes with tasks it already runs): a launch of it is a duplicate.
+  void adopt_task(const task_info& task);
 
   /// Sends `data` to the framework's scheduler (best effort).
   void send_message(const std::string& data);

@@ -46,7 +46,8 @@ std::string http_principal(const httplib::Request& req, const http_security& sec
 std::optional<std::pair<std::string, std::string>> http_basic(const httplib::Request& req,
                                                               const http_security& sec);
 
-/// Whether `req` must carry credentials (always answered: /health).
+/// Whether `req` must carry credentials (always answered: /health; never
+/// /api/v1/executor, whose callers bear their executor token instead).
 bool http_needs_principal(const httplib::Request& req, const http_security& sec);
 
 /// Removes from a Mesos-shaped JSON object what `principal` may not see:

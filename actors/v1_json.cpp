@@ -383,4 +383,83 @@ task_spec task_from_json(const json& task, const std::string& where) {
   return t;
 }
 
+std::string to_hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0)
+    return std::nullopt;
+  auto nibble = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0)
+      return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+status_info status_from_json(const json& status, const std::string& where) {
+  if (!status.is_object())
+    bad(where, "must be an object (a TaskStatus)");
+  status_info s;
+  s.task_id = id_at(status, "task_id", where);
+  if (s.task_id.empty())
+    bad(sub(where, "task_id"), "is missing");
+  auto state = text_at(status, "state", where);
+  auto parsed = parse_state(state);
+  if (!parsed || state.rfind("TASK_", 0) != 0)
+    bad(sub(where, "state"), "'" + state + "' is not a task state");
+  s.state = *parsed;
+  s.message = text_at(status, "message", where);
+  s.reason = text_at(status, "reason", where);
+  s.timestamp = number_at(status, "timestamp", where, 0);
+  auto uuid = bytes_at(status, "uuid", where);
+  if (uuid.empty())
+    bad(sub(where, "uuid"), "is missing (an executor's update carries one)");
+  s.uuid = to_hex(uuid);
+  return s;
+}
+
+json task_json(const task_info& t) {
+  json j{{"name", t.name},
+         {"task_id", id_json(t.task_id)},
+         {"agent_id", id_json(t.agent_id)},
+         {"resources", resources_json_v1(t.res)}};
+  if (!t.data.empty())
+    j["data"] = base64_encode(t.data);
+  if (!t.command.empty()) {
+    json vars = json::array();
+    for (auto& [k, v] : t.env)
+      vars.push_back({{"name", k}, {"type", "VALUE"}, {"value", v}});
+    j["command"] = {{"value", t.command}, {"shell", true}, {"environment", {{"variables", vars}}}};
+  }
+  if (t.kill_grace_period > 0)
+    j["kill_policy"] = {
+      {"grace_period", {{"nanoseconds", static_cast<int64_t>(t.kill_grace_period * 1e9)}}}};
+  return j;
+}
+
+task_info task_info_from_json(const json& task, const std::string& where) {
+  if (!task.is_object())
+    bad(where, "must be an object (a TaskInfo)");
+  task_info t;
+  t.task_id = id_at(task, "task_id", where);
+  if (t.task_id.empty())
+    bad(sub(where, "task_id"), "is missing");
+  t.name = text_at(task, "name", where);
+  t.agent_id = id_at(task, "agent_id", where);
+  return t;
+}
+
 } // namespace caldera::v1

@@ -8,6 +8,7 @@
 // What caldera cannot do is refused by name (v1_error), never ignored.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/executor.hpp"
 #include "actors/resources.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/status.hpp"
@@ -79,6 +81,16 @@ const char* source_name(schema::StatusSource s);
 resources resources_from_json(const json& list, const std::string& where);
 /// A v1 `TaskInfo` as what the scheduler SDK launches.
 task_spec task_from_json(const json& task, const std::string& where);
+/// A v1 `TaskStatus` an executor sends (its uuid bytes as lowercase hex:
+/// caldera's uuids are text); the ids the caller fills in.
+status_info status_from_json(const json& status, const std::string& where);
+/// A v1 `TaskInfo` an executor gets (LAUNCH) or re-subscribes with.
+json task_json(const task_info& t);
+task_info task_info_from_json(const json& task, const std::string& where);
+/// Bytes as lowercase hex and back (nullopt: not hex).
+std::string to_hex(std::string_view bytes);
+std::optional<std::string> from_hex(std::string_view hex);
+
 /// A v1 `CommandInfo` as a shell command line (`shell: false` runs `value`
 /// with `arguments` quoted, without a shell's interpretation).
 std::string command_line(const json& command, const std::string& where);

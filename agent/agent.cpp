@@ -97,6 +97,30 @@ void checkpoint_executor(agent_actor* self, const std::string& fid, const std::s
   }
 }
 
+// What Mesos' agent gives an executor (executorEnvironment), so that an
+// executor written against Mesos' v1 Executor HTTP API finds this agent's
+// /api/v1/executor (MESOS_AGENT_ENDPOINT: its HTTP API) and knows itself.
+void add_mesos_env(std::map<std::string, std::string>& env, const agent_options& o,
+                   const std::string& agent_id, const std::string& fid,
+                   const std::string& eid, const std::string& sandbox) {
+  auto seconds = [](caf::timespan t) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t).count()) + "secs";
+  };
+  env["MESOS_FRAMEWORK_ID"] = fid;
+  env["MESOS_EXECUTOR_ID"] = eid;
+  env["MESOS_AGENT_ID"] = agent_id;
+  env["MESOS_SLAVE_ID"] = agent_id;
+  env["MESOS_DIRECTORY"] = sandbox;
+  env["MESOS_SANDBOX"] = sandbox;
+  env["MESOS_CHECKPOINT"] = "1";
+  env["MESOS_RECOVERY_TIMEOUT"] = "15mins";
+  env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs";
+  env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = seconds(o.executor_shutdown_grace);
+  env["MESOS_HTTP_COMMAND_EXECUTOR"] = "0";
+  if (!o.http_endpoint.empty())
+    env["MESOS_AGENT_ENDPOINT"] = o.http_endpoint;
+}
+
 // What a new executor's container runs as, where, with which limits and
 // environment.
 container_spec executor_spec(agent_actor* self, schema::TaskInfo::Reader t,
@@ -126,6 +150,7 @@ container_spec executor_spec(agent_actor* self, schema::TaskInfo::Reader t,
   spec.env["CALDERA_FRAMEWORK_ID"] = fid;
   spec.env["CALDERA_EXECUTOR_ID"] = eid;
   spec.env["CALDERA_SANDBOX_DIRECTORY"] = spec.sandbox;
+  add_mesos_env(spec.env, d.opts, d.agent_id, fid, eid, spec.sandbox);
   return spec;
 }
 
@@ -169,6 +194,7 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
       spec.env[e.getName()] = e.getValue();
   } else {
     spec.env["CALDERA_EXECUTOR_TOKEN"] = token;
+    spec.env["MESOS_EXECUTOR_AUTHENTICATION_TOKEN"] = token; // v1: "Authorization: Bearer"
   }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {

@@ -14,6 +14,7 @@
 
 #include <caf/expected.hpp>
 
+#include "agent/v1_executor.hpp"
 #include "actors/http.hpp"
 #include "agent/containerizer.hpp"
 
@@ -56,6 +57,6 @@ caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
                  std::string sandbox_root, uint16_t& port_out,
                  std::shared_ptr<containerizer> containers = {}, http_security sec = {},
-                 http_limits limits = {});
+                 http_limits limits = {}, std::shared_ptr<v1_executor_api> v1 = {});
 
 } // namespace caldera

@@ -353,7 +353,8 @@ std::shared_ptr<caldera::containerizer> make_containers(const agent_config& cfg)
 // The agent's HTTP API when configured (its view published through
 // `opts.publish`); false (said on stderr) when it cannot listen.
 bool start_http(const agent_config& cfg, caldera::agent_options& opts,
-                std::unique_ptr<caldera::http_server>& http) {
+                std::unique_ptr<caldera::http_server>& http,
+                std::shared_ptr<caldera::v1_executor_api> v1) {
   using namespace caldera;
   if (cfg.http_port < 0)
     return true;
@@ -364,7 +365,8 @@ bool start_http(const agent_config& cfg, caldera::agent_options& opts,
   auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
   std::filesystem::create_directories(root, ec);
   auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, root.string(),
-                              hport, opts.containers, cfg.http_security(), cfg.http_limits);
+                              hport, opts.containers, cfg.http_security(), cfg.http_limits,
+                              std::move(v1));
   if (!srv) {
     std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
                  describe(srv.error()).c_str());
@@ -449,13 +451,15 @@ int main(int argc, char** argv) {
   if (!opts.containers)
     return 2;
   std::unique_ptr<http_server> http;
-  if (!start_http(cfg, opts, http))
+  auto v1 = std::make_shared<v1_executor_api>(sys, opts.runtime);
+  if (!start_http(cfg, opts, http, v1))
     return 1;
   auto node = spawn_node(sys, "agent@" + cfg.ip + ":" + std::to_string(cfg.port));
   opts.node = node;
   auto containers = opts.containers; // outlives the agent actor: see the end
   auto agent = spawn_agent(sys, std::move(opts));
   node_register(node, "agent", agent);
+  v1->set_agent(agent);
   auto port = publish(sys, agent, cfg.port, cfg.ip);
   if (!port) {
     std::fprintf(stderr, "caldera-agent: cannot listen on %s:%u: %s\n", cfg.ip.c_str(),

@@ -7,12 +7,14 @@
 #include "actors/base64.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "actors/v1_http.hpp"
 #include "actors/scheduler.hpp"
 
 namespace caldera {
 
 using json = nlohmann::json;
 using v1::scheduler_call;
+using v1::reply_text;
 
 namespace {
 
@@ -154,43 +156,6 @@ void v1_framework::apply(const scheduler_call& c) {
 
 // --- the endpoint ------------------------------------------------------------
 
-void reply_text(httplib::Response& res, int status, const std::string& message) {
-  res.status = status;
-  res.set_content(message, "text/plain; charset=utf-8");
-}
-
-std::string media_type(const std::string& header) {
-  auto t = header.substr(0, header.find(';'));
-  while (!t.empty() && t.back() == ' ')
-    t.pop_back();
-  for (auto& ch : t)
-    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return t;
-}
-
-// Content-Type and Accept: JSON in, JSON (or RecordIO of JSON) out.
-bool check_media(const httplib::Request& req, httplib::Response& res) {
-  if (!req.has_header("Content-Type")) {
-    reply_text(res, 400, "Expecting 'Content-Type' to be present");
-    return false;
-  }
-  auto type = media_type(req.get_header_value("Content-Type"));
-  if (type != "application/json") {
-    reply_text(res, 415, "Content-Type '" + type + "' is not supported: caldera speaks the v1 "
-                         "APIs in JSON only (Content-Type: application/json)");
-    return false;
-  }
-  if (!req.has_header("Accept"))
-    return true;
-  auto accept = req.get_header_value("Accept");
-  for (const char* ok : {"application/json", "*/*", "application/*", "application/recordio"})
-    if (accept.find(ok) != std::string::npos)
-      return true;
-  reply_text(res, 406, "Accept '" + accept + "' cannot be served: caldera answers the v1 APIs in "
-                       "JSON only (application/json)");
-  return false;
-}
-
 std::string new_stream_id(runtime_env& env) {
   auto r = env.secure_random(16);
   r.resize(16, '\0');
@@ -224,7 +189,7 @@ void subscribe(v1_scheduler_api& api, const std::shared_ptr<v1_scheduler_api>& s
   }
   auto stream_id = new_stream_id(*api.runtime);
   res.set_header("Mesos-Stream-Id", stream_id);
-  bool recordio_accept = media_type(req.get_header_value("Accept")) == "application/recordio";
+  bool recordio_accept = v1::wants_recordio(req);
   auto stream = http_stream_reply(res, recordio_accept ? "application/recordio"
                                                        : "application/json",
                                   api.max_buffered);
@@ -267,7 +232,7 @@ void call(v1_scheduler_api& api, const httplib::Request& req, httplib::Response&
 
 void scheduler_endpoint(const std::shared_ptr<v1_scheduler_api>& api,
                         const httplib::Request& req, httplib::Response& res) {
-  if (!check_media(req, res))
+  if (!v1::check_media(req, res))
     return;
   scheduler_call c;
   try {

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "support/process_util.hpp"
 
 using namespace caldera::test;
@@ -44,11 +46,33 @@ TEST_SUITE("process") {
 TEST_CASE("v1 scheduler API: a Python framework subscribes, launches, kills, reconciles, "
           "fails over and tears down") {
   v1_cluster c;
-  child py{{"/usr/bin/python3", source("tests/process/v1_scenarios.py"), "--master", c.http}};
+  child py{{"/usr/bin/python3", source("tests/process/v1_scenarios.py"), "--master", c.http,
+            "--executor", source("examples/v1-framework/v1_executor.py")}};
   auto rc = py.wait_exit(300s);
   CHECK_MESSAGE(rc == 0, py.output() << "\n--- master\n" << c.master->output());
-  for (auto s : {"command_tasks", "decline_filter", "kill_and_reconcile", "failover", "bad_calls"})
+  for (auto s : {"command_tasks", "decline_filter", "kill_and_reconcile", "failover", "bad_calls",
+                 "custom_executor"})
     CHECK_MESSAGE(py.output().find(std::string{"PASS "} + s) != std::string::npos, s);
+}
+
+TEST_CASE("v1 executor API: a Python executor keeps its task across an agent restart and "
+          "re-subscribes") {
+  temp_dir dir;
+  auto mport = free_port();
+  child master{{bin("caldera-master"), "--port", std::to_string(mport), "--http-port", "0",
+                "--work-dir", dir.path + "/m", "--allocation-interval", "100ms"}};
+  auto http = logged_endpoint(master, "http_listening");
+  // The scenario starts the agent itself, stops it (SIGTERM, tasks kept) and
+  // starts it again on the same work dir.
+  auto agent = nlohmann::json::array(
+    {bin("caldera-agent"), "--master", "127.0.0.1:" + std::to_string(mport), "--port",
+     std::to_string(free_port()), "--http-port", std::to_string(free_port()), "--work-dir",
+     dir.path + "/a", "--resources", "cpus:2;mem:1024", "--stop-keeps-tasks"});
+  child py{{"/usr/bin/python3", source("tests/process/v1_scenarios.py"), "--master", http,
+            "--executor", source("examples/v1-framework/v1_executor.py"), "--agent-argv",
+            agent.dump(), "agent_restart"}};
+  CHECK_MESSAGE(py.wait_exit(300s) == 0, py.output() << "\n--- master\n" << master.output());
+  CHECK(py.output().find("PASS agent_restart") != std::string::npos);
 }
 
 TEST_CASE("v1 scheduler API: the README's Python example beside hadoop-like under DRF") {

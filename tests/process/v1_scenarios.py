@@ -12,6 +12,8 @@ import base64
 import http.client
 import json
 import queue
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -113,12 +115,18 @@ class Framework:
     def offer(self, timeout=30):
         return self.wait("OFFERS", timeout=timeout)["offers"]["offers"][0]
 
-    def launch(self, offer, task, command, cpus=0.1, mem=16, refuse=1):
+    def launch(self, offer, task, command, cpus=0.1, mem=16, refuse=1, executor=None):
         role = offer.get("allocation_info", {}).get("role", "*")
         res = [{"name": n, "type": "SCALAR", "scalar": {"value": v},
                 "allocation_info": {"role": role}} for n, v in (("cpus", cpus), ("mem", mem))]
         info = {"name": task, "task_id": {"value": task}, "agent_id": offer["agent_id"],
                 "resources": res, "command": {"value": command}}
+        if executor:  # the command goes to the executor as the task's data
+            del info["command"]
+            info["data"] = base64.b64encode(command.encode()).decode()
+            info["executor"] = {"executor_id": {"value": "py-exec"}, "type": "CUSTOM",
+                                "command": {"value": "exec python3 " + executor},
+                                "resources": res}
         self.call("ACCEPT", accept={
             "offer_ids": [offer["id"]], "filters": {"refuse_seconds": refuse},
             "operations": [{"type": "LAUNCH", "launch": {"task_infos": [info]}}]})
@@ -127,7 +135,7 @@ class Framework:
         self.stream.close()
 
 
-def command_tasks(master):
+def command_tasks(master, **_):
     f = Framework(master)
     f.launch(f.offer(), "ok", "echo hello")
     st = f.update("ok", TERMINAL)
@@ -141,7 +149,7 @@ def command_tasks(master):
     f.wait("_END")
 
 
-def decline_filter(master):
+def decline_filter(master, **_):
     f = Framework(master)
     o = f.offer()
     f.call("DECLINE", decline={"offer_ids": [o["id"]], "filters": {"refuse_seconds": 3600}})
@@ -156,7 +164,7 @@ def decline_filter(master):
     f.call("TEARDOWN")
 
 
-def kill_and_reconcile(master):
+def kill_and_reconcile(master, **_):
     f = Framework(master)
     o = f.offer()
     f.launch(o, "sleeper", "sleep 300")
@@ -174,7 +182,7 @@ def kill_and_reconcile(master):
     f.call("TEARDOWN")
 
 
-def failover(master):
+def failover(master, **_):
     f = Framework(master)
     o = f.offer()
     f.launch(o, "kept", "sleep 300")
@@ -200,7 +208,7 @@ def failover(master):
     raise Failed("still a framework after its teardown")
 
 
-def bad_calls(master):
+def bad_calls(master, **_):
     f = Framework(master)
     f.call("REVIVE", expect=400, headers={"Mesos-Stream-Id": ""})
     f.call("REVIVE", expect=403, headers={"Mesos-Stream-Id": "not-a-stream"})
@@ -240,19 +248,79 @@ def bad_calls(master):
     f.call("TEARDOWN")
 
 
+def custom_executor(master, executor, **_):
+    f = Framework(master)
+    o = f.offer()
+    f.launch(o, "by-executor", "echo from the executor", executor=executor)
+    f.update("by-executor", {"TASK_RUNNING"})
+    st = f.update("by-executor", TERMINAL)
+    check(st["state"] == "TASK_FINISHED" and st["source"] == "SOURCE_EXECUTOR", "%s" % st)
+    o = f.offer()
+    f.launch(o, "long", "sleep 300", executor=executor)
+    f.update("long", {"TASK_RUNNING"})
+    busy = f.offer()  # the executor runs a task there: offers name it
+    check({"value": "py-exec"} in busy.get("executor_ids", []), "no executor_ids: %s" % busy)
+    f.call("DECLINE", decline={"offer_ids": [busy["id"]]})
+    f.call("KILL", kill={"task_id": {"value": "long"}, "agent_id": o["agent_id"]})
+    f.update("long", {"TASK_KILLED"})
+    f.call("MESSAGE", message={"agent_id": o["agent_id"], "executor_id": {"value": "py-exec"},
+                               "data": base64.b64encode(b"hi").decode()})
+    f.call("TEARDOWN")  # the executor is shut down
+    f.wait("_END")
+
+
+def agent_restart(master, executor, agent_argv, **_):
+    """The agent restarts under a running v1 executor, which re-subscribes."""
+    log = open(agent_argv[agent_argv.index("--work-dir") + 1] + ".log", "ab")
+    agent = subprocess.Popen(agent_argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        f = Framework(master, name="v1-restart")
+        o = f.offer()
+        f.launch(o, "survivor", "sleep 300", executor=executor)
+        f.update("survivor", {"TASK_RUNNING"})
+        agent.send_signal(signal.SIGTERM)  # --stop-keeps-tasks: the executor stays
+        check(agent.wait(timeout=30) == 0, "the agent did not stop cleanly")
+        agent = subprocess.Popen(agent_argv, stdout=log, stderr=subprocess.STDOUT)
+        for _ in range(30):  # reconciled once the agent is back
+            f.call("RECONCILE", reconcile={"tasks": [{"task_id": {"value": "survivor"}}]})
+            st = f.update("survivor", {"TASK_RUNNING", "TASK_LOST", "TASK_UNREACHABLE"})
+            if st["state"] == "TASK_RUNNING":
+                break
+            time.sleep(1)  # the agent is not back yet: ask again
+        check(st["state"] == "TASK_RUNNING", "the task did not survive: %s" % st)
+        # The kill reaches the task through the re-subscribed executor (asked
+        # again while the agent may still be on its way back, as frameworks do).
+        for attempt in range(12):
+            f.call("KILL", kill={"task_id": {"value": "survivor"}, "agent_id": o["agent_id"]})
+            try:
+                f.update("survivor", {"TASK_KILLED"}, timeout=5)
+                break
+            except Failed:
+                check(attempt < 11, "the task was not killed")
+        f.call("TEARDOWN")
+        f.wait("_END")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=30)
+
+
 SCENARIOS = {"command_tasks": command_tasks, "decline_filter": decline_filter,
              "kill_and_reconcile": kill_and_reconcile, "failover": failover,
-             "bad_calls": bad_calls}
+             "bad_calls": bad_calls, "custom_executor": custom_executor,
+             "agent_restart": agent_restart}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--master", required=True)
-    ap.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
+    ap.add_argument("--executor", help="the v1 executor script (absolute path)")
+    ap.add_argument("--agent-argv", help="JSON argv of an agent agent_restart starts itself")
+    ap.add_argument("scenarios", nargs="*")
     args = ap.parse_args()
-    for name in args.scenarios:
+    for name in args.scenarios or [n for n in SCENARIOS if n != "agent_restart"]:
         try:
-            SCENARIOS[name](args.master)
+            SCENARIOS[name](args.master, executor=args.executor,
+                            agent_argv=json.loads(args.agent_argv or "null"))
         except (Failed, OSError, KeyError, ValueError) as e:
             print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
             return 1
