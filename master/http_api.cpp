@@ -17,6 +17,7 @@
 #include "actors/status.hpp"
 #include "master/state_json.hpp"
 #include "master/state_render.hpp"
+#include "master/v1_operator.hpp"
 #include "master/web_ui.hpp"
 
 namespace caldera {
@@ -235,7 +236,7 @@ void state_box::loop() {
     auto p = std::move(pending_);
     auto prepare = prepare_;
     lk.unlock();
-    prepare(*p);
+    prepare(p);
     lk.lock();
     visible(std::move(p));
   }
@@ -567,9 +568,11 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
   auto shared_info = std::make_shared<const master_http_info>(std::move(info));
   auto srv = std::make_unique<http_server>(4, shared_info->security, shared_info->limits);
   // Rendered on the box's thread before the snapshot became visible.
-  box->set_preparer([renderer = std::make_shared<state_renderer>(*shared_info)](
-                      published_state& p) {
-    p.state_json = std::make_shared<const std::string>(renderer->render(p));
+  box->set_preparer([renderer = std::make_shared<state_renderer>(*shared_info),
+                     hub = shared_info->v1_operator](const std::shared_ptr<published_state>& p) {
+    p->state_json = std::make_shared<const std::string>(renderer->render(*p));
+    if (hub)
+      hub->on_snapshot(p);
   });
   auto& r = srv->routes();
   if (shared_info->security.acl != nullptr)
@@ -580,6 +583,8 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
   add_master_routes(r, box, shared_info);
   if (shared_info->v1)
     add_v1_scheduler_routes(r, shared_info->v1);
+  if (shared_info->v1_operator)
+    add_v1_operator_routes(r, box, shared_info, shared_info->v1_operator);
   auto port_or = srv->start(ip, port);
   if (!port_or)
     return port_or.error();

@@ -29,6 +29,8 @@
 
 namespace caldera {
 
+class v1_operator_hub;
+
 struct published_state {
   state_msg state;
   roles_msg roles;
@@ -51,7 +53,7 @@ struct published_state {
 /// one renders supersedes any older one still waiting.
 class state_box {
 public:
-  using prepare_fn = std::function<void(published_state&)>;
+  using prepare_fn = std::function<void(const std::shared_ptr<published_state>&)>;
   state_box() = default;
   ~state_box();
   state_box(const state_box&) = delete;
@@ -98,6 +100,8 @@ struct master_http_info {
   std::string coordinator;
   /// The v1 Scheduler HTTP API (null: not served).
   std::shared_ptr<v1_scheduler_api> v1;
+  /// The v1 Operator API's SUBSCRIBE streams (null: no POST /api/v1).
+  std::shared_ptr<v1_operator_hub> v1_operator;
 };
 
 /// Filters a state endpoint's reply by the view ACLs for the request's

@@ -22,6 +22,7 @@
 #include "master/master_impl.hpp"
 #include "master/registrar.hpp"
 #include "master/standby.hpp"
+#include "master/v1_operator.hpp"
 
 // The master allocates with jemalloc (linked in by CMakeLists.txt), its
 // extents on transparent huge pages: a new leader takes in 100,000 tasks
@@ -429,6 +430,8 @@ std::unique_ptr<caldera::http_server> start_http(const master_config& cfg, const
   using namespace caldera;
   auto info = http_info(cfg, port, std::move(health));
   info.v1 = std::move(v1);
+  info.v1_operator = std::make_shared<v1_operator_hub>();
+  start_v1_operator_heartbeat(*info.v1->sys, info.v1_operator, std::chrono::seconds(15));
   if (run.ha) {
     info.leader = run.ha->me();
     info.coordinator = run.ha->where();

@@ -75,7 +75,8 @@ TEST_CASE("v1 executor API: a Python executor keeps its task across an agent res
   CHECK(py.output().find("PASS agent_restart") != std::string::npos);
 }
 
-TEST_CASE("v1 scheduler API: the README's Python example beside hadoop-like under DRF") {
+TEST_CASE("v1 scheduler API: the README's Python example beside hadoop-like under DRF; the "
+          "operator API's stream shows both") {
   v1_cluster c;
   auto input = c.dir.path + "/in";
   std::filesystem::create_directories(input);
@@ -84,6 +85,10 @@ TEST_CASE("v1 scheduler API: the README's Python example beside hadoop-like unde
     for (int line = 0; line < 2000; ++line)
       out << "the quick brown fox " << (line % 97) << " jumps over lazy dog " << f << "\n";
   }
+  // The operator API's stream shows both frameworks' tasks.
+  child watch{{"/usr/bin/python3", source("tests/process/v1_scenarios.py"), "--master", c.http,
+               "operator_watch"}};
+  REQUIRE_MESSAGE(watch.wait_for("WATCHING", 30s), watch.output());
   child job{{bin("hadoop-like"), "--master", c.master_ep, "--role", "hadoop", "--input", input,
              "--output", c.dir.path + "/out", "--reducers", "2", "--split-size", "16384",
              "--locality-wait", "0s"}};
@@ -92,6 +97,7 @@ TEST_CASE("v1 scheduler API: the README's Python example beside hadoop-like unde
   CHECK_MESSAGE(py.wait_exit(180s) == 0, py.output());
   CHECK(py.output().find("all finished") != std::string::npos);
   CHECK_MESSAGE(job.wait_exit(180s) == 0, job.output());
+  CHECK_MESSAGE(watch.wait_exit(60s) == 0, watch.output());
 }
 
 } // TEST_SUITE

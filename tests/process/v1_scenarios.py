@@ -304,10 +304,61 @@ def agent_restart(master, executor, agent_argv, **_):
         agent.wait(timeout=30)
 
 
+def operator_call(master, type_):
+    host, port = master.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("POST", "/api/v1", json.dumps({"type": type_}),
+                 {"Content-Type": "application/json", "Accept": "application/json"})
+    resp = conn.getresponse()
+    body = resp.read()
+    check(resp.status == 200, "%s answered %d: %s" % (type_, resp.status, body))
+    reply = json.loads(body)
+    check(reply["type"] == type_, "%s answered %s" % (type_, reply["type"]))
+    return reply[type_.lower()]
+
+
+def operator_watch(master, **_):
+    """The operator API's calls, then its SUBSCRIBE stream until it has shown
+    a task of a v1 framework and one of hadoop-like added and finished."""
+    check(operator_call(master, "GET_HEALTH")["healthy"], "not healthy")
+    check(operator_call(master, "GET_VERSION")["version_info"]["version"], "no version")
+    check(operator_call(master, "GET_FLAGS")["flags"], "no flags")
+    until = time.time() + 30
+    while not operator_call(master, "GET_AGENTS")["agents"]:  # the snapshot shows it soon
+        check(time.time() < until, "no agents")
+        time.sleep(0.1)
+    for call in ("GET_STATE", "GET_FRAMEWORKS", "GET_TASKS", "GET_EXECUTORS", "GET_ROLES",
+                 "GET_WEIGHTS", "GET_QUOTA"):
+        operator_call(master, call)
+    host, port = master.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    conn.request("POST", "/api/v1", json.dumps({"type": "SUBSCRIBE"}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    check(resp.status == 200, "SUBSCRIBE answered %d" % resp.status)
+    names, added, finished = {}, set(), set()
+    want = {"hadoop", "v1"}
+    print("WATCHING", flush=True)
+    while not (want <= added and want <= finished):
+        line = resp.readline()
+        check(line, "the operator stream ended")
+        e = json.loads(resp.read(int(line)))
+        kind = e["type"]
+        if kind == "SUBSCRIBED":
+            check("get_state" in e["subscribed"], "SUBSCRIBED without the state")
+        elif kind == "FRAMEWORK_ADDED":
+            info = e["framework_added"]["framework"]["framework_info"]
+            names[info["id"]["value"]] = "v1" if info["name"].startswith("v1") else "hadoop"
+        elif kind == "TASK_ADDED":
+            added.add(names.get(e["task_added"]["task"]["framework_id"]["value"]))
+        elif kind == "TASK_UPDATED" and e["task_updated"]["state"] == "TASK_FINISHED":
+            finished.add(names.get(e["task_updated"]["framework_id"]["value"]))
+
+
 SCENARIOS = {"command_tasks": command_tasks, "decline_filter": decline_filter,
              "kill_and_reconcile": kill_and_reconcile, "failover": failover,
              "bad_calls": bad_calls, "custom_executor": custom_executor,
-             "agent_restart": agent_restart}
+             "agent_restart": agent_restart, "operator_watch": operator_watch}
 
 
 def main():
@@ -317,7 +368,8 @@ def main():
     ap.add_argument("--agent-argv", help="JSON argv of an agent agent_restart starts itself")
     ap.add_argument("scenarios", nargs="*")
     args = ap.parse_args()
-    for name in args.scenarios or [n for n in SCENARIOS if n != "agent_restart"]:
+    alone = ("agent_restart", "operator_watch")  # run only when named
+    for name in args.scenarios or [n for n in SCENARIOS if n not in alone]:
         try:
             SCENARIOS[name](args.master, executor=args.executor,
                             agent_argv=json.loads(args.agent_argv or "null"))
