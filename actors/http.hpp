@@ -165,6 +165,30 @@ std::shared_ptr<http_stream> http_stream_reply(httplib::Response& res,
 /// The stream `res` was made into (null: an ordinary reply).
 std::shared_ptr<http_stream> stream_of(const httplib::Response& res);
 
+/// A reply an actor gives later (a write the master must make first): the
+/// handler makes it with `http_defer_reply`, hands it on and returns; the
+/// connection waits, holding no thread, until `complete` fills the response
+/// (from any thread, once; later calls do nothing). Whoever takes it must
+/// complete it, on failure too (with an error reply).
+class http_deferred {
+public:
+  void complete(const std::function<void(httplib::Response&)>& fill);
+
+  // -- the server's side ----------------------------------------------------
+  /// `ready(response)` runs once the reply is complete (at once when it is).
+  void attach(std::function<void(std::unique_ptr<httplib::Response>)> ready);
+
+private:
+  std::mutex m_;
+  std::unique_ptr<httplib::Response> res_;
+  std::function<void(std::unique_ptr<httplib::Response>)> ready_;
+  bool done_ = false;
+};
+
+std::shared_ptr<http_deferred> http_defer_reply(httplib::Response& res);
+/// The deferred reply `res` stands for (null: an ordinary reply).
+std::shared_ptr<http_deferred> deferred_of(const httplib::Response& res);
+
 /// Moves the calling thread to the idle scheduling class (nice +10 where
 /// that is refused), once: threads that serve readers must never slow
 /// scheduling.

@@ -6,7 +6,7 @@
 //
 // This is one of the I/O edges runtime_env.hpp names: it reads the steady
 // clock for its deadlines and starts its own threads.
-#include "actors/http.hpp"
+#include "actors/http_server_impl.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -38,73 +38,9 @@
 
 namespace caldera {
 
+namespace http_detail {
+
 namespace {
-
-using steady = std::chrono::steady_clock;
-
-constexpr uint64_t listen_id = 0;
-constexpr uint64_t wake_id = 1;
-constexpr size_t read_chunk = 16 * 1024;
-constexpr size_t provider_chunk = 256 * 1024;
-
-// What a read or write on a connection came to.
-enum class io { ok, want_read, want_write, closed };
-
-struct conn {
-  enum class phase { handshake, reading, handling, writing, streaming, closed };
-  uint64_t id = 0;
-  int fd = -1;
-  SSL* ssl = nullptr;
-  phase ph = phase::reading;
-  uint32_t want = EPOLLIN; // what the last I/O call waits for
-  uint32_t events = 0;     // the interest registered with epoll
-  bool registered = false;
-  http_request_parser parser;
-  std::string in; // read, not yet parsed (a pipelined request)
-  std::string out;
-  size_t out_off = 0;
-  std::unique_ptr<httplib::Response> res; // a body its provider streams
-  size_t body_off = 0, body_len = 0;
-  std::shared_ptr<http_stream> stream; // while streaming
-  bool stream_done = false;            // its last chunk is in `out`
-  bool keep_alive = false;
-  bool continued = false; // "100 Continue" sent for this request
-  steady::time_point deadline;
-  steady::time_point waiting_since; // for displacing at max_connections
-  std::string peer;
-
-  explicit conn(http_parse_limits lim) : parser(lim) {}
-};
-
-struct job {
-  uint64_t id;
-  httplib::Request req;
-  bool keep_alive;
-};
-
-struct reply {
-  uint64_t id;
-  std::unique_ptr<httplib::Response> res;
-  std::shared_ptr<http_stream> stream;
-  std::string head;
-  size_t body_len;
-  bool keep_alive;
-  bool head_only;
-};
-
-// A request that needs a principal and carries none (or a wrong one): 401.
-bool refuse_unauthenticated(const http_security& sec, const httplib::Request& req,
-                            httplib::Response& res) {
-  if (!http_needs_principal(req, sec) || !http_principal(req, sec).empty())
-    return false;
-  metrics::refused("http_unauthenticated");
-  log::warn("peer_refused", {{"type", "http_unauthenticated"},
-                             {"path", req.path},
-                             {"peer", req.remote_addr}});
-  res.set_header("WWW-Authenticate", "Basic realm=\"caldera\"");
-  reply_error(res, 401, "this API needs credentials (HTTP Basic: a principal and its secret)");
-  return true;
-}
 
 std::string ssl_reason() {
   auto e = ERR_get_error();
@@ -113,24 +49,6 @@ std::string ssl_reason() {
   char buf[256];
   ERR_error_string_n(e, buf, sizeof(buf));
   return buf;
-}
-
-SSL_CTX* https_context(const http_security& sec, std::string& why) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) {
-    why = ssl_reason();
-    return nullptr;
-  }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (SSL_CTX_use_certificate_chain_file(ctx, sec.certificate.c_str()) != 1
-      || SSL_CTX_use_PrivateKey_file(ctx, sec.key.c_str(), SSL_FILETYPE_PEM) != 1
-      || SSL_CTX_check_private_key(ctx) != 1) {
-    why = ssl_reason();
-    SSL_CTX_free(ctx);
-    return nullptr;
-  }
-  return ctx;
 }
 
 io ssl_result(SSL* ssl, int r) {
@@ -147,6 +65,22 @@ io plain_result(ssize_t n, uint32_t again) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return again == EPOLLIN ? io::want_read : io::want_write;
   return io::closed;
+}
+
+} // namespace
+
+// A request that needs a principal and carries none (or a wrong one): 401.
+bool refuse_unauthenticated(const http_security& sec, const httplib::Request& req,
+                            httplib::Response& res) {
+  if (!http_needs_principal(req, sec) || !http_principal(req, sec).empty())
+    return false;
+  metrics::refused("http_unauthenticated");
+  log::warn("peer_refused", {{"type", "http_unauthenticated"},
+                             {"path", req.path},
+                             {"peer", req.remote_addr}});
+  res.set_header("WWW-Authenticate", "Basic realm=\"caldera\"");
+  reply_error(res, 401, "this API needs credentials (HTTP Basic: a principal and its secret)");
+  return true;
 }
 
 // Reads up to `n` bytes into `buf`; `got` says how many.
@@ -186,6 +120,28 @@ io write_some(conn& c, const char* buf, size_t n, size_t& put) {
   return plain_result(r, EPOLLOUT);
 }
 
+} // namespace http_detail
+
+namespace {
+
+SSL_CTX* https_context(const http_security& sec, std::string& why) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) {
+    why = ssl_reason();
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_use_certificate_chain_file(ctx, sec.certificate.c_str()) != 1
+      || SSL_CTX_use_PrivateKey_file(ctx, sec.key.c_str(), SSL_FILETYPE_PEM) != 1
+      || SSL_CTX_check_private_key(ctx) != 1) {
+    why = ssl_reason();
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
 std::string peer_of(const sockaddr_storage& sa, int& port) {
   char buf[INET6_ADDRSTRLEN] = "";
   port = -1;
@@ -219,74 +175,9 @@ void make_fd_room(size_t conns) {
 
 } // namespace
 
-struct http_server::loop {
-  const http_router& router;
-  const http_security& sec;
-  http_limits lim;
-  SSL_CTX* ctx = nullptr;
-  int listen_fd = -1, ep = -1, wake_fd = -1;
-  std::unordered_map<uint64_t, std::unique_ptr<conn>> conns;
-  std::vector<uint64_t> graveyard; // closed, freed between events
-  uint64_t next_id = 2;
-  std::thread io_thread;
-  std::vector<std::thread> workers;
-  std::mutex m;
-  std::condition_variable cv;
-  std::deque<job> jobs;
-  std::deque<reply> replies;
-  std::vector<uint64_t> stream_wakes; // streams with something to send
-  bool stopping = false;
-  std::atomic<bool> io_stop{false};
-
-  loop(const http_router& r, const http_security& s, http_limits l)
-    : router(r), sec(s), lim(l) {}
-  ~loop();
-
-  http_parse_limits parse_limits() const {
-    http_parse_limits p;
-    p.max_body = lim.max_body;
-    return p;
-  }
-
-  // --- set-up -----------------------------------------------------------------
-  caf::expected<uint16_t> open(const std::string& ip, uint16_t port);
-  void start_threads(size_t threads);
-  void stop();
-
-  // --- the I/O thread ---------------------------------------------------------
-  void run();
-  void on_event(uint64_t id, uint32_t events);
-  void accept_all();
-  void make_room();
-  void set_interest(conn& c);
-  void handshake(conn& c);
-  void read(conn& c);
-  void parse(conn& c);
-  void submit(conn& c);
-  void take_replies();
-  void start_reply(conn& c, reply r);
-  void start_stream(conn& c, reply& r);
-  void wake_stream(uint64_t id);
-  void pump(conn& c);
-  bool refill(conn& c);
-  void on_stream_event(conn& c);
-  void drain_input(conn& c);
-  void end_streams();
-  void write(conn& c);
-  bool fill_body(conn& c);
-  void after_reply(conn& c);
-  void refuse(conn& c, int status, const std::string& why);
-  void expire(steady::time_point now);
-  void close(conn& c, const char* why);
-  void reap();
-
-  // --- the handler threads ----------------------------------------------------
-  void work();
-  reply answer(job& j);
-};
-
 http_server::loop::~loop() {
   stop();
+  deferred_waker->l = nullptr;
   end_streams();
   for (auto& [id, c] : conns) {
     if (c->ssl != nullptr)
@@ -331,6 +222,7 @@ caf::expected<uint16_t> http_server::loop::open(const std::string& ip, uint16_t 
 }
 
 void http_server::loop::start_threads(size_t threads) {
+  deferred_waker->l = this;
   std::signal(SIGPIPE, SIG_IGN); // a TLS write to a closed peer
   io_thread = std::thread([this] { run(); });
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i)
@@ -338,6 +230,10 @@ void http_server::loop::start_threads(size_t threads) {
 }
 
 void http_server::loop::stop() {
+  {
+    std::lock_guard<std::mutex> g{deferred_waker->m};
+    deferred_waker->l = nullptr;
+  }
   {
     std::lock_guard<std::mutex> g{m};
     stopping = true;
@@ -529,58 +425,6 @@ void http_server::loop::submit(conn& c) {
   cv.notify_one();
 }
 
-void http_server::loop::take_replies() {
-  uint64_t n = 0;
-  [[maybe_unused]] auto r = ::read(wake_fd, &n, sizeof(n));
-  std::deque<reply> ready;
-  {
-    std::lock_guard<std::mutex> g{m};
-    ready.swap(replies);
-  }
-  for (auto& rep : ready) {
-    auto i = conns.find(rep.id);
-    if (i != conns.end() && i->second->ph == conn::phase::handling)
-      start_reply(*i->second, std::move(rep));
-    else if (rep.stream) // closed meanwhile: its producer learns it
-      rep.stream->end();
-  }
-  std::vector<uint64_t> woken;
-  {
-    std::lock_guard<std::mutex> g{m};
-    woken.swap(stream_wakes);
-  }
-  for (auto id : woken) {
-    auto i = conns.find(id);
-    if (i != conns.end() && i->second->ph == conn::phase::streaming)
-      pump(*i->second);
-  }
-}
-
-void http_server::loop::start_reply(conn& c, reply r) {
-  if (r.stream && !r.head_only)
-    return start_stream(c, r);
-  if (r.stream)
-    r.stream->end();
-  c.out = std::move(r.head);
-  c.out_off = 0;
-  c.keep_alive = r.keep_alive;
-  c.body_off = 0;
-  c.body_len = 0;
-  if (!r.head_only) {
-    if (r.res->content_provider_) {
-      c.body_len = r.body_len;
-      c.res = std::move(r.res);
-    } else {
-      c.out += r.res->body;
-    }
-  }
-  c.ph = conn::phase::writing;
-  c.want = EPOLLOUT;
-  c.waiting_since = steady::now();
-  c.deadline = c.waiting_since + lim.request_timeout;
-  write(c);
-}
-
 void http_server::loop::write(conn& c) {
   while (true) {
     if (c.out_off == c.out.size() && c.ph == conn::phase::streaming) {
@@ -620,134 +464,16 @@ void http_server::loop::write(conn& c) {
 }
 
 // The next piece of a streamed body into `out` (nothing when it is all out).
-bool http_server::loop::fill_body(conn& c) {
-  if (!c.res || c.body_off >= c.body_len)
-    return true;
-  httplib::DataSink sink;
-  sink.write = [&c](const char* d, size_t n) {
-    c.out.append(d, n);
-    return true;
-  };
-  sink.is_writable = [] { return true; };
-  sink.done = [] {};
-  size_t want = std::min(provider_chunk, c.body_len - c.body_off);
-  if (!c.res->content_provider_(c.body_off, want, sink) || c.out.empty())
-    return false;
-  c.body_off += c.out.size();
-  return true;
-}
-
-void http_server::loop::after_reply(conn& c) {
-  c.res.reset();
-  if (c.stream)
-    c.stream->end();
-  c.stream.reset();
-  c.stream_done = false;
-  if (!c.keep_alive)
-    return close(c, nullptr);
-  c.parser.reset();
-  c.continued = false;
-  c.ph = conn::phase::reading;
-  c.want = EPOLLIN;
-  c.waiting_since = steady::now();
-  c.deadline = c.waiting_since + lim.idle_timeout;
-  read(c); // a pipelined request, or bytes TLS already decrypted
-}
-
 // An answer the I/O thread gives itself (a malformed request): then close.
-void http_server::loop::refuse(conn& c, int status, const std::string& why) {
-  httplib::Response res;
-  reply_error(res, status, why);
-  res.set_header("Access-Control-Allow-Origin", "*");
-  reply r{c.id, nullptr, nullptr, http_response_head(res, res.body.size(), false) + res.body, 0,
-          false, true};
-  start_reply(c, std::move(r));
-}
-
-// --- streamed replies ----------------------------------------------------------
-
-void http_server::loop::start_stream(conn& c, reply& r) {
-  c.out = std::move(r.head);
-  c.out_off = 0;
-  c.keep_alive = r.keep_alive;
-  c.stream = std::move(r.stream);
-  c.stream_done = false;
-  c.ph = conn::phase::streaming;
-  c.waiting_since = steady::now();
-  c.deadline = c.waiting_since + lim.request_timeout;
-  metrics::http_connection("streaming");
-  c.stream->attach([this, id = c.id] { wake_stream(id); });
-  write(c);
-}
-
 // From a producer's thread: the I/O thread sends what it wrote.
-void http_server::loop::wake_stream(uint64_t id) {
-  {
-    std::lock_guard<std::mutex> g{m};
-    stream_wakes.push_back(id);
-  }
-  uint64_t one = 1;
-  [[maybe_unused]] auto w = ::write(wake_fd, &one, sizeof(one));
-}
-
 // The producer wrote: sent now, unless the connection still sends an
 // earlier batch (then `write` takes it when that is out).
-void http_server::loop::pump(conn& c) {
-  if (c.out_off == c.out.size())
-    write(c);
-}
-
 // The next batch of a stream into `out` (it is empty): the producer's
 // buffer holds the rest, so a client that stops reading costs at most one
 // batch here and the stream's bound there. false: closed (overflow).
-bool http_server::loop::refill(conn& c) {
-  auto t = c.stream->take();
-  if (t.overflow) {
-    close(c, "stream_overflow");
-    return false;
-  }
-  c.out = std::move(t.bytes);
-  if (t.finished) {
-    c.out += "0\r\n\r\n";
-    c.stream_done = true;
-  }
-  if (!c.out.empty())
-    c.deadline = steady::now() + lim.request_timeout; // it must read by then
-  return true;
-}
-
-void http_server::loop::on_stream_event(conn& c) {
-  if (c.out_off < c.out.size())
-    return write(c);
-  drain_input(c);
-}
-
 // A streaming client sends nothing more we read: its bytes are dropped,
 // its hang-up closes the stream.
-void http_server::loop::drain_input(conn& c) {
-  char buf[read_chunk];
-  for (int k = 0; k < 16; ++k) {
-    size_t got = 0;
-    auto r = read_some(c, buf, sizeof(buf), got);
-    if (r == io::closed)
-      return close(c, "peer_closed");
-    if (r != io::ok)
-      return;
-  }
-}
-
 // The server stops: every producer learns its stream ended.
-void http_server::loop::end_streams() {
-  for (auto& [id, c] : conns)
-    if (c->stream) {
-      c->stream->end();
-      c->stream.reset();
-    }
-  for (auto& rep : replies)
-    if (rep.stream)
-      rep.stream->end();
-}
-
 void http_server::loop::expire(steady::time_point now) {
   std::vector<conn*> late;
   for (auto& [id, c] : conns)
@@ -792,44 +518,8 @@ void http_server::loop::reap() {
   graveyard.clear();
 }
 
-void http_server::loop::work() {
-  // Readers must never slow scheduling: handlers run at a lower CPU priority
-  // (the idle class) than the actors' threads.
-  lower_thread_priority();
-  while (true) {
-    job j;
-    {
-      std::unique_lock<std::mutex> g{m};
-      cv.wait(g, [this] { return stopping || !jobs.empty(); });
-      if (stopping)
-        return;
-      j = std::move(jobs.front());
-      jobs.pop_front();
-    }
-    auto r = answer(j);
-    {
-      std::lock_guard<std::mutex> g{m};
-      replies.push_back(std::move(r));
-    }
-    uint64_t one = 1;
-    [[maybe_unused]] auto w = ::write(wake_fd, &one, sizeof(one));
-  }
-}
-
-reply http_server::loop::answer(job& j) {
-  auto res = std::make_unique<httplib::Response>();
-  if (!refuse_unauthenticated(sec, j.req, *res))
-    router.route(j.req, *res);
-  if (!res->has_header("Access-Control-Allow-Origin"))
-    res->set_header("Access-Control-Allow-Origin", "*");
-  auto stream = stream_of(*res);
-  size_t len = res->content_provider_ ? res->content_length_ : res->body.size();
-  auto head = stream ? http_chunked_head(*res, j.keep_alive)
-                     : http_response_head(*res, len, j.keep_alive);
-  return reply{j.id, std::move(res), std::move(stream), std::move(head), len, j.keep_alive,
-               j.req.method == "HEAD"};
-}
-
+// The connection waits (phase handling) until `d` completes, on whichever
+// thread that happens.
 http_server::http_server(size_t threads, http_security sec, http_limits lim)
   : sec_(std::move(sec)), lim_(lim), threads_(threads) {
 }

@@ -16,7 +16,61 @@ struct stream_provider {
   bool operator()(size_t, size_t, httplib::DataSink&) const { return false; }
 };
 
+// Carries a deferred reply inside the response, where the server finds it.
+struct deferred_marker {
+  std::shared_ptr<http_deferred> d;
+  bool operator()(size_t, size_t, httplib::DataSink&) const { return false; }
+};
+
 } // namespace
+
+void http_deferred::complete(const std::function<void(httplib::Response&)>& fill) {
+  auto res = std::make_unique<httplib::Response>();
+  fill(*res);
+  if (res->status == -1) // as the router does for an ordinary reply
+    res->status = 200;
+  std::function<void(std::unique_ptr<httplib::Response>)> ready;
+  {
+    std::lock_guard<std::mutex> g{m_};
+    if (done_)
+      return;
+    done_ = true;
+    if (!ready_) {
+      res_ = std::move(res);
+      return;
+    }
+    ready = std::move(ready_);
+  }
+  ready(std::move(res));
+}
+
+void http_deferred::attach(std::function<void(std::unique_ptr<httplib::Response>)> ready) {
+  std::unique_ptr<httplib::Response> res;
+  {
+    std::lock_guard<std::mutex> g{m_};
+    if (!res_) {
+      ready_ = std::move(ready);
+      return;
+    }
+    res = std::move(res_);
+  }
+  ready(std::move(res));
+}
+
+std::shared_ptr<http_deferred> http_defer_reply(httplib::Response& res) {
+  auto d = std::make_shared<http_deferred>();
+  res.body.clear();
+  res.content_provider_ = deferred_marker{d};
+  res.is_chunked_content_provider_ = true;
+  return d;
+}
+
+std::shared_ptr<http_deferred> deferred_of(const httplib::Response& res) {
+  if (!res.is_chunked_content_provider_)
+    return nullptr;
+  auto* p = res.content_provider_.target<deferred_marker>();
+  return p != nullptr ? p->d : nullptr;
+}
 
 bool http_stream::write(std::string_view data) {
   std::function<void()> wake;

@@ -47,6 +47,9 @@ void scheduler::executor_lost(const std::string&, const std::string&, int) {
 void scheduler::error(const std::string& message) {
   log::warn("scheduler_error", {{"framework_id", framework_id_}, {"message", message}});
 }
+void scheduler::failed_over() {
+}
+
 caf::message_handler scheduler::extra_handlers() {
   return {};
 }
@@ -202,12 +205,15 @@ void scheduler::begin_registration() {
 
 // The master refused something, or removed this framework (then it ends).
 void scheduler::on_master_error(const scheduler_error_msg& m) {
-  bool removed = false;
+  bool removed = false, moved = false;
   guarded("SchedulerError", [&] {
     auto v = m.read();
     removed = v->getRemoved();
+    moved = v->getFailedOver();
     error(v->getMessage());
   });
+  if (moved && !removed)
+    failed_over();
   if (removed) {
     stopping_ = true;
     quit(make_error(errc::unknown_framework, "the framework was removed"));
@@ -356,6 +362,17 @@ void scheduler::kill(const std::string& task_id, const std::string& agent_id) {
   send(master_, make<schema::Kill>([&](auto b) {
          b.setFrameworkId(framework_id_);
          b.setTaskId(task_id);
+         b.setAgentId(agent_id);
+       }));
+}
+
+void scheduler::shutdown_executor(const std::string& executor_id,
+                                  const std::string& agent_id) {
+  if (!may_send("shutdown_executor"))
+    return;
+  send(master_, make<schema::ShutdownFramework>([&](auto b) {
+         b.setFrameworkId(framework_id_);
+         b.setExecutorId(executor_id);
          b.setAgentId(agent_id);
        }));
 }

@@ -197,6 +197,11 @@ protected:
   /// reached (the SDK keeps retrying).
   virtual void error(const std::string& message);
 
+  /// After `error`, when another scheduler registered with this framework's
+  /// id: the master no longer talks to this one. Default: nothing (the actor
+  /// runs on until stopped).
+  virtual void failed_over();
+
   /// Handlers of the subclass's own messages.
   virtual caf::message_handler extra_handlers();
 
@@ -223,6 +228,9 @@ protected:
                          const std::vector<launch_operation>& ops, double refuse_seconds = 5);
   void decline(const std::vector<std::string>& offer_ids, double refuse_seconds = 5);
   void kill(const std::string& task_id, const std::string& agent_id = {});
+  /// Shuts the framework's executor `executor_id` on `agent_id` down (its
+  /// tasks end, killed; Mesos' SHUTDOWN call).
+  void shutdown_executor(const std::string& executor_id, const std::string& agent_id);
   void acknowledge(const status_info& status);
   /// Asks the master for the latest state of `tasks`; the answers come as
   /// `status_update`s with reason "REASON_RECONCILIATION" and no uuid (no

@@ -734,14 +734,17 @@ void handle_shutdown_framework(agent_actor* self, const shutdown_framework_msg& 
   guarded("ShutdownFramework", [&] {
     auto& d = self->state;
     std::string fid = m.read()->getFrameworkId();
+    std::string only = m.read()->getExecutorId();
+    const char* why = only.empty() ? "framework torn down" : "executor shut down by its framework";
     for (auto& [key, rec] : d.executors) {
-      if (key.first != fid)
+      if (key.first != fid || (!only.empty() && key.second != only))
         continue;
       for (auto& q : rec.queued) {
         std::string tid = q.read()->getTask().getTaskId();
         rec.tasks.erase(tid);
         agent_status(self, fid, tid, key.second, schema::TaskState::KILLED,
-                     "REASON_FRAMEWORK_REMOVED", "framework torn down");
+                     only.empty() ? "REASON_FRAMEWORK_REMOVED" : "REASON_EXECUTOR_TERMINATED",
+                     why);
       }
       rec.queued.clear();
       if (rec.direct) {
@@ -749,8 +752,8 @@ void handle_shutdown_framework(agent_actor* self, const shutdown_framework_msg& 
         d.opts.containers->terminate(rec.container_id);
       }
       if (rec.handle)
-        self->send(rec.handle, make<schema::ShutdownExecutor>([](auto b) {
-                     b.setReason("framework torn down");
+        self->send(rec.handle, make<schema::ShutdownExecutor>([why](auto b) {
+                     b.setReason(why);
                    }));
       self->delayed_send(self, d.opts.executor_shutdown_grace, destroy_atom::value,
                          key.first, key.second, rec.container_id);

@@ -1,4 +1,5 @@
 #include "agent/http_api.hpp"
+#include "agent/v1_operator.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -163,11 +164,14 @@ caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
                  std::string sandbox_root, uint16_t& port_out,
                  std::shared_ptr<containerizer> containers, http_security sec,
-                 http_limits limits, std::shared_ptr<v1_executor_api> v1) {
+                 http_limits limits, std::shared_ptr<v1_executor_api> v1,
+                 std::map<std::string, std::string> flags) {
   auto srv = std::make_unique<http_server>(4, std::move(sec), limits);
   auto& r = srv->routes();
   if (v1)
     add_v1_executor_routes(r, std::move(v1));
+  add_v1_agent_operator_routes(r, box, std::make_shared<const v1_agent_info>(
+                                         v1_agent_info{std::move(flags)}));
   auto root = std::make_shared<std::string>(std::move(sandbox_root));
   auto state = [box](const httplib::Request&, httplib::Response& res) {
     auto v = box->get();

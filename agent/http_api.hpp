@@ -7,6 +7,7 @@
 // that and the file system, never the actor.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,7 @@ caf::expected<std::unique_ptr<http_server>>
 start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box> box,
                  std::string sandbox_root, uint16_t& port_out,
                  std::shared_ptr<containerizer> containers = {}, http_security sec = {},
-                 http_limits limits = {}, std::shared_ptr<v1_executor_api> v1 = {});
+                 http_limits limits = {}, std::shared_ptr<v1_executor_api> v1 = {},
+                 std::map<std::string, std::string> flags = {});
 
 } // namespace caldera

@@ -200,6 +200,22 @@ struct agent_config : caldera::node_config {
     return sec;
   }
 
+  /// What GET_FLAGS shows (the options that say what this agent is).
+  std::map<std::string, std::string> flags() const {
+    return {{"master", master},
+            {"port", std::to_string(port)},
+            {"ip", ip},
+            {"http_port", std::to_string(http_port)},
+            {"work_dir", work_dir},
+            {"resources", resources_text},
+            {"attributes", attributes_text},
+            {"hostname", hostname},
+            {"isolation", isolation},
+            {"stop_keeps_tasks", stop_keeps_tasks ? "true" : "false"},
+            {"authenticate_http_readonly", authenticate_http_readonly ? "true" : "false"},
+            {"authenticate_http_readwrite", authenticate_http_readwrite ? "true" : "false"}};
+  }
+
   /// What an executor needs in its environment to link back.
   std::map<std::string, std::string> executor_env() {
     auto files = caldera::tls_files_of(*this);
@@ -366,7 +382,7 @@ bool start_http(const agent_config& cfg, caldera::agent_options& opts,
   std::filesystem::create_directories(root, ec);
   auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, root.string(),
                               hport, opts.containers, cfg.http_security(), cfg.http_limits,
-                              std::move(v1));
+                              std::move(v1), cfg.flags());
   if (!srv) {
     std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
                  describe(srv.error()).c_str());

@@ -6,6 +6,10 @@
 //                          [--isolation NAMES] (the agents' --isolation; default theirs)
 //                          [--tls]  (processes also with mutual TLS on every link,
 //                                    certificates from scripts/make-certs)
+//                          [--api sdk|v1|both] (processes: the framework on the C++
+//                                    SDK, on Mesos' v1 Scheduler HTTP API
+//                                    (bench/v1_launch.py, Python), or both on
+//                                    the same cluster, one after the other)
 //
 // in-process: master, registrar, agents and executors are actors of this
 //   process (executors report RUNNING then FINISHED at once).
@@ -195,8 +199,19 @@ std::vector<std::string> tls_args(const std::string& pki, const std::string& who
           pki + "/" + who + "-key.pem", "--openssl.cafile", pki + "/ca.pem"};
 }
 
+// The v1 HTTP API's run on the same cluster: bench/v1_launch.py prints its line.
+int run_v1(size_t n, size_t in_flight, const std::string& http) {
+  test::child py{{"/usr/bin/python3", test::source("bench/v1_launch.py"), "--master", http,
+                  "--tasks", std::to_string(n), "--in-flight", std::to_string(in_flight)}};
+  int rc = py.wait_exit(std::chrono::minutes(30));
+  auto out = py.output();
+  std::fputs(out.c_str(), rc == 0 ? stdout : stderr);
+  std::fflush(stdout);
+  return rc == 0 ? 0 : 1;
+}
+
 int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string& isolation,
-                  bool tls) {
+                  bool tls, const std::string& api) {
   test::temp_dir dir;
   std::string pki;
   if (tls) {
@@ -209,10 +224,12 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
   auto mport = test::free_port();
   std::string ep = "127.0.0.1:" + std::to_string(mport);
   std::vector<std::string> margv{test::bin("caldera-master"), "--port", std::to_string(mport),
-                                 "--work-dir", dir.path + "/master", "--log-level", "warn"};
+                                 "--work-dir", dir.path + "/master", "--log-level", "info",
+                                 "--http-port", "0"};
   for (auto& a : tls_args(pki, "master"))
     margv.push_back(a);
   test::child master{margv};
+  auto http = test::logged_endpoint(master, "http_listening");
   std::vector<std::unique_ptr<test::child>> agents;
   for (size_t i = 0; i < n_agents; ++i) {
     std::vector<std::string> argv{test::bin("caldera-agent"), "--master", ep, "--port",
@@ -244,15 +261,20 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
   }
   caf::actor_system sys{cfg};
   auto out = std::make_shared<result>();
-  scheduler_options so;
-  so.name = "bench-launch";
-  so.master_endpoint = *parse_endpoint(ep);
-  auto s = sys.spawn<launch_scheduler>(so, n, in_flight, std::string{"true"}, out);
-  {
-    caf::scoped_actor self{sys};
-    self->wait_for(s);
+  if (api != "v1") {
+    scheduler_options so;
+    so.name = "bench-launch";
+    so.master_endpoint = *parse_endpoint(ep);
+    auto s = sys.spawn<launch_scheduler>(so, n, in_flight, std::string{"true"}, out);
+    {
+      caf::scoped_actor self{sys};
+      self->wait_for(s);
+    }
+    print(tls ? "processes-tls" : "processes", n, *out);
   }
-  print(tls ? "processes-tls" : "processes", n, *out);
+  int rc = 0;
+  if (api != "sdk" && !tls)
+    rc = run_v1(n, in_flight, http);
   if (out->failed > 0)
     for (auto& a : agents) {
       auto text = a->output();
@@ -265,7 +287,7 @@ int run_processes(size_t n, size_t n_agents, size_t in_flight, const std::string
   }
   master.signal(SIGTERM);
   master.wait_exit(std::chrono::seconds(20));
-  return 0;
+  return rc;
 }
 
 } // namespace
@@ -276,6 +298,7 @@ int main(int argc, char** argv) {
   std::string mode = "both";
   std::string isolation; // the agent's default
   bool tls = false;
+  std::string api = "sdk";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -297,11 +320,13 @@ int main(int argc, char** argv) {
       isolation = next();
     else if (a == "--tls")
       tls = true;
+    else if (a == "--api")
+      api = next();
     else {
       std::fprintf(stderr,
                    "usage: bench-launch [--tasks N] [--agents N] "
                    "[--mode in-process|processes|both] [--in-flight K] "
-                   "[--isolation NAMES] [--tls]\n");
+                   "[--isolation NAMES] [--tls] [--api sdk|v1|both]\n");
       return 2;
     }
   }
@@ -311,9 +336,9 @@ int main(int argc, char** argv) {
   if (mode == "in-process" || mode == "both")
     rc |= run_in_process(tasks, agents, in_flight_opt);
   if (mode == "processes" || mode == "both") {
-    rc |= run_processes(tasks, agents, in_flight_opt, isolation, false);
+    rc |= run_processes(tasks, agents, in_flight_opt, isolation, false, api);
     if (tls) // the same run: TLS on vs off
-      rc |= run_processes(tasks, agents, in_flight_opt, isolation, true);
+      rc |= run_processes(tasks, agents, in_flight_opt, isolation, true, api);
   }
   return rc;
 }

@@ -685,6 +685,7 @@ void framework_persisted(master_actor* self, framework_entry& fe, bool rereg,
     self->demonitor(slot.handle);
     self->send(slot.handle, make<schema::SchedulerError>([](auto b) {
       b.setMessage("framework failed over to another scheduler");
+      b.setFailedOver(true);
     }));
   }
   fe.used = slot.used;
@@ -827,6 +828,19 @@ void handle_kill(master_actor* self, const kill_msg& m) {
   });
 }
 
+// A framework shuts one of its executors down: passed on to its agent (a
+// framework ends with Teardown, never this).
+void handle_shutdown_executor(master_actor* self, const shutdown_framework_msg& m) {
+  guarded("ShutdownExecutor", [&] {
+    auto v = m.read();
+    if (!caller(self, v->getFrameworkId()) || v->getExecutorId().size() == 0)
+      return;
+    auto a = self->state.st.agents.find(v->getAgentId());
+    if (a != self->state.st.agents.end() && a->second.handle)
+      self->send(a->second.handle, m);
+  });
+}
+
 // A framework acknowledges a status update: passed on to the agent.
 void handle_acknowledge(master_actor* self, const acknowledge_msg& m) {
   guarded("Acknowledge", [&] {
@@ -918,6 +932,7 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
     [=](const accept_msg& m) { guarded("Accept", [&] { handle_accept(self, m); }); },
     [=](const decline_msg& m) { handle_decline(self, m); },
     [=](const kill_msg& m) { handle_kill(self, m); },
+    [=](const shutdown_framework_msg& m) { handle_shutdown_executor(self, m); },
     [=](const acknowledge_msg& m) { handle_acknowledge(self, m); },
     [=](const reconcile_msg& m) { guarded("Reconcile", [&] { reconcile(self, m); }); },
     [=](const revive_msg& m) { handle_revive(self, m); },

@@ -176,6 +176,14 @@ void parse_message(const json& call, scheduler_call& c) {
        "'message' needs 'agent_id' and 'executor_id'");
 }
 
+void parse_shutdown(const json& call, scheduler_call& c) {
+  auto& s = body_of(call, "shutdown");
+  c.executor_id = id_at(s, "executor_id", "shutdown");
+  c.agent_id = id_at(s, "agent_id", "shutdown");
+  need(!c.executor_id.empty() && !c.agent_id.empty(),
+       "'shutdown' needs 'executor_id' and 'agent_id'");
+}
+
 using parser = std::function<void(const json&, scheduler_call&)>;
 
 const std::map<std::string, std::pair<kind, parser>>& parsers() {
@@ -191,6 +199,7 @@ const std::map<std::string, std::pair<kind, parser>>& parsers() {
     {"RECONCILE", {kind::reconcile, parse_reconcile}},
     {"MESSAGE", {kind::message, parse_message}},
     {"REQUEST", {kind::request, [](const json&, scheduler_call&) {}}},
+    {"SHUTDOWN", {kind::shutdown, parse_shutdown}},
   };
   return table;
 }
@@ -211,7 +220,7 @@ scheduler_call parse_scheduler_call(const std::string& body) {
   auto p = parsers().find(c.type_name);
   if (p == parsers().end())
     throw v1_error("'type' '" + c.type_name + "' is not a call caldera serves ("
-                   + (c.type_name == "SHUTDOWN" || c.type_name == "ACCEPT_INVERSE_OFFERS"
+                   + (c.type_name == "ACCEPT_INVERSE_OFFERS"
                           || c.type_name == "DECLINE_INVERSE_OFFERS"
                         ? "not supported yet"
                         : "unknown")

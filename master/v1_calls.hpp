@@ -15,7 +15,7 @@ namespace caldera::v1 {
 struct scheduler_call {
   enum class kind {
     subscribe, teardown, accept, decline, revive, suppress, kill, acknowledge, reconcile,
-    message, request
+    message, request, shutdown
   };
   kind type = kind::subscribe;
   std::string type_name;     // as the client wrote it
@@ -28,7 +28,7 @@ struct scheduler_call {
   double refuse_seconds = 5;
   // REVIVE / SUPPRESS (empty: every role).
   std::vector<std::string> roles;
-  // KILL, ACKNOWLEDGE, MESSAGE.
+  // KILL, ACKNOWLEDGE, MESSAGE, SHUTDOWN.
   std::string task_id, agent_id, executor_id;
   std::string uuid; // ACKNOWLEDGE: the status' uuid (decoded bytes)
   std::string data; // MESSAGE (decoded bytes)

@@ -3,10 +3,13 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include <caf/event_based_actor.hpp>
 #include <httplib.h>
 
+#include "actors/auth_client.hpp"
+#include "actors/error.hpp"
 #include "actors/metrics.hpp"
 #include "actors/status.hpp"
 #include "actors/v1_http.hpp"
@@ -327,13 +330,115 @@ void info_call(const std::string& type, const master_http_info& info, httplib::R
   reply(res, response("GET_FLAGS", "get_flags", {{"flags", std::move(flags)}}));
 }
 
+// --- UPDATE_WEIGHTS, UPDATE_QUOTA: the master's answer, deferred ------------
+
+int status_of(const caf::error& err) {
+  if (err.category() == caf::atom("caldera")) {
+    auto code = static_cast<errc>(err.code());
+    return code == errc::unauthenticated ? 401 : code == errc::unauthorized ? 403 : 400;
+  }
+  return 503; // no answer in time, or the master is gone
+}
+
+// Each of `calls` to the master in turn (as the caller's principal, proven
+// with its Basic credentials); the reply once all are done or one failed.
+void ask_master(const v1_scheduler_api& api, std::optional<credential> who,
+                std::vector<caf::message> calls, std::shared_ptr<http_deferred> d) {
+  api.sys->spawn([master = api.master, who, calls, d](caf::event_based_actor* self) {
+    auto fail = [d, self](const caf::error& err) {
+      d->complete([&](httplib::Response& r) { v1::reply_text(r, status_of(err), describe(err)); });
+      self->quit();
+    };
+    auto next = std::make_shared<std::function<void(size_t)>>();
+    *next = [=](size_t i) {
+      if (i == calls.size()) {
+        d->complete([](httplib::Response& r) { r.status = 200; });
+        return self->quit();
+      }
+      self->request(master, std::chrono::seconds(10), calls[i])
+        .then([next, i](const roles_msg&) { (*next)(i + 1); }, fail);
+    };
+    if (who)
+      authenticate_to(self, master, *who, [next, fail](const caf::error& err) {
+        if (err)
+          return fail(err);
+        (*next)(0);
+      });
+    else
+      (*next)(0);
+  });
+}
+
+std::vector<caf::message> weight_calls(const json& call) {
+  auto* u = v1::object_at(call, "update_weights", "");
+  if (u == nullptr)
+    throw v1::v1_error("Expecting 'update_weights' to be present");
+  auto& infos = v1::array_at(*u, "weight_infos", "update_weights");
+  auto m = make<schema::SetWeights>([&](schema::SetWeights::Builder b) {
+    auto ws = b.initWeights(static_cast<unsigned>(infos.size()));
+    for (unsigned i = 0; i < infos.size(); ++i) {
+      ws[i].setRole(v1::text_at(infos[i], "role", "update_weights.weight_infos"));
+      ws[i].setWeight(v1::number_at(infos[i], "weight", "update_weights.weight_infos", 0));
+    }
+  });
+  return {caf::make_message(std::move(m))};
+}
+
+// {"cpus": {"value": 1}} (Mesos' QuotaConfig) as resources.
+resources quota_resources(const json* m, const std::string& where) {
+  resources r;
+  if (m == nullptr)
+    return r;
+  for (auto& [name, v] : m->items())
+    r.add_scalar(name, v1::number_at(v, "value", where + "." + name, -1));
+  return r;
+}
+
+std::vector<caf::message> quota_calls(const json& call) {
+  auto* u = v1::object_at(call, "update_quota", "");
+  if (u == nullptr)
+    throw v1::v1_error("Expecting 'update_quota' to be present");
+  std::vector<caf::message> out;
+  for (auto& c : v1::array_at(*u, "quota_configs", "update_quota")) {
+    const std::string w = "update_quota.quota_configs";
+    auto g = quota_resources(v1::object_at(c, "guarantees", w), w + ".guarantees");
+    auto l = quota_resources(v1::object_at(c, "limits", w), w + ".limits");
+    out.push_back(caf::make_message(make<schema::SetQuota>([&](schema::SetQuota::Builder b) {
+      b.setRole(v1::text_at(c, "role", w));
+      g.to_capnp(b.initGuarantee(static_cast<unsigned>(g.entry_count())));
+      l.to_capnp(b.initLimit(static_cast<unsigned>(l.entry_count())));
+      b.setRemove(g.empty() && l.empty());
+    })));
+  }
+  if (out.empty())
+    throw v1::v1_error("'update_quota.quota_configs' is empty");
+  return out;
+}
+
+void update_call(const master_http_info& info, const std::string& type, const json& call,
+                 const httplib::Request& req, httplib::Response& res) {
+  if (!info.v1)
+    return v1::reply_text(res, 503, "the master takes no updates here");
+  std::vector<caf::message> calls;
+  try {
+    calls = type == "UPDATE_WEIGHTS" ? weight_calls(call) : quota_calls(call);
+  } catch (const v1::v1_error& e) {
+    return v1::reply_text(res, 400, std::string{"Failed to validate master::Call: "} + e.what());
+  }
+  std::optional<credential> who;
+  if (auto basic = http_basic(req, info.security))
+    who = credential{basic->first, basic->second};
+  ask_master(*info.v1, std::move(who), std::move(calls), http_defer_reply(res));
+}
+
 void operator_endpoint(state_box& box, const master_http_info& info, v1_operator_hub& hub,
                        const httplib::Request& req, httplib::Response& res) {
   if (!v1::check_media(req, res))
     return;
   std::string type;
+  json call;
   try {
-    auto call = json::parse(req.body);
+    call = json::parse(req.body);
     type = call.is_object() ? v1::text_at(call, "type", "") : "";
   } catch (const std::exception& e) {
     return v1::reply_text(res, 400, std::string{"Failed to parse body into JSON: "} + e.what());
@@ -341,6 +446,8 @@ void operator_endpoint(state_box& box, const master_http_info& info, v1_operator
   metrics::message_received("v1_operator_call");
   if (type == "GET_HEALTH" || type == "GET_VERSION" || type == "GET_FLAGS")
     return info_call(type, info, res);
+  if (type == "UPDATE_WEIGHTS" || type == "UPDATE_QUOTA")
+    return update_call(info, type, call, req, res);
   if (type == "SUBSCRIBE") {
     auto s = http_stream_reply(res, v1::wants_recordio(req) ? "application/recordio"
                                                             : "application/json",

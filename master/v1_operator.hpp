@@ -1,8 +1,11 @@
 // Mesos' v1 Operator HTTP API on the master (POST /api/v1,
 // docs/operator-http-api.md): GET_HEALTH, GET_FLAGS, GET_VERSION, GET_STATE,
 // GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_ROLES,
-// GET_WEIGHTS, GET_QUOTA, GET_MASTER answered from the published snapshot (as
-// /master/state is: never through the master's mailbox), and SUBSCRIBE: a
+// GET_WEIGHTS, GET_QUOTA answered from the published snapshot (as
+// /master/state is: never through the master's mailbox); UPDATE_WEIGHTS and
+// UPDATE_QUOTA answered (deferred) once the master stored them, as the
+// caller's principal (its Basic credentials proven to the master as the
+// CLI's are); and SUBSCRIBE: a
 // RecordIO stream of SUBSCRIBED (the whole state) then TASK_ADDED,
 // TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED, FRAMEWORK_ADDED,
 // FRAMEWORK_UPDATED, FRAMEWORK_REMOVED and HEARTBEAT.

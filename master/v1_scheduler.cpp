@@ -34,7 +34,7 @@ public:
                std::shared_ptr<http_stream> stream, std::string stream_id,
                std::shared_ptr<v1_scheduler_api> api)
     : scheduler(cfg, std::move(opts)), stream_(std::move(stream)),
-      stream_id_(std::move(stream_id)), api_(std::move(api)), roles_(1, "*") {
+      stream_id_(std::move(stream_id)), api_(std::move(api)) {
     attach_functor([stream = stream_, id = stream_id_, api = api_] {
       api->subs.remove(id);
       stream->finish();
@@ -85,6 +85,8 @@ protected:
   void error(const std::string& message) override {
     emit({{"type", "ERROR"}, {"error", {{"message", message}}}});
   }
+  // A newer subscription took the framework: this stream ends (Mesos).
+  void failed_over() override { end_subscription(); }
   caf::message_handler extra_handlers() override {
     return {
       [this](const v1_call_ptr& c) { apply(*c); },
@@ -117,7 +119,6 @@ private:
   std::shared_ptr<http_stream> stream_;
   std::string stream_id_;
   std::shared_ptr<v1_scheduler_api> api_;
-  std::vector<std::string> roles_;
   bool ended_ = false;
 };
 
@@ -151,6 +152,7 @@ void v1_framework::apply(const scheduler_call& c) {
     case k::reconcile: return reconcile(c.tasks);
     case k::message: return send_framework_message(c.agent_id, c.executor_id, c.data);
     case k::request: return; // Mesos' allocator ignores requests too
+    case k::shutdown: return shutdown_executor(c.executor_id, c.agent_id);
   }
 }
 

@@ -53,9 +53,13 @@ struct RunTask {
   role @2 :Text;             # the role the task's resources are charged to
 }
 
-# master -> agent.
+# master -> agent: shut down every executor of the framework, or only
+# `executorId` when set. scheduler -> master with `executorId` and
+# `agentId`: shut that executor down (Mesos' SHUTDOWN call); its tasks end.
 struct ShutdownFramework {
   frameworkId @0 :Text;
+  executorId @1 :Text;
+  agentId @2 :Text;
 }
 
 # The agent's checkpoint, kept in RocksDB under <work-dir>/meta (see

@@ -162,4 +162,5 @@ struct ExecutorLost {
 struct SchedulerError {
   message @0 :Text;
   removed @1 :Bool;
+  failedOver @2 :Bool;   # another scheduler took the framework over
 }

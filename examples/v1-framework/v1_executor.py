@@ -30,6 +30,7 @@ tasks = {}      # task id -> TaskInfo, until its terminal update is acknowledged
 running = {}    # task id -> Popen
 unacked = {}    # uuid (base64) -> Update
 shutdown = threading.Event()
+stopping = []   # when SHUTDOWN came
 
 
 def call(type_, **fields):
@@ -87,11 +88,13 @@ def on_event(event):
             u = unacked.pop(event["acknowledged"]["uuid"], None)
             if u and u["status"]["state"] not in ("TASK_RUNNING", "TASK_STARTING"):
                 tasks.pop(u["status"]["task_id"]["value"], None)
-    elif kind == "SHUTDOWN":
+    elif kind == "SHUTDOWN":  # kill every task, exit once their updates are acknowledged
         with lock:
-            for proc in running.values():
-                proc.terminate()
-        shutdown.set()
+            procs = list(running.values())
+            running.clear()
+        for proc in procs:
+            proc.terminate()
+        stopping.append(time.time())
     elif kind == "ERROR":
         print("v1-executor: error:", event["error"]["message"], file=sys.stderr, flush=True)
 
@@ -112,6 +115,10 @@ def subscribe_once():
         if not line:
             break
         on_event(json.loads(resp.read(int(line))))
+        with lock:
+            done = not tasks
+        if stopping and (done or time.time() - stopping[0] > 3):
+            shutdown.set()
     return True
 
 

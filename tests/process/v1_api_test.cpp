@@ -51,7 +51,7 @@ TEST_CASE("v1 scheduler API: a Python framework subscribes, launches, kills, rec
   auto rc = py.wait_exit(300s);
   CHECK_MESSAGE(rc == 0, py.output() << "\n--- master\n" << c.master->output());
   for (auto s : {"command_tasks", "decline_filter", "kill_and_reconcile", "failover", "bad_calls",
-                 "custom_executor"})
+                 "custom_executor", "operator_updates"})
     CHECK_MESSAGE(py.output().find(std::string{"PASS "} + s) != std::string::npos, s);
 }
 

@@ -194,8 +194,12 @@ def failover(master, **_):
     g.update("kept", {"TASK_RUNNING"})
     # The old stream's id no longer works.
     g.call("REVIVE", expect=403, headers={"Mesos-Stream-Id": f.stream_id})
-    g.call("TEARDOWN")  # every task killed, the stream ends
+    # A second subscriber takes the framework over: the first stream ends.
+    h = Framework(master, framework_id=f.id)
+    check("failed over" in g.wait("ERROR")["error"]["message"], "no failover error")
     g.wait("_END")
+    h.call("TEARDOWN")  # every task killed, the stream ends
+    h.wait("_END")
     url = "http://%s:%d/master/state" % (g.host, g.port)
     until = time.time() + 10  # until the next published snapshot shows it
     while time.time() < until:
@@ -260,11 +264,31 @@ def custom_executor(master, executor, **_):
     f.update("long", {"TASK_RUNNING"})
     busy = f.offer()  # the executor runs a task there: offers name it
     check({"value": "py-exec"} in busy.get("executor_ids", []), "no executor_ids: %s" % busy)
+    # The agent's operator API (its endpoint is the offer's url) shows both.
+    agent = "%s:%d" % (busy["url"]["address"]["ip"], busy["url"]["address"]["port"])
+    until = time.time() + 10
+    while True:  # its view is republished within a moment
+        tasks = operator_call(agent, "GET_TASKS")["launched_tasks"]
+        if any(t["task_id"]["value"] == "long" for t in tasks):
+            break
+        check(time.time() < until, "the agent's GET_TASKS lacks the task: %s" % tasks)
+        time.sleep(0.1)
+    execs = operator_call(agent, "GET_EXECUTORS")["executors"]
+    check(any(e["executor_info"]["executor_id"]["value"] == "py-exec" for e in execs),
+          "the agent's GET_EXECUTORS lacks the executor: %s" % execs)
+    check(operator_call(agent, "GET_HEALTH")["healthy"], "the agent is not healthy")
     f.call("DECLINE", decline={"offer_ids": [busy["id"]]})
     f.call("KILL", kill={"task_id": {"value": "long"}, "agent_id": o["agent_id"]})
     f.update("long", {"TASK_KILLED"})
     f.call("MESSAGE", message={"agent_id": o["agent_id"], "executor_id": {"value": "py-exec"},
                                "data": base64.b64encode(b"hi").decode()})
+    # SHUTDOWN of the executor ends its task.
+    o = f.offer()
+    f.launch(o, "long2", "sleep 300", executor=executor)
+    f.update("long2", {"TASK_RUNNING"})
+    f.call("SHUTDOWN", shutdown={"executor_id": {"value": "py-exec"}, "agent_id": o["agent_id"]})
+    st = f.update("long2", TERMINAL)
+    check(st["state"] in ("TASK_KILLED", "TASK_FAILED", "TASK_LOST"), "long2: %s" % st)
     f.call("TEARDOWN")  # the executor is shut down
     f.wait("_END")
 
@@ -355,10 +379,52 @@ def operator_watch(master, **_):
             finished.add(names.get(e["task_updated"]["framework_id"]["value"]))
 
 
+def operator_post(master, body):
+    host, port = master.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("POST", "/api/v1", json.dumps(body), {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    return resp.status, resp.read().decode()
+
+
+def eventually(what, fn, timeout=10):
+    until = time.time() + timeout
+    while not fn():
+        check(time.time() < until, what)
+        time.sleep(0.1)  # polls the published snapshot (no event to wait on)
+
+
+def operator_updates(master, **_):
+    status, text = operator_post(master, {"type": "UPDATE_WEIGHTS", "update_weights": {
+        "weight_infos": [{"role": "v1w", "weight": 3.0}]}})
+    check(status == 200, "UPDATE_WEIGHTS answered %d %s" % (status, text))
+    eventually("GET_WEIGHTS lacks v1w=3", lambda: {"role": "v1w", "weight": 3.0} in
+               operator_call(master, "GET_WEIGHTS")["weight_infos"])
+    status, text = operator_post(master, {"type": "UPDATE_WEIGHTS", "update_weights": {
+        "weight_infos": [{"role": "v1w", "weight": -1}]}})
+    check(status == 400 and "positive" in text, "a negative weight answered %d %s"
+          % (status, text))
+    quota = {"role": "v1q", "guarantees": {"cpus": {"value": 0.5}}, "limits": {"cpus": {"value": 1}}}
+    status, text = operator_post(master, {"type": "UPDATE_QUOTA",
+                                          "update_quota": {"quota_configs": [quota]}})
+    check(status == 200, "UPDATE_QUOTA answered %d %s" % (status, text))
+    eventually("GET_QUOTA lacks v1q", lambda: any(
+        c["role"] == "v1q" and c["guarantees"]["cpus"]["value"] == 0.5
+        for c in operator_call(master, "GET_QUOTA")["status"]["configs"]))
+    status, text = operator_post(master, {"type": "UPDATE_QUOTA", "update_quota": {
+        "quota_configs": [{"role": "v1q"}]}})  # nothing: the quota goes
+    check(status == 200, "removing the quota answered %d %s" % (status, text))
+    eventually("GET_QUOTA still has v1q", lambda: all(
+        c["role"] != "v1q" for c in operator_call(master, "GET_QUOTA")["status"]["configs"]))
+    status, text = operator_post(master, {"type": "NO_SUCH_CALL"})
+    check(status == 400, "an unknown call answered %d" % status)
+
+
 SCENARIOS = {"command_tasks": command_tasks, "decline_filter": decline_filter,
              "kill_and_reconcile": kill_and_reconcile, "failover": failover,
              "bad_calls": bad_calls, "custom_executor": custom_executor,
-             "agent_restart": agent_restart, "operator_watch": operator_watch}
+             "agent_restart": agent_restart, "operator_watch": operator_watch,
+             "operator_updates": operator_updates}
 
 
 def main():

@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -177,4 +178,44 @@ TEST_CASE("a stream whose client left before the handler returned is ended at on
   bool late = false;
   s->on_close([&] { late = true; }); // set after the end: runs at once
   CHECK(late);
+}
+
+TEST_CASE("a deferred reply holds its connection until completed, from any thread") {
+  std::mutex m;
+  std::condition_variable cv;
+  std::shared_ptr<http_deferred> later;
+  http_server srv;
+  srv.routes().Post("/later", [&](const httplib::Request&, httplib::Response& res) {
+    auto d = http_defer_reply(res);
+    std::lock_guard<std::mutex> g{m};
+    later = d;
+    cv.notify_all();
+  });
+  srv.routes().Post("/now", [](const httplib::Request&, httplib::Response& res) {
+    // Completed before the handler even returns.
+    http_defer_reply(res)->complete([](httplib::Response& r) { r.set_content("now", "text/plain"); });
+  });
+  auto port = srv.start("127.0.0.1", 0);
+  REQUIRE(port);
+  int fd = caldera::test::connect_loopback(*port);
+  REQUIRE(fd >= 0);
+  send_all(fd, "POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  {
+    std::unique_lock<std::mutex> g{m};
+    REQUIRE(cv.wait_for(g, 10s, [&] { return later != nullptr; }));
+  }
+  pollfd p{fd, POLLIN, 0};
+  CHECK(::poll(&p, 1, 0) == 0); // nothing can be there before `complete`
+  std::thread([d = later] {
+    d->complete([](httplib::Response& r) { r.status = 201; r.set_content("done", "text/plain"); });
+  }).join();
+  later->complete([](httplib::Response& r) { r.status = 500; }); // a second one: nothing
+  std::string got;
+  REQUIRE(read_until(fd, got, "done"));
+  CHECK(got.find("HTTP/1.1 201") == 0);
+  got.clear();
+  send_all(fd, "POST /now HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(read_until(fd, got, "now"));
+  CHECK(got.find("HTTP/1.1 200") == 0);
+  ::close(fd);
 }

@@ -126,7 +126,9 @@ TEST_CASE("v1: what caldera cannot do is refused by name") {
   CHECK(error_of("[1]").find("object") != std::string::npos);
   CHECK(error_of(R"({"type":"KILL","kill":{"task_id":{"value":"t"}}})").find("framework_id") !=
         std::string::npos);
-  CHECK(error_of(R"({"type":"SHUTDOWN","framework_id":{"value":"f"}})")
+  CHECK(error_of(R"({"type":"SHUTDOWN","framework_id":{"value":"f"}})").find("shutdown") !=
+        std::string::npos);
+  CHECK(error_of(R"({"type":"ACCEPT_INVERSE_OFFERS","framework_id":{"value":"f"}})")
           .find("not supported yet") != std::string::npos);
   CHECK(error_of(R"({"type":"FLY","framework_id":{"value":"f"}})").find("unknown") !=
         std::string::npos);
