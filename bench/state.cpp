@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <tuple>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -28,6 +30,9 @@
 #include <caf/send.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "actors/error.hpp"
@@ -38,10 +43,12 @@
 #include "actors/node.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/status.hpp"
+#include "actors/v1_json.hpp"
 #include "actors/types.hpp"
 #include "master/http_api.hpp"
 #include "master/master.hpp"
 #include "master/registrar.hpp"
+#include "master/v1_operator.hpp"
 
 using namespace caldera;
 using namespace std::chrono_literals;
@@ -122,6 +129,122 @@ private:
   std::shared_ptr<std::atomic<size_t>> running_;
 };
 
+// A client of the v1 operator API's SUBSCRIBE stream on a socket of its own:
+// decodes the chunks and the RecordIO records and counts the events (and
+// the TASK_UPDATED ones to TASK_RUNNING) as they come.
+class stream_counter {
+public:
+  explicit stream_counter(uint16_t port) : fd_(subscribe(port)) {
+    reader_ = std::thread([this] { read_loop(); });
+  }
+  ~stream_counter() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    reader_.join();
+    ::close(fd_);
+  }
+
+  // Waits (at most a minute) for `running` tasks' TASK_RUNNING updates.
+  nlohmann::json figures(size_t running) {
+    for (int i = 0; i < 1200 && running_ < running; ++i)
+      std::this_thread::sleep_for(50ms);
+    std::lock_guard<std::mutex> g{m_};
+    double secs = std::chrono::duration<double>(last_ - first_).count();
+    return {{"operator_events", events_},
+            {"operator_events_per_s", secs > 0 ? static_cast<double>(events_) / secs : 0.0},
+            {"operator_stream_mib", static_cast<double>(bytes_) / (1 << 20)}};
+  }
+
+  // The time to a new subscriber's SUBSCRIBED (the whole state) and its size.
+  static std::pair<double, size_t> subscribed(uint16_t port) {
+    auto t0 = std::chrono::steady_clock::now();
+    stream_counter c{port};
+    for (int i = 0; i < 12000 && c.events_seen() == 0; ++i) // at most a minute
+      std::this_thread::sleep_for(5ms);
+    std::lock_guard<std::mutex> g{c.m_};
+    return {std::chrono::duration<double, std::milli>(c.first_ - t0).count(), c.bytes_};
+  }
+
+private:
+  size_t events_seen() {
+    std::lock_guard<std::mutex> g{m_};
+    return events_;
+  }
+
+  static int subscribe(uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+      throw std::runtime_error("cannot connect to the HTTP API");
+    std::string body = R"({"type":"SUBSCRIBE"})";
+    std::string req = "POST /api/v1 HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      throw std::runtime_error("cannot send SUBSCRIBE");
+    return fd;
+  }
+
+  void read_loop() {
+    std::string buf;
+    bool head = false;
+    char tmp[1 << 16];
+    while (!stop_) {
+      auto n = ::recv(fd_, tmp, sizeof(tmp), 0);
+      if (n <= 0)
+        return;
+      buf.append(tmp, static_cast<size_t>(n));
+      if (!head) {
+        auto e = buf.find("\r\n\r\n");
+        if (e == std::string::npos)
+          continue;
+        buf.erase(0, e + 4);
+        head = true;
+      }
+      take_chunks(buf);
+    }
+  }
+
+  // Complete chunks out of `buf`, their data through RecordIO into events.
+  void take_chunks(std::string& buf) {
+    size_t pos = 0;
+    std::vector<std::string> records;
+    while (true) {
+      auto nl = buf.find("\r\n", pos);
+      if (nl == std::string::npos)
+        break;
+      auto size = std::stoul(buf.substr(pos, nl - pos), nullptr, 16);
+      if (buf.size() < nl + 2 + size + 2)
+        break;
+      rio_.feed(std::string_view{buf}.substr(nl + 2, size), records);
+      pos = nl + 2 + size + 2;
+    }
+    buf.erase(0, pos);
+    std::lock_guard<std::mutex> g{m_};
+    for (auto& r : records) {
+      auto now = std::chrono::steady_clock::now();
+      if (events_++ == 0)
+        first_ = now;
+      last_ = now;
+      bytes_ += r.size();
+      if (r.find("\"TASK_UPDATED\"") != std::string::npos
+          && r.find("\"state\":\"TASK_RUNNING\"") != std::string::npos)
+        ++running_;
+    }
+  }
+
+  int fd_;
+  std::thread reader_;
+  std::atomic<bool> stop_{false};
+  v1::recordio_reader rio_;
+  std::mutex m_;
+  size_t events_ = 0, bytes_ = 0;
+  std::atomic<size_t> running_{0};
+  std::chrono::steady_clock::time_point first_, last_;
+};
+
 // Sum and count of the allocation-cycle histogram so far.
 std::pair<double, double> cycle_totals() {
   std::istringstream in{metrics::exposition()};
@@ -171,6 +294,7 @@ nlohmann::json run(size_t agents, size_t tasks) {
   uint16_t port = 0;
   master_http_info info;
   info.hostname = "bench";
+  info.v1_operator = std::make_shared<v1_operator_hub>();
   auto http = start_master_http("127.0.0.1", 0, box, info, port);
   if (!http)
     throw std::runtime_error(describe(http.error()));
@@ -181,6 +305,7 @@ nlohmann::json run(size_t agents, size_t tasks) {
   scheduler_options so;
   so.master = master;
   so.name = "filler";
+  auto watcher = std::make_unique<stream_counter>(port); // the operator stream
   auto t0 = std::chrono::steady_clock::now();
   auto fw = sys.spawn<filler>(so, tasks, running);
   while (*running < tasks
@@ -194,6 +319,10 @@ nlohmann::json run(size_t agents, size_t tasks) {
       break;
     std::this_thread::sleep_for(50ms);
   }
+  auto op = watcher->figures(tasks);
+  watcher.reset();
+  std::tie(op["operator_subscribed_ms"], op["operator_subscribed_bytes"]) =
+    stream_counter::subscribed(port);
   httplib::Client cli{"127.0.0.1", port};
   cli.set_read_timeout(60, 0);
   std::vector<double> lat, ui_lat, gzip_lat;
@@ -294,6 +423,7 @@ nlohmann::json run(size_t agents, size_t tasks) {
                      {"polls_in_6s", polls.load()},
                      {"gzip_polls_in_6s", polls_gzip.load()},
                      {"setup_s", setup_s}};
+  out.update(op);
   (*http)->stop();
   caf::anon_send_exit(fw, caf::exit_reason::kill);
   for (auto& e : emus)

@@ -477,13 +477,24 @@ void v1_operator_hub::on_snapshot(const std::shared_ptr<const published_state>& 
   last_ = p;
 }
 
+// The state is rendered outside the lock (at 100,000 tasks it takes a
+// while, and snapshots keep coming); what changed meanwhile follows it.
 void v1_operator_hub::subscribe(std::shared_ptr<http_stream> s, double heartbeat_seconds) {
+  std::shared_ptr<const published_state> base;
+  {
+    std::lock_guard<std::mutex> g{m_};
+    base = last_;
+  }
+  json state = base ? v1op::get_state(*base) : json::object();
+  auto first = v1::recordio({{"type", "SUBSCRIBED"},
+                             {"subscribed",
+                              {{"get_state", std::move(state)},
+                               {"heartbeat_interval_seconds", heartbeat_seconds}}}});
   std::lock_guard<std::mutex> g{m_};
-  json state = last_ ? v1op::get_state(*last_) : json::object();
-  s->write(v1::recordio({{"type", "SUBSCRIBED"},
-                         {"subscribed",
-                          {{"get_state", std::move(state)},
-                           {"heartbeat_interval_seconds", heartbeat_seconds}}}}));
+  s->write(first);
+  if (last_ && last_ != base)
+    for (auto& e : v1op::events_between(base.get(), *last_))
+      s->write(v1::recordio(e));
   streams_.push_back(std::move(s));
 }
 
