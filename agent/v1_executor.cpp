@@ -181,6 +181,11 @@ void subscribe(const std::shared_ptr<v1_executor_api>& api, const caf::actor& ag
                const httplib::Request& req, httplib::Response& res, executor_call c) {
   v1_executor_api::key k{c.framework_id, c.executor_id};
   auto token = bearer_token(req);
+  // Every executor the agent starts as a process has a token; one without
+  // is not an executor this agent launched.
+  if (token.empty())
+    return reply_text(res, 401, "an executor subscribes bearing its token (Authorization: "
+                                "Bearer $MESOS_EXECUTOR_AUTHENTICATION_TOKEN)");
   if (auto old = api->find(k); old && !constant_time_equal(old->token, token))
     return reply_text(res, 401, "executor " + c.executor_id + " is subscribed: a new "
                                 "subscription must bear its token (Authorization: Bearer)");

@@ -277,6 +277,22 @@ def custom_executor(master, executor, **_):
     check(any(e["executor_info"]["executor_id"]["value"] == "py-exec" for e in execs),
           "the agent's GET_EXECUTORS lacks the executor: %s" % execs)
     check(operator_call(agent, "GET_HEALTH")["healthy"], "the agent is not healthy")
+    # Nobody but the executor the agent launched can act as it.
+    ahost, aport = agent.rsplit(":", 1)
+    ids = {"framework_id": {"value": f.id}, "executor_id": {"value": "py-exec"}}
+    for token, call in ((None, "SUBSCRIBE"), ("wrong", "SUBSCRIBE"), ("wrong", "UPDATE")):
+        conn = http.client.HTTPConnection(ahost, int(aport), timeout=10)
+        body = dict(ids, type=call)
+        if call == "UPDATE":
+            body["update"] = {"status": {"task_id": {"value": "long"}, "state": "TASK_FINISHED",
+                                         "uuid": base64.b64encode(b"0123456789abcdef").decode()}}
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        conn.request("POST", "/api/v1/executor", json.dumps(body), headers)
+        resp = conn.getresponse()
+        resp.read()
+        check(resp.status == 401, "%s with token %s answered %d" % (call, token, resp.status))
     f.call("DECLINE", decline={"offer_ids": [busy["id"]]})
     f.call("KILL", kill={"task_id": {"value": "long"}, "agent_id": o["agent_id"]})
     f.update("long", {"TASK_KILLED"})
