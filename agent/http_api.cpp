@@ -165,13 +165,15 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
                  std::string sandbox_root, uint16_t& port_out,
                  std::shared_ptr<containerizer> containers, http_security sec,
                  http_limits limits, std::shared_ptr<v1_executor_api> v1,
-                 std::map<std::string, std::string> flags) {
+                 std::map<std::string, std::string> flags, std::shared_ptr<v1_agent_hub> hub) {
   auto srv = std::make_unique<http_server>(4, std::move(sec), limits);
   auto& r = srv->routes();
   if (v1)
     add_v1_executor_routes(r, std::move(v1));
+  if (hub)
+    box->set_listener([hub](const std::shared_ptr<const agent_view>& v) { hub->on_view(v); });
   add_v1_agent_operator_routes(r, box, std::make_shared<const v1_agent_info>(
-                                         v1_agent_info{std::move(flags)}));
+                                         v1_agent_info{std::move(flags), std::move(hub)}));
   auto root = std::make_shared<std::string>(std::move(sandbox_root));
   auto state = [box](const httplib::Request&, httplib::Response& res) {
     auto v = box->get();

@@ -7,6 +7,7 @@
 // that and the file system, never the actor.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,8 @@
 #include "agent/containerizer.hpp"
 
 namespace caldera {
+
+class v1_agent_hub;
 
 struct agent_view {
   struct executor {
@@ -40,8 +43,19 @@ struct agent_view {
 class agent_box {
 public:
   void publish(std::shared_ptr<const agent_view> v) {
+    std::function<void(const std::shared_ptr<const agent_view>&)> listener;
+    {
+      std::lock_guard<std::mutex> g{mtx_};
+      v_ = v;
+      listener = listener_;
+    }
+    if (listener)
+      listener(v);
+  }
+  /// Also called with each view published (the v1 operator streams).
+  void set_listener(std::function<void(const std::shared_ptr<const agent_view>&)> l) {
     std::lock_guard<std::mutex> g{mtx_};
-    v_ = std::move(v);
+    listener_ = std::move(l);
   }
   std::shared_ptr<const agent_view> get() const {
     std::lock_guard<std::mutex> g{mtx_};
@@ -51,6 +65,7 @@ public:
 private:
   mutable std::mutex mtx_;
   std::shared_ptr<const agent_view> v_;
+  std::function<void(const std::shared_ptr<const agent_view>&)> listener_;
 };
 
 /// Serves the agent's API; `sandbox_root` bounds /files (absolute).
@@ -59,6 +74,7 @@ start_agent_http(const std::string& ip, uint16_t port, std::shared_ptr<agent_box
                  std::string sandbox_root, uint16_t& port_out,
                  std::shared_ptr<containerizer> containers = {}, http_security sec = {},
                  http_limits limits = {}, std::shared_ptr<v1_executor_api> v1 = {},
-                 std::map<std::string, std::string> flags = {});
+                 std::map<std::string, std::string> flags = {},
+                 std::shared_ptr<v1_agent_hub> hub = {});
 
 } // namespace caldera

@@ -22,6 +22,7 @@
 #include "agent/agent.hpp"
 #include "agent/isolation.hpp"
 #include "agent/resources_detect.hpp"
+#include "agent/v1_operator.hpp"
 
 namespace {
 
@@ -380,9 +381,11 @@ bool start_http(const agent_config& cfg, caldera::agent_options& opts,
   std::error_code ec;
   auto root = std::filesystem::absolute(std::filesystem::path{cfg.work_dir} / "sandboxes");
   std::filesystem::create_directories(root, ec);
+  auto hub = std::make_shared<v1_agent_hub>();
+  start_v1_agent_heartbeat(v1->system(), hub, std::chrono::seconds(15));
   auto srv = start_agent_http(http_ip, static_cast<uint16_t>(cfg.http_port), box, root.string(),
                               hport, opts.containers, cfg.http_security(), cfg.http_limits,
-                              std::move(v1), cfg.flags());
+                              std::move(v1), cfg.flags(), hub);
   if (!srv) {
     std::fprintf(stderr, "caldera-agent: option 'http-port': %s\n",
                  describe(srv.error()).c_str());

@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include <caf/event_based_actor.hpp>
 #include <httplib.h>
 
 #include "actors/metrics.hpp"
@@ -114,6 +115,59 @@ json get_state(const json& state) {
           {"get_frameworks", get_frameworks(state)}};
 }
 
+// --- SUBSCRIBE: the differences between two views ------------------------
+
+using task_key = std::pair<std::string, std::string>;
+
+struct view_index {
+  std::map<task_key, json> tasks; // v1 Task, by (framework, task)
+  std::map<task_key, json> executors;
+};
+
+view_index index_view(const agent_view* v) {
+  view_index x;
+  if (v == nullptr)
+    return x;
+  auto state = json::parse(v->state_json, nullptr, false);
+  if (state.is_discarded())
+    return x;
+  auto agent_id = text_or_empty(state, "id").get<std::string>();
+  each_executor(state, [&](const json& e, bool completed) {
+    auto fid = text_or_empty(e, "framework_id").get<std::string>();
+    if (!completed)
+      x.executors.emplace(task_key{fid, text_or_empty(e, "id")}, executor_v1(e));
+    for (auto* list : {"tasks", "completed_tasks"})
+      for (auto& t : e.value(list, json::array()))
+        x.tasks.emplace(task_key{fid, text_or_empty(t, "id")}, task_v1(t, agent_id));
+  });
+  return x;
+}
+
+std::vector<json> view_events(const view_index& b, const view_index& a) {
+  std::vector<json> out;
+  for (auto& [k, e] : a.executors)
+    if (b.executors.count(k) == 0)
+      out.push_back({{"type", "EXECUTOR_ADDED"}, {"executor_added", {{"executor", e}}}});
+  for (auto& [k, e] : b.executors)
+    if (a.executors.count(k) == 0)
+      out.push_back({{"type", "EXECUTOR_TERMINATED"},
+                     {"executor_terminated",
+                      {{"framework_id", id_json(k.first)}, {"executor_id", id_json(k.second)}}}});
+  for (auto& [k, t] : a.tasks) {
+    auto old = b.tasks.find(k);
+    if (old == b.tasks.end())
+      out.push_back({{"type", "TASK_ADDED"}, {"task_added", {{"task", t}}}});
+    if (old == b.tasks.end() ? t["state"] != "TASK_STAGING" : old->second["state"] != t["state"])
+      out.push_back({{"type", "TASK_UPDATED"},
+                     {"task_updated",
+                      {{"framework_id", t["framework_id"]},
+                       {"state", t["state"]},
+                       {"status", {{"task_id", t["task_id"]}, {"state", t["state"]},
+                                   {"agent_id", t["agent_id"]}}}}}});
+  }
+  return out;
+}
+
 using getter = std::function<json(const json&)>;
 
 const std::map<std::string, std::pair<std::string, getter>>& view_calls() {
@@ -161,6 +215,14 @@ void operator_endpoint(const agent_box& box, const v1_agent_info& info,
   metrics::message_received("v1_operator_call");
   if (type == "GET_HEALTH" || type == "GET_VERSION" || type == "GET_FLAGS")
     return info_call(type, box, info, res);
+  if (type == "SUBSCRIBE" && info.hub) {
+    auto s = http_stream_reply(res, v1::wants_recordio(req) ? "application/recordio"
+                                                            : "application/json",
+                               std::size_t{16} << 20);
+    if (v1::wants_recordio(req))
+      res.set_header("Message-Content-Type", "application/json");
+    return info.hub->subscribe(std::move(s));
+  }
   auto c = view_calls().find(type);
   if (c == view_calls().end())
     return v1::reply_text(res, 400, type.empty() ? "Expecting 'type' to be present"
@@ -173,6 +235,51 @@ void operator_endpoint(const agent_box& box, const v1_agent_info& info,
 }
 
 } // namespace
+
+void v1_agent_hub::on_view(const std::shared_ptr<const agent_view>& v) {
+  std::lock_guard<std::mutex> g{m_};
+  if (!streams_.empty())
+    for (auto& e : view_events(index_view(last_.get()), index_view(v.get())))
+      broadcast(v1::recordio(e));
+  last_ = v;
+}
+
+void v1_agent_hub::subscribe(std::shared_ptr<http_stream> s) {
+  std::lock_guard<std::mutex> g{m_};
+  json state = json::object();
+  if (last_)
+    if (auto parsed = json::parse(last_->state_json, nullptr, false); !parsed.is_discarded())
+      state = get_state(parsed);
+  s->write(v1::recordio({{"type", "SUBSCRIBED"},
+                         {"subscribed",
+                          {{"get_state", std::move(state)}, {"heartbeat_interval_seconds", 15}}}}));
+  streams_.push_back(std::move(s));
+}
+
+void v1_agent_hub::heartbeat() {
+  std::lock_guard<std::mutex> g{m_};
+  broadcast(v1::recordio({{"type", "HEARTBEAT"}}));
+}
+
+void v1_agent_hub::broadcast(const std::string& record) {
+  std::vector<std::shared_ptr<http_stream>> open;
+  for (auto& s : streams_)
+    if (s->write(record))
+      open.push_back(s);
+  streams_.swap(open);
+}
+
+void start_v1_agent_heartbeat(caf::actor_system& sys, std::shared_ptr<v1_agent_hub> hub,
+                              caf::timespan every) {
+  using beat_atom = caf::atom_constant<caf::atom("v1agbeat")>;
+  sys.spawn<caf::hidden>([hub, every](caf::event_based_actor* self) {
+    self->delayed_send(self, every, beat_atom::value);
+    return caf::behavior{[=](beat_atom) {
+      hub->heartbeat();
+      self->delayed_send(self, every, beat_atom::value);
+    }};
+  });
+}
 
 void add_v1_agent_operator_routes(http_router& r, std::shared_ptr<agent_box> box,
                                   std::shared_ptr<const v1_agent_info> info) {

@@ -252,13 +252,60 @@ def bad_calls(master, **_):
     f.call("TEARDOWN")
 
 
+def operator_stream(endpoint):
+    """The events of an operator SUBSCRIBE (master or agent) on a queue."""
+    host, port = endpoint.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    conn.request("POST", "/api/v1", json.dumps({"type": "SUBSCRIBE"}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    check(resp.status == 200, "SUBSCRIBE answered %d" % resp.status)
+    events = queue.Queue()
+
+    def read():
+        try:
+            while True:
+                line = resp.readline()
+                if not line:
+                    break
+                events.put(json.loads(resp.read(int(line))))
+        except Exception:
+            pass
+    threading.Thread(target=read, daemon=True).start()
+    return events
+
+
+def wait_events(events, wanted, timeout=30):
+    """Waits until every (type, predicate) of `wanted` matched an event."""
+    left = list(wanted)
+    until = time.time() + timeout
+    while left:
+        try:
+            e = events.get(timeout=max(0.01, until - time.time()))
+        except queue.Empty:
+            raise Failed("no %s on the operator stream" % [w[0] for w in left])
+        left = [w for w in left if not (e["type"] == w[0] and w[1](e))]
+
+
 def custom_executor(master, executor, **_):
     f = Framework(master)
     o = f.offer()
+    # The agent's operator stream (its endpoint is the offer's url) shows
+    # the executor and its task.
+    agent_events = operator_stream("%s:%d" % (o["url"]["address"]["ip"],
+                                              o["url"]["address"]["port"]))
+    wait_events(agent_events, [("SUBSCRIBED", lambda e: True)])
     f.launch(o, "by-executor", "echo from the executor", executor=executor)
     f.update("by-executor", {"TASK_RUNNING"})
     st = f.update("by-executor", TERMINAL)
     check(st["state"] == "TASK_FINISHED" and st["source"] == "SOURCE_EXECUTOR", "%s" % st)
+    mine = lambda key: lambda e: e[key]["task"]["task_id"]["value"] == "by-executor"  # noqa
+    wait_events(agent_events, [
+        ("EXECUTOR_ADDED", lambda e: e["executor_added"]["executor"]["executor_info"]
+         ["executor_id"]["value"] == "py-exec"),
+        ("TASK_ADDED", mine("task_added")),
+        ("TASK_UPDATED", lambda e: e["task_updated"]["status"]["task_id"]["value"]
+         == "by-executor" and e["task_updated"]["state"] == "TASK_FINISHED")])
     o = f.offer()
     f.launch(o, "long", "sleep 300", executor=executor)
     f.update("long", {"TASK_RUNNING"})
