@@ -352,8 +352,18 @@ def custom_executor(master, executor, **_):
     f.call("SHUTDOWN", shutdown={"executor_id": {"value": "py-exec"}, "agent_id": o["agent_id"]})
     st = f.update("long2", TERMINAL)
     check(st["state"] in ("TASK_KILLED", "TASK_FAILED", "TASK_LOST"), "long2: %s" % st)
-    f.call("TEARDOWN")  # the executor is shut down
+    o = f.offer()
+    agent = "%s:%d" % (o["url"]["address"]["ip"], o["url"]["address"]["port"])
+    f.launch(o, "long3", "sleep 300", executor=executor)  # a new py-exec
+    f.update("long3", {"TASK_RUNNING"})
+    f.call("TEARDOWN")  # the executor is shut down, its task killed
     f.wait("_END")
+    eventually("the executor outlived the teardown", lambda: not any(
+        e["executor_info"]["framework_id"]["value"] == f.id
+        for e in operator_call(agent, "GET_EXECUTORS")["executors"]), timeout=30)
+    wait_events(agent_events, [
+        ("EXECUTOR_TERMINATED", lambda e: e["executor_terminated"]["framework_id"]["value"]
+         == f.id)])
 
 
 def agent_restart(master, executor, agent_argv, **_):
