@@ -9,6 +9,7 @@ tasks_per_s: tasks finished per second from SUBSCRIBED to the last terminal
 update; latency: from the ACCEPT to TASK_RUNNING.
 """
 import argparse
+import getpass
 import http.client
 import json
 import sys
@@ -28,7 +29,7 @@ def main():
     host, port = a.master.rsplit(":", 1)
     stream = http.client.HTTPConnection(host, int(port), timeout=600)
     calls = http.client.HTTPConnection(host, int(port), timeout=60)
-    info = {"user": "nobody", "name": "bench-launch-v1", "roles": ["*"]}
+    info = {"user": getpass.getuser(), "name": "bench-launch-v1", "roles": ["*"]}
     stream.request("POST", "/api/v1/scheduler",
                    json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}),
                    {"Content-Type": "application/json"})

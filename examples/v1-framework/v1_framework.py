@@ -9,6 +9,7 @@ MASTER is the master's HTTP endpoint (its --http-port). Exits 0 when every
 task finished, 1 otherwise.
 """
 import argparse
+import getpass
 import base64
 import http.client
 import json
@@ -25,7 +26,7 @@ class Scheduler:
 
     def subscribe(self, name, role, framework_id=None):
         """Opens the event stream; returns its response (records follow)."""
-        info = {"user": "nobody", "name": name, "roles": [role],
+        info = {"user": getpass.getuser(), "name": name, "roles": [role],
                 "capabilities": [{"type": "MULTI_ROLE"}], "failover_timeout": 60}
         if framework_id:
             info["id"] = {"value": framework_id}

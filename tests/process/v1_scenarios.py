@@ -8,6 +8,7 @@ Prints "PASS name" per scenario; exits 1 with the reason on the first
 failure. Every wait is bounded and ends on the awaited event.
 """
 import argparse
+import getpass
 import base64
 import http.client
 import json
@@ -40,7 +41,7 @@ class Framework:
         self.port = int(port)
         self.events = queue.Queue()
         self.calls = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        info = {"user": "nobody", "name": name, "roles": [role], "failover_timeout": 300,
+        info = {"user": getpass.getuser(), "name": name, "roles": [role], "failover_timeout": 300,
                 "capabilities": [{"type": "MULTI_ROLE"}], "id": None, "unknown_field": 1}
         if framework_id:
             info["id"] = {"value": framework_id}
@@ -115,7 +116,8 @@ class Framework:
     def offer(self, timeout=30):
         return self.wait("OFFERS", timeout=timeout)["offers"]["offers"][0]
 
-    def launch(self, offer, task, command, cpus=0.1, mem=16, refuse=1, executor=None):
+    def launch(self, offer, task, command, cpus=0.1, mem=16, refuse=1, executor=None,
+               executor_id="py-exec"):
         role = offer.get("allocation_info", {}).get("role", "*")
         res = [{"name": n, "type": "SCALAR", "scalar": {"value": v},
                 "allocation_info": {"role": role}} for n, v in (("cpus", cpus), ("mem", mem))]
@@ -124,7 +126,7 @@ class Framework:
         if executor:  # the command goes to the executor as the task's data
             del info["command"]
             info["data"] = base64.b64encode(command.encode()).decode()
-            info["executor"] = {"executor_id": {"value": "py-exec"}, "type": "CUSTOM",
+            info["executor"] = {"executor_id": {"value": executor_id}, "type": "CUSTOM",
                                 "command": {"value": "exec python3 " + executor},
                                 "resources": res}
         self.call("ACCEPT", accept={
@@ -296,7 +298,8 @@ def custom_executor(master, executor, **_):
                                               o["url"]["address"]["port"]))
     wait_events(agent_events, [("SUBSCRIBED", lambda e: True)])
     f.launch(o, "by-executor", "echo from the executor", executor=executor)
-    f.update("by-executor", {"TASK_RUNNING"})
+    st = f.update("by-executor", {"TASK_RUNNING"} | TERMINAL)
+    check(st["state"] == "TASK_RUNNING", "the executor's task did not run: %s" % st)
     st = f.update("by-executor", TERMINAL)
     check(st["state"] == "TASK_FINISHED" and st["source"] == "SOURCE_EXECUTOR", "%s" % st)
     mine = lambda key: lambda e: e[key]["task"]["task_id"]["value"] == "by-executor"  # noqa
@@ -354,7 +357,8 @@ def custom_executor(master, executor, **_):
     check(st["state"] in ("TASK_KILLED", "TASK_FAILED", "TASK_LOST"), "long2: %s" % st)
     o = f.offer()
     agent = "%s:%d" % (o["url"]["address"]["ip"], o["url"]["address"]["port"])
-    f.launch(o, "long3", "sleep 300", executor=executor)  # a new py-exec
+    # Another executor (py-exec may still be ending: a task for it would end with it).
+    f.launch(o, "long3", "sleep 300", executor=executor, executor_id="py-exec-2")
     f.update("long3", {"TASK_RUNNING"})
     f.call("TEARDOWN")  # the executor is shut down, its task killed
     f.wait("_END")
