@@ -38,6 +38,20 @@ bool guarded(std::string_view what, F&& f) {
   return false;
 }
 
+/// True if the message at hand was sent by `self` itself: its timers, and
+/// threads of its process that send as it (`caf::send_as(a, a, ...)`). Any
+/// peer that reaches an actor can send it any message, with any sender or
+/// none: a message that only the process may send (a timer, a shutdown, a
+/// new master) is checked with this and dropped otherwise (logged).
+template <class Self>
+bool from_itself(Self* self, std::string_view what) {
+  if (self->current_sender().get() == self->ctrl())
+    return true;
+  metrics::message_dropped(what);
+  log::warn("foreign_message_dropped", {{"type", what}});
+  return false;
+}
+
 /// A message no handler takes: a request is answered `unexpected_message`
 /// (a CLI pointed at the wrong daemon says so); anything else is dropped
 /// without an answer (CAF's default sends an error back even then, and an

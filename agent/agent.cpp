@@ -198,7 +198,7 @@ void start_executor(agent_actor* self, const run_task_msg& m, schema::TaskInfo::
   }
   caf::actor me = caf::actor_cast<caf::actor>(self);
   auto launched = d.opts.containers->launch(spec, [me, fid, eid](int status) {
-    caf::anon_send(me, exited_atom::value, fid, eid, status);
+    caf::send_as(me, me, exited_atom::value, fid, eid, status);
   });
   if (!launched) {
     agent_status(self, fid, tid, eid, schema::TaskState::FAILED,
@@ -797,6 +797,23 @@ auto master_only(agent_actor* self, const char* what, F handle) {
   };
 }
 
+// A handler for a message only the agent's own process sends (its timers,
+// its threads, its daemon): from anyone else it is dropped (from_itself).
+template <class F, class... Ts>
+void own(agent_actor* self, const char* what, F f, const Ts&... xs) {
+  if (from_itself(self, what))
+    f(self, xs...);
+}
+
+void disk_report(agent_actor* self, const std::string& container_id, const std::string& reason,
+                 const std::string& message) {
+  disk_limited(self, container_id, limitation{reason, message});
+}
+
+void disk_round_done(agent_actor* self) {
+  self->state.disk_watch_busy = false;
+}
+
 // Sets the agent up; its handlers, by conversation, call the functions above.
 caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
   self->state.opts = std::move(opts);
@@ -815,16 +832,16 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
                            [](agent_actor* s, ping_atom) { to_master(s, pong_atom::value); }),
     master_only<reregister_atom>(self, "reregister",
                                  [](agent_actor* s, reregister_atom) { on_reregister(s); }),
-    [=](connect_atom_t, const caf::actor& m) { on_new_master(self, m); },
+    [=](connect_atom_t, const caf::actor& m) { own(self, "connect", on_new_master, m); },
     // Executors (and their containers).
     [=](const register_executor_msg& m) { handle_register_executor(self, m); },
     [=](const status_update_msg& m) { handle_status_update(self, m); },
     [=](const executor_message_msg& m) { handle_executor_message(self, m); },
     [=](exited_atom, const std::string& fid, const std::string& eid, int status) {
-      executor_exited(self, fid, eid, status);
+      own(self, "exited", executor_exited, fid, eid, status);
     },
     // Operators and the daemon.
-    [=](start_atom, const std::string& endpoint) { on_start(self, endpoint); },
+    [=](start_atom, const std::string& endpoint) { own(self, "start", on_start, endpoint); },
     [=](const get_usage_msg&) -> usage_msg { return usage_of(self); },
     [=](const authenticate_msg& m) {
       return serve_challenge(self, self->state.auth, *self->state.opts.runtime, m);
@@ -836,27 +853,31 @@ caf::behavior agent_behavior(agent_actor* self, agent_options opts) {
     [=](const kill_actor_msg& m) {
       return kill_actor_for(self, self->state.auth, self->state.opts.node, m);
     },
-    [=](shutdown_atom) { on_shutdown(self, false); },
-    [=](shutdown_atom, bool keep_tasks) { on_shutdown(self, keep_tasks); },
-    // Timers (and the disk watch's thread).
-    [=](isolate_atom) { on_isolate_timer(self); },
-    [=](publish_atom) { on_publish_timer(self); },
-    [=](flush_atom) { flush_checkpoint(self); },
-    [=](recover_atom) { on_recover_timeout(self); },
-    [=](launch_retry_atom) { on_launch_retry_timer(self); },
+    [=](shutdown_atom) { own(self, "shutdown", on_shutdown, false); },
+    [=](shutdown_atom, bool keep_tasks) { own(self, "shutdown", on_shutdown, keep_tasks); },
+    // Timers (and the disk watch's thread): only the agent sends them.
+    [=](isolate_atom) { own(self, "isolate", on_isolate_timer); },
+    [=](publish_atom) { own(self, "publish", on_publish_timer); },
+    [=](flush_atom) { own(self, "flush", flush_checkpoint); },
+    [=](recover_atom) { own(self, "recover", on_recover_timeout); },
+    [=](launch_retry_atom) { own(self, "launch_retry", on_launch_retry_timer); },
     [=](registration_timeout_atom, const std::string& fid, const std::string& eid,
-        const std::string& container) { on_registration_timeout(self, fid, eid, container); },
-    [=](retry_atom) { on_reconnect_timer(self); },
+        const std::string& container) {
+      own(self, "registration_timeout", on_registration_timeout, fid, eid, container);
+    },
+    [=](retry_atom) { own(self, "retry", on_reconnect_timer); },
     [=](retry_atom, const std::string& fid, const std::string& tid, const std::string& uuid) {
-      on_update_retry(self, fid, tid, uuid);
+      own(self, "retry", on_update_retry, fid, tid, uuid);
     },
     [=](destroy_atom, const std::string& fid, const std::string& eid,
-        const std::string& container) { on_destroy_timer(self, fid, eid, container); },
+        const std::string& container) {
+      own(self, "destroy", on_destroy_timer, fid, eid, container);
+    },
     [=](disk_atom, const std::string& container_id, const std::string& reason,
         const std::string& message) {
-      disk_limited(self, container_id, limitation{reason, message});
+      own(self, "disk", disk_report, container_id, reason, message);
     },
-    [=](disk_atom) { self->state.disk_watch_busy = false; },
+    [=](disk_atom) { own(self, "disk", disk_round_done); },
   };
 }
 

@@ -215,7 +215,7 @@ void recover_executors(agent_actor* self, const agent_checkpoint& cp) {
       auto eid = key.second;
       bool alive = d.opts.containers->recover(
         ex.container_id,
-        [me, fid, eid](int status) { caf::anon_send(me, exited_atom::value, fid, eid, status); },
+        [me, fid, eid](int status) { caf::send_as(me, me, exited_atom::value, fid, eid, status); },
         me);
       log::info(alive ? "executor_recovered" : "executor_gone",
                 {{"framework_id", fid}, {"executor_id", eid}, {"tasks", ex.tasks.size()}});

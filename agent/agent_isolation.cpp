@@ -167,8 +167,8 @@ void check_containers(agent_actor* self) {
                                   me = caf::actor_cast<caf::actor>(self)] {
       for (auto& id : ids)
         if (auto l = containers->check(id, true))
-          caf::anon_send(me, disk_atom::value, id, l->reason, l->message);
-      caf::anon_send(me, disk_atom::value);
+          caf::send_as(me, me, disk_atom::value, id, l->reason, l->message);
+      caf::send_as(me, me, disk_atom::value);
     });
   }
   if (disk && d.gc) {

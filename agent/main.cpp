@@ -420,7 +420,7 @@ int run_until_stopped(caf::actor_system& sys, const caf::actor& agent,
     int sig = wait_for_termination();
     log::info("agent_stopping", {{"signal", sig}, {"keep_tasks", keep_tasks}});
     *signaled = true;
-    caf::anon_send(agent, shutdown_atom::value, keep_tasks);
+    caf::send_as(agent, agent, shutdown_atom::value, keep_tasks);
   }).detach();
   sys.await_all_actors_done();
   if (*signaled && keep_tasks)
@@ -489,6 +489,6 @@ int main(int argc, char** argv) {
   auto endpoint = cfg.ip + ":" + std::to_string(*port);
   log::info("agent_listening", {{"endpoint", endpoint}, {"work_dir", cfg.work_dir},
                                 {"containerizer", "posix"}});
-  caf::anon_send(agent, start_atom::value, endpoint);
+  caf::send_as(agent, agent, start_atom::value, endpoint);
   return run_until_stopped(sys, agent, containers, cfg.stop_keeps_tasks);
 }

@@ -173,7 +173,7 @@ int run_in_process(size_t n, size_t n_agents, size_t in_flight) {
     ao.work_dir = dir.path + "/agent" + std::to_string(i);
     ao.containers = cont;
     agents.push_back(spawn_agent(sys, ao));
-    caf::anon_send(agents.back(), start_atom::value, std::string{});
+    caf::send_as(agents.back(), agents.back(), start_atom::value, std::string{});
   }
   auto out = std::make_shared<result>();
   scheduler_options so;

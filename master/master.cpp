@@ -63,6 +63,41 @@ void scheduler_error(master_actor* self, const caf::actor& to, const std::string
     self->send(to, make<schema::SchedulerError>([&](auto b) { b.setMessage(m); }));
 }
 
+void persist(master_actor* self, registry_store::batch batch, std::function<void()> done,
+             std::function<void(const caf::error&)> failed) {
+  self->state.writes.push_back({std::move(done), std::move(failed)});
+  self->send(self->state.registrar, std::move(batch));
+}
+
+namespace {
+
+// The registrar answers the oldest write still pending (persist).
+void write_answered(master_actor* self, const caf::error& err) {
+  auto& d = self->state;
+  if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(d.registrar)
+      || d.writes.empty()) {
+    log::warn("foreign_message_dropped", {{"type", "written"}});
+    return;
+  }
+  auto w = std::move(d.writes.front());
+  d.writes.pop_front();
+  if (err)
+    w.failed(err);
+  else
+    w.done();
+}
+
+// The registrar is gone (the process ends with it): no write pending will be
+// answered.
+void registrar_down(master_actor* self, const caf::error& reason) {
+  auto writes = std::move(self->state.writes);
+  self->state.writes.clear();
+  for (auto& w : writes)
+    w.failed(reason ? reason : caf::make_error(caf::sec::request_receiver_down));
+}
+
+} // namespace
+
 void request_allocation(master_actor* self) {
   auto& d = self->state;
   ++d.changes;
@@ -383,6 +418,10 @@ void handle_down(master_actor* self, const caf::down_msg& dm) {
     allocator_died(self, dm.reason);
     return;
   }
+  if (dm.source == self->state.registrar.address()) {
+    registrar_down(self, dm.reason);
+    return;
+  }
   auto i = self->state.watched.find(dm.source);
   if (i == self->state.watched.end())
     return;
@@ -401,6 +440,7 @@ void set_up_master(master_actor* self, master_options opts, caf::actor registrar
   d.opts = std::move(opts);
   d.auth = peer_auth{{d.opts.credentials, d.opts.acl, d.opts.authenticate_operators}};
   d.registrar = std::move(registrar);
+  self->monitor(d.registrar);
   d.ids = id_generator{d.opts.seed != 0 ? d.opts.seed : d.opts.runtime->seed_for("master")};
   start_allocator(self);
   recover_roles(self);
@@ -654,9 +694,8 @@ void register_agent(master_actor* self, const register_agent_msg& m, const caf::
   registry_store::batch batch;
   if (old == d.st.agents.end() || !record_unchanged(old->second, a))
     batch.put_agent(id, agent_record(a, 0));
-  self->request(self->state.registrar, caf::infinite, std::move(batch))
-    .then([=](bool) mutable { agent_persisted(self, a, m, rp); },
-          [=](caf::error& err) mutable { rp.deliver(err); });
+  persist(self, std::move(batch), [=]() mutable { agent_persisted(self, a, m, rp); },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
 }
 
 // An agent (re-)registers: answered once the registrar stored it.
@@ -759,9 +798,8 @@ void register_framework(master_actor* self, const register_framework_msg& m,
   });
   registry_store::batch batch;
   batch.put_framework(id, rec);
-  self->request(self->state.registrar, caf::infinite, std::move(batch))
-    .then([=](bool) mutable { framework_persisted(self, fe, rereg, rp); },
-          [=](caf::error& err) mutable { rp.deliver(err); });
+  persist(self, std::move(batch), [=]() mutable { framework_persisted(self, fe, rereg, rp); },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
 }
 
 // A scheduler (re-)registers a framework: answered once the registrar
@@ -898,6 +936,23 @@ state_msg state_snapshot(master_actor* self) {
                        static_cast<uint32_t>(d.opts.recovered.frameworks.size()));
 }
 
+// True if the message at hand is one the master sent itself. A timer's
+// message from anyone else (any peer can send any atom to the master) is
+// dropped: it could make agents miss health checks, expire offers or time a
+// framework out.
+bool own_timer(master_actor* self, const char* what) {
+  if (self->current_sender().get() == self->ctrl())
+    return true;
+  log::warn("foreign_timer_dropped", {{"message", what}});
+  return false;
+}
+
+template <class F, class... Ts>
+void on_timer(master_actor* self, const char* what, F f, const Ts&... xs) {
+  if (own_timer(self, what))
+    f(self, xs...);
+}
+
 // The master: set up, then one handler per message, grouped by conversation.
 caf::behavior master_behavior(master_actor* self, master_options opts,
                               caf::actor registrar) {
@@ -905,16 +960,19 @@ caf::behavior master_behavior(master_actor* self, master_options opts,
   using agent_result = caf::result<agent_registered_msg>;
   using framework_result = caf::result<framework_registered_msg>;
   return {
-    // Timers (messages the master sends itself).
-    [=](ping_atom) { health_check_round(self); },
-    [=](reregister_atom, const std::vector<std::string>& ids) { reregister_timeout(self, ids); },
-    [=](publish_atom) { publish_state(self); },
-    [=](tick_atom) { allocation_tick(self); },
-    [=](allocate_atom) { run_allocation(self); },
+    // Timers (messages the master sends itself; a peer's copy is dropped).
+    [=](ping_atom) { on_timer(self, "ping", health_check_round); },
+    [=](reregister_atom, const std::vector<std::string>& ids) {
+      on_timer(self, "reregister", reregister_timeout, ids);
+    },
+    [=](publish_atom) { on_timer(self, "publish", publish_state); },
+    [=](tick_atom) { on_timer(self, "tick", allocation_tick); },
+    [=](allocate_atom) { on_timer(self, "allocate", run_allocation); },
     [=](allocator_cycle& c) { guarded("allocator_cycle", [&] { take_cycle(self, c); }); },
-    [=](expire_atom, const std::string& offer_id) { offer_expired(self, offer_id); },
+    [=](written_atom, const caf::error& err) { write_answered(self, err); },
+    [=](expire_atom, const std::string& id) { on_timer(self, "expire", offer_expired, id); },
     [=](timeout_atom, const std::string& fid, uint64_t epoch) {
-      failover_timeout(self, fid, epoch);
+      on_timer(self, "timeout", failover_timeout, fid, epoch);
     },
     // Agents.
     [=](pong_atom) { handle_pong(self); },

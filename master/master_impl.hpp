@@ -5,6 +5,7 @@
 // accept, status updates, reconciliation). Not a public interface.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "actors/peer_auth.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
+#include "master/registrar.hpp"
 
 namespace caldera::detail {
 
@@ -30,6 +32,15 @@ using key_t = std::pair<std::string, std::string>;
 struct master_data {
   master_options opts;
   caf::actor registrar;
+  // Registry writes sent to the registrar, oldest first: it answers each in
+  // the order sent (persist). Kept here rather than as CAF requests: 0.17
+  // keeps an actor's pending responses in a flat vector searched and erased
+  // linearly, quadratic in a storm of 100,000 agent registrations.
+  struct pending_write {
+    std::function<void()> done;
+    std::function<void(const caf::error&)> failed;
+  };
+  std::deque<pending_write> writes;
   master_state st;
   allocator_client alloc; // the allocator actor (master/allocator_actor.hpp)
   uint64_t alloc_seen = 0;  // the last of its cycles taken in
@@ -80,6 +91,9 @@ void send_status(master_actor* self, const framework_entry& fw, status_info st);
 void scheduler_error(master_actor* self, const caf::actor& to, const std::string& m);
 /// Schedules one allocation behind what is already in the mailbox.
 void request_allocation(master_actor* self);
+/// Has the registrar write `batch`; then `done`, or `failed` with why not.
+void persist(master_actor* self, registry_store::batch batch, std::function<void()> done,
+             std::function<void(const caf::error&)> failed);
 /// Removes an offer, returning its resources (filtered for the framework
 /// when `refuse` is set); tells the framework when `rescind`.
 void drop_offer(master_actor* self, const std::string& offer_id,

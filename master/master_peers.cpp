@@ -188,9 +188,8 @@ void agent_unreachable(master_actor* self, const std::string& aid) {
   registry_store::batch batch;
   batch.put_agent(aid, agent_record(rec, wall_now(self)));
   auto registration = a->second.registration;
-  self->request(d.registrar, caf::infinite, std::move(batch))
-    .then([=](bool) { mark_unreachable(self, aid, registration); },
-          [=](caf::error& err) {
+  persist(self, std::move(batch), [=] { mark_unreachable(self, aid, registration); },
+          [=](const caf::error& err) {
             log::error("registry_write_failed", {{"agent_id", aid}, {"reason", describe(err)}});
             if (auto i = self->state.st.agents.find(aid); i != self->state.st.agents.end())
               i->second.marking_unreachable = false;
@@ -217,9 +216,8 @@ void answered_lost_written(master_actor* self, const key_t& key,
   }
   if (batch.empty())
     return;
-  self->request(d.registrar, caf::infinite, std::move(batch))
-    .then([](bool) {},
-          [=](caf::error& err) {
+  persist(self, std::move(batch), [] {},
+          [=](const caf::error& err) {
             log::error("registry_write_failed", {{"task_id", key.second},
                                                  {"reason", describe(err)}});
           });
@@ -251,15 +249,15 @@ void record_answered_lost(master_actor* self, const key_t& key, const std::strin
     answer();
     return;
   }
-  self->request(d.registrar, caf::infinite, std::move(batch))
-    .then(
-      [=](bool) {
-        answered_lost_written(self, key, ids);
-        answer();
-      },
-      [=](caf::error& err) {
-        log::error("registry_write_failed", {{"task_id", key.second}, {"reason", describe(err)}});
-      });
+  persist(
+    self, std::move(batch),
+    [=] {
+      answered_lost_written(self, key, ids);
+      answer();
+    },
+    [=](const caf::error& err) {
+      log::error("registry_write_failed", {{"task_id", key.second}, {"reason", describe(err)}});
+    });
 }
 
 void agent_health(master_actor* self, const agent_health_msg& m) {

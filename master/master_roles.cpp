@@ -68,19 +68,19 @@ commit(master_actor* self,
   for (auto& [role, rs] : changes)
     batch.put_role(role, record_of(role, rs));
   auto rp = self->make_response_promise<roles_msg>();
-  self->request(self->state.registrar, caf::infinite, std::move(batch))
-    .then(
-      [=](bool) mutable {
-        for (auto& [role, rs] : changes) {
-          apply(self, role, rs);
-          log::info("role_updated", {{"role", role}, {"weight", rs.weight},
-                                     {"guarantee", rs.guarantee.to_string()},
-                                     {"limit", rs.limit.to_string()}});
-        }
-        rp.deliver(roles_snapshot(self));
-        request_allocation(self);
-      },
-      [=](caf::error& err) mutable { rp.deliver(err); });
+  persist(
+    self, std::move(batch),
+    [=]() mutable {
+      for (auto& [role, rs] : changes) {
+        apply(self, role, rs);
+        log::info("role_updated", {{"role", role}, {"weight", rs.weight},
+                                   {"guarantee", rs.guarantee.to_string()},
+                                   {"limit", rs.limit.to_string()}});
+      }
+      rp.deliver(roles_snapshot(self));
+      request_allocation(self);
+    },
+    [=](const caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 

@@ -22,7 +22,7 @@ struct registrar_state {
   std::unique_ptr<registry_store> store;
   std::shared_ptr<registry_health> health;
   registry_store::batch pending;
-  std::vector<caf::response_promise> waiting;
+  std::vector<caf::actor> waiting; // who sent each pending batch
   bool flush_scheduled = false;
   uint64_t writes = 0;
   static inline const char* name = "registrar";
@@ -34,15 +34,14 @@ caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
   self->state.store = std::move(*store);
   self->state.health = std::move(health);
   return {
-    [=](const registry_store::batch& b) -> caf::response_promise {
+    [=](const registry_store::batch& b) {
       auto& st = self->state;
       st.pending.append(b);
-      st.waiting.push_back(self->make_response_promise());
+      st.waiting.push_back(caf::actor_cast<caf::actor>(self->current_sender()));
       if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         self->send(self, flush_atom::value);
       }
-      return st.waiting.back();
     },
     [=](flush_atom) {
       auto& st = self->state;
@@ -61,14 +60,14 @@ caf::behavior registrar(caf::stateful_actor<registrar_state>* self,
       if (err) {
         log::error("registry_write_failed", {{"reason", describe(err)},
                                              {"ops", batch.size()}});
-        for (auto& rp : waiting)
-          rp.deliver(err);
+        for (auto& w : waiting)
+          self->send(w, written_atom::value, err);
         return;
       }
       log::debug("registry_write", {{"ops", batch.size()},
                                     {"requests", waiting.size()}});
-      for (auto& rp : waiting)
-        rp.deliver(true);
+      for (auto& w : waiting)
+        self->send(w, written_atom::value, caf::error{});
     },
   };
 }

@@ -1,8 +1,10 @@
 // The registrar: the actor that owns the registry store and applies the
 // master's registry changes. The master sends a `registry_store::batch` and
-// gets `true` once the change is durable (synced), or an error. Changes that
-// arrive together are applied in one WriteBatch: the first pending change
-// schedules a flush behind whatever is already in the mailbox.
+// gets `(written_atom, error)` back once the change is durable (synced; a
+// default error) or failed: one answer per batch, in the order the batches
+// came. Changes that arrive together are applied in one WriteBatch: the
+// first pending change schedules a flush behind whatever is already in the
+// mailbox.
 #pragma once
 
 #include <memory>
@@ -12,6 +14,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
 #include "storage/registry_store.hpp"
@@ -19,6 +22,8 @@
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caldera::registry_store::batch)
 
 namespace caldera {
+
+using written_atom = caf::atom_constant<caf::atom("written")>;
 
 /// Whether the last registry write succeeded, and why not: written by the
 /// registrar after each write, read by /master/health (any thread).

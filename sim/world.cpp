@@ -185,7 +185,7 @@ world::~world() {
     caf::anon_send_exit(f, caf::exit_reason::kill);
   for (auto& a : agents)
     if (a)
-      caf::anon_send(a, shutdown_atom::value);
+      caf::send_as(a, a, shutdown_atom::value); // as the agent's daemon
   while (sched->try_run_once()) {
   }
   if (cont)
@@ -323,7 +323,7 @@ void world::spawn_master_actors(std::unique_ptr<registry_store> store, master_op
   master_down = false;
   for (auto& a : agents)
     if (a)
-      caf::anon_send(a, connect_atom_t::value, master);
+      caf::send_as(a, a, connect_atom_t::value, master);
   for (auto& f : frameworks)
     if (f)
       caf::anon_send(f, connect_atom_t::value, master);
@@ -400,7 +400,7 @@ void world::start_agent(size_t i, const std::string& recover) {
   a->attach_functor([alive] { *alive = false; });
   agent_alive.at(i) = alive;
   node_register(node, agent_opts[i].node_name, a);
-  caf::anon_send(a, start_atom::value, std::string{});
+  caf::send_as(a, a, start_atom::value, std::string{});
   agents.at(i) = a;
   agent_down.at(i) = false;
 }

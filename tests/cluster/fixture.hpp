@@ -99,7 +99,7 @@ struct cluster {
     ao.recover = std::move(recover);
     auto a = spawn_agent(*sys, std::move(ao));
     node_register(node, "agent/" + std::to_string(i), a);
-    caf::anon_send(a, start_atom::value, std::string{});
+    caf::send_as(a, a, start_atom::value, std::string{}); // as the agent's daemon
     return a;
   }
 
@@ -126,7 +126,7 @@ struct cluster {
       caf::anon_send_exit(a, caf::exit_reason::kill);
     // Agents destroy their executors (in-process containers) and quit.
     for (auto& a : agents)
-      caf::anon_send(a, shutdown_atom::value);
+      caf::send_as(a, a, shutdown_atom::value);
     drain();
     // Executors of agents that were killed are orphans: destroy them too.
     cont->destroy_all();
@@ -189,7 +189,7 @@ struct cluster {
     node_register(node, "master", master);
     node_register(node, "registrar", registrar);
     for (auto& a : agents)
-      caf::anon_send(a, connect_atom_t::value, master);
+      caf::send_as(a, a, connect_atom_t::value, master);
     for (auto& a : others)
       caf::anon_send(a, connect_atom_t::value, master);
     drain();

@@ -218,4 +218,28 @@ TEST_CASE("a stray error or unexpected message from a peer ends no daemon actor"
   CHECK(log->registrations == 1);
 }
 
+TEST_CASE("a peer cannot fire the master's or an agent's timers, nor shut an agent down") {
+  cluster c{1, "cpus:2;mem:512", echo_factory()};
+  auto log = std::make_shared<log_t>();
+  scheduler_options so;
+  so.master = c.master;
+  c.spawn<sdk_scheduler>(so, std::vector<std::string>{"t"}, log);
+  c.advance(1s);
+  REQUIRE(last(*log, "t") == schema::TaskState::RUNNING);
+  // Before: ten health-check rounds in a row (the agent's pongs queued behind
+  // them) made the agent miss five pings and become unreachable; the agent
+  // shut down at an anonymous shutdown_atom.
+  for (int k = 0; k < 10; ++k)
+    caf::anon_send(c.master, ping_atom::value);
+  caf::anon_send(c.agents.at(0), shutdown_atom::value);
+  caf::anon_send(c.agents.at(0), retry_atom::value);
+  c.advance(1s);
+  auto st = c.state();
+  REQUIRE(st.read()->getAgents().size() == 1);
+  CHECK(st.read()->getAgents()[0].getActive());
+  CHECK_FALSE(st.read()->getAgents()[0].getUnreachable());
+  CHECK(last(*log, "t") == schema::TaskState::RUNNING);
+  CHECK(log->registrations == 1);
+}
+
 }
