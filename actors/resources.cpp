@@ -304,9 +304,11 @@ std::string resources::to_string() const {
 }
 
 bool resources::contains(const resources& other) const {
+  auto i = entries_.begin(); // both sorted: one walk
   for (auto& [k, v] : other.entries_) {
-    auto i = entries_.find(k);
-    if (i == entries_.end())
+    while (i != entries_.end() && i->first < k)
+      ++i;
+    if (i == entries_.end() || i->first != k)
       return false;
     if (v.is_ranges != i->second.is_ranges)
       return false;
@@ -451,7 +453,7 @@ resources resources::allocatable_to_role(std::string_view role) const {
   resources out;
   for (auto& [k, v] : entries_)
     if (k.second == "*" || k.second == role)
-      out.entries_.emplace_hint(out.entries_.end(), k, v);
+      out.entries_.emplace(k, v);
   return out;
 }
 

@@ -8,6 +8,7 @@
 // intervals. Entries are keyed by (name, role); "*" is the unreserved role.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -31,6 +32,56 @@ public:
     std::vector<range> ranges;   // sorted, merged
   };
   using key = std::pair<std::string, std::string>; // (name, role)
+
+  /// The entries, kept as one vector sorted by key: a resources value has a
+  /// handful of entries and is walked far more often than changed; one
+  /// allocation, in order (the allocator walks tens of thousands a cycle).
+  class entry_map {
+  public:
+    using value_type = std::pair<key, value>;
+    using iterator = std::vector<value_type>::iterator;
+    using const_iterator = std::vector<value_type>::const_iterator;
+
+    iterator begin() { return v_.begin(); }
+    iterator end() { return v_.end(); }
+    const_iterator begin() const { return v_.begin(); }
+    const_iterator end() const { return v_.end(); }
+    size_t size() const { return v_.size(); }
+    bool empty() const { return v_.empty(); }
+
+    const_iterator find(const key& k) const {
+      auto i = lower(k);
+      return i != v_.end() && i->first == k ? i : v_.end();
+    }
+    iterator find(const key& k) {
+      auto i = v_.begin() + (lower(k) - v_.cbegin());
+      return i != v_.end() && i->first == k ? i : v_.end();
+    }
+    value& operator[](const key& k) {
+      auto i = v_.begin() + (lower(k) - v_.cbegin());
+      if (i == v_.end() || i->first != k)
+        i = v_.insert(i, value_type{k, value{}});
+      return i->second;
+    }
+    /// Inserts unless `k` is there; appends at once when `k` sorts last.
+    void emplace(const key& k, const value& x) {
+      if (v_.empty() || v_.back().first < k) {
+        v_.emplace_back(k, x);
+        return;
+      }
+      auto i = v_.begin() + (lower(k) - v_.cbegin());
+      if (i == v_.end() || i->first != k)
+        v_.insert(i, value_type{k, x});
+    }
+    iterator erase(iterator i) { return v_.erase(i); }
+
+  private:
+    const_iterator lower(const key& k) const {
+      return std::lower_bound(v_.cbegin(), v_.cend(), k,
+                              [](const value_type& e, const key& x) { return e.first < x; });
+    }
+    std::vector<value_type> v_;
+  };
 
   resources() = default;
 
@@ -84,11 +135,11 @@ public:
   resources allocatable_to(const std::vector<std::string>& roles) const;
   resources allocatable_to_role(std::string_view role) const;
 
-  const std::map<key, value>& entries() const { return entries_; }
+  const entry_map& entries() const { return entries_; }
 
 private:
   void normalize(const key& k);
-  std::map<key, value> entries_;
+  entry_map entries_;
 };
 
 } // namespace caldera

@@ -517,7 +517,14 @@ private:
       if (limited)
         live.ended_limited[id] = *limited;
     }
-    kill_session(pid);
+    // In a cgroup of its own, what the container left is killed by cleanup
+    // (an unprivileged process cannot leave it); only without one is all of
+    // /proc read for its session (a scan per task: 10% of the agent's CPU at
+    // 300 tasks/s).
+    if (iso && !cgroup.empty())
+      ::kill(-pid, SIGKILL);
+    else
+      kill_session(pid);
     std::remove(record.c_str());
     if (iso && !cgroup.empty())
       iso->cleanup(cgroup);
