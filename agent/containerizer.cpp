@@ -517,11 +517,11 @@ private:
       if (limited)
         live.ended_limited[id] = *limited;
     }
-    // In a cgroup of its own, what the container left is killed by cleanup
-    // (an unprivileged process cannot leave it); only without one is all of
-    // /proc read for its session (a scan per task: 10% of the agent's CPU at
-    // 300 tasks/s).
-    if (iso && !cgroup.empty())
+    // In cgroups of its own (cgroups/ isolators), what the container left is
+    // killed by cleanup (an unprivileged process cannot leave them); only
+    // without them is all of /proc read for its session (a scan per task:
+    // 10% of the agent's CPU at 300 tasks/s).
+    if (iso && !cgroup.empty() && !iso->join_files(cgroup).empty())
       ::kill(-pid, SIGKILL);
     else
       kill_session(pid);

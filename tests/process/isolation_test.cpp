@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <pwd.h>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -244,6 +245,51 @@ TEST_CASE("a recovered container is limited again: the restarted agent kills it 
   CHECK_MESSAGE(r->wait_exit(60s) != 0, r->output());
   auto both = r->output() + c.agent->output();
   CHECK_MESSAGE(r->output().find("REASON_CONTAINER_LIMITATION_MEMORY") != std::string::npos, both);
+}
+
+namespace {
+
+// What a task leaves running when its shell ends is killed with it: found
+// through its cgroups (cgroups/), or its session in /proc (posix/); a process
+// in a session of its own escapes only the second.
+void leftover_is_killed(const std::string& isolators, bool own_session) {
+  iso_cluster c{{"--isolation", isolators}};
+  auto pidfile = c.dir.path + "/leftover.pid";
+  std::string start = own_session ? "setsid sleep 300" : "set -m; sleep 300";
+  auto r = c.run({"/bin/sh", "-c", start + " </dev/null >/dev/null 2>&1 & echo $! > " + pidfile},
+                 "cpus:0.1;mem:32");
+  REQUIRE_MESSAGE(r->wait_exit(60s) == 0, r->output());
+  long pid = 0;
+  std::ifstream{pidfile} >> pid;
+  REQUIRE(pid > 1);
+  // Killed when the task ended: gone (or a zombie of init) within moments.
+  auto alive = [pid] {
+    std::ifstream st{"/proc/" + std::to_string(pid) + "/stat"};
+    std::string text;
+    std::getline(st, text);
+    auto close = text.rfind(')');
+    return close != std::string::npos && text.size() > close + 2 && text[close + 2] != 'Z';
+  };
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms); // polls its end; bounded
+  CHECK_FALSE(alive());
+  if (alive())
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+}
+
+} // namespace
+
+TEST_CASE("posix/: a process the task left in its session ends with the task") {
+  leftover_is_killed("posix/cpu,posix/mem", false);
+}
+
+TEST_CASE("cgroups/: a process the task left, even in a session of its own, ends with it") {
+  if (!cgroups_usable()) {
+    MESSAGE("skipped: no writable cgroup hierarchy with the memory controller here");
+    return;
+  }
+  leftover_is_killed("cgroups/cpu,cgroups/mem", true);
 }
 
 TEST_CASE("cgroups of a killed agent's containers are removed by the next agent") {
