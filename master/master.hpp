@@ -49,6 +49,9 @@ struct master_options {
   /// `max_agent_ping_timeouts` unanswered pings it is unreachable.
   caf::timespan agent_ping_timeout = std::chrono::seconds(15);
   size_t max_agent_ping_timeouts = 5;
+  /// Agents one health-check tick pings: with more agents, the interval is
+  /// shared among up to 150 ticks (pings, and pongs, spread over it).
+  size_t agents_per_ping_tick = 500;
   /// After a restart, agents of the registry that have not re-registered
   /// within this are marked unreachable.
   caf::timespan agent_reregister_timeout = std::chrono::minutes(10);

@@ -41,6 +41,7 @@ struct master_data {
     std::function<void(const caf::error&)> failed;
   };
   std::deque<pending_write> writes;
+  std::string ping_cursor; // the last agent a health-check tick pinged ("": none)
   master_state st;
   allocator_client alloc; // the allocator actor (master/allocator_actor.hpp)
   uint64_t alloc_seen = 0;  // the last of its cycles taken in

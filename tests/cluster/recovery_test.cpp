@@ -171,6 +171,25 @@ TEST_CASE("an agent down past its health checks is unreachable; restarted, its t
   CHECK(master_task_state(c, "t") == schema::TaskState::RUNNING);
 }
 
+TEST_CASE("health checks shared among ticks still find every agent that is gone, and only those") {
+  master_options mo;
+  mo.agents_per_ping_tick = 2; // 5 agents: each interval shared by 2 ticks
+  cluster c{5, "cpus:2;mem:512", echo_factory(), 42, mo};
+  c.advance(1s);
+  for (size_t i = 0; i < 4; ++i) // whichever tick pings them: both ticks
+    c.stop_agent(i);
+  for (int k = 0; k < 100; ++k) // in steps shorter than a tick (7.5 s)
+    c.advance(1s);
+  auto st = c.state();
+  size_t unreachable = 0, active = 0;
+  for (auto a : st.read()->getAgents()) {
+    unreachable += a.getUnreachable() ? 1 : 0;
+    active += a.getActive() ? 1 : 0;
+  }
+  CHECK(unreachable == 4);
+  CHECK(active == 1);
+}
+
 TEST_CASE("recover=cleanup destroys what the previous agent ran; its tasks are lost") {
   setup s;
   cluster c{1, "cpus:2;mem:512", echo_factory(s.execs)};
