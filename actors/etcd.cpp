@@ -231,8 +231,12 @@ public:
 
 private:
   // POSTs `body` to the members in turn; the first that answers decides.
+  // When none does and one at least was slow rather than refusing (members
+  // electing a leader after losing one), the error is errc::timeout: worth
+  // asking again in a moment.
   caf::expected<json> call(const std::string& path, const json& body) {
     std::string why;
+    bool slow = false;
     auto text = body.dump();
     for (size_t n = 0; n < url_.members.size(); ++n) {
       auto& m = url_.members[(next_ + n) % url_.members.size()];
@@ -245,6 +249,8 @@ private:
       auto r = cli->Post(path.c_str(), text, "application/json");
       if (!r) {
         why += (why.empty() ? "" : "; ") + m.to_string() + ": " + httplib::to_string(r.error());
+        slow = slow || r.error() == httplib::Error::Read || r.error() == httplib::Error::Write
+               || r.error() == httplib::Error::ConnectionTimeout;
         continue;
       }
       next_ = (next_ + n) % url_.members.size();
@@ -255,8 +261,8 @@ private:
                                                  + ": " + r->body.substr(0, 300));
       return j;
     }
-    return make_error(errc::not_connected, "no member of " + describe() + " answers (" + why
-                                             + ")");
+    return make_error(slow ? errc::timeout : errc::not_connected,
+                      "no member of " + describe() + " answers (" + why + ")");
   }
 
   // Plain HTTP, or HTTPS checking the member against the CA and showing

@@ -121,14 +121,21 @@ void connect_master_async(caf::event_based_actor* self, std::shared_ptr<runtime_
 }
 
 caf::expected<caf::actor> connect_master_blocking(caf::actor_system& sys, const master_address& a) {
-  size_t tries = a.coordinator ? 1 : a.masters.size();
+  // A coordinator whose members were all slow to answer (an election after
+  // losing one) is asked up to three times, each try bounded by the
+  // members' timeouts; any other failure is said at once.
+  size_t tries = a.coordinator ? 3 : a.masters.size();
   caf::error last;
   for (size_t i = 0; i < tries; ++i) {
     auto ep = locate_master(*real_env(), a, i);
+    if (!ep && a.coordinator && is_error(ep.error(), errc::timeout) && i + 1 < tries) {
+      last = ep.error();
+      continue;
+    }
     if (!ep)
       return ep.error();
     auto m = connect_blocking(sys, *ep);
-    if (m)
+    if (m || a.coordinator)
       return m;
     last = m.error();
   }

@@ -226,6 +226,48 @@ caf::expected<pid_t> spawn(std::vector<char*>& argv, std::vector<char*>& envp,
                                             + std::strerror(report[1]));
 }
 
+// The environment of a container's process: the agent's (less its own
+// CALDERA_ variables, and its user's names when the task runs as another),
+// then the spec's.
+std::vector<std::string> environment_of(const container_spec& spec,
+                                        const std::optional<user_ids>& user) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("CALDERA_", 0) == 0)
+      continue;
+    if (user && (kv.rfind("USER=", 0) == 0 || kv.rfind("LOGNAME=", 0) == 0
+                 || kv.rfind("HOME=", 0) == 0))
+      continue;
+    env.push_back(std::move(kv));
+  }
+  if (user) {
+    env.push_back("USER=" + spec.user);
+    env.push_back("LOGNAME=" + spec.user);
+    env.push_back("HOME=" + user->home);
+  }
+  for (auto& [k, v] : spec.env)
+    env.push_back(k + "=" + v);
+  return env;
+}
+
+// Creates the sandbox's stdout and stderr; the sandbox and both belong to
+// the task's user.
+caf::error make_outputs(const container_spec& spec, const std::optional<user_ids>& user,
+                        const std::string& out, const std::string& err) {
+  for (auto* f : {&out, &err}) {
+    int fd = ::open(f->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      ::close(fd);
+  }
+  if (user)
+    for (const std::string* f : {&spec.sandbox, &out, &err})
+      if (::chown(f->c_str(), user->uid, user->gid) != 0)
+        return make_error(errc::invalid_config, "cannot give '" + *f + "' to user '" + spec.user
+                                                  + "': " + std::strerror(errno));
+  return caf::error{};
+}
+
 class posix_containerizer : public containerizer {
 public:
   posix_containerizer(std::string executor_path, std::string state_dir,
@@ -252,23 +294,7 @@ public:
         return u.error();
       user = std::move(*u);
     }
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv = *e;
-      if (kv.rfind("CALDERA_", 0) == 0)
-        continue;
-      if (user && (kv.rfind("USER=", 0) == 0 || kv.rfind("LOGNAME=", 0) == 0
-                   || kv.rfind("HOME=", 0) == 0))
-        continue;
-      env_s.push_back(std::move(kv));
-    }
-    if (user) {
-      env_s.push_back("USER=" + spec.user);
-      env_s.push_back("LOGNAME=" + spec.user);
-      env_s.push_back("HOME=" + user->home);
-    }
-    for (auto& [k, v] : spec.env)
-      env_s.push_back(k + "=" + v);
+    auto env_s = environment_of(spec, user);
     std::vector<char*> argv;
     for (auto& s : argv_s)
       argv.push_back(s.data());
@@ -279,17 +305,8 @@ public:
     envp.push_back(nullptr);
     std::string out = spec.sandbox + "/stdout";
     std::string err = spec.sandbox + "/stderr";
-    // The sandbox and its output files belong to the task's user.
-    for (auto* f : {&out, &err}) {
-      int fd = ::open(f->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd >= 0)
-        ::close(fd);
-    }
-    if (user)
-      for (const std::string* f : {&spec.sandbox, static_cast<const std::string*>(&out), static_cast<const std::string*>(&err)})
-        if (::chown(f->c_str(), user->uid, user->gid) != 0)
-          return make_error(errc::invalid_config, "cannot give '" + *f + "' to user '"
-                                                    + spec.user + "': " + std::strerror(errno));
+    if (auto e = make_outputs(spec, user, out, err))
+      return e;
     std::string cgroup = std::to_string(::getpid()) + "-" + std::to_string(++launched_);
     std::vector<std::string> joins;
     if (iso_) {
