@@ -9,6 +9,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "actors/guard.hpp"
 #include "actors/leader_json.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics_export.hpp"
@@ -571,8 +572,9 @@ start_master_http(const std::string& ip, uint16_t port, std::shared_ptr<state_bo
   box->set_preparer([renderer = std::make_shared<state_renderer>(*shared_info),
                      hub = shared_info->v1_operator](const std::shared_ptr<published_state>& p) {
     p->state_json = std::make_shared<const std::string>(renderer->render(*p));
+    // On the box's thread: what throws here is logged, never the master's end.
     if (hub)
-      hub->on_snapshot(p);
+      guarded("operator_snapshot", [&] { hub->on_snapshot(p); });
   });
   auto& r = srv->routes();
   if (shared_info->security.acl != nullptr)

@@ -186,7 +186,7 @@ namespace v1op {
 
 json get_agents(const published_state& p) {
   json agents = json::array(), recovered = json::array();
-  auto st = p.state.read(); // owns what the loop reads
+  auto st = p.state.read_trusted(); // owns what the loop reads
   for (auto a : st->getAgents())
     if (!a.getUnreachable())
       agents.push_back(agent_json(a));
@@ -195,7 +195,7 @@ json get_agents(const published_state& p) {
 
 json get_frameworks(const published_state& p) {
   json fws = json::array(), done = json::array();
-  auto st = p.state.read(); // owns what the loop reads
+  auto st = p.state.read_trusted(); // owns what the loop reads
   for (auto f : st->getFrameworks())
     (f.getCompleted() ? done : fws).push_back(framework_json(f));
   return {{"frameworks", std::move(fws)}, {"completed_frameworks", std::move(done)}};
@@ -203,7 +203,7 @@ json get_frameworks(const published_state& p) {
 
 json get_executors(const published_state& p) {
   json execs = json::array();
-  auto st = p.state.read(); // owns what the loop reads
+  auto st = p.state.read_trusted(); // owns what the loop reads
   for (auto e : st->getExecutors())
     execs.push_back({{"agent_id", id_json(e.getAgentId())},
                      {"executor_info",
@@ -215,7 +215,7 @@ json get_executors(const published_state& p) {
 
 json get_tasks(const published_state& p) {
   json active = json::array(), done = json::array(), unreachable = json::array();
-  auto st = p.state.read(); // owns what the loop reads
+  auto st = p.state.read_trusted(); // owns what the loop reads
   for (auto t : st->getTasks()) {
     auto s = t.getState();
     auto& to = s == schema::TaskState::UNREACHABLE ? unreachable : is_terminal(s) ? done : active;
@@ -237,7 +237,7 @@ json get_state(const published_state& p) {
 
 json get_roles(const published_state& p) {
   json roles = json::array();
-  auto ro = p.roles.read(); // owns what the loop reads
+  auto ro = p.roles.read_trusted(); // owns what the loop reads
   for (auto r : ro->getRoles()) {
     json fws = json::array();
     for (auto f : r.getFrameworks())
@@ -251,7 +251,7 @@ json get_roles(const published_state& p) {
 }
 
 std::vector<json> events_between(const published_state* before, const published_state& after) {
-  auto after_view = after.state.read(); // the views own what the indexes read
+  auto after_view = after.state.read_trusted(); // the views own what the indexes read
   indexed a = index_of(*after_view);
   std::vector<json> out;
   auto diff = [&](const indexed& b) {
@@ -263,7 +263,7 @@ std::vector<json> events_between(const published_state* before, const published_
     diff(indexed{});
     return out;
   }
-  auto before_view = before->state.read();
+  auto before_view = before->state.read_trusted();
   diff(index_of(*before_view));
   return out;
 }
@@ -274,7 +274,7 @@ namespace {
 
 json get_weights(const published_state& p) {
   json infos = json::array();
-  auto ro = p.roles.read(); // owns what the loop reads
+  auto ro = p.roles.read_trusted(); // owns what the loop reads
   for (auto r : ro->getRoles())
     infos.push_back({{"role", r.getRole().cStr()}, {"weight", r.getWeight()}});
   return {{"weight_infos", std::move(infos)}};
@@ -282,7 +282,7 @@ json get_weights(const published_state& p) {
 
 json get_quota(const published_state& p) {
   json infos = json::array(), configs = json::array();
-  auto ro = p.roles.read(); // owns what the loop reads
+  auto ro = p.roles.read_trusted(); // owns what the loop reads
   for (auto r : ro->getRoles()) {
     if (r.getGuarantee().size() == 0 && r.getLimit().size() == 0)
       continue;
