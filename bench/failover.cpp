@@ -59,18 +59,13 @@
 #include "support/process_util.hpp"
 
 using namespace caldera;
+using namespace caldera::bench;
 using namespace std::chrono_literals;
 
 namespace {
 
 using new_master_atom = caf::atom_constant<caf::atom("newmaster")>;
 constexpr auto step_timeout = 60s;
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::steady_clock::now().time_since_epoch())
-    .count();
-}
 
 // What the emulated agents and the offer probe tell the main thread.
 struct shared {
@@ -189,35 +184,6 @@ int64_t probe_time(test::child& probe, const std::string& event) {
   return std::stoll(out.substr(out.find(event + " ") + event.size() + 1));
 }
 
-// --probe URL: the offer probe's process (until SIGTERM).
-int run_probe(const std::string& url) {
-  block_termination_signals();
-  auto addr = parse_master_address(url);
-  if (!addr)
-    throw std::runtime_error("--probe: " + describe(addr.error()));
-  node_config cfg{"bench-probe"};
-  apply_runtime_defaults(cfg);
-  caf::actor_system sys{cfg};
-  scheduler_options so;
-  so.name = "bench-offers";
-  so.roles = {"*"};
-  so.master_endpoint = *addr;
-  so.failover_timeout = 3600;
-  auto probe = sys.spawn<offer_probe>(so);
-  wait_for_termination();
-  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
-  return 0;
-}
-
-void wait_until(const std::function<bool()>& done, const std::string& what) {
-  auto deadline = std::chrono::steady_clock::now() + step_timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("timed out (60 s) waiting for " + what);
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
 std::unique_ptr<test::child> start_master(const std::string& dir, const std::string& url,
                                           uint16_t port) {
   return std::make_unique<test::child>(std::vector<std::string>{
@@ -258,14 +224,6 @@ size_t tasks_reported(const std::string& out, const std::string& from) {
   return n;
 }
 
-struct actors_guard { // actors told to quit on every way out
-  std::vector<caf::actor> all;
-  ~actors_guard() {
-    for (auto& a : all)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  }
-};
-
 void register_agents(caf::actor_system& sys, caf::actor master, size_t n, size_t m,
                      std::shared_ptr<shared> sh, actors_guard& g) {
   const size_t batch = 500;
@@ -274,7 +232,8 @@ void register_agents(caf::actor_system& sys, caf::actor master, size_t n, size_t
     for (size_t k = i; k < end; ++k)
       g.all.push_back(sys.spawn(emu_agent, master, k, m / n + (k < m % n ? 1 : 0), sh));
     wait_until([&] { return sh->registered.load() >= end; },
-               "agents " + std::to_string(i) + ".." + std::to_string(end) + " to register");
+               "agents " + std::to_string(i) + ".." + std::to_string(end) + " to register",
+               step_timeout);
     std::fprintf(stderr, "bench-failover: %zu/%zu agents registered\n", end, n);
   }
 }
@@ -341,12 +300,12 @@ int run(size_t n, size_t m) {
       auto l = coord->leader();
       return l && *l && (*l)->address == want;
     },
-    "etcd to name the standby leader");
+    "etcd to name the standby leader", step_timeout);
   auto elect = ms(now_ns());
   auto m2a = connect_new_leader(sys, p2);
   for (size_t k = 0; k < n; ++k)
     caf::anon_send(g.all[k], new_master_atom::value, m2a);
-  wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register");
+  wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register", step_timeout);
   std::fprintf(stderr, "bench-failover: %zu agents back\n", n);
   auto offer_after = probe_time(probe, "offer_after_failover");
   if (!agent.wait_for("agent_reregistered", 30s))
@@ -392,7 +351,8 @@ int run_restart(size_t n, size_t m) {
   test::child probe{{test::bin("bench-failover"), "--probe", url}};
   probe_time(probe, "first_offer");
   m1->signal(SIGKILL);
-  wait_until([&] { return sh->first_down.load() != 0; }, "the agents to see the master go");
+  wait_until([&] { return sh->first_down.load() != 0; }, "the agents to see the master go",
+             step_timeout);
   auto t0 = now_ns();
   auto ms = [t0](int64_t t) { return double(t - t0) / 1e6; };
   auto m2 = start();
@@ -406,7 +366,7 @@ int run_restart(size_t n, size_t m) {
   for (size_t k = 0; k < n; ++k)
     caf::anon_send(g.all[k], new_master_atom::value, again);
   try {
-    wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register");
+    wait_until([&] { return sh->back.load() >= n; }, "all agents to re-register", step_timeout);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string{e.what()} + " (" + std::to_string(sh->back.load())
                              + " did); the master's log:\n" + m2->output().substr(0, 4000));
@@ -449,7 +409,7 @@ int main(int argc, char** argv) {
   log::set_component("bench");
   try {
     if (!probe.empty())
-      return run_probe(probe);
+      return run_framework<offer_probe>(probe, "bench-offers", 3600);
     return mode == "restart" ? run_restart(n, m) : run(n, m);
   } catch (const std::exception& e) { // the processes are stopped on the way out
     std::fprintf(stderr, "bench-failover: %s\n", e.what());

@@ -51,6 +51,7 @@
 #include "support/process_util.hpp"
 
 using namespace caldera;
+using namespace caldera::bench;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
@@ -73,12 +74,6 @@ struct shared {
   std::atomic<int64_t> last_registered{0};
 };
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           clock_type::now().time_since_epoch())
-    .count();
-}
-
 struct emu_state {
   caf::actor master;
   std::string id;
@@ -91,7 +86,7 @@ using emu_actor = caf::stateful_actor<emu_state>;
 void send_registration(emu_actor* self, size_t k, const options& o, std::shared_ptr<shared> sh) {
   static const auto agent_res = *resources::parse("cpus:8;mem:32768;disk:100000");
   auto& st = self->state;
-  auto m = bench::registration(k, st.id, o.tasks_per_agent, agent_res);
+  auto m = registration(k, st.id, o.tasks_per_agent, agent_res);
   self->request(st.master, step_timeout, std::move(m))
     .then(
       [=](const agent_registered_msg& m) {
@@ -200,34 +195,6 @@ private:
   std::map<std::string, clock_type::time_point> offered_at_;
 };
 
-// --scheduler URL: the framework's process (until SIGTERM).
-int run_scheduler(const options& o) {
-  block_termination_signals();
-  auto addr = parse_master_address(o.scheduler_url);
-  if (!addr)
-    throw std::runtime_error("--scheduler: " + describe(addr.error()));
-  node_config cfg{"bench-scale-framework"};
-  apply_runtime_defaults(cfg);
-  caf::actor_system sys{cfg};
-  scheduler_options so;
-  so.name = "bench-scale";
-  so.roles = {"*"};
-  so.master_endpoint = *addr;
-  auto s = sys.spawn<scale_scheduler>(so, o.per_batch);
-  wait_for_termination();
-  caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
-  return 0;
-}
-
-void wait_until(const std::function<bool()>& done, const std::string& what) {
-  auto deadline = clock_type::now() + step_timeout;
-  while (!done()) {
-    if (clock_type::now() > deadline)
-      throw std::runtime_error("timed out (120 s) waiting for " + what);
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
 // VmRSS of `pid` in bytes.
 double resident_bytes(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
@@ -253,14 +220,6 @@ std::vector<double> latencies(const std::string& out) {
   return xs;
 }
 
-struct actors_guard { // actors told to quit on every way out
-  std::vector<caf::actor> all;
-  ~actors_guard() {
-    for (auto& a : all)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  }
-};
-
 caf::actor connect_master(caf::actor_system& sys, uint16_t port) {
   auto m = connect_master_blocking(sys, master_address{endpoint{"127.0.0.1", port}});
   if (!m)
@@ -276,7 +235,8 @@ double registration_storm(caf::actor_system& sys, caf::actor master, const optio
   for (size_t k = 0; k < o.agents; ++k)
     g.all.push_back(sys.spawn(emu_agent, master, k, o, sh));
   wait_until([&] { return sh->registered.load() >= o.agents; },
-             "the agents to register (" + std::to_string(sh->registered.load()) + " did)");
+             "the agents to register (" + std::to_string(sh->registered.load()) + " did)",
+             step_timeout);
   return double(sh->last_registered.load() - t0) / 1e9;
 }
 
@@ -353,7 +313,9 @@ int main(int argc, char** argv) {
   log::set_level(log::level::error);
   log::set_component("bench");
   try {
-    return o.scheduler_url.empty() ? run(o) : run_scheduler(o);
+    if (!o.scheduler_url.empty())
+      return run_framework<scale_scheduler>(o.scheduler_url, "bench-scale", 0, o.per_batch);
+    return run(o);
   } catch (const std::exception& e) { // the processes are stopped on the way out
     std::fprintf(stderr, "bench-scale: %s\n", e.what());
     return 1;

@@ -155,6 +155,9 @@ void agent_disconnected(master_actor* self, const std::string& aid);
 /// master restart): marked unreachable in the registry, offers rescinded,
 /// tasks TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST.
 void agent_unreachable(master_actor* self, const std::string& aid);
+/// A health-check tick (the next slice of agents) and an agent's answer.
+void health_check_round(master_actor* self);
+void handle_pong(master_actor* self);
 /// A scheduler went away: offers recovered, teardown after its failover timeout.
 void framework_disconnected(master_actor* self, const std::string& fid);
 /// Authentication (master_auth.cpp): a challenge for the sender's principal,
